@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs the real MCP servers and clients the integration tests drive, into .test-deps/
+# (git-ignored). Idempotent: a second run with everything present does nothing.
+#
+#   npm:  @modelcontextprotocol/server-everything, -filesystem, -memory, @modelcontextprotocol/inspector
+#   PyPI: mcp (2.x, probes server/discover first) and mcp<2 in a second venv,
+#         mcp-server-time, mcp-server-git
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+deps="${MCP_GATEWAY_TEST_DEPS:-$root/.test-deps}"
+mkdir -p "$deps"
+
+npm_pkgs=(
+  "@modelcontextprotocol/server-everything@2026.8.31"
+  "@modelcontextprotocol/server-filesystem@2026.8.31"
+  "@modelcontextprotocol/server-memory@2026.8.31"
+  "@modelcontextprotocol/inspector@2.12.0"
+)
+stamp="$deps/npm/.installed-$(printf '%s\n' "${npm_pkgs[@]}" | sha256sum | cut -c1-16)"
+if [ ! -f "$stamp" ]; then
+  echo "installing npm packages into $deps/npm" >&2
+  mkdir -p "$deps/npm"
+  (cd "$deps/npm" && { [ -f package.json ] || echo '{"private":true}' > package.json; } \
+    && npm install --no-audit --no-fund --loglevel=error "${npm_pkgs[@]}")
+  touch "$stamp"
+fi
+
+make_venv() { # dir, packages...
+  local dir="$1"; shift
+  local vstamp="$dir/.installed-$(printf '%s\n' "$@" | sha256sum | cut -c1-16)"
+  [ -f "$vstamp" ] && return 0
+  echo "installing $* into $dir" >&2
+  python3 -m venv "$dir"
+  "$dir/bin/pip" install --quiet --disable-pip-version-check "$@"
+  touch "$vstamp"
+}
+make_venv "$deps/py" "mcp==2.3.0" "mcp-server-time==2026.10.19" "mcp-server-git==2026.10.19"
+make_venv "$deps/py-mcp1" "mcp<2"
+echo "test dependencies ready in $deps" >&2

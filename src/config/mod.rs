@@ -1,0 +1,199 @@
+//! Configuration: raw YAML on disk → a validated, immutable [`Config`].
+//!
+//! Owns discovery (which file wins), `${VAR}` / `${VAR:-default}` expansion, per-project layering
+//! (`inherit: true`) and validation with errors that name the file, line and key (and suggest the
+//! right key for typos). It never starts processes or touches the network: it only describes them.
+//! A loaded `Config` is never mutated; a reload builds a new one and swaps it atomically.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+mod error;
+mod load;
+
+pub use error::ConfigError;
+pub use load::{discover, load, load_file, parse_str};
+
+/// Default port of the shared HTTP listener.
+pub const DEFAULT_PORT: u16 = 39400;
+/// Default per-call timeout for a backend request.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+/// Default idle time after which a lazily started backend is stopped.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// The validated configuration of one gateway instance.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// Files this config was built from, lowest precedence first (empty: built-in defaults).
+    pub sources: Vec<PathBuf>,
+    pub server: ServerConfig,
+    pub meta_mcp: MetaMcpConfig,
+    /// Backends by name; `BTreeMap` keeps every listing deterministic.
+    pub backends: BTreeMap<String, BackendConfig>,
+    pub capabilities: CapabilitiesConfig,
+    pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServerConfig {
+    pub host: String,
+    pub port: u16,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetaMcpConfig {
+    /// `false`: list every backend tool directly as `server__tool`.
+    pub enabled: bool,
+    /// Tools surfaced directly in `tools/list` next to the meta-tools.
+    pub surface: Vec<ToolRef>,
+}
+
+/// `server/tool` reference written in config.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ToolRef {
+    pub server: String,
+    pub tool: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct BackendConfig {
+    /// `[A-Za-z0-9_-]{1,32}`.
+    pub name: String,
+    pub description: Option<String>,
+    pub enabled: bool,
+    pub transport: Transport,
+    /// Per-call timeout.
+    pub timeout: Duration,
+    /// Stop the backend after this long without traffic.
+    pub idle_timeout: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Transport {
+    Stdio(StdioSpec),
+    Http(HttpSpec),
+}
+
+impl Transport {
+    /// Short name shown to users: `stdio`, `http`, `sse`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Transport::Stdio(_) => "stdio",
+            Transport::Http(h) => match h.kind {
+                HttpKind::Sse => "sse",
+                HttpKind::Auto | HttpKind::StreamableHttp => "http",
+            },
+        }
+    }
+}
+
+/// A child process speaking newline-delimited JSON-RPC on stdin/stdout.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StdioSpec {
+    /// Program to run (already split from a one-string `command`).
+    pub program: String,
+    pub args: Vec<String>,
+    /// Extra environment, values already expanded.
+    pub env: BTreeMap<String, String>,
+    pub cwd: Option<PathBuf>,
+}
+
+/// A remote MCP server.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HttpSpec {
+    pub url: String,
+    /// Headers sent on every request, values already expanded.
+    pub headers: BTreeMap<String, String>,
+    pub kind: HttpKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HttpKind {
+    /// Try Streamable HTTP, fall back to legacy SSE.
+    Auto,
+    StreamableHttp,
+    Sse,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct CapabilitiesConfig {
+    pub enabled: bool,
+    /// Directories relative to the config file are already resolved.
+    pub directories: Vec<PathBuf>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogConfig {
+    /// An `EnvFilter` directive such as `info` or `mcp_gateway=debug`.
+    pub level: Option<String>,
+    pub format: LogFormat,
+    /// Log to this file instead of stderr.
+    pub file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            sources: Vec::new(),
+            server: ServerConfig {
+                host: "127.0.0.1".to_string(),
+                port: DEFAULT_PORT,
+            },
+            meta_mcp: MetaMcpConfig {
+                enabled: true,
+                surface: Vec::new(),
+            },
+            backends: BTreeMap::new(),
+            capabilities: CapabilitiesConfig {
+                enabled: false,
+                directories: Vec::new(),
+            },
+            log: LogConfig {
+                level: None,
+                format: LogFormat::Text,
+                file: None,
+            },
+        }
+    }
+}
+
+impl BackendConfig {
+    /// A stable fingerprint of what this backend runs: catalog entries are keyed by it, so a
+    /// changed command never serves a stale tool list.
+    pub fn launch_fingerprint(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        match &self.transport {
+            Transport::Stdio(s) => {
+                h.update(b"stdio\0");
+                h.update(s.program.as_bytes());
+                for a in &s.args {
+                    h.update(b"\0");
+                    h.update(a.as_bytes());
+                }
+                h.update(b"\0cwd\0");
+                if let Some(c) = &s.cwd {
+                    h.update(c.to_string_lossy().as_bytes());
+                }
+                // Env *names* only: a rotated secret must not invalidate the catalog.
+                for k in s.env.keys() {
+                    h.update(b"\0env\0");
+                    h.update(k.as_bytes());
+                }
+            }
+            Transport::Http(s) => {
+                h.update(b"http\0");
+                h.update(s.url.as_bytes());
+            }
+        }
+        hex::encode(&h.finalize()[..8])
+    }
+}
