@@ -748,7 +748,7 @@ log: { level: debug }
     // Without `inherit`, the project file stands alone.
     fs::write(&project, "server: { port: 2000 }\n").unwrap();
     let c = w.load(None, &w.root.join("proj")).unwrap();
-    assert_eq!(c.sources, [project.clone()]);
+    assert_eq!(c.sources, std::slice::from_ref(&project));
     assert_eq!(c.server.host, "127.0.0.1");
     assert!(c.backends.is_empty());
 

@@ -122,6 +122,7 @@ pub(super) fn parse(text: &str, path: &Path) -> Result<Node, ConfigError> {
 /// The parser's message without its own location suffix (ours goes in front).
 fn syntax_message(err: &serde_saphyr::Error) -> String {
     let options = serde_saphyr::render_options! {
+        formatter: &serde_saphyr::UserMessageFormatter,
         snippets: serde_saphyr::SnippetMode::Off,
     };
     let text = err.without_snippet().render_with_options(options);
@@ -375,5 +376,10 @@ mod tests {
     fn duplicate_keys_are_a_syntax_error() {
         let err = parse("server: {}\nserver: {}\n", Path::new("g.yaml")).unwrap_err();
         assert!(matches!(err, ConfigError::Syntax { line: 2, .. }), "{err}");
+        let msg = err.to_string();
+        assert!(
+            msg.starts_with("g.yaml:2:1: duplicate mapping key `server`"),
+            "{msg}"
+        );
     }
 }
