@@ -11,8 +11,8 @@ use serde_json::Value;
 use tokio::sync::{broadcast, mpsc, watch};
 
 use crate::backend::process::Reaper;
-use crate::backend::{Backend, BackendEvent};
-use crate::catalog::Catalog;
+use crate::backend::{Backend, BackendEnv, BackendEvent};
+use crate::catalog::{Catalog, names};
 use crate::config::Config;
 use crate::search::{SearchError, SearchIndex, SearchOutcome};
 use crate::state::Paths;
@@ -29,8 +29,18 @@ const LIST_CHANGED_DEBOUNCE: Duration = Duration::from_millis(150);
 pub enum ClientNotice {
     /// What `tools/list` returns has changed.
     ToolsListChanged,
+    ResourcesListChanged,
+    PromptsListChanged,
     /// A backend's `notifications/message`, with the backend as logger prefix.
-    Log { backend: String, params: Value },
+    Log {
+        backend: String,
+        params: Value,
+    },
+    /// Any other backend notification for clients, already namespaced.
+    Forward {
+        method: String,
+        params: Value,
+    },
 }
 
 pub struct Gateway {
@@ -42,6 +52,8 @@ pub struct Gateway {
     discovering: watch::Sender<BTreeSet<String>>,
     refreshing: Mutex<HashSet<String>>,
     notices: broadcast::Sender<ClientNotice>,
+    /// The client's `initialize` capabilities; backends wait for them before starting.
+    client_caps: watch::Sender<Option<Value>>,
 }
 
 impl Gateway {
@@ -60,16 +72,18 @@ impl Gateway {
             .any(|b| matches!(b.transport, crate::config::Transport::Stdio(_)));
         let reaper = needs_spawn.then(Reaper::start).flatten().map(Arc::new);
         let (events_tx, events_rx) = mpsc::unbounded_channel();
+        let (client_caps, client_caps_rx) = watch::channel(None);
+        let env = BackendEnv {
+            reaper,
+            events: events_tx,
+            client_caps: client_caps_rx,
+        };
         let backends: BTreeMap<String, Arc<Backend>> = enabled
             .iter()
             .map(|(n, b)| {
                 (
                     (*n).clone(),
-                    Arc::new(Backend::new(
-                        (*b).clone(),
-                        reaper.clone(),
-                        events_tx.clone(),
-                    )),
+                    Arc::new(Backend::new((*b).clone(), env.clone())),
                 )
             })
             .collect();
@@ -113,6 +127,7 @@ impl Gateway {
             discovering,
             refreshing: Mutex::new(HashSet::new()),
             notices,
+            client_caps,
         });
         tokio::spawn(Arc::clone(&gw).handle_events(events_rx));
         tokio::spawn(Arc::clone(&gw).sweep_idle());
@@ -130,6 +145,18 @@ impl Gateway {
     /// Enabled backends ordered by name.
     pub fn backends(&self) -> impl Iterator<Item = &Arc<Backend>> {
         self.backends.values()
+    }
+
+    /// Records what the client supports (from its `initialize`); backends declare only that.
+    pub fn set_client_capabilities(&self, capabilities: Value) {
+        self.client_caps.send_replace(Some(capabilities));
+    }
+
+    /// Sends a notification to every running backend (e.g. `notifications/roots/list_changed`).
+    pub async fn notify_running_backends(&self, method: &str) {
+        for b in self.backends.values() {
+            b.notify_if_running(method).await;
+        }
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<ClientNotice> {
@@ -169,12 +196,14 @@ impl Gateway {
         {
             return;
         }
-        match backend.list_tools(DISCOVERY_LINGER).await {
-            Ok(tools) => {
-                let count = tools.len();
-                if let Some(entry) =
+        match backend.fetch_listing(DISCOVERY_LINGER).await {
+            Ok(listing) => {
+                let count = listing.tools.len();
+                let changes =
                     self.catalog
-                        .update(name, &backend.config.launch_fingerprint(), tools)
+                        .update(name, &backend.config.launch_fingerprint(), listing);
+                if changes.tools
+                    && let Some(entry) = self.catalog.get(name)
                 {
                     let docs = entry.tool_docs(backend.config.description.as_deref());
                     let updated = self
@@ -189,6 +218,12 @@ impl Gateway {
                     if self.tools_visible_directly(name) {
                         let _ = self.notices.send(ClientNotice::ToolsListChanged);
                     }
+                }
+                if changes.resources {
+                    let _ = self.notices.send(ClientNotice::ResourcesListChanged);
+                }
+                if changes.prompts {
+                    let _ = self.notices.send(ClientNotice::PromptsListChanged);
                 }
             }
             Err(e) => tracing::warn!(backend = %name, "cannot list tools: {e}"),
@@ -218,7 +253,7 @@ impl Gateway {
                     let gw = Arc::clone(&self);
                     tokio::spawn(async move { gw.refresh(&backend).await });
                 }
-                BackendEvent::ToolsChanged { backend } => {
+                BackendEvent::ListChanged { backend } => {
                     let gw = Arc::clone(&self);
                     tokio::spawn(async move {
                         tokio::time::sleep(LIST_CHANGED_DEBOUNCE).await;
@@ -236,9 +271,17 @@ impl Gateway {
                     });
                 }
                 BackendEvent::Notification {
-                    backend, method, ..
+                    backend,
+                    method,
+                    params,
                 } => {
-                    tracing::debug!(%backend, %method, "notification not relayed");
+                    let mut params = params.unwrap_or_else(|| Value::Object(Default::default()));
+                    if method == "notifications/resources/updated"
+                        && let Some(uri) = params.get("uri").and_then(Value::as_str)
+                    {
+                        params["uri"] = Value::String(names::namespace_uri(&backend, uri));
+                    }
+                    let _ = self.notices.send(ClientNotice::Forward { method, params });
                 }
             }
         }
