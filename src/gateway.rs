@@ -3,7 +3,7 @@
 //! sweeper). Sessions hold an `Arc<Gateway>`; it never speaks to a client directly, it only
 //! broadcasts [`ClientNotice`]s that each session turns into messages for its client.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
@@ -50,7 +50,8 @@ pub struct Gateway {
     index: RwLock<SearchIndex>,
     /// Backends whose first discovery is still running.
     discovering: watch::Sender<BTreeSet<String>>,
-    refreshing: Mutex<HashSet<String>>,
+    /// Backends being refreshed → whether another refresh was asked for meanwhile.
+    refreshing: Mutex<HashMap<String, bool>>,
     notices: broadcast::Sender<ClientNotice>,
     /// The client's `initialize` capabilities; backends wait for them before starting.
     client_caps: watch::Sender<Option<Value>>,
@@ -125,7 +126,7 @@ impl Gateway {
             catalog,
             index: RwLock::new(index),
             discovering,
-            refreshing: Mutex::new(HashSet::new()),
+            refreshing: Mutex::new(HashMap::new()),
             notices,
             client_caps,
         });
@@ -183,56 +184,67 @@ impl Gateway {
             .search(query, limit, server)
     }
 
-    /// Fetches a backend's tools and updates catalog and index. One at a time per backend.
+    /// Fetches what a backend lists and updates catalog and index. One refresh runs at a time
+    /// per backend; a request arriving meanwhile (e.g. a `list_changed` sent right after
+    /// `initialize`) makes it run once more when done, so the last change is never lost.
     pub async fn refresh(self: &Arc<Self>, name: &str) {
         let Some(backend) = self.backends.get(name) else {
             return;
         };
-        if !self
-            .refreshing
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(name.to_string())
         {
-            return;
+            let mut running = self.refreshing.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(again) = running.get_mut(name) {
+                *again = true;
+                return;
+            }
+            running.insert(name.to_string(), false);
         }
-        match backend.fetch_listing(DISCOVERY_LINGER).await {
-            Ok(listing) => {
-                let count = listing.tools.len();
-                let changes =
-                    self.catalog
-                        .update(name, &backend.config.launch_fingerprint(), listing);
-                if changes.tools
-                    && let Some(entry) = self.catalog.get(name)
-                {
-                    let docs = entry.tool_docs(backend.config.description.as_deref());
-                    let updated = self
-                        .index
-                        .write()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .replace_server(name, docs);
-                    if let Err(e) = updated {
-                        tracing::error!(backend = %name, "cannot index tools: {e}");
-                    }
-                    tracing::info!(backend = %name, tools = count, "catalog updated");
-                    if self.tools_visible_directly(name) {
-                        let _ = self.notices.send(ClientNotice::ToolsListChanged);
-                    }
-                }
-                if changes.resources {
-                    let _ = self.notices.send(ClientNotice::ResourcesListChanged);
-                }
-                if changes.prompts {
-                    let _ = self.notices.send(ClientNotice::PromptsListChanged);
+        loop {
+            match backend.fetch_listing(DISCOVERY_LINGER).await {
+                Ok(listing) => self.apply_listing(backend, listing),
+                Err(e) => tracing::warn!(backend = %name, "cannot list tools: {e}"),
+            }
+            let mut running = self.refreshing.lock().unwrap_or_else(|e| e.into_inner());
+            match running.get_mut(name) {
+                Some(again) if *again => *again = false,
+                _ => {
+                    running.remove(name);
+                    break;
                 }
             }
-            Err(e) => tracing::warn!(backend = %name, "cannot list tools: {e}"),
         }
-        self.refreshing
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(name);
         self.discovering.send_if_modified(|set| set.remove(name));
+    }
+
+    fn apply_listing(&self, backend: &Backend, listing: crate::catalog::Listing) {
+        let name = backend.name();
+        let count = listing.tools.len();
+        let changes = self
+            .catalog
+            .update(name, &backend.config.launch_fingerprint(), listing);
+        if changes.tools
+            && let Some(entry) = self.catalog.get(name)
+        {
+            let docs = entry.tool_docs(backend.config.description.as_deref());
+            let updated = self
+                .index
+                .write()
+                .unwrap_or_else(|e| e.into_inner())
+                .replace_server(name, docs);
+            if let Err(e) = updated {
+                tracing::error!(backend = %name, "cannot index tools: {e}");
+            }
+            tracing::info!(backend = %name, tools = count, "catalog updated");
+            if self.tools_visible_directly(name) {
+                let _ = self.notices.send(ClientNotice::ToolsListChanged);
+            }
+        }
+        if changes.resources {
+            let _ = self.notices.send(ClientNotice::ResourcesListChanged);
+        }
+        if changes.prompts {
+            let _ = self.notices.send(ClientNotice::PromptsListChanged);
+        }
     }
 
     /// Whether a change of `backend`'s tools changes the client's `tools/list`.

@@ -160,8 +160,15 @@ fn render_match(hit: &Hit) -> Value {
         "tool": hit.doc.name,
         "description": hit.doc.description,
         "inputSchema": hit.doc.input_schema,
-        "score": (hit.score * 1000.0).round() / 1000.0,
+        "score": (f64::from(hit.score) * 1000.0).round() / 1000.0,
     })
+}
+
+/// Tools whose `execution.taskSupport` is `required` cannot run without tasks.
+fn requires_task(tool: &Value) -> bool {
+    tool.pointer("/execution/taskSupport")
+        .and_then(Value::as_str)
+        == Some("required")
 }
 
 async fn invoke(
@@ -182,10 +189,22 @@ async fn invoke(
     let Some(backend) = gw.backend(server) else {
         return Ok(tool_error(unknown_server_text(session, server)));
     };
-    if let Some(entry) = gw.catalog.get(server)
-        && entry.tool(tool).is_none()
-    {
-        return Ok(tool_error(unknown_tool_text(session, server, tool)));
+    let known =
+        |gw: &crate::gateway::Gateway| gw.catalog.get(server).map(|e| e.tool(tool).cloned());
+    let mut found = known(gw);
+    if matches!(found, Some(None)) && backend.status() != crate::backend::Status::Running {
+        // The catalog may predate the backend's current tools: look again before refusing.
+        gw.refresh(server).await;
+        found = known(gw);
+    }
+    match found {
+        Some(None) => return Ok(tool_error(unknown_tool_text(session, server, tool))),
+        Some(Some(def)) if requires_task(&def) => {
+            return Ok(tool_error(format!(
+                "{server}/{tool} only runs as a task, which the gateway does not support yet"
+            )));
+        }
+        _ => {}
     }
     let arguments = args
         .get("arguments")
