@@ -127,6 +127,8 @@ pub struct Backend {
 pub struct BackendEnv {
     pub reaper: Option<Arc<Reaper>>,
     pub events: mpsc::UnboundedSender<BackendEvent>,
+    /// The client's capabilities; `None` until it initializes (a starting backend waits for
+    /// them, bounded). Commands without a client set `Some(json!({}))` up front.
     pub client_caps: watch::Receiver<Option<Value>>,
 }
 

@@ -1,6 +1,7 @@
 //! The command line: argument definitions and one module per command. `main.rs` only parses
 //! and calls [`run`]. Exit codes: 0 ok, 1 runtime failure, 2 usage or config error.
 
+mod list;
 mod stdio;
 
 use std::path::PathBuf;
@@ -41,6 +42,8 @@ pub enum LogFormatArg {
 pub enum Command {
     /// Serve MCP on stdin/stdout (the default; what client configs run)
     Stdio,
+    /// List configured backends with state and tool counts (from the catalog; starts nothing)
+    List(list::ListArgs),
     #[command(name = "__reaper", hide = true)]
     Reaper,
 }
@@ -49,6 +52,7 @@ pub enum Command {
 pub fn run(cli: Cli) -> ExitCode {
     match cli.command.unwrap_or(Command::Stdio) {
         Command::Stdio => stdio::run(&cli.global),
+        Command::List(args) => list::run(&cli.global, &args),
         Command::Reaper => {
             crate::backend::process::run_reaper();
             ExitCode::SUCCESS
