@@ -1,6 +1,7 @@
 //! The command line: argument definitions and one module per command. `main.rs` only parses
 //! and calls [`run`]. Exit codes: 0 ok, 1 runtime failure, 2 usage or config error.
 
+mod doctor;
 mod list;
 mod stdio;
 
@@ -44,6 +45,8 @@ pub enum Command {
     Stdio,
     /// List configured backends with state and tool counts (from the catalog; starts nothing)
     List(list::ListArgs),
+    /// Check the config, start and probe every backend, check the installation
+    Doctor(doctor::DoctorArgs),
     #[command(name = "__reaper", hide = true)]
     Reaper,
 }
@@ -53,11 +56,18 @@ pub fn run(cli: Cli) -> ExitCode {
     match cli.command.unwrap_or(Command::Stdio) {
         Command::Stdio => stdio::run(&cli.global),
         Command::List(args) => list::run(&cli.global, &args),
+        Command::Doctor(args) => doctor::run(&cli.global, &args),
         Command::Reaper => {
             crate::backend::process::run_reaper();
             ExitCode::SUCCESS
         }
     }
+}
+
+/// Colour only on a terminal, and never when `NO_COLOR` is set.
+pub fn use_color() -> bool {
+    use std::io::IsTerminal;
+    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
 }
 
 /// Exit code for usage and config errors.
