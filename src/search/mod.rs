@@ -67,6 +67,9 @@ pub struct SearchOutcome {
     /// True when even the best hit covers too little of the query to be trusted (calibrated on
     /// BFCL's irrelevant queries), or nothing matched.
     pub no_good_match: bool,
+    /// How much of the query the best hit covers, 0–1 (1 for an exact or near-exact name): the
+    /// figure `no_good_match` thresholds.
+    pub confidence: f32,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -583,10 +586,11 @@ impl SearchIndex {
                 ranked[i].1 = below + 0.001_f32.max(below * 0.01);
             }
         }
-        let no_good_match = match ranked.first() {
-            None => true,
-            Some(&(tier, _, _, coverage)) => tier == 2 && coverage < self.config.no_match_below,
+        let confidence = match ranked.first() {
+            None => 0.0,
+            Some(&(tier, _, _, coverage)) => if tier < 2 { 1.0 } else { coverage },
         };
+        let no_good_match = ranked.is_empty() || confidence < self.config.no_match_below;
         let hits = ranked
             .into_iter()
             .take(limit)
@@ -601,6 +605,7 @@ impl SearchIndex {
             hits,
             total: total + extra,
             no_good_match,
+            confidence,
         })
     }
 
