@@ -1,6 +1,7 @@
 //! The command line: argument definitions and one module per command. `main.rs` only parses
 //! and calls [`run`]. Exit codes: 0 ok, 1 runtime failure, 2 usage or config error.
 
+mod bench;
 mod doctor;
 mod list;
 mod stdio;
@@ -47,6 +48,8 @@ pub enum Command {
     List(list::ListArgs),
     /// Check the config, start and probe every backend, check the installation
     Doctor(doctor::DoctorArgs),
+    /// Benchmarks (retrieval quality of the search ranking)
+    Bench(bench::BenchArgs),
     #[command(name = "__reaper", hide = true)]
     Reaper,
 }
@@ -57,9 +60,21 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Stdio => stdio::run(&cli.global),
         Command::List(args) => list::run(&cli.global, &args),
         Command::Doctor(args) => doctor::run(&cli.global, &args),
+        Command::Bench(args) => report(bench::run(args)),
         Command::Reaper => {
             crate::backend::process::run_reaper();
             ExitCode::SUCCESS
+        }
+    }
+}
+
+/// Maps a command's `anyhow` result to an exit code, printing the error chain.
+fn report(result: anyhow::Result<()>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("mcp-gateway: {e:#}");
+            ExitCode::FAILURE
         }
     }
 }
