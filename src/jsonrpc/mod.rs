@@ -29,6 +29,8 @@ pub mod code {
 pub enum Id {
     Number(i64),
     String(String),
+    /// Only in error responses to messages whose id could not be read.
+    Null,
 }
 
 impl std::fmt::Display for Id {
@@ -36,6 +38,7 @@ impl std::fmt::Display for Id {
         match self {
             Id::Number(n) => write!(f, "{n}"),
             Id::String(s) => write!(f, "{s:?}"),
+            Id::Null => write!(f, "null"),
         }
     }
 }
