@@ -123,6 +123,7 @@ pub(crate) fn load_in(
             return Err(ConfigError::Invalid {
                 path: found.path.clone(),
                 line: pos.line,
+                column: pos.column,
                 key: "inherit".to_string(),
                 message: "only applies to a project file (or one given with --config); this file is the one others inherit from".to_string(),
             });
@@ -142,6 +143,7 @@ pub(crate) fn load_in(
                 return Err(ConfigError::Invalid {
                     path: base.path.clone(),
                     line: pos.line,
+                    column: pos.column,
                     key: "inherit".to_string(),
                     message:
                         "only applies to a project file; this file is the one others inherit from"
@@ -210,5 +212,6 @@ pub(super) fn finish(f: FileConfig, sources: Vec<PathBuf>) -> Config {
             format: f.log_format.unwrap_or(d.log.format),
             file: f.log_file.or(d.log.file),
         },
+        warnings: f.warnings,
     }
 }

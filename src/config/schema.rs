@@ -4,9 +4,10 @@
 //! MikkoParkkola/mcp-gateway, so its users can switch), what each value may be, `${VAR}` and `~`
 //! expansion of values, relative-path resolution against the file's directory, and the
 //! did-you-mean for unknown keys. Keys of that format we do not implement are accepted with a
-//! `tracing` warning, never silently. It never reads files or looks for them (see `discover`),
+//! warning in [`FileConfig::warnings`] (logged by the caller), never silently. It never reads files or looks for them (see `discover`),
 //! and it only records what was written: defaults are applied when files are combined.
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -33,6 +34,8 @@ pub(super) struct FileConfig {
     pub log_level: Option<String>,
     pub log_format: Option<LogFormat>,
     pub log_file: Option<PathBuf>,
+    /// Accepted but unimplemented keys, as `file:line: message`.
+    pub warnings: Vec<String>,
 }
 
 impl FileConfig {
@@ -40,6 +43,7 @@ impl FileConfig {
     /// merge by name (a backend in `upper` replaces the one of the same name).
     pub fn overlay(mut self, upper: FileConfig) -> FileConfig {
         self.backends.extend(upper.backends);
+        self.warnings.extend(upper.warnings);
         FileConfig {
             path: upper.path,
             inherit: upper.inherit,
@@ -53,6 +57,7 @@ impl FileConfig {
             log_level: upper.log_level.or(self.log_level),
             log_format: upper.log_format.or(self.log_format),
             log_file: upper.log_file.or(self.log_file),
+            warnings: self.warnings,
         }
     }
 }
@@ -171,8 +176,11 @@ pub(super) fn convert(
         base_dir,
         home,
         vars,
+        warnings: RefCell::new(Vec::new()),
     };
-    cx.file(root)
+    let mut file = cx.file(root)?;
+    file.warnings = cx.warnings.into_inner();
+    Ok(file)
 }
 
 struct Cx<'a> {
@@ -180,6 +188,7 @@ struct Cx<'a> {
     base_dir: PathBuf,
     home: Option<PathBuf>,
     vars: &'a dyn Vars,
+    warnings: RefCell<Vec<String>>,
 }
 
 /// A mapping being read: its entries and its dotted key path (empty at top level).
@@ -216,6 +225,7 @@ impl Cx<'_> {
         ConfigError::Invalid {
             path: self.path.to_path_buf(),
             line: pos.line,
+            column: pos.column,
             key: key.to_string(),
             message: message.into(),
         }
@@ -226,6 +236,7 @@ impl Cx<'_> {
             ExpandError::Missing(var) => ConfigError::MissingEnv {
                 path: self.path.to_path_buf(),
                 line: pos.line,
+                column: pos.column,
                 key: key.to_string(),
                 var,
             },
@@ -267,11 +278,11 @@ impl Cx<'_> {
             }
             let dotted = section.child(&k.name);
             if ignored.contains(&k.name.as_str()) {
-                tracing::warn!(
+                self.warnings.borrow_mut().push(format!(
                     "{}:{}: `{dotted}` is not implemented by this gateway, ignored",
                     self.path.display(),
                     k.pos.line
-                );
+                ));
                 continue;
             }
             let suggestion = suggest(&k.name, known).or_else(|| {
@@ -283,6 +294,7 @@ impl Cx<'_> {
             return Err(ConfigError::UnknownKey {
                 path: self.path.to_path_buf(),
                 line: k.pos.line,
+                column: k.pos.column,
                 key: dotted,
                 suggestion,
             });

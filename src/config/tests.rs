@@ -342,9 +342,11 @@ fn missing_env_names_file_line_key_and_variable() {
         ConfigError::MissingEnv {
             path,
             line,
+            column,
             key,
             var,
         } => {
+            assert_eq!(*column, 22);
             assert_eq!(path, Path::new("/proj/gateway.yaml"));
             assert_eq!(*line, 5);
             assert_eq!(key, "backends.docs.headers.Authorization");
@@ -353,7 +355,10 @@ fn missing_env_names_file_line_key_and_variable() {
         other => panic!("{other:?}"),
     }
     let msg = e.to_string();
-    assert!(msg.starts_with("/proj/gateway.yaml:5:"), "{msg}");
+    assert!(
+        msg.starts_with("/proj/gateway.yaml:5:22: `backends.docs.headers.Authorization`: environment variable `DOCS_TOKEN_MISSING` is not set"),
+        "{msg}"
+    );
     assert!(msg.contains("DOCS_TOKEN_MISSING"), "{msg}");
 
     let e = err("backends:\n  a:\n    command: srv\n    args:\n      - ok\n      - \"${NOPE}\"\n");
@@ -392,6 +397,10 @@ fn unknown_keys_at_every_level_with_suggestions() {
     let (line, key, sugg) = unknown("backends:\n  files:\n    comand: npx x\n");
     assert_eq!((line, key.as_str()), (3, "backends.files.comand"));
     assert_eq!(sugg.as_deref(), Some("command"));
+    assert_eq!(
+        err("backends:\n  files:\n    comand: npx x\n").to_string(),
+        "/proj/gateway.yaml:3:5: unknown key `backends.files.comand` (did you mean `command`?)"
+    );
 
     let (line, key, sugg) = unknown("# hi\n\nbackend:\n  a: {command: x}\n");
     assert_eq!(
@@ -446,7 +455,7 @@ fn flat_keys_of_older_formats_point_to_their_new_place() {
     let msg = err("enable_meta_mcp: true\n").to_string();
     assert_eq!(
         msg,
-        "/proj/gateway.yaml:1: unknown key `enable_meta_mcp` (did you mean `meta_mcp.enabled`?)"
+        "/proj/gateway.yaml:1:1: unknown key `enable_meta_mcp` (did you mean `meta_mcp.enabled`?)"
     );
 }
 
@@ -466,6 +475,13 @@ fn invalid_values_name_line_and_key() {
     let (line, key, msg) = invalid("backends:\n  files:\n    command: x\n    timeout: 30x\n");
     assert_eq!((line, key.as_str()), (4, "backends.files.timeout"));
     assert!(msg.contains("30x"), "{msg}");
+    assert!(
+        err("backends:\n  files:\n    command: x\n    timeout: 30x\n")
+            .to_string()
+            .starts_with(
+                "/proj/gateway.yaml:4:14: `backends.files.timeout`: `30x` is not a duration"
+            ),
+    );
 
     let (line, key, _) = invalid("server:\n  port: 70000\n");
     assert_eq!((line, key.as_str()), (2, "server.port"));
