@@ -29,6 +29,9 @@ pub(super) struct FileConfig {
     pub meta_enabled: Option<bool>,
     pub surface: Option<Vec<ToolRef>>,
     pub backends: BTreeMap<String, BackendConfig>,
+    /// In an inheriting file: backends that only say `enabled: …`, switching an inherited
+    /// backend on or off, with where the name was written.
+    pub backend_switches: BTreeMap<String, (bool, Pos)>,
     pub capabilities_enabled: Option<bool>,
     pub capability_dirs: Option<Vec<PathBuf>>,
     pub log_level: Option<String>,
@@ -40,11 +43,26 @@ pub(super) struct FileConfig {
 
 impl FileConfig {
     /// `self` with `upper` layered on top: `upper` wins wherever it sets something; backends
-    /// merge by name (a backend in `upper` replaces the one of the same name).
-    pub fn overlay(mut self, upper: FileConfig) -> FileConfig {
+    /// merge by name (a backend in `upper` replaces the one of the same name, and a switch in
+    /// `upper` turns one of `self`'s backends on or off).
+    pub fn overlay(mut self, upper: FileConfig) -> Result<FileConfig, ConfigError> {
+        for (name, (enabled, pos)) in upper.backend_switches {
+            match self.backends.get_mut(&name) {
+                Some(b) => b.enabled = enabled,
+                None => {
+                    return Err(ConfigError::Invalid {
+                        path: upper.path,
+                        line: pos.line,
+                        column: pos.column,
+                        key: format!("backends.{name}"),
+                        message: "sets only `enabled`, but no inherited backend has this name; a new backend needs `command` or `http_url`".to_string(),
+                    });
+                }
+            }
+        }
         self.backends.extend(upper.backends);
         self.warnings.extend(upper.warnings);
-        FileConfig {
+        Ok(FileConfig {
             path: upper.path,
             inherit: upper.inherit,
             host: upper.host.or(self.host),
@@ -52,13 +70,14 @@ impl FileConfig {
             meta_enabled: upper.meta_enabled.or(self.meta_enabled),
             surface: upper.surface.or(self.surface),
             backends: self.backends,
+            backend_switches: BTreeMap::new(),
             capabilities_enabled: upper.capabilities_enabled.or(self.capabilities_enabled),
             capability_dirs: upper.capability_dirs.or(self.capability_dirs),
             log_level: upper.log_level.or(self.log_level),
             log_format: upper.log_format.or(self.log_format),
             log_file: upper.log_file.or(self.log_file),
             warnings: self.warnings,
-        }
+        })
     }
 }
 
@@ -446,6 +465,11 @@ impl Cx<'_> {
                 _ => return Err(self.expected(n, "backends", "a mapping of backend names")),
             };
             for (k, v) in entries {
+                if let Some(enabled) = self.switch(k, v, out.inherit)? {
+                    out.backend_switches
+                        .insert(k.name.clone(), (enabled, k.pos));
+                    continue;
+                }
                 let backend = self.backend(k, v)?;
                 out.backends.insert(k.name.clone(), backend);
             }
@@ -566,6 +590,25 @@ impl Cx<'_> {
     }
 
     // ---- backends -----------------------------------------------------------------------
+
+    /// In a file with `inherit: true`, an entry holding nothing but `enabled` switches an
+    /// inherited backend on or off: `Some(enabled)`.
+    fn switch(
+        &self,
+        name: &Key,
+        node: &Node,
+        inherit: Option<(bool, Pos)>,
+    ) -> Result<Option<bool>, ConfigError> {
+        let Value::Map(entries) = &node.value else {
+            return Ok(None);
+        };
+        match entries.as_slice() {
+            [(k, v)] if k.name == "enabled" && matches!(inherit, Some((true, _))) => Ok(Some(
+                self.bool(v, &format!("backends.{}.enabled", name.name))?,
+            )),
+            _ => Ok(None),
+        }
+    }
 
     fn backend(&self, name_key: &Key, node: &Node) -> Result<BackendConfig, ConfigError> {
         let name = &name_key.name;

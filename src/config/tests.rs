@@ -21,8 +21,7 @@ fn vars(name: &str) -> Option<String> {
 }
 
 fn parse(text: &str) -> Result<Config, ConfigError> {
-    let path = Path::new("/proj/gateway.yaml");
-    parse_text(text, path, &vars).map(|f| discover::finish(f, vec![path.to_path_buf()]))
+    discover::standalone(parse_text(text, Path::new("/proj/gateway.yaml"), &vars)?)
 }
 
 fn ok(text: &str) -> Config {
@@ -735,6 +734,7 @@ server: { port: 2000 }
 backends:
   both: { url: "https://project/mcp" }
   local: { command: ./run.sh, cwd: tools }
+  shared: { enabled: false }
 log: { level: debug }
 "#,
     );
@@ -752,6 +752,8 @@ log: { level: debug }
     );
     assert_eq!(http(&c, "both").url, "https://project/mcp");
     assert_eq!(stdio(&c, "shared").args, sv(&["--user"]));
+    assert!(!c.backends["shared"].enabled, "switched off by the project");
+    assert!(c.backends["both"].enabled);
     // Relative paths resolve against the file that wrote them.
     assert_eq!(stdio(&c, "local").cwd, Some(w.root.join("proj/tools")));
     assert_eq!(
@@ -798,6 +800,29 @@ fn inherit_falls_back_to_the_system_file_and_is_rejected_in_the_user_file() {
 }
 
 #[test]
+fn switching_a_backend_needs_something_to_switch() {
+    let w = World::new();
+    w.write(
+        "xdg/mcp-gateway/gateway.yaml",
+        "backends:\n  a: {command: x}\n",
+    );
+    let cwd = w.dir("p");
+    let project = w.write(
+        "p/gateway.yaml",
+        "inherit: true\nbackends:\n  b: {enabled: false}\n",
+    );
+    let e = w.load(None, &cwd).unwrap_err();
+    assert!(
+        matches!(&e, ConfigError::Invalid { path, line: 3, key, .. } if *path == project && key == "backends.b"),
+        "{e}"
+    );
+    // Without `inherit`, an entry with only `enabled` is just an incomplete backend.
+    fs::write(&project, "backends:\n  a: {enabled: false}\n").unwrap();
+    let e = w.load(None, &cwd).unwrap_err();
+    assert!(e.to_string().contains("needs `command`"), "{e}");
+}
+
+#[test]
 fn errors_in_the_inherited_file_name_that_file() {
     let w = World::new();
     let user = w.write(
@@ -817,7 +842,7 @@ fn errors_in_the_inherited_file_name_that_file() {
 fn example_config_loads() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/gateway.yaml");
     let c = discover::read_file(&path, &vars)
-        .map(|f| discover::finish(f, vec![path.clone()]))
+        .and_then(discover::standalone)
         .unwrap_or_else(|e| panic!("{e}"));
     let names: Vec<_> = c.backends.keys().map(String::as_str).collect();
     for expected in ["everything", "memory", "filesystem", "time"] {
