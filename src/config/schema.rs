@@ -217,15 +217,15 @@ struct Section<'n> {
 }
 
 impl<'n> Section<'n> {
+    /// The value of `name`. A key with an empty value (`key:` or `key: ~`) counts as not set.
     fn get(&self, name: &str) -> Option<&'n Node> {
-        self.entries
-            .iter()
-            .find(|(k, _)| k.name == name)
-            .map(|(_, v)| v)
+        self.entry(name).map(|(_, v)| v)
     }
 
     fn entry(&self, name: &str) -> Option<&'n (Key, Node)> {
-        self.entries.iter().find(|(k, _)| k.name == name)
+        self.entries
+            .iter()
+            .find(|(k, v)| k.name == name && v.value != Value::Null)
     }
 
     fn child(&self, name: &str) -> String {
@@ -296,6 +296,10 @@ impl Cx<'_> {
                 continue;
             }
             let dotted = section.child(&k.name);
+            // `x-…` at the top level: a place for YAML anchors (`x-defaults: &d {…}`).
+            if key.is_empty() && k.name.starts_with("x-") {
+                continue;
+            }
             if ignored.contains(&k.name.as_str()) {
                 self.warnings.borrow_mut().push(format!(
                     "{}:{}: `{dotted}` is not implemented by this gateway, ignored",
@@ -518,9 +522,9 @@ impl Cx<'_> {
     fn port(&self, node: &Node, key: &str) -> Result<u16, ConfigError> {
         let text = match &node.value {
             Value::Typed {
-                kind: TypedKind::Int(_),
-                raw,
-            } => raw.clone(),
+                kind: TypedKind::Int(i),
+                ..
+            } => i.to_string(),
             Value::Str(_) => self.string(node, key)?,
             _ => return Err(self.expected(node, key, "a port number")),
         };
@@ -695,7 +699,7 @@ impl Cx<'_> {
         let transport = match (command, url) {
             (Some((ck, _)), Some((uk, _))) => {
                 return Err(self.invalid(
-                    ck.pos.max_line(uk.pos),
+                    ck.pos.max(uk.pos),
                     &key,
                     format!("has both `command` (a local stdio server) and `{}` (a remote server); a backend is one or the other", uk.name),
                 ));
@@ -895,13 +899,6 @@ impl Cx<'_> {
             headers.insert(name.name, value);
         }
         Ok(headers)
-    }
-}
-
-impl Pos {
-    /// The later of two positions' lines (for a message about two keys at once).
-    fn max_line(self, other: Pos) -> Pos {
-        if other.line > self.line { other } else { self }
     }
 }
 

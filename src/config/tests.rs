@@ -562,6 +562,51 @@ fn invalid_values_name_line_and_key() {
 }
 
 #[test]
+fn empty_values_count_as_unset() {
+    let c = ok(
+        "server:\n  host:\n  port: ~\nbackends:\n  a:\n    command: x\n    description:\n    args:\n    env:\n    timeout:\n    url: ~\n",
+    );
+    assert_eq!(c.server, Config::default().server);
+    let a = &c.backends["a"];
+    assert_eq!(a.description, None);
+    assert_eq!(a.timeout, DEFAULT_TIMEOUT);
+    assert_eq!(stdio(&c, "a").program, "x");
+    let (line, key, msg) = invalid("backends:\n  a:\n    command:\n");
+    assert_eq!((line, key.as_str()), (2, "backends.a"));
+    assert!(msg.contains("needs `command`"), "{msg}");
+}
+
+#[test]
+fn anchors_and_merge_keys_work() {
+    let c = ok(r#"
+x-stdio-defaults: &slow { timeout: 5m, idle_timeout: 1h }
+backends:
+  a: { <<: *slow, command: x }
+"#);
+    assert_eq!(c.backends["a"].timeout, Duration::from_secs(300));
+    assert_eq!(c.backends["a"].idle_timeout, Duration::from_secs(3600));
+    let c = ok(r#"
+backends:
+  a: &base { command: x, timeout: 5m, idle_timeout: 1h }
+  b:
+    <<: *base
+    command: y
+    timeout: 1s
+"#);
+    assert_eq!(c.backends["a"].timeout, Duration::from_secs(300));
+    assert_eq!(c.backends["b"].timeout, Duration::from_secs(1));
+    assert_eq!(c.backends["b"].idle_timeout, Duration::from_secs(3600));
+    assert_eq!(stdio(&c, "b").program, "y");
+}
+
+#[test]
+fn port_accepts_any_integer_spelling_in_range() {
+    assert_eq!(ok("server: {port: 0x50}\n").server.port, 80);
+    assert_eq!(ok("server: {port: \"8080\"}\n").server.port, 8080);
+    assert_eq!(ok("server: {port: 0}\n").server.port, 0);
+}
+
+#[test]
 fn durations_in_backends() {
     let c = ok(r#"
 backends:

@@ -14,7 +14,8 @@ use serde_saphyr::Spanned;
 use super::ConfigError;
 
 /// A 1-based position in the config file (0 when the parser could not tell).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// Ordered by line, then column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
 pub(super) struct Pos {
     pub line: usize,
     pub column: usize,
