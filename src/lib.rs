@@ -16,6 +16,7 @@
 pub mod backend;
 pub mod catalog;
 pub mod cli;
+pub mod clients;
 pub mod config;
 pub mod error;
 pub mod gateway;
