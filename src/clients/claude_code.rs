@@ -32,7 +32,12 @@ impl Client for ClaudeCode {
                 let key = dir.to_string_lossy();
                 vec![
                     Location::new(self, Scope::Project, dir.join(".mcp.json"), &["mcpServers"]),
-                    Location::new(self, Scope::Project, user_file, &["projects", &key, "mcpServers"]),
+                    Location::new(
+                        self,
+                        Scope::Project,
+                        user_file,
+                        &["projects", &key, "mcpServers"],
+                    ),
                 ]
             }
         }

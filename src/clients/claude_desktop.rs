@@ -25,7 +25,10 @@ impl Client for ClaudeDesktop {
         if project.is_some() {
             return Vec::new();
         }
-        let path = env.app_config_dir().join("Claude").join("claude_desktop_config.json");
+        let path = env
+            .app_config_dir()
+            .join("Claude")
+            .join("claude_desktop_config.json");
         vec![Location::new(self, Scope::User, path, &["mcpServers"])]
     }
 }
@@ -43,9 +46,22 @@ mod tests {
             "APPDATA" => Some("/h/AppData/Roaming".into()),
             _ => None,
         };
-        let path = |os| ClaudeDesktop.locations(&HostEnv::from_vars(os, vars).unwrap(), None)[0].path.clone();
-        assert_eq!(path(HostOs::MacOs), PathBuf::from("/h/Library/Application Support/Claude/claude_desktop_config.json"));
-        assert_eq!(path(HostOs::Windows), PathBuf::from("/h/AppData/Roaming/Claude/claude_desktop_config.json"));
-        assert_eq!(path(HostOs::Linux), PathBuf::from("/h/.config/Claude/claude_desktop_config.json"));
+        let path = |os| {
+            ClaudeDesktop.locations(&HostEnv::from_vars(os, vars).unwrap(), None)[0]
+                .path
+                .clone()
+        };
+        assert_eq!(
+            path(HostOs::MacOs),
+            PathBuf::from("/h/Library/Application Support/Claude/claude_desktop_config.json")
+        );
+        assert_eq!(
+            path(HostOs::Windows),
+            PathBuf::from("/h/AppData/Roaming/Claude/claude_desktop_config.json")
+        );
+        assert_eq!(
+            path(HostOs::Linux),
+            PathBuf::from("/h/.config/Claude/claude_desktop_config.json")
+        );
     }
 }

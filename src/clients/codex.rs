@@ -26,8 +26,18 @@ impl Client for Codex {
     }
     fn locations(&'static self, env: &HostEnv, project: Option<&Path>) -> Vec<Location> {
         match project {
-            None => vec![Location::new(self, Scope::User, env.codex_home.join("config.toml"), &["mcp_servers"])],
-            Some(dir) => vec![Location::new(self, Scope::Project, dir.join(".codex").join("config.toml"), &["mcp_servers"])],
+            None => vec![Location::new(
+                self,
+                Scope::User,
+                env.codex_home.join("config.toml"),
+                &["mcp_servers"],
+            )],
+            Some(dir) => vec![Location::new(
+                self,
+                Scope::Project,
+                dir.join(".codex").join("config.toml"),
+                &["mcp_servers"],
+            )],
         }
     }
     fn format(&self) -> FileFormat {

@@ -9,7 +9,9 @@ use std::path::Path;
 
 use serde_json::{Map, Value};
 
-use super::{Client, FileFormat, HostEnv, Location, RemoteTransport, Scope, Server, ServerSpec, Shape};
+use super::{
+    Client, FileFormat, HostEnv, Location, RemoteTransport, Scope, Server, ServerSpec, Shape,
+};
 
 pub struct Continue;
 
@@ -27,7 +29,12 @@ impl Client for Continue {
         if project.is_some() {
             return Vec::new();
         }
-        vec![Location::new(self, Scope::User, env.home.join(".continue").join("config.yaml"), &["mcpServers"])]
+        vec![Location::new(
+            self,
+            Scope::User,
+            env.home.join(".continue").join("config.yaml"),
+            &["mcpServers"],
+        )]
     }
     fn format(&self) -> FileFormat {
         FileFormat::Yaml
@@ -40,7 +47,11 @@ impl Client for Continue {
         m.insert("name".into(), server.name.clone().into());
         match &server.spec {
             ServerSpec::Remote { url, transport, .. } => {
-                let t = if *transport == RemoteTransport::Sse { "sse" } else { "streamable-http" };
+                let t = if *transport == RemoteTransport::Sse {
+                    "sse"
+                } else {
+                    "streamable-http"
+                };
                 m.insert("type".into(), t.into());
                 m.insert("url".into(), url.clone().into());
             }

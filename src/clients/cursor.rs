@@ -24,6 +24,11 @@ impl Client for Cursor {
             None => (Scope::User, env.home.clone()),
             Some(dir) => (Scope::Project, dir.to_path_buf()),
         };
-        vec![Location::new(self, scope, base.join(".cursor").join("mcp.json"), &["mcpServers"])]
+        vec![Location::new(
+            self,
+            scope,
+            base.join(".cursor").join("mcp.json"),
+            &["mcpServers"],
+        )]
     }
 }

@@ -28,7 +28,9 @@ pub enum DocError {
     NotContainer { key: String, expected: &'static str },
     #[error("cannot edit `{key}` safely: {reason}; edit it by hand or convert it to block style")]
     Unsupported { key: String, reason: String },
-    #[error("internal check failed after editing `{key}`: the result would not hold exactly the intended entries; the file was left untouched")]
+    #[error(
+        "internal check failed after editing `{key}`: the result would not hold exactly the intended entries; the file was left untouched"
+    )]
     Verify { key: String },
 }
 
@@ -149,11 +151,20 @@ fn saphyr_location(e: &serde_saphyr::Error) -> (usize, usize) {
 fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let before = &text[..offset.min(text.len())];
     let line = before.matches('\n').count() + 1;
-    let column = before.rsplit('\n').next().map(|l| l.chars().count()).unwrap_or(0) + 1;
+    let column = before
+        .rsplit('\n')
+        .next()
+        .map(|l| l.chars().count())
+        .unwrap_or(0)
+        + 1;
     (line, column)
 }
 
-fn entries_at(root: &Value, section: &[String], shape: Shape) -> Result<Vec<(String, Value)>, DocError> {
+fn entries_at(
+    root: &Value,
+    section: &[String],
+    shape: Shape,
+) -> Result<Vec<(String, Value)>, DocError> {
     let mut cur = root;
     for (i, key) in section.iter().enumerate() {
         match cur.get(key) {
@@ -183,13 +194,12 @@ fn entries_at(root: &Value, section: &[String], shape: Shape) -> Result<Vec<(Str
             Value::Array(items) => items
                 .iter()
                 .map(|item| {
-                    let name = item
-                        .get("name")
-                        .and_then(Value::as_str)
-                        .ok_or_else(|| DocError::NotContainer {
+                    let name = item.get("name").and_then(Value::as_str).ok_or_else(|| {
+                        DocError::NotContainer {
                             key: format!("{key}[]"),
                             expected: "an entry with a `name`",
-                        })?;
+                        }
+                    })?;
                     Ok((name.to_string(), item.clone()))
                 })
                 .collect(),
@@ -203,19 +213,31 @@ fn entries_at(root: &Value, section: &[String], shape: Shape) -> Result<Vec<(Str
 
 // ---------------------------------------------------------------- JSON / JSONC
 
-fn json_edit(text: &str, section: &[String], remove: &[String], add: &[(String, Value)]) -> Result<String, DocError> {
+fn json_edit(
+    text: &str,
+    section: &[String],
+    remove: &[String],
+    add: &[(String, Value)],
+) -> Result<String, DocError> {
     use jsonc_parser::cst::CstRootNode;
     let source = if text.trim().is_empty() { "{}\n" } else { text };
-    let root = CstRootNode::parse(source, &jsonc_parser::ParseOptions::default()).map_err(|e| DocError::Parse {
-        line: e.line_display(),
-        column: e.column_display(),
-        message: e.kind().to_string(),
+    let root = CstRootNode::parse(source, &jsonc_parser::ParseOptions::default()).map_err(|e| {
+        DocError::Parse {
+            line: e.line_display(),
+            column: e.column_display(),
+            message: e.kind().to_string(),
+        }
     })?;
     let mut obj = root.object_value_or_set();
     for (i, key) in section.iter().enumerate() {
         if let Some(prop) = obj.get(key)
             && prop.object_value().is_none()
-            && !matches!(prop.value(), Some(jsonc_parser::cst::CstNode::Leaf(jsonc_parser::cst::CstLeafNode::NullKeyword(_))))
+            && !matches!(
+                prop.value(),
+                Some(jsonc_parser::cst::CstNode::Leaf(
+                    jsonc_parser::cst::CstLeafNode::NullKeyword(_)
+                ))
+            )
         {
             return Err(DocError::NotContainer {
                 key: section[..=i].join("."),
@@ -254,7 +276,11 @@ fn to_cst(v: &Value) -> jsonc_parser::cst::CstInputValue {
 // ---------------------------------------------------------------- TOML
 
 fn toml_table_to_json(t: &toml_edit::Table) -> Value {
-    Value::Object(t.iter().map(|(k, item)| (k.to_string(), toml_item_to_json(item))).collect())
+    Value::Object(
+        t.iter()
+            .map(|(k, item)| (k.to_string(), toml_item_to_json(item)))
+            .collect(),
+    )
 }
 
 fn toml_item_to_json(item: &toml_edit::Item) -> Value {
@@ -272,11 +298,17 @@ fn toml_value_to_json(v: &toml_edit::Value) -> Value {
     match v {
         T::String(s) => Value::String(s.value().clone()),
         T::Integer(i) => Value::from(*i.value()),
-        T::Float(f) => serde_json::Number::from_f64(*f.value()).map(Value::Number).unwrap_or(Value::Null),
+        T::Float(f) => serde_json::Number::from_f64(*f.value())
+            .map(Value::Number)
+            .unwrap_or(Value::Null),
         T::Boolean(b) => Value::Bool(*b.value()),
         T::Datetime(d) => Value::String(d.value().to_string()),
         T::Array(a) => Value::Array(a.iter().map(toml_value_to_json).collect()),
-        T::InlineTable(t) => Value::Object(t.iter().map(|(k, v)| (k.to_string(), toml_value_to_json(v))).collect()),
+        T::InlineTable(t) => Value::Object(
+            t.iter()
+                .map(|(k, v)| (k.to_string(), toml_value_to_json(v)))
+                .collect(),
+        ),
     }
 }
 
@@ -300,12 +332,19 @@ fn json_to_toml_value(v: &Value) -> toml_edit::Value {
     }
 }
 
-fn toml_edit_entries(text: &str, section: &[String], remove: &[String], add: &[(String, Value)]) -> Result<String, DocError> {
-    let mut doc: toml_edit::DocumentMut = text.parse().map_err(|e: toml_edit::TomlError| DocError::Parse {
-        line: 0,
-        column: 0,
-        message: e.message().to_string(),
-    })?;
+fn toml_edit_entries(
+    text: &str,
+    section: &[String],
+    remove: &[String],
+    add: &[(String, Value)],
+) -> Result<String, DocError> {
+    let mut doc: toml_edit::DocumentMut =
+        text.parse()
+            .map_err(|e: toml_edit::TomlError| DocError::Parse {
+                line: 0,
+                column: 0,
+                message: e.message().to_string(),
+            })?;
     let mut table = doc.as_table_mut();
     for (i, key) in section.iter().enumerate() {
         if !table.contains_key(key) {
@@ -352,14 +391,28 @@ fn yaml_flow(v: &Value) -> String {
 
 fn yaml_key(k: &str) -> String {
     let plain = !k.is_empty()
-        && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        && k.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
         && !k.starts_with('-')
-        && !matches!(k.to_ascii_lowercase().as_str(), "true" | "false" | "yes" | "no" | "on" | "off" | "null" | "y" | "n");
-    if plain { k.to_string() } else { yaml_flow(&Value::String(k.to_string())) }
+        && !matches!(
+            k.to_ascii_lowercase().as_str(),
+            "true" | "false" | "yes" | "no" | "on" | "off" | "null" | "y" | "n"
+        );
+    if plain {
+        k.to_string()
+    } else {
+        yaml_flow(&Value::String(k.to_string()))
+    }
 }
 
 /// Lines of one map/list entry in block style at `indent`.
-pub(crate) fn yaml_render_entry(name: &str, value: &Value, shape: Shape, indent: usize, nl: &str) -> String {
+pub(crate) fn yaml_render_entry(
+    name: &str,
+    value: &Value,
+    shape: Shape,
+    indent: usize,
+    nl: &str,
+) -> String {
     let pad = " ".repeat(indent);
     let mut out = String::new();
     match (shape, value) {
@@ -372,7 +425,11 @@ pub(crate) fn yaml_render_entry(name: &str, value: &Value, shape: Shape, indent:
         (Shape::NamedList, Value::Object(fields)) => {
             let mut first = true;
             for (k, v) in fields {
-                let lead = if first { format!("{pad}- ") } else { format!("{pad}  ") };
+                let lead = if first {
+                    format!("{pad}- ")
+                } else {
+                    format!("{pad}  ")
+                };
                 out.push_str(&format!("{lead}{}: {}{nl}", yaml_key(k), yaml_flow(v)));
                 first = false;
             }
@@ -392,7 +449,13 @@ fn is_content(line: &str) -> bool {
     !t.is_empty() && !t.starts_with('#')
 }
 
-fn yaml_edit(text: &str, section: &[String], shape: Shape, remove: &[String], add: &[(String, Value)]) -> Result<String, DocError> {
+fn yaml_edit(
+    text: &str,
+    section: &[String],
+    shape: Shape,
+    remove: &[String],
+    add: &[(String, Value)],
+) -> Result<String, DocError> {
     let key = match section {
         [k] => k.as_str(),
         _ => {
@@ -488,7 +551,9 @@ fn yaml_edit(text: &str, section: &[String], shape: Shape, remove: &[String], ad
                 let item = l[ci..].starts_with("- ") || l[ci..].trim_end() == "-";
                 match shape {
                     Shape::Map if item => return Err(unsupported("expected a map, found a list")),
-                    Shape::NamedList if !item => return Err(unsupported("expected a list, found a map")),
+                    Shape::NamedList if !item => {
+                        return Err(unsupported("expected a list, found a map"));
+                    }
                     _ => starts.push(i),
                 }
             }
@@ -499,7 +564,9 @@ fn yaml_edit(text: &str, section: &[String], shape: Shape, remove: &[String], ad
     }
     let parsed = entries_at(&parse(text, FileFormat::Yaml)?, section, shape)?;
     if parsed.len() != starts.len() {
-        return Err(unsupported("its entries could not be matched line by line (anchors, merge keys or multi-line keys?)"));
+        return Err(unsupported(
+            "its entries could not be matched line by line (anchors, merge keys or multi-line keys?)",
+        ));
     }
     // Entry spans: start ..= last content line before the next start.
     let mut spans = Vec::new();
@@ -522,7 +589,11 @@ fn yaml_edit(text: &str, section: &[String], shape: Shape, remove: &[String], ad
     let mut out = String::with_capacity(text.len() + rendered.len());
     for (i, line) in lines.iter().enumerate() {
         if i == h && empty_flow {
-            let comment = if comment.is_empty() { String::new() } else { format!(" {comment}") };
+            let comment = if comment.is_empty() {
+                String::new()
+            } else {
+                format!(" {comment}")
+            };
             out.push_str(&format!("{}:{comment}{nl}", &line[..key.len()]));
         } else if !spans
             .iter()
@@ -550,42 +621,135 @@ mod tests {
     #[test]
     fn jsonc_edit_keeps_comments_and_order() {
         let text = "{\n  // my settings\n  \"theme\": \"dark\", /* keep */\n  \"context_servers\": {\n    \"a\": {\"command\": \"x\"},\n    \"b\": {\"command\": \"y\"}, // trailing\n  },\n  \"z\": 1,\n}\n";
-        let out = edit_entries(text, FileFormat::Json, &sec(&["context_servers"]), Shape::Map, &["a".into()], &[("gateway".into(), json!({"command": "mcp-gateway", "args": []}))]).unwrap();
-        assert!(out.contains("// my settings") && out.contains("/* keep */") && out.contains("// trailing"), "{out}");
+        let out = edit_entries(
+            text,
+            FileFormat::Json,
+            &sec(&["context_servers"]),
+            Shape::Map,
+            &["a".into()],
+            &[(
+                "gateway".into(),
+                json!({"command": "mcp-gateway", "args": []}),
+            )],
+        )
+        .unwrap();
+        assert!(
+            out.contains("// my settings")
+                && out.contains("/* keep */")
+                && out.contains("// trailing"),
+            "{out}"
+        );
         assert!(!out.contains("\"a\""));
         let v = parse(&out, FileFormat::Json).unwrap();
         let keys: Vec<_> = v.as_object().unwrap().keys().cloned().collect();
         assert_eq!(keys, ["theme", "context_servers", "z"]);
         assert_eq!(v["context_servers"]["gateway"]["command"], "mcp-gateway");
         // Idempotent: same request again changes nothing.
-        let again = edit_entries(&out, FileFormat::Json, &sec(&["context_servers"]), Shape::Map, &["a".into()], &[("gateway".into(), json!({"command": "mcp-gateway", "args": []}))]).unwrap();
+        let again = edit_entries(
+            &out,
+            FileFormat::Json,
+            &sec(&["context_servers"]),
+            Shape::Map,
+            &["a".into()],
+            &[(
+                "gateway".into(),
+                json!({"command": "mcp-gateway", "args": []}),
+            )],
+        )
+        .unwrap();
         assert_eq!(again, out);
     }
 
     #[test]
     fn json_creates_nested_sections_and_empty_files() {
-        let out = edit_entries("", FileFormat::Json, &sec(&["mcpServers"]), Shape::Map, &[], &[("g".into(), json!({"command": "c"}))]).unwrap();
-        assert_eq!(parse(&out, FileFormat::Json).unwrap(), json!({"mcpServers": {"g": {"command": "c"}}}));
+        let out = edit_entries(
+            "",
+            FileFormat::Json,
+            &sec(&["mcpServers"]),
+            Shape::Map,
+            &[],
+            &[("g".into(), json!({"command": "c"}))],
+        )
+        .unwrap();
+        assert_eq!(
+            parse(&out, FileFormat::Json).unwrap(),
+            json!({"mcpServers": {"g": {"command": "c"}}})
+        );
         let text = "{\"projects\": {\"/p\": {\"allowedTools\": []}}}";
-        let out = edit_entries(text, FileFormat::Json, &sec(&["projects", "/p", "mcpServers"]), Shape::Map, &[], &[("g".into(), json!({"command": "c"}))]).unwrap();
-        assert_eq!(parse(&out, FileFormat::Json).unwrap()["projects"]["/p"]["mcpServers"]["g"]["command"], "c");
-        let bad = edit_entries("{\"mcpServers\": 3}", FileFormat::Json, &sec(&["mcpServers"]), Shape::Map, &[], &[("g".into(), json!({}))]);
+        let out = edit_entries(
+            text,
+            FileFormat::Json,
+            &sec(&["projects", "/p", "mcpServers"]),
+            Shape::Map,
+            &[],
+            &[("g".into(), json!({"command": "c"}))],
+        )
+        .unwrap();
+        assert_eq!(
+            parse(&out, FileFormat::Json).unwrap()["projects"]["/p"]["mcpServers"]["g"]["command"],
+            "c"
+        );
+        let bad = edit_entries(
+            "{\"mcpServers\": 3}",
+            FileFormat::Json,
+            &sec(&["mcpServers"]),
+            Shape::Map,
+            &[],
+            &[("g".into(), json!({}))],
+        );
         assert!(matches!(bad, Err(DocError::NotContainer { .. })), "{bad:?}");
-        let broken = read_entries("{\"mcpServers\": {", FileFormat::Json, &sec(&["mcpServers"]), Shape::Map);
-        assert!(matches!(broken, Err(DocError::Parse { line: 1, .. })), "{broken:?}");
+        let broken = read_entries(
+            "{\"mcpServers\": {",
+            FileFormat::Json,
+            &sec(&["mcpServers"]),
+            Shape::Map,
+        );
+        assert!(
+            matches!(broken, Err(DocError::Parse { line: 1, .. })),
+            "{broken:?}"
+        );
     }
 
     #[test]
     fn toml_edit_keeps_comments() {
         let text = "# codex\nmodel = \"o3\"\n\n[mcp_servers.fs]\n# the files\ncommand = \"npx\"\nargs = [\"-y\", \"fs\"]\n\n[mcp_servers.docs]\nurl = \"https://x/mcp\"\n\n[profiles.a]\nmodel = \"b\"\n";
-        let before = read_entries(text, FileFormat::Toml, &sec(&["mcp_servers"]), Shape::Map).unwrap();
+        let before =
+            read_entries(text, FileFormat::Toml, &sec(&["mcp_servers"]), Shape::Map).unwrap();
         assert_eq!(before.len(), 2);
-        let out = edit_entries(text, FileFormat::Toml, &sec(&["mcp_servers"]), Shape::Map, &["fs".into()], &[("gateway".into(), json!({"command": "mcp-gateway", "args": ["--config", "/p"]}))]).unwrap();
+        let out = edit_entries(
+            text,
+            FileFormat::Toml,
+            &sec(&["mcp_servers"]),
+            Shape::Map,
+            &["fs".into()],
+            &[(
+                "gateway".into(),
+                json!({"command": "mcp-gateway", "args": ["--config", "/p"]}),
+            )],
+        )
+        .unwrap();
         assert!(out.starts_with("# codex\nmodel = \"o3\"\n"), "{out}");
-        assert!(out.contains("[profiles.a]") && !out.contains("[mcp_servers.fs]") && out.contains("[mcp_servers.gateway]"), "{out}");
-        let after = read_entries(&out, FileFormat::Toml, &sec(&["mcp_servers"]), Shape::Map).unwrap();
-        assert_eq!(after[1].1, json!({"command": "mcp-gateway", "args": ["--config", "/p"]}));
-        let created = edit_entries("", FileFormat::Toml, &sec(&["mcp_servers"]), Shape::Map, &[], &[("g".into(), json!({"command": "c", "args": []}))]).unwrap();
+        assert!(
+            out.contains("[profiles.a]")
+                && !out.contains("[mcp_servers.fs]")
+                && out.contains("[mcp_servers.gateway]"),
+            "{out}"
+        );
+        let after =
+            read_entries(&out, FileFormat::Toml, &sec(&["mcp_servers"]), Shape::Map).unwrap();
+        assert_eq!(
+            after[1].1,
+            json!({"command": "mcp-gateway", "args": ["--config", "/p"]})
+        );
+        let created = edit_entries(
+            "",
+            FileFormat::Toml,
+            &sec(&["mcp_servers"]),
+            Shape::Map,
+            &[],
+            &[("g".into(), json!({"command": "c", "args": []}))],
+        )
+        .unwrap();
         assert!(created.contains("[mcp_servers.g]"), "{created}");
     }
 
@@ -593,7 +757,10 @@ mod tests {
     fn yaml_map_edit() {
         let text = "# goose\nGOOSE_PROVIDER: openai\nextensions:\n  # builtin one\n  developer:\n    enabled: true\n    type: builtin\n    name: developer\n  github:\n    cmd: npx\n    args: [-y, \"@modelcontextprotocol/server-github\"]\n    envs: { GITHUB_TOKEN: \"ghp_x\" }\n    type: stdio\n\n# later\nGOOSE_MODEL: gpt\n";
         let out = edit_entries(text, FileFormat::Yaml, &sec(&["extensions"]), Shape::Map, &["github".into()], &[("gateway".into(), json!({"name": "gateway", "type": "stdio", "cmd": "mcp-gateway", "args": [], "enabled": true}))]).unwrap();
-        assert!(out.contains("# builtin one") && out.contains("# later\nGOOSE_MODEL: gpt\n"), "{out}");
+        assert!(
+            out.contains("# builtin one") && out.contains("# later\nGOOSE_MODEL: gpt\n"),
+            "{out}"
+        );
         assert!(!out.contains("ghp_x"));
         assert!(out.contains("  gateway:\n    name: \"gateway\"\n"), "{out}");
         let v = parse(&out, FileFormat::Yaml).unwrap();
@@ -604,15 +771,72 @@ mod tests {
     #[test]
     fn yaml_list_edit_and_layouts() {
         let text = "name: cfg\nmcpServers:\n- name: SQLite\n  command: npx\n  args:\n    - \"-y\"\n    - mcp-sqlite\n- name: Docs # remote\n  type: sse\n  url: https://x/sse\nmodels: []\n";
-        let out = edit_entries(text, FileFormat::Yaml, &sec(&["mcpServers"]), Shape::NamedList, &["SQLite".into()], &[("gateway".into(), json!({"name": "gateway", "command": "mcp-gateway", "args": []}))]).unwrap();
-        assert_eq!(out, "name: cfg\nmcpServers:\n- name: Docs # remote\n  type: sse\n  url: https://x/sse\n- name: \"gateway\"\n  command: \"mcp-gateway\"\n  args: []\nmodels: []\n");
-        let empty = edit_entries("mcpServers: [] # none yet\n", FileFormat::Yaml, &sec(&["mcpServers"]), Shape::NamedList, &[], &[("g".into(), json!({"name": "g", "command": "c"}))]).unwrap();
-        assert_eq!(empty, "mcpServers: # none yet\n  - name: \"g\"\n    command: \"c\"\n");
-        let absent = edit_entries("models: []", FileFormat::Yaml, &sec(&["mcpServers"]), Shape::NamedList, &[], &[("g".into(), json!({"name": "g", "command": "c"}))]).unwrap();
-        assert_eq!(absent, "models: []\nmcpServers:\n  - name: \"g\"\n    command: \"c\"\n");
-        let flow = edit_entries("mcpServers: [{name: a, command: b}]\n", FileFormat::Yaml, &sec(&["mcpServers"]), Shape::NamedList, &["a".into()], &[]);
-        assert!(matches!(flow, Err(DocError::Unsupported { .. })), "{flow:?}");
-        let crlf = edit_entries("backends:\r\n  a:\r\n    command: x\r\n", FileFormat::Yaml, &sec(&["backends"]), Shape::Map, &[], &[("b".into(), json!({"command": "y"}))]).unwrap();
-        assert_eq!(crlf, "backends:\r\n  a:\r\n    command: x\r\n  b:\r\n    command: \"y\"\r\n");
+        let out = edit_entries(
+            text,
+            FileFormat::Yaml,
+            &sec(&["mcpServers"]),
+            Shape::NamedList,
+            &["SQLite".into()],
+            &[(
+                "gateway".into(),
+                json!({"name": "gateway", "command": "mcp-gateway", "args": []}),
+            )],
+        )
+        .unwrap();
+        assert_eq!(
+            out,
+            "name: cfg\nmcpServers:\n- name: Docs # remote\n  type: sse\n  url: https://x/sse\n- name: \"gateway\"\n  command: \"mcp-gateway\"\n  args: []\nmodels: []\n"
+        );
+        let empty = edit_entries(
+            "mcpServers: [] # none yet\n",
+            FileFormat::Yaml,
+            &sec(&["mcpServers"]),
+            Shape::NamedList,
+            &[],
+            &[("g".into(), json!({"name": "g", "command": "c"}))],
+        )
+        .unwrap();
+        assert_eq!(
+            empty,
+            "mcpServers: # none yet\n  - name: \"g\"\n    command: \"c\"\n"
+        );
+        let absent = edit_entries(
+            "models: []",
+            FileFormat::Yaml,
+            &sec(&["mcpServers"]),
+            Shape::NamedList,
+            &[],
+            &[("g".into(), json!({"name": "g", "command": "c"}))],
+        )
+        .unwrap();
+        assert_eq!(
+            absent,
+            "models: []\nmcpServers:\n  - name: \"g\"\n    command: \"c\"\n"
+        );
+        let flow = edit_entries(
+            "mcpServers: [{name: a, command: b}]\n",
+            FileFormat::Yaml,
+            &sec(&["mcpServers"]),
+            Shape::NamedList,
+            &["a".into()],
+            &[],
+        );
+        assert!(
+            matches!(flow, Err(DocError::Unsupported { .. })),
+            "{flow:?}"
+        );
+        let crlf = edit_entries(
+            "backends:\r\n  a:\r\n    command: x\r\n",
+            FileFormat::Yaml,
+            &sec(&["backends"]),
+            Shape::Map,
+            &[],
+            &[("b".into(), json!({"command": "y"}))],
+        )
+        .unwrap();
+        assert_eq!(
+            crlf,
+            "backends:\r\n  a:\r\n    command: x\r\n  b:\r\n    command: \"y\"\r\n"
+        );
     }
 }

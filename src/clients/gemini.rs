@@ -28,13 +28,26 @@ impl Client for GeminiCli {
             None => (Scope::User, env.home.clone()),
             Some(dir) => (Scope::Project, dir.to_path_buf()),
         };
-        vec![Location::new(self, scope, base.join(".gemini").join("settings.json"), &["mcpServers"])]
+        vec![Location::new(
+            self,
+            scope,
+            base.join(".gemini").join("settings.json"),
+            &["mcpServers"],
+        )]
     }
     fn encode(&self, server: &Server) -> Value {
         match &server.spec {
-            ServerSpec::Remote { url, headers, transport } => {
+            ServerSpec::Remote {
+                url,
+                headers,
+                transport,
+            } => {
                 let mut m = Map::new();
-                let key = if *transport == RemoteTransport::Sse { "url" } else { "httpUrl" };
+                let key = if *transport == RemoteTransport::Sse {
+                    "url"
+                } else {
+                    "httpUrl"
+                };
                 m.insert(key.into(), url.clone().into());
                 if !headers.is_empty() {
                     m.insert("headers".into(), super::string_map(headers));

@@ -9,7 +9,9 @@ use std::path::Path;
 
 use serde_json::{Map, Value};
 
-use super::{Client, FileFormat, HostEnv, HostOs, Location, RemoteTransport, Scope, Server, ServerSpec};
+use super::{
+    Client, FileFormat, HostEnv, HostOs, Location, RemoteTransport, Scope, Server, ServerSpec,
+};
 
 pub struct Goose;
 
@@ -28,7 +30,12 @@ impl Client for Goose {
             return Vec::new();
         }
         let path = match env.os {
-            HostOs::Windows => env.appdata.join("Block").join("goose").join("config").join("config.yaml"),
+            HostOs::Windows => env
+                .appdata
+                .join("Block")
+                .join("goose")
+                .join("config")
+                .join("config.yaml"),
             HostOs::Linux | HostOs::MacOs => env.xdg_config.join("goose").join("config.yaml"),
         };
         vec![Location::new(self, Scope::User, path, &["extensions"])]
@@ -40,14 +47,24 @@ impl Client for Goose {
         let mut m = Map::new();
         m.insert("name".into(), server.name.clone().into());
         match &server.spec {
-            ServerSpec::Stdio { command, args, env, .. } => {
+            ServerSpec::Stdio {
+                command, args, env, ..
+            } => {
                 m.insert("type".into(), "stdio".into());
                 m.insert("cmd".into(), command.clone().into());
                 m.insert("args".into(), args.clone().into());
                 m.insert("envs".into(), super::string_map(env));
             }
-            ServerSpec::Remote { url, headers, transport } => {
-                let t = if *transport == RemoteTransport::Sse { "sse" } else { "streamable_http" };
+            ServerSpec::Remote {
+                url,
+                headers,
+                transport,
+            } => {
+                let t = if *transport == RemoteTransport::Sse {
+                    "sse"
+                } else {
+                    "streamable_http"
+                };
                 m.insert("type".into(), t.into());
                 m.insert("uri".into(), url.clone().into());
                 m.insert("headers".into(), super::string_map(headers));

@@ -24,6 +24,11 @@ impl Client for Kiro {
             None => (Scope::User, env.home.clone()),
             Some(dir) => (Scope::Project, dir.to_path_buf()),
         };
-        vec![Location::new(self, scope, base.join(".kiro").join("settings").join("mcp.json"), &["mcpServers"])]
+        vec![Location::new(
+            self,
+            scope,
+            base.join(".kiro").join("settings").join("mcp.json"),
+            &["mcpServers"],
+        )]
     }
 }

@@ -23,6 +23,11 @@ impl Client for LmStudio {
         if project.is_some() {
             return Vec::new();
         }
-        vec![Location::new(self, Scope::User, env.home.join(".lmstudio").join("mcp.json"), &["mcpServers"])]
+        vec![Location::new(
+            self,
+            Scope::User,
+            env.home.join(".lmstudio").join("mcp.json"),
+            &["mcpServers"],
+        )]
     }
 }

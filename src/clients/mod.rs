@@ -152,8 +152,13 @@ impl Location {
 
     /// Reads the servers in this location from `text`.
     pub fn read_servers(&self, text: &str) -> Result<Vec<Server>, ClientError> {
-        let entries = doc::read_entries(text, self.client.format(), &self.section, self.client.shape())
-            .map_err(|e| self.err(e))?;
+        let entries = doc::read_entries(
+            text,
+            self.client.format(),
+            &self.section,
+            self.client.shape(),
+        )
+        .map_err(|e| self.err(e))?;
         entries
             .into_iter()
             .map(|(name, value)| {
@@ -168,13 +173,25 @@ impl Location {
 
     /// Returns `text` with the servers named in `remove` deleted and `add` appended (skipping
     /// names already present). Everything else in the file is kept as written.
-    pub fn rewrite(&self, text: &str, remove: &[String], add: &[Server]) -> Result<String, ClientError> {
+    pub fn rewrite(
+        &self,
+        text: &str,
+        remove: &[String],
+        add: &[Server],
+    ) -> Result<String, ClientError> {
         let add: Vec<(String, Value)> = add
             .iter()
             .map(|s| (s.name.clone(), self.client.encode(s)))
             .collect();
-        doc::edit_entries(text, self.client.format(), &self.section, self.client.shape(), remove, &add)
-            .map_err(|e| self.err(e))
+        doc::edit_entries(
+            text,
+            self.client.format(),
+            &self.section,
+            self.client.shape(),
+            remove,
+            &add,
+        )
+        .map_err(|e| self.err(e))
     }
 
     fn err(&self, source: doc::DocError) -> ClientError {
@@ -366,7 +383,11 @@ pub(crate) fn encode_standard(server: &Server, typed: bool) -> Value {
             transport,
         } => {
             if typed || *transport == RemoteTransport::Sse {
-                let t = if *transport == RemoteTransport::Sse { "sse" } else { "http" };
+                let t = if *transport == RemoteTransport::Sse {
+                    "sse"
+                } else {
+                    "http"
+                };
                 m.insert("type".into(), t.into());
             }
             m.insert("url".into(), url.clone().into());
@@ -379,7 +400,11 @@ pub(crate) fn encode_standard(server: &Server, typed: bool) -> Value {
 }
 
 pub(crate) fn string_map(m: &BTreeMap<String, String>) -> Value {
-    Value::Object(m.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect())
+    Value::Object(
+        m.iter()
+            .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+            .collect(),
+    )
 }
 
 /// Reads any client's entry. The clients differ in spelling, not meaning, so one lenient reader
@@ -390,7 +415,10 @@ pub(crate) fn string_map(m: &BTreeMap<String, String>) -> Value {
 /// `bearer_token_env_var`.
 pub fn decode_entry(name: &str, value: &Value) -> Result<Server, String> {
     let obj = value.as_object().ok_or("the entry is not an object")?;
-    let enabled = !obj.get("disabled").and_then(Value::as_bool).unwrap_or(false)
+    let enabled = !obj
+        .get("disabled")
+        .and_then(Value::as_bool)
+        .unwrap_or(false)
         && obj.get("enabled").and_then(Value::as_bool).unwrap_or(true);
     let ty = obj
         .get("type")
@@ -418,7 +446,11 @@ pub fn decode_entry(name: &str, value: &Value) -> Result<Server, String> {
                     Some(Value::Array(a)) => strings(a, "command.args")?,
                     _ => Vec::new(),
                 };
-                (path.to_string(), args, env_map(o.get("env"), "command.env")?)
+                (
+                    path.to_string(),
+                    args,
+                    env_map(o.get("env"), "command.env")?,
+                )
             }
             _ => return Err("`command` is neither a string, an array nor an object".into()),
         };
@@ -446,7 +478,11 @@ pub fn decode_entry(name: &str, value: &Value) -> Result<Server, String> {
     } else {
         let (url, from_http_url) = ["url", "serverUrl", "uri", "httpUrl"]
             .iter()
-            .find_map(|k| obj.get(*k).and_then(Value::as_str).map(|u| (u, *k == "httpUrl")))
+            .find_map(|k| {
+                obj.get(*k)
+                    .and_then(Value::as_str)
+                    .map(|u| (u, *k == "httpUrl"))
+            })
             .ok_or("the entry has neither `command` nor `url`")?;
         let mut headers = BTreeMap::new();
         for key in ["headers", "http_headers"] {
@@ -526,7 +562,11 @@ mod tests {
 
     #[test]
     fn decodes_every_spelling() {
-        let s = decode_entry("a", &json!({"command": "npx", "args": ["-y", "x"], "env": {"K": "v"}})).unwrap();
+        let s = decode_entry(
+            "a",
+            &json!({"command": "npx", "args": ["-y", "x"], "env": {"K": "v"}}),
+        )
+        .unwrap();
         assert_eq!(
             s.spec,
             ServerSpec::Stdio {
@@ -538,22 +578,70 @@ mod tests {
         );
         let oc = decode_entry("b", &json!({"type": "local", "command": ["bun", "x", "y"], "environment": {"A": "1"}, "enabled": false})).unwrap();
         assert!(!oc.enabled);
-        assert!(matches!(&oc.spec, ServerSpec::Stdio { command, args, env, .. } if command == "bun" && args == &["x", "y"] && env["A"] == "1"));
-        let zed = decode_entry("c", &json!({"command": {"path": "/bin/srv", "args": ["run"], "env": {"Z": "1"}}})).unwrap();
-        assert!(matches!(&zed.spec, ServerSpec::Stdio { command, args, env, .. } if command == "/bin/srv" && args == &["run"] && env["Z"] == "1"));
-        let goose = decode_entry("d", &json!({"type": "stdio", "cmd": "uvx", "args": ["t"], "envs": {"E": "2"}})).unwrap();
+        assert!(
+            matches!(&oc.spec, ServerSpec::Stdio { command, args, env, .. } if command == "bun" && args == &["x", "y"] && env["A"] == "1")
+        );
+        let zed = decode_entry(
+            "c",
+            &json!({"command": {"path": "/bin/srv", "args": ["run"], "env": {"Z": "1"}}}),
+        )
+        .unwrap();
+        assert!(
+            matches!(&zed.spec, ServerSpec::Stdio { command, args, env, .. } if command == "/bin/srv" && args == &["run"] && env["Z"] == "1")
+        );
+        let goose = decode_entry(
+            "d",
+            &json!({"type": "stdio", "cmd": "uvx", "args": ["t"], "envs": {"E": "2"}}),
+        )
+        .unwrap();
         assert!(matches!(&goose.spec, ServerSpec::Stdio { command, .. } if command == "uvx"));
-        let ws = decode_entry("e", &json!({"serverUrl": "https://x/sse", "headers": {"H": "v"}})).unwrap();
-        assert!(matches!(&ws.spec, ServerSpec::Remote { url, transport: RemoteTransport::Auto, .. } if url == "https://x/sse"));
+        let ws = decode_entry(
+            "e",
+            &json!({"serverUrl": "https://x/sse", "headers": {"H": "v"}}),
+        )
+        .unwrap();
+        assert!(
+            matches!(&ws.spec, ServerSpec::Remote { url, transport: RemoteTransport::Auto, .. } if url == "https://x/sse")
+        );
         let gem = decode_entry("f", &json!({"httpUrl": "https://x/mcp"})).unwrap();
-        assert!(matches!(&gem.spec, ServerSpec::Remote { transport: RemoteTransport::Http, .. }));
-        let codex = decode_entry("g", &json!({"url": "https://x", "bearer_token_env_var": "TOK"})).unwrap();
-        assert!(matches!(&codex.spec, ServerSpec::Remote { headers, .. } if headers["Authorization"] == "Bearer ${TOK}"));
+        assert!(matches!(
+            &gem.spec,
+            ServerSpec::Remote {
+                transport: RemoteTransport::Http,
+                ..
+            }
+        ));
+        let codex = decode_entry(
+            "g",
+            &json!({"url": "https://x", "bearer_token_env_var": "TOK"}),
+        )
+        .unwrap();
+        assert!(
+            matches!(&codex.spec, ServerSpec::Remote { headers, .. } if headers["Authorization"] == "Bearer ${TOK}")
+        );
         let sse = decode_entry("h", &json!({"type": "sse", "url": "https://x/sse"})).unwrap();
-        assert!(matches!(&sse.spec, ServerSpec::Remote { transport: RemoteTransport::Sse, .. }));
-        assert!(decode_entry("i", &json!({"foo": 1})).unwrap_err().contains("neither"));
-        assert!(decode_entry("j", &json!({"command": "x", "args": "nope"})).unwrap_err().contains("args"));
-        assert!(!decode_entry("k", &json!({"command": "x", "disabled": true})).unwrap().enabled);
+        assert!(matches!(
+            &sse.spec,
+            ServerSpec::Remote {
+                transport: RemoteTransport::Sse,
+                ..
+            }
+        ));
+        assert!(
+            decode_entry("i", &json!({"foo": 1}))
+                .unwrap_err()
+                .contains("neither")
+        );
+        assert!(
+            decode_entry("j", &json!({"command": "x", "args": "nope"}))
+                .unwrap_err()
+                .contains("args")
+        );
+        assert!(
+            !decode_entry("k", &json!({"command": "x", "disabled": true}))
+                .unwrap()
+                .enabled
+        );
     }
 
     #[test]
@@ -568,17 +656,25 @@ mod tests {
         assert_eq!(linux.app_config_dir(), PathBuf::from("/xdg"));
         assert_eq!(linux.codex_home, PathBuf::from("/h/.codex"));
         let mac = HostEnv::from_vars(HostOs::MacOs, vars).unwrap();
-        assert_eq!(mac.app_config_dir(), PathBuf::from("/h/Library/Application Support"));
+        assert_eq!(
+            mac.app_config_dir(),
+            PathBuf::from("/h/Library/Application Support")
+        );
         let win = HostEnv::from_vars(HostOs::Windows, vars).unwrap();
         assert_eq!(win.app_config_dir(), PathBuf::from("/appdata"));
-        assert!(matches!(HostEnv::from_vars(HostOs::Linux, |_| None), Err(ClientError::NoHome)));
+        assert!(matches!(
+            HostEnv::from_vars(HostOs::Linux, |_| None),
+            Err(ClientError::NoHome)
+        ));
     }
 
     #[test]
     fn client_lookup_suggests() {
         assert_eq!(by_id("Cursor").unwrap().id(), "cursor");
         match by_id("cursr") {
-            Err(ClientError::UnknownClient { suggestion, .. }) => assert_eq!(suggestion.as_deref(), Some("cursor")),
+            Err(ClientError::UnknownClient { suggestion, .. }) => {
+                assert_eq!(suggestion.as_deref(), Some("cursor"))
+            }
             other => panic!("{:?}", other.map(|c| c.id())),
         }
         let ids: std::collections::BTreeSet<_> = all().iter().map(|c| c.id()).collect();
@@ -587,7 +683,16 @@ mod tests {
 
     #[test]
     fn gateway_entry_detection() {
-        let s = |c: &str| Server { name: "x".into(), spec: ServerSpec::Stdio { command: c.into(), args: vec![], env: BTreeMap::new(), cwd: None }, enabled: true };
+        let s = |c: &str| Server {
+            name: "x".into(),
+            spec: ServerSpec::Stdio {
+                command: c.into(),
+                args: vec![],
+                env: BTreeMap::new(),
+                cwd: None,
+            },
+            enabled: true,
+        };
         assert!(is_gateway_entry(&s("mcp-gateway")));
         assert!(is_gateway_entry(&s("/home/u/.cargo/bin/mcp-gateway")));
         assert!(!is_gateway_entry(&s("npx")));

@@ -14,7 +14,11 @@ pub struct OpenCode;
 
 fn config_in(dir: &Path) -> PathBuf {
     let jsonc = dir.join("opencode.jsonc");
-    if jsonc.exists() { jsonc } else { dir.join("opencode.json") }
+    if jsonc.exists() {
+        jsonc
+    } else {
+        dir.join("opencode.json")
+    }
 }
 
 impl Client for OpenCode {
@@ -29,14 +33,26 @@ impl Client for OpenCode {
     }
     fn locations(&'static self, env: &HostEnv, project: Option<&Path>) -> Vec<Location> {
         match project {
-            None => vec![Location::new(self, Scope::User, config_in(&env.xdg_config.join("opencode")), &["mcp"])],
-            Some(dir) => vec![Location::new(self, Scope::Project, config_in(dir), &["mcp"])],
+            None => vec![Location::new(
+                self,
+                Scope::User,
+                config_in(&env.xdg_config.join("opencode")),
+                &["mcp"],
+            )],
+            Some(dir) => vec![Location::new(
+                self,
+                Scope::Project,
+                config_in(dir),
+                &["mcp"],
+            )],
         }
     }
     fn encode(&self, server: &Server) -> Value {
         let mut m = Map::new();
         match &server.spec {
-            ServerSpec::Stdio { command, args, env, .. } => {
+            ServerSpec::Stdio {
+                command, args, env, ..
+            } => {
                 m.insert("type".into(), "local".into());
                 let mut words = vec![command.clone()];
                 words.extend(args.iter().cloned());

@@ -28,10 +28,19 @@ impl Client for VsCode {
     fn locations(&'static self, env: &HostEnv, project: Option<&Path>) -> Vec<Location> {
         match project {
             None => {
-                let path = env.app_config_dir().join("Code").join("User").join("mcp.json");
+                let path = env
+                    .app_config_dir()
+                    .join("Code")
+                    .join("User")
+                    .join("mcp.json");
                 vec![Location::new(self, Scope::User, path, &["servers"])]
             }
-            Some(dir) => vec![Location::new(self, Scope::Project, dir.join(".vscode").join("mcp.json"), &["servers"])],
+            Some(dir) => vec![Location::new(
+                self,
+                Scope::Project,
+                dir.join(".vscode").join("mcp.json"),
+                &["servers"],
+            )],
         }
     }
     fn encode(&self, server: &Server) -> Value {

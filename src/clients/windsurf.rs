@@ -25,7 +25,11 @@ impl Client for Windsurf {
         if project.is_some() {
             return Vec::new();
         }
-        let path = env.home.join(".codeium").join("windsurf").join("mcp_config.json");
+        let path = env
+            .home
+            .join(".codeium")
+            .join("windsurf")
+            .join("mcp_config.json");
         vec![Location::new(self, Scope::User, path, &["mcpServers"])]
     }
     fn encode(&self, server: &Server) -> Value {

@@ -31,9 +31,19 @@ impl Client for Zed {
                     HostOs::Windows => env.appdata.join("Zed"),
                     HostOs::Linux | HostOs::MacOs => env.xdg_config.join("zed"),
                 };
-                vec![Location::new(self, Scope::User, dir.join("settings.json"), &["context_servers"])]
+                vec![Location::new(
+                    self,
+                    Scope::User,
+                    dir.join("settings.json"),
+                    &["context_servers"],
+                )]
             }
-            Some(dir) => vec![Location::new(self, Scope::Project, dir.join(".zed").join("settings.json"), &["context_servers"])],
+            Some(dir) => vec![Location::new(
+                self,
+                Scope::Project,
+                dir.join(".zed").join("settings.json"),
+                &["context_servers"],
+            )],
         }
     }
     fn encode(&self, server: &Server) -> Value {

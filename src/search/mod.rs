@@ -588,7 +588,13 @@ impl SearchIndex {
         }
         let confidence = match ranked.first() {
             None => 0.0,
-            Some(&(tier, _, _, coverage)) => if tier < 2 { 1.0 } else { coverage },
+            Some(&(tier, _, _, coverage)) => {
+                if tier < 2 {
+                    1.0
+                } else {
+                    coverage
+                }
+            }
         };
         let no_good_match = ranked.is_empty() || confidence < self.config.no_match_below;
         let hits = ranked

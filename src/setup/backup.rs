@@ -171,7 +171,9 @@ impl Run {
                     (_, None) => false,
                 };
                 if changed {
-                    return Err(BackupError::ChangedSince { path: f.path.clone() });
+                    return Err(BackupError::ChangedSince {
+                        path: f.path.clone(),
+                    });
                 }
             }
         }
@@ -226,7 +228,9 @@ pub fn undo_last(root: &Path, force: bool) -> Result<(Run, Vec<PathBuf>), Backup
     let mut run = list_runs(root)?
         .into_iter()
         .find(|r| !r.undone)
-        .ok_or_else(|| BackupError::NothingToUndo { dir: root.to_path_buf() })?;
+        .ok_or_else(|| BackupError::NothingToUndo {
+            dir: root.to_path_buf(),
+        })?;
     let files = run.undo(force)?;
     Ok((run, files))
 }
@@ -259,7 +263,10 @@ mod tests {
         assert_eq!(files.len(), 2);
         assert_eq!(std::fs::read(&a).unwrap(), b"{ \"x\" :1 }\n");
         assert!(!b.exists());
-        assert!(matches!(undo_last(&root, false), Err(BackupError::NothingToUndo { .. })));
+        assert!(matches!(
+            undo_last(&root, false),
+            Err(BackupError::NothingToUndo { .. })
+        ));
     }
 
     #[test]
@@ -272,7 +279,10 @@ mod tests {
         std::fs::write(&a, b"2").unwrap();
         run.record_written(&a, b"2").unwrap();
         std::fs::write(&a, b"3 edited by the user").unwrap();
-        assert!(matches!(undo_last(&root, false), Err(BackupError::ChangedSince { .. })));
+        assert!(matches!(
+            undo_last(&root, false),
+            Err(BackupError::ChangedSince { .. })
+        ));
         undo_last(&root, true).unwrap();
         assert_eq!(std::fs::read(&a).unwrap(), b"1");
     }

@@ -28,7 +28,9 @@ pub fn mode_of(path: &Path) -> Option<u32> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        std::fs::metadata(path).ok().map(|m| m.permissions().mode() & 0o7777)
+        std::fs::metadata(path)
+            .ok()
+            .map(|m| m.permissions().mode() & 0o7777)
     }
     #[cfg(not(unix))]
     {
@@ -88,12 +90,21 @@ mod tests {
         let link = dir.path().join("link.json");
         std::os::unix::fs::symlink(&real, &link).unwrap();
         write_atomic_mode(&link, b"{\"a\":1}", None).unwrap();
-        assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+        assert!(
+            std::fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
         assert_eq!(std::fs::read_to_string(&real).unwrap(), "{\"a\":1}");
         assert_eq!(mode_of(&real), Some(0o640));
         let fresh = dir.path().join("sub/new.yaml");
         write_atomic_mode(&fresh, b"x", None).unwrap();
         assert_eq!(mode_of(&fresh), Some(0o600));
-        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 3, "no temp file left behind");
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            3,
+            "no temp file left behind"
+        );
     }
 }

@@ -24,7 +24,11 @@ fn section() -> Vec<String> {
 pub fn sanitize_name(raw: &str) -> String {
     let mut out = String::new();
     for c in raw.chars() {
-        let c = if c.is_ascii_alphanumeric() || c == '_' || c == '-' { c } else { '-' };
+        let c = if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+            c
+        } else {
+            '-'
+        };
         if c == '-' && out.ends_with('-') {
             continue;
         }
@@ -32,7 +36,11 @@ pub fn sanitize_name(raw: &str) -> String {
     }
     let out: String = out.trim_matches('-').chars().take(32).collect();
     let out = out.trim_end_matches('-').to_string();
-    if out.is_empty() { "server".to_string() } else { out }
+    if out.is_empty() {
+        "server".to_string()
+    } else {
+        out
+    }
 }
 
 /// `${env:NAME}` → `${NAME}` (the gateway's expansion syntax); everything else unchanged.
@@ -52,12 +60,20 @@ fn translate_map(m: &BTreeMap<String, String>) -> Value {
 pub fn backend_value(spec: &ServerSpec, enabled: bool, description: Option<&str>) -> Value {
     let mut m = Map::new();
     match spec {
-        ServerSpec::Stdio { command, args, env, cwd } => {
+        ServerSpec::Stdio {
+            command,
+            args,
+            env,
+            cwd,
+        } => {
             m.insert("command".into(), command.clone().into());
             if !args.is_empty() {
                 m.insert(
                     "args".into(),
-                    args.iter().map(|a| translate_env_refs(a)).collect::<Vec<_>>().into(),
+                    args.iter()
+                        .map(|a| translate_env_refs(a))
+                        .collect::<Vec<_>>()
+                        .into(),
                 );
             }
             if !env.is_empty() {
@@ -67,7 +83,11 @@ pub fn backend_value(spec: &ServerSpec, enabled: bool, description: Option<&str>
                 m.insert("cwd".into(), cwd.clone().into());
             }
         }
-        ServerSpec::Remote { url, headers, transport } => {
+        ServerSpec::Remote {
+            url,
+            headers,
+            transport,
+        } => {
             m.insert("http_url".into(), url.clone().into());
             if !headers.is_empty() {
                 m.insert("headers".into(), translate_map(headers));
@@ -103,7 +123,11 @@ pub fn backend_spec(value: &Value) -> Option<ServerSpec> {
         let mut args: Vec<String> = obj
             .get("args")
             .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(str::to_string))
+                    .collect()
+            })
             .unwrap_or_default();
         let mut program = command.to_string();
         if args.is_empty() && command.contains(char::is_whitespace) {
@@ -121,7 +145,10 @@ pub fn backend_spec(value: &Value) -> Option<ServerSpec> {
             cwd: obj.get("cwd").and_then(Value::as_str).map(str::to_string),
         });
     }
-    let url = obj.get("http_url").or_else(|| obj.get("url")).and_then(Value::as_str)?;
+    let url = obj
+        .get("http_url")
+        .or_else(|| obj.get("url"))
+        .and_then(Value::as_str)?;
     let transport = match obj.get("transport").and_then(Value::as_str) {
         Some("sse") => RemoteTransport::Sse,
         Some("http" | "streamable_http" | "streamable-http") => RemoteTransport::Http,
@@ -138,9 +165,18 @@ pub fn backend_spec(value: &Value) -> Option<ServerSpec> {
 /// remote server).
 pub fn same_server(a: &ServerSpec, b: &ServerSpec) -> bool {
     match (a, b) {
-        (ServerSpec::Remote { url: ua, headers: ha, .. }, ServerSpec::Remote { url: ub, headers: hb, .. }) => {
-            ua == ub && ha == hb
-        }
+        (
+            ServerSpec::Remote {
+                url: ua,
+                headers: ha,
+                ..
+            },
+            ServerSpec::Remote {
+                url: ub,
+                headers: hb,
+                ..
+            },
+        ) => ua == ub && ha == hb,
         _ => a == b,
     }
 }
@@ -151,8 +187,16 @@ pub fn read_backends(text: &str) -> Result<Vec<(String, Value)>, DocError> {
 }
 
 /// `text` (empty for a new file) with `remove` deleted and `add` appended under `backends:`.
-pub fn edit_backends(text: &str, remove: &[String], add: &[(String, Value)]) -> Result<String, DocError> {
-    let base = if text.trim().is_empty() { NEW_FILE_HEADER } else { text };
+pub fn edit_backends(
+    text: &str,
+    remove: &[String],
+    add: &[(String, Value)],
+) -> Result<String, DocError> {
+    let base = if text.trim().is_empty() {
+        NEW_FILE_HEADER
+    } else {
+        text
+    };
     doc::edit_entries(base, FileFormat::Yaml, &section(), Shape::Map, remove, add)
 }
 
@@ -182,14 +226,26 @@ mod tests {
         assert!(text.starts_with(NEW_FILE_HEADER), "{text}");
         let back = read_backends(&text).unwrap();
         assert_eq!(back[0].0, "gh");
-        let ServerSpec::Stdio { env, .. } = backend_spec(&back[0].1).unwrap() else { panic!() };
+        let ServerSpec::Stdio { env, .. } = backend_spec(&back[0].1).unwrap() else {
+            panic!()
+        };
         assert_eq!(env["TOKEN"], "${GH}");
-        let one_string = serde_json::json!({"command": "npx -y @modelcontextprotocol/server-filesystem /tmp"});
-        let ServerSpec::Stdio { command, args, .. } = backend_spec(&one_string).unwrap() else { panic!() };
+        let one_string =
+            serde_json::json!({"command": "npx -y @modelcontextprotocol/server-filesystem /tmp"});
+        let ServerSpec::Stdio { command, args, .. } = backend_spec(&one_string).unwrap() else {
+            panic!()
+        };
         assert_eq!((command.as_str(), args.len()), ("npx", 3));
-        let remote = ServerSpec::Remote { url: "https://x/sse".into(), headers: BTreeMap::new(), transport: RemoteTransport::Sse };
+        let remote = ServerSpec::Remote {
+            url: "https://x/sse".into(),
+            headers: BTreeMap::new(),
+            transport: RemoteTransport::Sse,
+        };
         let rv = backend_value(&remote, false, None);
-        assert_eq!(rv, serde_json::json!({"http_url": "https://x/sse", "transport": "sse", "enabled": false}));
+        assert_eq!(
+            rv,
+            serde_json::json!({"http_url": "https://x/sse", "transport": "sse", "enabled": false})
+        );
         assert_eq!(backend_spec(&rv), Some(remote));
     }
 }

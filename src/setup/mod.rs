@@ -14,6 +14,7 @@ use crate::clients::{Server, ServerSpec};
 pub mod backup;
 pub mod fsio;
 pub mod gateway_yaml;
+pub mod output;
 pub mod plan;
 pub mod wizard;
 
@@ -42,7 +43,11 @@ pub fn gateway_program() -> String {
 }
 
 fn exe_name() -> &'static str {
-    if cfg!(windows) { "mcp-gateway.exe" } else { "mcp-gateway" }
+    if cfg!(windows) {
+        "mcp-gateway.exe"
+    } else {
+        "mcp-gateway"
+    }
 }
 
 fn is_executable(p: &Path) -> bool {
@@ -82,4 +87,53 @@ pub fn gateway_config_path(paths: &crate::state::Paths, project: Option<&Path>) 
         Some(dir) => dir.join(".mcp-gateway.yaml"),
         None => paths.user_config_file(),
     }
+}
+
+/// Which gateway.yaml a config-editing command (`add`, `remove`, `get`, `config export`) uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ConfigScope {
+    /// `$XDG_CONFIG_HOME/mcp-gateway/gateway.yaml`
+    User,
+    /// `./.mcp-gateway.yaml`
+    Project,
+}
+
+/// The file for `scope`; without a scope: `--config` / `$MCP_GATEWAY_CONFIG`, else the file
+/// discovery would pick from `cwd`, else the user file.
+pub fn config_file(
+    paths: &crate::state::Paths,
+    explicit: Option<&Path>,
+    scope: Option<ConfigScope>,
+    cwd: &Path,
+) -> PathBuf {
+    match (scope, explicit) {
+        (Some(ConfigScope::Project), _) => cwd.join(".mcp-gateway.yaml"),
+        (Some(ConfigScope::User), _) => paths.user_config_file(),
+        (None, Some(p)) => p.to_path_buf(),
+        (None, None) => {
+            crate::config::discover(None, cwd).unwrap_or_else(|| paths.user_config_file())
+        }
+    }
+}
+
+/// Writes a gateway config: atomically, new files with mode 0600, backed up first when it
+/// already exists (a one-file run that `setup undo` can restore).
+pub fn write_config(
+    paths: &crate::state::Paths,
+    path: &Path,
+    text: &str,
+    command: &str,
+) -> anyhow::Result<()> {
+    let change = plan::FileChange {
+        path: fsio::real_path(path),
+        before: fsio::read_optional(path)?.map(|b| String::from_utf8_lossy(&b).into_owned()),
+        after: text.to_string(),
+        new_mode: Some(0o600),
+    };
+    let p = plan::Plan {
+        changes: vec![change],
+        ..Default::default()
+    };
+    plan::apply(&p, &backups_root(paths), command)?;
+    Ok(())
 }

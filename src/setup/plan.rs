@@ -37,7 +37,11 @@ pub enum LocationState {
 }
 
 /// Reads every location of `clients` (user scope, or `project`'s).
-pub fn scan(env: &HostEnv, project: Option<&Path>, clients: &[&'static dyn Client]) -> Vec<Detected> {
+pub fn scan(
+    env: &HostEnv,
+    project: Option<&Path>,
+    clients: &[&'static dyn Client],
+) -> Vec<Detected> {
     let mut out = Vec::new();
     for client in clients {
         for location in client.locations(env, project) {
@@ -45,7 +49,10 @@ pub fn scan(env: &HostEnv, project: Option<&Path>, clients: &[&'static dyn Clien
                 Err(e) => LocationState::Broken(format!("{}: {e}", location.path.display())),
                 Ok(None) => LocationState::Missing,
                 Ok(Some(bytes)) => match String::from_utf8(bytes) {
-                    Err(_) => LocationState::Broken(format!("{}: not UTF-8 text", location.path.display())),
+                    Err(_) => LocationState::Broken(format!(
+                        "{}: not UTF-8 text",
+                        location.path.display()
+                    )),
                     Ok(text) => read_location(&location, text),
                 },
             };
@@ -56,7 +63,12 @@ pub fn scan(env: &HostEnv, project: Option<&Path>, clients: &[&'static dyn Clien
 }
 
 fn read_location(location: &Location, text: String) -> LocationState {
-    let entries = match clients::doc::read_entries(&text, location.client.format(), &location.section, location.client.shape()) {
+    let entries = match clients::doc::read_entries(
+        &text,
+        location.client.format(),
+        &location.section,
+        location.client.shape(),
+    ) {
         Ok(e) => e,
         Err(e) => {
             return LocationState::Broken(
@@ -71,7 +83,10 @@ fn read_location(location: &Location, text: String) -> LocationState {
     let mut servers = Vec::new();
     let mut skipped = Vec::new();
     for (name, value) in entries {
-        let builtin = matches!(value.get("type").and_then(Value::as_str), Some("builtin" | "platform" | "frontend" | "inline_python"));
+        let builtin = matches!(
+            value.get("type").and_then(Value::as_str),
+            Some("builtin" | "platform" | "frontend" | "inline_python")
+        );
         match clients::decode_entry(&name, &value) {
             Ok(s) if clients::is_gateway_entry(&s) => {}
             Ok(s) => servers.push(s),
@@ -79,7 +94,11 @@ fn read_location(location: &Location, text: String) -> LocationState {
             Err(message) => skipped.push(format!("{name}: {message}")),
         }
     }
-    LocationState::Read { text, servers, skipped }
+    LocationState::Read {
+        text,
+        servers,
+        skipped,
+    }
 }
 
 /// One server to offer, merged across clients.
@@ -110,7 +129,10 @@ impl Candidate {
     pub fn transport(&self) -> &'static str {
         match &self.spec {
             ServerSpec::Stdio { .. } => "stdio",
-            ServerSpec::Remote { transport: clients::RemoteTransport::Sse, .. } => "sse",
+            ServerSpec::Remote {
+                transport: clients::RemoteTransport::Sse,
+                ..
+            } => "sse",
             ServerSpec::Remote { .. } => "http",
         }
     }
@@ -124,20 +146,28 @@ pub fn candidates(detected: &[Detected], existing: &[(String, Value)]) -> Vec<Ca
         .collect();
     let mut out: Vec<Candidate> = Vec::new();
     for (i, d) in detected.iter().enumerate() {
-        let LocationState::Read { servers, .. } = &d.state else { continue };
+        let LocationState::Read { servers, .. } = &d.state else {
+            continue;
+        };
         for s in servers {
-            if let Some(c) = out.iter_mut().find(|c| gateway_yaml::same_server(&c.spec, &s.spec)) {
+            if let Some(c) = out
+                .iter_mut()
+                .find(|c| gateway_yaml::same_server(&c.spec, &s.spec))
+            {
                 c.sources.push((i, s.name.clone()));
                 continue;
             }
             let base = gateway_yaml::sanitize_name(&s.name);
-            let in_gateway = existing
-                .iter()
-                .find(|(_, spec)| spec.as_ref().is_some_and(|e| gateway_yaml::same_server(e, &s.spec)));
+            let in_gateway = existing.iter().find(|(_, spec)| {
+                spec.as_ref()
+                    .is_some_and(|e| gateway_yaml::same_server(e, &s.spec))
+            });
             let (backend, already) = match in_gateway {
                 Some((name, _)) => (name.clone(), true),
                 None => {
-                    let taken = |n: &str| out.iter().any(|c| c.backend == n) || existing.iter().any(|(e, _)| e == n);
+                    let taken = |n: &str| {
+                        out.iter().any(|c| c.backend == n) || existing.iter().any(|(e, _)| e == n)
+                    };
                     let mut name = base.clone();
                     let mut k = 2;
                     while taken(&name) {
@@ -175,7 +205,11 @@ impl FileChange {
     /// Unified diff of this change (`/dev/null` for a created file).
     pub fn diff(&self) -> String {
         let before = self.before.as_deref().unwrap_or("");
-        let old = if self.before.is_some() { self.path.display().to_string() } else { "/dev/null".to_string() };
+        let old = if self.before.is_some() {
+            self.path.display().to_string()
+        } else {
+            "/dev/null".to_string()
+        };
         similar::TextDiff::from_lines(before, &self.after)
             .unified_diff()
             .context_radius(3)
@@ -207,7 +241,10 @@ struct Edits {
 
 impl Edits {
     fn current(&self, path: &Path) -> Option<String> {
-        self.files.iter().find(|f| f.path == path).map(|f| f.after.clone())
+        self.files
+            .iter()
+            .find(|f| f.path == path)
+            .map(|f| f.after.clone())
     }
     fn set(&mut self, path: &Path, original: Option<String>, after: String, new_mode: Option<u32>) {
         match self.files.iter_mut().find(|f| f.path == path) {
@@ -241,12 +278,19 @@ pub fn build(
     let mut plan = Plan::default();
     let gw_path = fsio::real_path(gateway_config);
     let gw_before = read_text(&gw_path)?;
-    let picked: Vec<&Candidate> = candidates.iter().filter(|c| chosen.contains(&c.backend)).collect();
+    let picked: Vec<&Candidate> = candidates
+        .iter()
+        .filter(|c| chosen.contains(&c.backend))
+        .collect();
     let add: Vec<(String, Value)> = picked
         .iter()
         .filter(|c| !c.already_in_gateway)
         .map(|c| {
-            let from: Vec<&str> = c.sources.iter().map(|(i, _)| detected[*i].location.client.name()).collect();
+            let from: Vec<&str> = c
+                .sources
+                .iter()
+                .map(|(i, _)| detected[*i].location.client.name())
+                .collect();
             let mut from_unique: Vec<&str> = Vec::new();
             for f in from {
                 if !from_unique.contains(&f) {
@@ -254,31 +298,48 @@ pub fn build(
                 }
             }
             let description = format!("imported from {}", from_unique.join(", "));
-            (c.backend.clone(), gateway_yaml::backend_value(&c.spec, c.enabled, Some(&description)))
+            (
+                c.backend.clone(),
+                gateway_yaml::backend_value(&c.spec, c.enabled, Some(&description)),
+            )
         })
         .collect();
     if !add.is_empty() {
-        let text = gateway_yaml::edit_backends(gw_before.as_deref().unwrap_or(""), &[], &add).map_err(|source| ClientError::Doc {
-            path: gw_path.clone(),
-            source,
-        })?;
+        let text = gateway_yaml::edit_backends(gw_before.as_deref().unwrap_or(""), &[], &add)
+            .map_err(|source| ClientError::Doc {
+                path: gw_path.clone(),
+                source,
+            })?;
         plan.added = add.iter().map(|(n, _)| n.clone()).collect();
         edits.set(&gw_path, gw_before.clone(), text, Some(0o600));
     }
     // Client side: per location, remove the picked servers it lists and add the gateway entry.
     for (i, d) in detected.iter().enumerate() {
-        let LocationState::Read { text, .. } = &d.state else { continue };
+        let LocationState::Read { text, .. } = &d.state else {
+            continue;
+        };
         let remove: Vec<String> = picked
             .iter()
-            .flat_map(|c| c.sources.iter().filter(|(src, _)| *src == i).map(|(_, n)| n.clone()))
+            .flat_map(|c| {
+                c.sources
+                    .iter()
+                    .filter(|(src, _)| *src == i)
+                    .map(|(_, n)| n.clone())
+            })
             .collect();
         if remove.is_empty() {
             continue;
         }
         let path = fsio::real_path(&d.location.path);
         let current = edits.current(&path).unwrap_or_else(|| text.clone());
-        let after = d.location.rewrite(&current, &remove, std::slice::from_ref(gateway_entry))?;
-        plan.rewritten.push(format!("{} {}", d.location.client.name(), d.location.describe()));
+        let after = d
+            .location
+            .rewrite(&current, &remove, std::slice::from_ref(gateway_entry))?;
+        plan.rewritten.push(format!(
+            "{} {}",
+            d.location.client.name(),
+            d.location.describe()
+        ));
         edits.set(&path, Some(text.clone()), after, None);
     }
     plan.changes = edits.finish();
@@ -292,13 +353,23 @@ pub fn build_export(locations: &[Location], gateway_entry: &Server) -> Result<Pl
     for location in locations {
         let path = fsio::real_path(&location.path);
         let original = read_text(&path)?;
-        let current = edits.current(&path).or_else(|| original.clone()).unwrap_or_default();
+        let current = edits
+            .current(&path)
+            .or_else(|| original.clone())
+            .unwrap_or_default();
         let servers = location.read_servers(&current)?;
-        if servers.iter().any(|s| s.name == gateway_entry.name || clients::is_gateway_entry(s)) {
+        if servers
+            .iter()
+            .any(|s| s.name == gateway_entry.name || clients::is_gateway_entry(s))
+        {
             continue;
         }
         let after = location.rewrite(&current, &[], std::slice::from_ref(gateway_entry))?;
-        plan.rewritten.push(format!("{} {}", location.client.name(), location.describe()));
+        plan.rewritten.push(format!(
+            "{} {}",
+            location.client.name(),
+            location.describe()
+        ));
         edits.set(&path, original, after, Some(0o600));
     }
     plan.changes = edits.finish();
@@ -308,27 +379,43 @@ pub fn build_export(locations: &[Location], gateway_entry: &Server) -> Result<Pl
 fn read_text(path: &Path) -> Result<Option<String>, ClientError> {
     let doc_err = |message: String| ClientError::Doc {
         path: path.to_path_buf(),
-        source: clients::doc::DocError::Parse { line: 0, column: 0, message },
+        source: clients::doc::DocError::Parse {
+            line: 0,
+            column: 0,
+            message,
+        },
     };
     match fsio::read_optional(path) {
         Ok(None) => Ok(None),
-        Ok(Some(b)) => String::from_utf8(b).map(Some).map_err(|_| doc_err("not UTF-8 text".into())),
+        Ok(Some(b)) => String::from_utf8(b)
+            .map(Some)
+            .map_err(|_| doc_err("not UTF-8 text".into())),
         Err(e) => Err(doc_err(e.to_string())),
     }
 }
 
 /// Applies a plan: one backup run covering every file, then atomic writes.
-pub fn apply(plan: &Plan, backups_root: &Path, command: &str) -> Result<Option<Run>, backup::BackupError> {
+pub fn apply(
+    plan: &Plan,
+    backups_root: &Path,
+    command: &str,
+) -> Result<Option<Run>, backup::BackupError> {
     if plan.is_empty() {
         return Ok(None);
     }
     let paths: Vec<PathBuf> = plan.changes.iter().map(|c| c.path.clone()).collect();
     let mut run = Run::begin(backups_root, command, &paths)?;
     for change in &plan.changes {
-        let mode = if change.before.is_none() { change.new_mode } else { None };
-        fsio::write_atomic_mode(&change.path, change.after.as_bytes(), mode).map_err(|source| backup::BackupError::Io {
-            path: change.path.clone(),
-            source,
+        let mode = if change.before.is_none() {
+            change.new_mode
+        } else {
+            None
+        };
+        fsio::write_atomic_mode(&change.path, change.after.as_bytes(), mode).map_err(|source| {
+            backup::BackupError::Io {
+                path: change.path.clone(),
+                source,
+            }
         })?;
         run.record_written(&change.path, change.after.as_bytes())?;
     }

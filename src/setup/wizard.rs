@@ -4,25 +4,40 @@
 
 use std::io::{BufRead, Write};
 
+use super::output::{Style, table};
 use super::plan::{Candidate, Detected, LocationState};
-use crate::cli::output::{Style, table};
 
 /// Prints the detected locations and servers (same server in several clients shown once).
-pub fn print_overview(out: &mut dyn Write, detected: &[Detected], candidates: &[Candidate], style: Style) -> std::io::Result<()> {
+pub fn print_overview(
+    out: &mut dyn Write,
+    detected: &[Detected],
+    candidates: &[Candidate],
+    style: Style,
+) -> std::io::Result<()> {
     let mut rows = Vec::new();
     for d in detected {
         let status = match &d.state {
             LocationState::Missing => continue,
             LocationState::Broken(e) => style.red(&format!("not parsed, left untouched: {e}")),
-            LocationState::Read { servers, skipped, .. } => {
-                let mut s = format!("{} server{}", servers.len(), if servers.len() == 1 { "" } else { "s" });
+            LocationState::Read {
+                servers, skipped, ..
+            } => {
+                let mut s = format!(
+                    "{} server{}",
+                    servers.len(),
+                    if servers.len() == 1 { "" } else { "s" }
+                );
                 if !skipped.is_empty() {
                     s.push_str(&format!(" (kept as is: {})", skipped.join("; ")));
                 }
                 s
             }
         };
-        rows.push(vec![d.location.client.name().to_string(), d.location.describe(), status]);
+        rows.push(vec![
+            d.location.client.name().to_string(),
+            d.location.describe(),
+            status,
+        ]);
     }
     if rows.is_empty() {
         writeln!(out, "No AI client config files found.")?;
@@ -50,10 +65,23 @@ pub fn print_overview(out: &mut dyn Write, detected: &[Detected], candidates: &[
             if c.already_in_gateway {
                 name.push_str(" (already in gateway)");
             }
-            vec![(i + 1).to_string(), name, c.transport().to_string(), c.target(), found.join(", ")]
+            vec![
+                (i + 1).to_string(),
+                name,
+                c.transport().to_string(),
+                c.target(),
+                found.join(", "),
+            ]
         })
         .collect();
-    write!(out, "{}", table(&["#", "NAME", "TRANSPORT", "COMMAND / URL", "FOUND IN"], &rows))?;
+    write!(
+        out,
+        "{}",
+        table(
+            &["#", "NAME", "TRANSPORT", "COMMAND / URL", "FOUND IN"],
+            &rows
+        )
+    )?;
     Ok(())
 }
 
@@ -73,7 +101,10 @@ pub fn parse_selection(input: &str, n: usize) -> Result<Vec<usize>, String> {
             None => (part, part),
         };
         let parse = |s: &str| -> Result<usize, String> {
-            let k: usize = s.trim().parse().map_err(|_| format!("`{part}` is not a number or range"))?;
+            let k: usize = s
+                .trim()
+                .parse()
+                .map_err(|_| format!("`{part}` is not a number or range"))?;
             if k == 0 || k > n {
                 return Err(format!("{k} is out of range 1-{n}"));
             }
@@ -91,9 +122,16 @@ pub fn parse_selection(input: &str, n: usize) -> Result<Vec<usize>, String> {
 }
 
 /// Asks which candidates to import; re-asks on invalid input. `None`: input closed.
-pub fn ask_selection(input: &mut dyn BufRead, out: &mut dyn Write, n: usize) -> std::io::Result<Option<Vec<usize>>> {
+pub fn ask_selection(
+    input: &mut dyn BufRead,
+    out: &mut dyn Write,
+    n: usize,
+) -> std::io::Result<Option<Vec<usize>>> {
     loop {
-        write!(out, "Import which servers? [all] (e.g. 1,3 or 1-2, 'none' to stop): ")?;
+        write!(
+            out,
+            "Import which servers? [all] (e.g. 1,3 or 1-2, 'none' to stop): "
+        )?;
         out.flush()?;
         let mut line = String::new();
         if input.read_line(&mut line)? == 0 {
@@ -107,7 +145,12 @@ pub fn ask_selection(input: &mut dyn BufRead, out: &mut dyn Write, n: usize) -> 
 }
 
 /// Yes/no question, `default` on an empty answer; `false` when input closes.
-pub fn confirm(input: &mut dyn BufRead, out: &mut dyn Write, question: &str, default: bool) -> std::io::Result<bool> {
+pub fn confirm(
+    input: &mut dyn BufRead,
+    out: &mut dyn Write,
+    question: &str,
+    default: bool,
+) -> std::io::Result<bool> {
     loop {
         write!(out, "{question} [{}] ", if default { "Y/n" } else { "y/N" })?;
         out.flush()?;
@@ -134,7 +177,11 @@ mod tests {
         assert_eq!(parse_selection("3,1", 3).unwrap(), vec![0, 2]);
         assert_eq!(parse_selection("1-2", 3).unwrap(), vec![0, 1]);
         assert_eq!(parse_selection("none", 3).unwrap(), Vec::<usize>::new());
-        assert!(parse_selection("4", 3).unwrap_err().contains("out of range"));
+        assert!(
+            parse_selection("4", 3)
+                .unwrap_err()
+                .contains("out of range")
+        );
         assert!(parse_selection("x", 3).is_err());
     }
 
@@ -142,9 +189,15 @@ mod tests {
     fn prompts_reask_and_confirm() {
         let mut input = std::io::Cursor::new(b"9\n2\nmaybe\ny\n".to_vec());
         let mut out = Vec::new();
-        assert_eq!(ask_selection(&mut input, &mut out, 3).unwrap(), Some(vec![1]));
+        assert_eq!(
+            ask_selection(&mut input, &mut out, 3).unwrap(),
+            Some(vec![1])
+        );
         assert!(confirm(&mut input, &mut out, "Go?", false).unwrap());
         let text = String::from_utf8(out).unwrap();
-        assert!(text.contains("9 is out of range") && text.contains("please answer"), "{text}");
+        assert!(
+            text.contains("9 is out of range") && text.contains("please answer"),
+            "{text}"
+        );
     }
 }
