@@ -89,11 +89,31 @@ pub fn spec_from_args(
     cwd: &Path,
 ) -> anyhow::Result<(ServerSpec, Option<String>, Vec<String>)> {
     let env = parse_pairs(&args.env, '=', "--env")?;
-    let headers = parse_pairs(&args.headers, ':', "--header")?;
-    let url = args.url.clone().or_else(|| {
-        let remote = matches!(args.transport, Some(TransportArg::Http | TransportArg::Sse));
-        (remote && args.command.len() == 1).then(|| args.command[0].clone())
-    });
+    let mut header_args = args.headers.clone();
+    let remote = matches!(args.transport, Some(TransportArg::Http | TransportArg::Sse));
+    let url = match (&args.url, args.command.split_first()) {
+        (Some(u), _) => Some(u.clone()),
+        (None, Some((first, rest))) if remote => {
+            // `claude mcp add --transport http NAME URL --header "K: V"`: options after the URL.
+            let mut it = rest.iter();
+            while let Some(a) = it.next() {
+                match a.as_str() {
+                    "-H" | "--header" => header_args.push(
+                        it.next()
+                            .with_context(|| format!("{a} needs a value"))?
+                            .clone(),
+                    ),
+                    other => match other.strip_prefix("--header=") {
+                        Some(v) => header_args.push(v.to_string()),
+                        None => bail!("unexpected `{other}` after the URL"),
+                    },
+                }
+            }
+            Some(first.clone())
+        }
+        _ => None,
+    };
+    let headers = parse_pairs(&header_args, ':', "--header")?;
     if let Some(url) = url {
         if !(url.starts_with("http://") || url.starts_with("https://")) {
             bail!("`{url}` is not an http(s) URL");

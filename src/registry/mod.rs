@@ -409,7 +409,9 @@ mod tests {
         assert_eq!(names.len(), ENTRIES.len(), "duplicate names");
         for e in ENTRIES {
             assert!(
-                e.name.chars().all(|c| c.is_ascii_lowercase() || c == '-'),
+                e.name
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'),
                 "{}",
                 e.name
             );
