@@ -141,8 +141,8 @@ fn absolute(p: &Path) -> anyhow::Result<PathBuf> {
     } else {
         std::env::current_dir()?.join(p)
     };
-    Ok(p.canonicalize()
-        .with_context(|| format!("project directory {}", p.display()))?)
+    p.canonicalize()
+        .with_context(|| format!("project directory {}", p.display()))
 }
 
 fn selected_clients(names: &[String]) -> anyhow::Result<Vec<&'static dyn Client>> {
