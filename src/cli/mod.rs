@@ -1,6 +1,8 @@
 //! The command line: argument definitions and one module per command. `main.rs` only parses
 //! and calls [`run`]. Exit codes: 0 ok, 1 runtime failure, 2 usage or config error.
 
+pub mod bench;
+pub mod search;
 mod stdio;
 
 use std::path::PathBuf;
@@ -41,6 +43,8 @@ pub enum LogFormatArg {
 pub enum Command {
     /// Serve MCP on stdin/stdout (the default; what client configs run)
     Stdio,
+    /// Benchmarks (retrieval quality and speed of search)
+    Bench(bench::BenchArgs),
     #[command(name = "__reaper", hide = true)]
     Reaper,
 }
@@ -49,6 +53,13 @@ pub enum Command {
 pub fn run(cli: Cli) -> ExitCode {
     match cli.command.unwrap_or(Command::Stdio) {
         Command::Stdio => stdio::run(&cli.global),
+        Command::Bench(args) => match bench::run(args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("mcp-gateway bench: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
         Command::Reaper => {
             crate::backend::process::run_reaper();
             ExitCode::SUCCESS
