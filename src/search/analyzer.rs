@@ -22,6 +22,10 @@ const STOP_WORDS: &[&str] = &[
     "my", "of", "on", "or", "our", "please", "should", "so", "some", "such", "that", "the",
     "their", "them", "then", "there", "these", "they", "this", "those", "to", "us", "was", "we",
     "were", "what", "which", "who", "will", "with", "would", "you", "your",
+    // conversational filler of chat requests
+    "about", "also", "am", "any", "anything", "give", "hello", "help", "hi", "how", "im", "just",
+    "know", "like", "need", "ok", "okay", "something", "sure", "tell", "thank", "thanks", "want",
+    "when", "why",
 ];
 
 /// Which filters the analyzer applies (the benchmark's ablation switches them).
@@ -217,13 +221,17 @@ mod tests {
             terms("getHTTPResponse"),
             ["get", "http", "respons", "gethttprespons"]
         );
-        assert_eq!(terms("github/list-PRs.v2"), ["github", "list", "pr", "v2"]);
+        assert_eq!(
+            terms("github/list-pull_requests.v2"),
+            ["github", "list", "pull", "request", "v2"]
+        );
     }
 
     #[test]
     fn stop_words_vanish_and_case_folds() {
         assert_eq!(terms("The Files of a User"), ["file", "user"]);
         assert!(terms("the a an").is_empty());
+        assert_eq!(terms("Can you help me, I want a photo"), ["photo"]);
     }
 
     #[test]

@@ -95,6 +95,8 @@ pub struct RankConfig {
     pub fuzzy: f32,
     /// Strength of the query-coverage re-weighting (0 disables it).
     pub coverage: f32,
+    /// Keep query terms made only of digits ("5 units", "2023"): they rarely name what a tool does.
+    pub numbers: bool,
     /// Exact and near-exact (one or two typos) tool names rank first.
     pub exact_names: bool,
     /// Largest relative boost the usage prior can give (0 disables it).
@@ -112,19 +114,20 @@ impl Default for RankConfig {
                 stemming: true,
                 stop_words: true,
             },
-            w_name: 2.0,
+            w_name: 1.0,
             w_title: 1.0,
             w_description: 1.0,
             w_params: 0.5,
-            w_param_desc: 0.3,
+            w_param_desc: 1.0,
             w_server: 0.3,
-            synonyms: 0.3,
+            synonyms: 0.5,
             fuzzy: 0.6,
-            coverage: 1.0,
+            coverage: 3.0,
+            numbers: false,
             exact_names: true,
             usage_boost: 0.1,
             candidates: 50,
-            no_match_below: 0.35,
+            no_match_below: 0.15,
         }
     }
 }
@@ -143,6 +146,7 @@ impl RankConfig {
         "synonyms",
         "fuzzy",
         "coverage",
+        "numbers",
         "exact_names",
         "usage_boost",
         "candidates",
@@ -173,6 +177,7 @@ impl RankConfig {
             "synonyms" => self.synonyms = float()?,
             "fuzzy" => self.fuzzy = float()?,
             "coverage" => self.coverage = float()?,
+            "numbers" => self.numbers = boolean()?,
             "exact_names" => self.exact_names = boolean()?,
             "usage_boost" => self.usage_boost = float()?,
             "candidates" => {
@@ -703,7 +708,9 @@ impl SearchIndex {
             }
         };
         for t in analyze(&mut analyzer, raw) {
-            add_original(t, &mut originals);
+            if self.config.numbers || !t.chars().all(|c| c.is_ascii_digit()) {
+                add_original(t, &mut originals);
+            }
         }
         for word in raw.split_whitespace() {
             if word.chars().any(|c| !c.is_alphanumeric()) {
@@ -746,7 +753,10 @@ impl SearchIndex {
                     }
                 }
             }
-            if self.config.fuzzy > 0.0 && !self.doc_freq.contains_key(t) {
+            if self.config.fuzzy > 0.0
+                && originals.len() <= FUZZY_MAX_TERMS
+                && !self.doc_freq.contains_key(t)
+            {
                 for s in self.corrections(t) {
                     add_expansion(&mut terms, &s, self.config.fuzzy, i);
                 }
@@ -844,6 +854,10 @@ impl SearchIndex {
             .collect()
     }
 }
+
+/// Typo correction applies to queries of at most this many terms: in longer queries an unknown
+/// word is a name or a number far more often than a typo, and correcting it adds noise.
+const FUZZY_MAX_TERMS: usize = 3;
 
 /// Share of the query's IDF mass a tool's terms cover: a typed term counts fully, a term matched
 /// only through an expansion counts at that expansion's weight.
