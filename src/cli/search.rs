@@ -42,7 +42,11 @@ pub fn run(args: SearchArgs, docs: Vec<ToolDoc>) -> anyhow::Result<()> {
         let known: Vec<&str> = by_server.keys().map(String::as_str).collect();
         anyhow::bail!(
             "no server named `{s}` in the catalog (known: {})",
-            if known.is_empty() { "none".to_string() } else { known.join(", ") }
+            if known.is_empty() {
+                "none".to_string()
+            } else {
+                known.join(", ")
+            }
         );
     }
     let mut index = SearchIndex::new().context("creating the search index")?;
@@ -136,8 +140,14 @@ mod tests {
         };
         let outcome = SearchOutcome {
             hits: vec![
-                crate::search::Hit { doc: doc("create_issue"), score: 12.5 },
-                crate::search::Hit { doc: doc("x"), score: 3.25 },
+                crate::search::Hit {
+                    doc: doc("create_issue"),
+                    score: 12.5,
+                },
+                crate::search::Hit {
+                    doc: doc("x"),
+                    score: 3.25,
+                },
             ],
             total: 7,
             no_good_match: true,
@@ -146,8 +156,14 @@ mod tests {
         let t = table(&outcome);
         let lines: Vec<&str> = t.lines().collect();
         assert_eq!(lines[0], "SCORE  TOOL                 DESCRIPTION");
-        assert_eq!(lines[1], "12.50  github/create_issue  Create a new issue in a repository.");
-        assert_eq!(lines[2], " 3.25  github/x             Create a new issue in a repository.");
+        assert_eq!(
+            lines[1],
+            "12.50  github/create_issue  Create a new issue in a repository."
+        );
+        assert_eq!(
+            lines[2],
+            " 3.25  github/x             Create a new issue in a repository."
+        );
         assert!(lines[3].starts_with("2 of 7") && lines[3].contains("no good match"));
     }
 }

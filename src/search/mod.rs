@@ -20,6 +20,9 @@ pub mod render;
 mod synonyms;
 pub mod usage;
 
+#[cfg(test)]
+mod tests;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -258,6 +261,9 @@ const WRITER_BUDGET: usize = 15_000_000;
 struct QueryTerm {
     text: String,
     weight: f32,
+    /// Typo corrections rank candidates but earn no coverage: a guessed word is no evidence
+    /// that the tool fits.
+    corrected: bool,
     /// Index into `QueryPlan::originals` of the typed term this one stands for.
     origin: usize,
 }
@@ -377,6 +383,17 @@ impl SearchIndex {
             }
         }
         writer.commit()?;
+        // One segment without deleted documents: BM25 statistics then count only live tools, so an
+        // updated index ranks exactly like a fresh one (and a single segment searches fastest).
+        let segments = self.index.searchable_segment_ids()?;
+        let deletes = self
+            .index
+            .searchable_segment_metas()?
+            .iter()
+            .any(tantivy::index::SegmentMeta::has_deletes);
+        if segments.len() > 1 || deletes {
+            writer.merge(&segments).wait()?;
+        }
         writer.wait_merging_threads()?;
         self.reader.reload()?;
         Ok(())
@@ -593,7 +610,13 @@ impl SearchIndex {
         }
         let confidence = match ranked.first() {
             None => 0.0,
-            Some(&(tier, _, _, coverage)) => if tier < 2 { 1.0 } else { coverage },
+            Some(&(tier, _, _, coverage)) => {
+                if tier < 2 {
+                    1.0
+                } else {
+                    coverage
+                }
+            }
         };
         let no_good_match = ranked.is_empty() || confidence < self.config.no_match_below;
         let hits = ranked
@@ -725,31 +748,35 @@ impl SearchIndex {
             .map(|(i, t)| QueryTerm {
                 text: t.clone(),
                 weight: 1.0,
+                corrected: false,
                 origin: i,
             })
             .collect();
-        let add_expansion = |terms: &mut Vec<QueryTerm>, text: &str, weight: f32, origin| {
-            if originals.iter().any(|o| o == text) {
-                return;
-            }
-            match terms.iter_mut().find(|t| t.text == text) {
-                Some(t) if t.weight < weight => {
-                    t.weight = weight;
-                    t.origin = origin;
+        let add_expansion =
+            |terms: &mut Vec<QueryTerm>, text: &str, weight: f32, corrected, origin| {
+                if originals.iter().any(|o| o == text) {
+                    return;
                 }
-                Some(_) => {}
-                None => terms.push(QueryTerm {
-                    text: text.to_string(),
-                    weight,
-                    origin,
-                }),
-            }
-        };
+                match terms.iter_mut().find(|t| t.text == text) {
+                    Some(t) if t.weight < weight => {
+                        t.weight = weight;
+                        t.corrected = corrected;
+                        t.origin = origin;
+                    }
+                    Some(_) => {}
+                    None => terms.push(QueryTerm {
+                        text: text.to_string(),
+                        weight,
+                        corrected,
+                        origin,
+                    }),
+                }
+            };
         for (i, t) in originals.iter().enumerate() {
             if self.config.synonyms > 0.0 {
                 for s in self.synonyms.of(t) {
                     if self.doc_freq.contains_key(s) {
-                        add_expansion(&mut terms, s, self.config.synonyms, i);
+                        add_expansion(&mut terms, s, self.config.synonyms, false, i);
                     }
                 }
             }
@@ -758,7 +785,7 @@ impl SearchIndex {
                 && !self.doc_freq.contains_key(t)
             {
                 for s in self.corrections(t) {
-                    add_expansion(&mut terms, &s, self.config.fuzzy, i);
+                    add_expansion(&mut terms, &s, self.config.fuzzy, true, i);
                 }
             }
         }
@@ -829,11 +856,11 @@ impl SearchIndex {
         found.into_iter().map(|(_, k)| k).collect()
     }
 
-    /// Up to three name terms within one typo (terms of 4–7 characters) or two (longer) of an
+    /// Up to three name terms within one typo (terms of 3–7 characters) or two (longer) of an
     /// analyzed query term that no tool contains; most frequent first among the closest.
     fn corrections(&self, term: &str) -> Vec<String> {
         let len = term.chars().count();
-        if len < 4 || term.chars().any(|c| c.is_ascii_digit()) {
+        if len < 3 || term.chars().any(|c| c.is_ascii_digit()) {
             return Vec::new();
         }
         let max = if len < 8 { 1 } else { 2 };
@@ -860,11 +887,11 @@ impl SearchIndex {
 const FUZZY_MAX_TERMS: usize = 3;
 
 /// Share of the query's IDF mass a tool's terms cover: a typed term counts fully, a term matched
-/// only through an expansion counts at that expansion's weight.
+/// only through a synonym counts at the synonym's weight, a typo correction not at all.
 fn coverage(plan: &QueryPlan, doc_terms: &[String]) -> f32 {
     let has = |t: &str| doc_terms.binary_search_by(|d| d.as_str().cmp(t)).is_ok();
     let mut credit = vec![0.0_f32; plan.originals.len()];
-    for term in &plan.terms {
+    for term in plan.terms.iter().filter(|t| !t.corrected) {
         if credit[term.origin] < term.weight.min(1.0) && has(&term.text) {
             credit[term.origin] = term.weight.min(1.0);
         }
