@@ -238,8 +238,8 @@ fn tokenize(text: &str) -> Vec<Token> {
                 if run.len() == 1 {
                     push(&mut tokens, text, run[0].0, end_of(i));
                 } else {
-                    for j in 0..run.len() - 1 {
-                        push(&mut tokens, text, run[j].0, end_of(start + j + 2));
+                    for (j, (offset, _)) in run.iter().enumerate().take(run.len() - 1) {
+                        push(&mut tokens, text, *offset, end_of(start + j + 2));
                     }
                 }
             }

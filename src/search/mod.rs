@@ -569,8 +569,8 @@ impl SearchIndex {
         };
         let mut extra = 0;
         for &key in exact.iter().chain(near.iter()) {
-            if !scored.contains_key(&key) {
-                scored.insert(key, 0.0);
+            if let std::collections::hash_map::Entry::Vacant(v) = scored.entry(key) {
+                v.insert(0.0);
                 extra += 1;
             }
         }

@@ -308,26 +308,15 @@ fn usage_counts_persist_in_the_state_dir() {
 #[test]
 fn rendered_matches_are_compact_and_callable() {
     let index = shared();
-    let queries = [
-        "create an issue",
-        "take a screenshot",
-        "read a file",
-        "query a mongodb collection",
-        "create a notion page",
-        "fetch a web page as markdown",
-        "list git branches",
-        "run a sql query",
-        "search library documentation",
-        "click a button in the browser",
-        "convert time between timezones",
-        "remember a relation between two people",
-        "think through a problem step by step",
-        "evaluate a math expression",
-        "why did my ci pipeline fail",
-        "start a terminal process and read its output",
-    ];
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/search-queries.txt");
+    let text = std::fs::read_to_string(path).unwrap();
+    let queries: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .collect();
+    assert!(queries.len() >= 16);
     let mut total = 0;
-    for q in queries {
+    for q in &queries {
         let outcome = index.search(q, 5, None).unwrap();
         let matches: Vec<Value> = outcome.hits.iter().map(render_match).collect();
         let result = json!({"matches": matches, "total": outcome.total});
