@@ -1,1 +1,420 @@
-//! (being written)
+//! Backend handles: one per configured backend, owning its connection and lifecycle.
+//!
+//! A [`Backend`] starts its server on first need (never at gateway start), performs the
+//! `initialize` handshake offering the newest protocol version, restarts it with backoff after a
+//! crash (the calls that were in flight fail with a clear error), stops it after `idle_timeout`,
+//! and shuts its process group down in order. It reports what it sees (started, tool list changed,
+//! log messages) as [`BackendEvent`]s; it never touches the catalog, the index or a client.
+
+pub mod process;
+pub mod stdio;
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+
+use crate::config::{BackendConfig, Transport};
+use crate::error::CallError;
+use crate::jsonrpc::{ErrorObject, Message, code, empty_object};
+use crate::mcp;
+use crate::router::{CallContext, Unrouted};
+use process::Reaper;
+use stdio::StdioConnection;
+
+/// How long a stopping backend gets after stdin closes, and again after SIGTERM.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+/// Crash-loop backoff: 250 ms doubling up to this.
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// A backend that stayed up this long counts as healthy again.
+const HEALTHY_UPTIME: Duration = Duration::from_secs(60);
+/// Guard against a backend whose `nextCursor` never ends.
+const MAX_LIST_PAGES: usize = 1000;
+
+/// What a backend reports to the gateway.
+#[derive(Debug)]
+pub enum BackendEvent {
+    /// A new connection completed its handshake (the catalog should refresh).
+    Started { backend: String },
+    /// The backend sent `notifications/tools/list_changed`.
+    ToolsChanged { backend: String },
+    /// Any other notification, for relaying to clients.
+    Notification {
+        backend: String,
+        method: String,
+        params: Option<Value>,
+    },
+}
+
+/// What `gateway_list_servers` shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Status {
+    NotStarted,
+    Starting,
+    Running,
+    /// Stopped after being idle (or at shutdown); starts again on next use.
+    Stopped,
+    Failed(String),
+}
+
+impl Status {
+    pub fn label(&self) -> &'static str {
+        match self {
+            Status::NotStarted => "not started",
+            Status::Starting => "starting",
+            Status::Running => "running",
+            Status::Stopped => "stopped",
+            Status::Failed(_) => "failed",
+        }
+    }
+}
+
+/// A live, initialized connection.
+struct Live {
+    conn: Arc<StdioConnection>,
+    started: Instant,
+    protocol_version: String,
+}
+
+#[derive(Default)]
+struct Lifecycle {
+    live: Option<Arc<Live>>,
+    /// Consecutive failures (crashes soon after start, failed starts).
+    failures: u32,
+    retry_at: Option<Instant>,
+    last_error: Option<String>,
+}
+
+/// The handle of one backend.
+pub struct Backend {
+    pub config: BackendConfig,
+    lifecycle: tokio::sync::Mutex<Lifecycle>,
+    status: Mutex<Status>,
+    /// The backend may be stopped once this passes with nothing in flight.
+    idle_deadline: Mutex<Instant>,
+    reaper: Option<Arc<Reaper>>,
+    events: mpsc::UnboundedSender<BackendEvent>,
+}
+
+impl Backend {
+    pub fn new(
+        config: BackendConfig,
+        reaper: Option<Arc<Reaper>>,
+        events: mpsc::UnboundedSender<BackendEvent>,
+    ) -> Backend {
+        Backend {
+            config,
+            lifecycle: tokio::sync::Mutex::new(Lifecycle::default()),
+            status: Mutex::new(Status::NotStarted),
+            idle_deadline: Mutex::new(Instant::now()),
+            reaper,
+            events,
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.config.name
+    }
+
+    pub fn status(&self) -> Status {
+        self.status
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    fn set_status(&self, s: Status) {
+        *self.status.lock().unwrap_or_else(|e| e.into_inner()) = s;
+    }
+
+    /// Keeps the backend alive for at least `linger` from now.
+    fn extend_idle(&self, linger: Duration) {
+        let mut d = self.idle_deadline.lock().unwrap_or_else(|e| e.into_inner());
+        *d = (*d).max(Instant::now() + linger);
+    }
+
+    fn unavailable(&self, reason: impl Into<String>) -> CallError {
+        CallError::Unavailable {
+            backend: self.config.name.clone(),
+            reason: reason.into(),
+        }
+    }
+
+    /// The live connection, starting (or restarting) the backend if needed.
+    async fn ensure_live(&self) -> Result<Arc<Live>, CallError> {
+        let mut lc = self.lifecycle.lock().await;
+        if let Some(live) = &lc.live {
+            match live.conn.exit_detail() {
+                None => return Ok(Arc::clone(live)),
+                Some(detail) => {
+                    let uptime = live.started.elapsed();
+                    lc.live = None;
+                    if uptime > HEALTHY_UPTIME {
+                        lc.failures = 0;
+                    }
+                    lc.failures += 1;
+                    // The first crash restarts at once; a crash loop backs off.
+                    lc.retry_at = Some(Instant::now() + backoff(lc.failures - 1));
+                    let msg = format!("process {detail}");
+                    tracing::warn!(backend = %self.name(), "{msg}; will restart on next use");
+                    lc.last_error = Some(msg);
+                }
+            }
+        }
+        if let Some(at) = lc.retry_at
+            && let Some(wait) = at.checked_duration_since(Instant::now())
+        {
+            return Err(self.unavailable(format!(
+                "{}; retrying in {} (attempt {})",
+                lc.last_error.as_deref().unwrap_or("it failed"),
+                crate::error::humantime(wait),
+                lc.failures + 1
+            )));
+        }
+        self.set_status(Status::Starting);
+        match self.start().await {
+            Ok(live) => {
+                let live = Arc::new(live);
+                lc.live = Some(Arc::clone(&live));
+                lc.retry_at = None;
+                self.set_status(Status::Running);
+                let _ = self.events.send(BackendEvent::Started {
+                    backend: self.name().to_string(),
+                });
+                Ok(live)
+            }
+            Err(reason) => {
+                lc.failures += 1;
+                lc.retry_at = Some(Instant::now() + backoff(lc.failures));
+                lc.last_error = Some(reason.clone());
+                tracing::error!(backend = %self.name(), "start failed: {reason}");
+                self.set_status(Status::Failed(reason.clone()));
+                Err(self.unavailable(reason))
+            }
+        }
+    }
+
+    async fn start(&self) -> Result<Live, String> {
+        let spec = match &self.config.transport {
+            Transport::Stdio(spec) => spec,
+            Transport::Http(h) => {
+                return Err(format!("remote backends ({}) are not supported yet", h.url));
+            }
+        };
+        tracing::info!(backend = %self.name(), program = %spec.program, "starting");
+        let (conn, unrouted) = StdioConnection::spawn(self.name(), spec, self.reaper.clone())?;
+        tokio::spawn(serve_unrouted(
+            self.name().to_string(),
+            Arc::clone(&conn),
+            unrouted,
+            self.events.clone(),
+        ));
+        let init = json!({
+            "protocolVersion": mcp::LATEST_VERSION,
+            "capabilities": {},
+            "clientInfo": mcp::implementation_info(),
+        });
+        let answer = conn
+            .peer
+            .request(
+                "initialize",
+                Some(init),
+                &CallContext::default(),
+                self.config.timeout,
+            )
+            .await;
+        let raw = match answer {
+            Ok(raw) => raw,
+            Err(e) => {
+                conn.shutdown(Duration::from_millis(200)).await;
+                return Err(match e {
+                    CallError::Timeout { after, .. } => format!(
+                        "did not answer `initialize` within {}",
+                        crate::error::humantime(after)
+                    ),
+                    CallError::Disconnected { detail, .. } => {
+                        format!("process {detail} during `initialize`")
+                    }
+                    other => format!("`initialize` failed: {other}"),
+                });
+            }
+        };
+        let result: Value = serde_json::from_str(raw.get()).unwrap_or(Value::Null);
+        let protocol_version = result
+            .get("protocolVersion")
+            .and_then(Value::as_str)
+            .unwrap_or(mcp::LATEST_VERSION)
+            .to_string();
+        conn.peer.notify("notifications/initialized", None);
+        let server = result
+            .pointer("/serverInfo/name")
+            .and_then(Value::as_str)
+            .unwrap_or("?");
+        tracing::info!(backend = %self.name(), version = %protocol_version, %server, "initialized");
+        Ok(Live {
+            conn,
+            started: Instant::now(),
+            protocol_version,
+        })
+    }
+
+    /// Forwards one request, starting the backend if needed.
+    pub async fn request(
+        &self,
+        method: &str,
+        params: Option<Value>,
+        ctx: &CallContext,
+    ) -> Result<Box<serde_json::value::RawValue>, CallError> {
+        let live = self.ensure_live().await?;
+        self.extend_idle(self.config.idle_timeout);
+        let result = live
+            .conn
+            .peer
+            .request(method, params, ctx, self.config.timeout)
+            .await;
+        self.extend_idle(self.config.idle_timeout);
+        result
+    }
+
+    /// Every page of `tools/list`. `linger`: how long to keep a backend started just for this.
+    pub async fn list_tools(&self, linger: Duration) -> Result<Vec<Value>, CallError> {
+        let was_running = self.status() == Status::Running;
+        let live = self.ensure_live().await?;
+        if !was_running {
+            self.extend_idle(linger.min(self.config.idle_timeout));
+        }
+        let mut tools = Vec::new();
+        let mut cursor: Option<Value> = None;
+        for _ in 0..MAX_LIST_PAGES {
+            let params = cursor.take().map(|c| json!({ "cursor": c }));
+            let raw = live
+                .conn
+                .peer
+                .request(
+                    "tools/list",
+                    params,
+                    &CallContext::default(),
+                    self.config.timeout,
+                )
+                .await?;
+            let mut page: Value = serde_json::from_str(raw.get()).unwrap_or(Value::Null);
+            match page.get_mut("tools").map(Value::take) {
+                Some(Value::Array(items)) => tools.extend(items),
+                _ => {
+                    return Err(CallError::Backend {
+                        backend: self.name().to_string(),
+                        error: ErrorObject::new(
+                            code::INVALID_REQUEST,
+                            "tools/list result has no `tools` array",
+                        ),
+                    });
+                }
+            }
+            match page.get("nextCursor") {
+                Some(c) if !c.is_null() => cursor = Some(c.clone()),
+                _ => return Ok(tools),
+            }
+        }
+        Err(self.unavailable(format!(
+            "tools/list returned more than {MAX_LIST_PAGES} pages"
+        )))
+    }
+
+    /// The protocol version the running backend negotiated, if it runs.
+    pub async fn protocol_version(&self) -> Option<String> {
+        let lc = self.lifecycle.lock().await;
+        lc.live.as_ref().map(|l| l.protocol_version.clone())
+    }
+
+    /// Stops the backend if it has been idle past its deadline with nothing in flight.
+    pub async fn stop_if_idle(&self) {
+        let Ok(mut lc) = self.lifecycle.try_lock() else {
+            return; // starting or busy
+        };
+        let Some(live) = &lc.live else { return };
+        let idle = Instant::now() >= *self.idle_deadline.lock().unwrap_or_else(|e| e.into_inner());
+        if !idle || live.conn.peer.in_flight() > 0 || live.conn.exit_detail().is_some() {
+            return;
+        }
+        tracing::info!(backend = %self.name(), "stopping after idle timeout");
+        if let Some(live) = lc.live.take() {
+            live.conn.shutdown(SHUTDOWN_GRACE).await;
+        }
+        self.set_status(Status::Stopped);
+    }
+
+    /// Stops the backend now (gateway shutdown).
+    pub async fn shutdown(&self) {
+        let mut lc = self.lifecycle.lock().await;
+        if let Some(live) = lc.live.take() {
+            live.conn.shutdown(SHUTDOWN_GRACE).await;
+            self.set_status(Status::Stopped);
+        }
+    }
+}
+
+fn backoff(failures: u32) -> Duration {
+    if failures == 0 {
+        return Duration::ZERO;
+    }
+    let ms = 250u64.saturating_mul(1u64 << failures.min(16).saturating_sub(1));
+    Duration::from_millis(ms).min(MAX_BACKOFF)
+}
+
+/// Handles what the router did not consume: requests from the backend and notifications.
+async fn serve_unrouted(
+    backend: String,
+    conn: Arc<StdioConnection>,
+    mut rx: mpsc::UnboundedReceiver<Unrouted>,
+    events: mpsc::UnboundedSender<BackendEvent>,
+) {
+    while let Some(u) = rx.recv().await {
+        match u {
+            Unrouted::Request { id, method, .. } if method == "ping" => {
+                conn.peer.respond(Message::Response {
+                    id,
+                    result: Ok(empty_object()),
+                });
+            }
+            Unrouted::Request { id, method, .. } => {
+                tracing::debug!(backend = %backend, %method, "backend request not supported");
+                conn.peer.respond(Message::error(
+                    id,
+                    ErrorObject::new(
+                        code::METHOD_NOT_FOUND,
+                        format!("the client did not declare support for `{method}`"),
+                    ),
+                ));
+            }
+            Unrouted::Notification { method, .. }
+                if method == "notifications/tools/list_changed" =>
+            {
+                let _ = events.send(BackendEvent::ToolsChanged {
+                    backend: backend.clone(),
+                });
+            }
+            Unrouted::Notification { method, params } => {
+                let params = params.and_then(|p| serde_json::from_str(p.get()).ok());
+                let _ = events.send(BackendEvent::Notification {
+                    backend: backend.clone(),
+                    method,
+                    params,
+                });
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_caps() {
+        assert_eq!(backoff(0), Duration::ZERO);
+        assert_eq!(backoff(1), Duration::from_millis(250));
+        assert_eq!(backoff(3), Duration::from_secs(1));
+        assert_eq!(backoff(30), MAX_BACKOFF);
+    }
+}

@@ -10,9 +10,7 @@ use std::sync::Arc;
 use serde_json::Value;
 use tantivy::collector::TopDocs;
 use tantivy::query::{BooleanQuery, Occur, Query, QueryParser, TermQuery};
-use tantivy::schema::{
-    Field, IndexRecordOption, STORED, STRING, Schema, TEXT, Value as _,
-};
+use tantivy::schema::{Field, IndexRecordOption, STORED, STRING, Schema, TEXT, Value as _};
 use tantivy::{Index, IndexReader, TantivyDocument, Term, doc};
 
 /// One searchable tool.
@@ -145,7 +143,10 @@ impl SearchIndex {
         let searcher = self.reader.searcher();
         let (top, total) = searcher.search(
             &query,
-            &(TopDocs::with_limit(limit.max(1)).order_by_score(), tantivy::collector::Count),
+            &(
+                TopDocs::with_limit(limit.max(1)).order_by_score(),
+                tantivy::collector::Count,
+            ),
         )?;
         let mut hits = Vec::with_capacity(top.len());
         for (score, addr) in top {
