@@ -6,6 +6,8 @@
 //! and shuts its process group down in order. It reports what it sees (started, tool list changed,
 //! log messages) as [`BackendEvent`]s; it never touches the catalog, the index or a client.
 
+pub mod connection;
+pub mod http;
 pub mod process;
 pub mod stdio;
 
@@ -20,6 +22,8 @@ use crate::error::CallError;
 use crate::jsonrpc::{ErrorObject, Message, code, empty_object};
 use crate::mcp;
 use crate::router::{CallContext, Unrouted};
+use connection::Connection;
+use http::HttpConnection;
 use process::Reaper;
 use stdio::StdioConnection;
 
@@ -72,7 +76,7 @@ impl Status {
 
 /// A live, initialized connection.
 struct Live {
-    conn: Arc<StdioConnection>,
+    conn: Connection,
     started: Instant,
     protocol_version: String,
 }
@@ -196,17 +200,22 @@ impl Backend {
     }
 
     async fn start(&self) -> Result<Live, String> {
-        let spec = match &self.config.transport {
-            Transport::Stdio(spec) => spec,
-            Transport::Http(h) => {
-                return Err(format!("remote backends ({}) are not supported yet", h.url));
+        let (conn, unrouted) = match &self.config.transport {
+            Transport::Stdio(spec) => {
+                tracing::info!(backend = %self.name(), program = %spec.program, "starting");
+                let (c, rx) = StdioConnection::spawn(self.name(), spec, self.reaper.clone())?;
+                (Connection::Stdio(c), rx)
+            }
+            Transport::Http(spec) => {
+                tracing::info!(backend = %self.name(), url = %spec.url, "connecting");
+                let (c, rx) =
+                    HttpConnection::connect(self.name(), spec, self.config.timeout).await?;
+                (Connection::Http(c), rx)
             }
         };
-        tracing::info!(backend = %self.name(), program = %spec.program, "starting");
-        let (conn, unrouted) = StdioConnection::spawn(self.name(), spec, self.reaper.clone())?;
         tokio::spawn(serve_unrouted(
             self.name().to_string(),
-            Arc::clone(&conn),
+            conn.clone(),
             unrouted,
             self.events.clone(),
         ));
@@ -216,7 +225,7 @@ impl Backend {
             "clientInfo": mcp::implementation_info(),
         });
         let answer = conn
-            .peer
+            .peer()
             .request(
                 "initialize",
                 Some(init),
@@ -246,7 +255,8 @@ impl Backend {
             .and_then(Value::as_str)
             .unwrap_or(mcp::LATEST_VERSION)
             .to_string();
-        conn.peer.notify("notifications/initialized", None);
+        conn.set_protocol_version(&protocol_version);
+        conn.peer().notify("notifications/initialized", None);
         let server = result
             .pointer("/serverInfo/name")
             .and_then(Value::as_str)
@@ -270,7 +280,7 @@ impl Backend {
         self.extend_idle(self.config.idle_timeout);
         let result = live
             .conn
-            .peer
+            .peer()
             .request(method, params, ctx, self.config.timeout)
             .await;
         self.extend_idle(self.config.idle_timeout);
@@ -290,7 +300,7 @@ impl Backend {
             let params = cursor.take().map(|c| json!({ "cursor": c }));
             let raw = live
                 .conn
-                .peer
+                .peer()
                 .request(
                     "tools/list",
                     params,
@@ -334,7 +344,7 @@ impl Backend {
         };
         let Some(live) = &lc.live else { return };
         let idle = Instant::now() >= *self.idle_deadline.lock().unwrap_or_else(|e| e.into_inner());
-        if !idle || live.conn.peer.in_flight() > 0 || live.conn.exit_detail().is_some() {
+        if !idle || live.conn.peer().in_flight() > 0 || live.conn.exit_detail().is_some() {
             return;
         }
         tracing::info!(backend = %self.name(), "stopping after idle timeout");
@@ -365,21 +375,21 @@ fn backoff(failures: u32) -> Duration {
 /// Handles what the router did not consume: requests from the backend and notifications.
 async fn serve_unrouted(
     backend: String,
-    conn: Arc<StdioConnection>,
+    conn: Connection,
     mut rx: mpsc::UnboundedReceiver<Unrouted>,
     events: mpsc::UnboundedSender<BackendEvent>,
 ) {
     while let Some(u) = rx.recv().await {
         match u {
             Unrouted::Request { id, method, .. } if method == "ping" => {
-                conn.peer.respond(Message::Response {
+                conn.peer().respond(Message::Response {
                     id,
                     result: Ok(empty_object()),
                 });
             }
             Unrouted::Request { id, method, .. } => {
                 tracing::debug!(backend = %backend, %method, "backend request not supported");
-                conn.peer.respond(Message::error(
+                conn.peer().respond(Message::error(
                     id,
                     ErrorObject::new(
                         code::METHOD_NOT_FOUND,
