@@ -82,3 +82,20 @@ fn warm_catalog_searches_without_spawning_the_backend() {
         Duration::from_secs(20),
     );
 }
+
+#[test]
+fn list_tools_right_after_start_waits_for_discovery() {
+    let env = TestEnv::new();
+    let config = env.write_config(true, &[("fake", fake_backend(&[], ""))]);
+    let mut client = env.start(&config);
+    let result = client.call_tool("gateway_list_tools", json!({"server": "fake"}));
+    assert_ne!(
+        result["isError"],
+        json!(true),
+        "gateway_list_tools right after start: {result}"
+    );
+    assert!(
+        crate::harness::first_text(&result).contains("echo"),
+        "{result}"
+    );
+}

@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::harness::{RpcClient, TestEnv, fake_backend, first_text, wait_until};
+use crate::harness::{
+    RpcClient, TestEnv, fake_backend, first_text, list_server_tools, list_tools_until, wait_until,
+};
 use crate::protocol::direct_fake;
 
 /// The failure text of a `gateway_invoke` response: an `isError` result or a JSON-RPC error.
@@ -143,6 +145,11 @@ fn hang_past_timeout_is_json_rpc_32001_for_direct_tools() {
     let env = TestEnv::new();
     let config = env.write_config(false, &[("fake", fake_backend(&[], "timeout: 1s\n"))]);
     let mut client = env.start(&config);
+    list_tools_until(
+        &mut client,
+        &["fake__hang", "fake__add"],
+        Duration::from_secs(30),
+    );
     let resp = client.request("tools/call", json!({"name": "fake__hang", "arguments": {}}));
     assert_eq!(resp["error"]["code"], -32001, "{resp}");
     let sum = client.call_tool("fake__add", json!({"a": 1, "b": 1}));
@@ -154,8 +161,8 @@ fn garbage_on_backend_stdout_is_skipped() {
     let env = TestEnv::new();
     let config = env.write_config(true, &[("fake", fake_backend(&["--garbage"], ""))]);
     let mut client = env.start(&config);
-    let tools = client.call_tool("gateway_list_tools", json!({"server": "fake"}));
-    assert!(first_text(&tools).contains("echo"), "{tools}");
+    let tools = list_server_tools(&mut client, "fake", Duration::from_secs(30));
+    assert!(tools.contains("echo"), "{tools}");
     for i in 0..3 {
         let echo = client.invoke("fake", "echo", json!({"text": format!("round {i}")}));
         assert_eq!(first_text(&echo), format!("round {i}"));
@@ -269,7 +276,7 @@ fn paginated_backend_tool_lists_are_merged() {
     ];
     let config = env.write_config(true, &[("paged", fake_backend(&args, ""))]);
     let mut client = env.start(&config);
-    let listed = first_text(&client.call_tool("gateway_list_tools", json!({"server": "paged"})));
+    let listed = list_server_tools(&mut client, "paged", Duration::from_secs(30));
     for name in ["echo", "filler_000", "filler_015", "filler_029"] {
         assert!(listed.contains(name), "{name} missing: {listed}");
     }
@@ -299,7 +306,7 @@ fn unknown_server_or_tool_names_the_nearest_matches() {
     assert_eq!(resp["isError"], json!(true), "{resp}");
     assert!(first_text(&resp).contains("files-fake"), "{resp}");
     // Nearest tool names come from the catalog: make sure the backend's list is known.
-    client.call_tool("gateway_list_tools", json!({"server": "files-fake"}));
+    list_server_tools(&mut client, "files-fake", Duration::from_secs(30));
     let resp = client.call_tool(
         "gateway_invoke",
         json!({"server": "files-fake", "tool": "ecko", "arguments": {"text": "x"}}),

@@ -876,3 +876,50 @@ pub fn search_until_found(
         thread::sleep(Duration::from_millis(250));
     }
 }
+
+/// `gateway_list_tools {server}` once the backend's tools are known (backends never seen are
+/// discovered in the background after start-up); returns the result text.
+pub fn list_server_tools(client: &mut RpcClient, server: &str, within: Duration) -> String {
+    let deadline = Instant::now() + within;
+    loop {
+        let result = client.call_tool("gateway_list_tools", json!({"server": server}));
+        if result["isError"] != json!(true) {
+            return first_text(&result);
+        }
+        assert!(
+            Instant::now() < deadline,
+            "tools of {server} never became known: {result}"
+        );
+        thread::sleep(Duration::from_millis(250));
+    }
+}
+
+/// `tools/list` (all pages) once it contains every name in `wanted`.
+pub fn list_tools_until(client: &mut RpcClient, wanted: &[&str], within: Duration) -> Vec<Value> {
+    let deadline = Instant::now() + within;
+    loop {
+        let tools = client.list_tools();
+        let missing: Vec<&&str> = wanted
+            .iter()
+            .filter(|w| !tools.iter().any(|t| t["name"] == **w))
+            .collect();
+        if missing.is_empty() {
+            return tools;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "tools/list never listed {missing:?}"
+        );
+        thread::sleep(Duration::from_millis(250));
+    }
+}
+
+/// Runs the gateway on `config` until every backend in `servers` has its tools in the persisted
+/// catalog, then stops it: later gateway starts on the same env begin warm.
+pub fn warm_catalog(env: &TestEnv, config: &Path, servers: &[&str]) {
+    let mut client = env.start(config);
+    for server in servers {
+        list_server_tools(&mut client, server, Duration::from_secs(60));
+    }
+    assert!(client.shutdown().success());
+}

@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::harness::{TestEnv, config_for, gateway_bin, npm_bin, real_servers, tail, wait_output};
+use crate::harness::{
+    TestEnv, config_for, gateway_bin, npm_bin, real_servers, tail, wait_output, warm_catalog,
+};
 
 /// Runs `mcp-inspector --cli` against the gateway on `config`; returns its JSON output.
 fn inspector(env: &TestEnv, config: &Path, args: &[&str]) -> Value {
@@ -43,6 +45,7 @@ fn inspector(env: &TestEnv, config: &Path, args: &[&str]) -> Value {
 fn inspector_cli_lists_and_calls_through_the_gateway() {
     let env = TestEnv::new();
     let config = config_for(&env, true, &real_servers(&env, "gw"));
+    warm_catalog(&env, &config, &["everything"]);
     let listed = inspector(&env, &config, &["--method", "tools/list"]);
     let names: Vec<&str> = listed["tools"]
         .as_array()
@@ -99,6 +102,8 @@ fn inspector_cli_lists_and_calls_through_the_gateway() {
 fn inspector_cli_calls_namespaced_tools_when_meta_mcp_is_off() {
     let env = TestEnv::new();
     let config = config_for(&env, false, &real_servers(&env, "gw"));
+    // The inspector lists once: start it on a warm catalog so slow-starting servers are listed.
+    warm_catalog(&env, &config, &["everything", "time"]);
     let listed = inspector(&env, &config, &["--method", "tools/list"]);
     let names: Vec<&str> = listed["tools"]
         .as_array()

@@ -7,8 +7,8 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::harness::{
-    RpcClient, TestEnv, config_for, gateway_bin, py_bin, py1_python, real_servers, run_sdk_driver,
-    search_until_found,
+    RpcClient, TestEnv, config_for, gateway_bin, list_server_tools, list_tools_until, py_bin,
+    py1_python, real_servers, run_sdk_driver, search_until_found, warm_catalog,
 };
 
 /// Calls whose results are deterministic, so the gateway's answer must equal the direct one.
@@ -141,8 +141,7 @@ fn search_finds_tools_of_every_real_backend() {
             "gateway_list_servers misses {name}: {text}"
         );
     }
-    let tools = client.call_tool("gateway_list_tools", json!({"server": "time"}));
-    let text = crate::harness::first_text(&tools);
+    let text = list_server_tools(&mut client, "time", Duration::from_secs(60));
     assert!(
         text.contains("convert_time") && text.contains("get_current_time"),
         "{text}"
@@ -200,7 +199,13 @@ fn namespaced_tools_match_direct_results_when_meta_mcp_is_off() {
 
     let config = config_for(&env, false, &real_servers(&env, "gw"));
     let mut client = env.start(&config);
-    let listed = client.list_tools();
+    let wanted = [
+        "everything__echo",
+        "time__convert_time",
+        "git__git_status",
+        "memory__read_graph",
+    ];
+    let listed = list_tools_until(&mut client, &wanted, Duration::from_secs(60));
     let listed_names: Vec<&str> = listed.iter().filter_map(|t| t["name"].as_str()).collect();
     for tool in &direct_tools {
         let name = format!("everything__{}", tool["name"].as_str().expect("tool name"));
@@ -281,6 +286,9 @@ fn sdk_direct_results(env: &TestEnv, python: &std::path::Path) -> Vec<Value> {
 fn check_sdk_run(python: &std::path::Path, mode: &str) {
     let env = TestEnv::new();
     let config = config_for(&env, true, &real_servers(&env, "gw"));
+    // The driver searches once: start it on a warm catalog (the cold path is covered by
+    // `search_finds_tools_of_every_real_backend`).
+    warm_catalog(&env, &config, &["everything", "time"]);
     let out = run_sdk_driver(python, &sdk_spec_gateway(&config, mode), &env);
     let results = out["results"].as_array().expect("results");
     assert!(
