@@ -12,15 +12,42 @@
 mod harness;
 
 use std::fmt::Write as _;
-use std::path::PathBuf;
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use harness::{RpcClient, TestEnv, fake_backend, first_text};
 use serde_json::json;
 
+/// How much work each measurement does.
+struct Scale {
+    backends: usize,
+    startups: usize,
+    calls: usize,
+    ping_rounds: usize,
+}
+
+/// `cargo bench` passes `--bench`: measure. Without it (`cargo test --all-targets` runs benches
+/// too) only a quick smoke run checks that every measurement still works.
+const FULL: Scale = Scale {
+    backends: 50,
+    startups: 40,
+    calls: 2000,
+    ping_rounds: 5,
+};
+const SMOKE: Scale = Scale {
+    backends: 3,
+    startups: 2,
+    calls: 20,
+    ping_rounds: 1,
+};
+
 fn main() {
-    // `cargo bench` passes `--bench`; a filter argument is not supported (one report).
+    let scale = if std::env::args().any(|a| a == "--bench") {
+        FULL
+    } else {
+        SMOKE
+    };
     let mut report = String::new();
     let env = TestEnv::new();
     writeln!(
@@ -33,23 +60,31 @@ fn main() {
     .ok();
     writeln!(report, "| What | Result | Goal |\n|---|---|---|").ok();
 
-    let config50 = env.write("gateway50.yaml", &many_backends(50));
-    warm_catalog(&env, &config50, 50);
-    let startup = startup_times(&env, &config50, 40);
+    let config_many = env.write("gateway-many.yaml", &many_backends(scale.backends));
+    let names: Vec<String> = (0..scale.backends).map(|i| format!("fake{i:02}")).collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    harness::warm_catalog(&env, &config_many, &names);
+    let startup = startup_times(&env, &config_many, scale.startups);
     row(
         &mut report,
-        "spawn → `initialize` answered (50 lazy backends, warm catalog), 40 runs",
+        &format!(
+            "spawn → `initialize` answered ({} lazy backends, warm catalog), {} runs",
+            scale.backends, scale.startups
+        ),
         &summary_ms(&startup),
         "≤ 10 ms",
     );
 
-    let (direct, via_invoke, via_namespaced) = call_latencies(&env, 2000);
+    let (direct, via_invoke, via_namespaced) = call_latencies(&env, scale.calls);
     let (d50, d99) = (pct(&direct, 50.0), pct(&direct, 99.0));
     let (g50, g99) = (pct(&via_namespaced, 50.0), pct(&via_namespaced, 99.0));
     let (i50, i99) = (pct(&via_invoke, 50.0), pct(&via_invoke, 99.0));
     row(
         &mut report,
-        "`tools/call` directly to the stdio server, p50 / p99 (2000 calls)",
+        &format!(
+            "`tools/call` directly to the stdio server, p50 / p99 ({} calls)",
+            scale.calls
+        ),
         &format!("{} / {}", ms(d50), ms(d99)),
         "",
     );
@@ -78,18 +113,24 @@ fn main() {
         "added p50 ≤ 0.3 ms",
     );
 
-    let pings = ping_during_slow_call(&env, 5);
+    let pings = ping_during_slow_call(&env, scale.ping_rounds);
     row(
         &mut report,
-        "`ping` while a 2 s tool call is in flight (50 pings)",
+        &format!(
+            "`ping` while a 2 s tool call is in flight ({} pings)",
+            pings.len()
+        ),
         &summary_ms(&pings),
         "≤ 5 ms",
     );
 
-    let (rss_gateway, rss_reaper) = idle_rss(&env, 20);
+    let (rss_gateway, rss_reaper) = idle_rss(&env, 20.min(scale.backends));
     row(
         &mut report,
-        "idle RSS, 20 configured backends (gateway process)",
+        &format!(
+            "idle RSS, {} configured backends (gateway process)",
+            20.min(scale.backends)
+        ),
         &format!("{:.1} MB", rss_gateway as f64 / 1024.0),
         "≤ 20 MB",
     );
@@ -145,20 +186,7 @@ fn many_backends(n: usize) -> String {
     yaml
 }
 
-/// Starts the gateway once and waits until every backend's tools are in the catalog.
-fn warm_catalog(env: &TestEnv, config: &PathBuf, n: usize) {
-    let mut client = env.start(config);
-    for i in 0..n {
-        let tools = client.call_tool(
-            "gateway_list_tools",
-            json!({"server": format!("fake{i:02}")}),
-        );
-        assert_ne!(tools["isError"], json!(true), "fake{i:02}: {tools}");
-    }
-    assert!(client.shutdown().success());
-}
-
-fn startup_times(env: &TestEnv, config: &PathBuf, runs: usize) -> Vec<Duration> {
+fn startup_times(env: &TestEnv, config: &Path, runs: usize) -> Vec<Duration> {
     (0..runs)
         .map(|_| {
             let started = Instant::now();
@@ -233,7 +261,7 @@ fn ping_during_slow_call(env: &TestEnv, rounds: usize) -> Vec<Duration> {
 /// VmRSS in KiB of the gateway and (if present) its reaper child, after start-up and a
 /// `tools/list`, with `n` lazy backends whose catalog is warm.
 fn idle_rss(env: &TestEnv, n: usize) -> (u64, Option<u64>) {
-    let config = env.write("gateway20.yaml", &many_backends(n));
+    let config = env.write("gateway-idle.yaml", &many_backends(n));
     let mut client = env.start(&config);
     client.list_tools();
     client.search("echo", 5);

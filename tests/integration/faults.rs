@@ -60,18 +60,25 @@ fn assert_usable(client: &mut RpcClient, server: &str) {
 #[test]
 fn crash_mid_call_fails_clearly_then_restarts() {
     let env = TestEnv::new();
-    let log = log_arg(&env, "fake");
+    let log = log_arg(&env, "crasher");
     let config = env.write_config(
         true,
         &[(
-            "fake",
+            "crasher",
             fake_backend(&["--log", log.to_str().expect("utf-8")], "timeout: 20s\n"),
         )],
     );
     let mut client = env.start(&config);
-    let first_pid = first_text(&client.invoke("fake", "pid", json!({})));
+    let first_pid = first_text(&client.invoke("crasher", "pid", json!({})));
+    let starts = || {
+        events(&log)
+            .iter()
+            .filter(|e| e["event"] == "start")
+            .count()
+    };
+    let starts_before = starts();
     let started = Instant::now();
-    let resp = invoke_raw(&mut client, "fake", "crash", json!({}));
+    let resp = invoke_raw(&mut client, "crasher", "crash", json!({}));
     assert!(
         started.elapsed() < Duration::from_secs(10),
         "crash noticed only after {:?}",
@@ -79,21 +86,29 @@ fn crash_mid_call_fails_clearly_then_restarts() {
     );
     let text = failure_text(&resp);
     assert!(
-        text.contains("fake"),
+        text.contains("crasher"),
         "error does not name the backend: {text}"
     );
-    assert_usable(&mut client, "fake");
-    let second_pid = first_text(&client.invoke("fake", "pid", json!({})));
+    assert_usable(&mut client, "crasher");
+    let second_pid = first_text(&client.invoke("crasher", "pid", json!({})));
     assert_ne!(first_pid, second_pid, "backend was not restarted");
-    let starts = events(&log)
-        .iter()
-        .filter(|e| e["event"] == "start")
-        .count();
     assert_eq!(
-        starts,
-        2,
+        starts(),
+        starts_before + 1,
         "expected exactly one restart: {:?}",
         events(&log)
+    );
+    // The backend's stderr is drained into the gateway's log under the backend's name.
+    let logged = wait_until(Duration::from_secs(5), || {
+        client
+            .stderr()
+            .lines()
+            .any(|l| l.contains("crashing on purpose") && l.contains("crasher"))
+    });
+    assert!(
+        logged,
+        "backend stderr not logged with its name:\n{}",
+        client.stderr()
     );
     assert!(client.shutdown().success());
     env.assert_no_survivors(Duration::from_secs(10));
