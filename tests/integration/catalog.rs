@@ -99,3 +99,32 @@ fn list_tools_right_after_start_waits_for_discovery() {
         "{result}"
     );
 }
+
+#[test]
+fn search_during_discovery_is_bounded_and_names_backends_not_ready() {
+    let env = TestEnv::new();
+    let config = env.write_config(
+        true,
+        &[
+            (
+                "sluggish",
+                fake_backend(&["--startup-delay", "30"], "timeout: 60s\n"),
+            ),
+            ("fake", fake_backend(&[], "")),
+        ],
+    );
+    let mut client = env.start(&config);
+    let started = std::time::Instant::now();
+    let result = client.call_tool("gateway_search_tools", json!({"query": "echo text"}));
+    let took = started.elapsed();
+    assert!(
+        took < Duration::from_secs(15),
+        "search waited {took:?} for a slow backend"
+    );
+    assert_ne!(result["isError"], json!(true), "{result}");
+    let text = crate::harness::first_text(&result);
+    assert!(
+        text.contains("sluggish"),
+        "search does not say which backend was not ready: {text}"
+    );
+}

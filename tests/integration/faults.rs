@@ -134,7 +134,10 @@ fn hang_past_timeout_answers_with_timeout_and_cancels_at_backend() {
         took >= Duration::from_millis(3900),
         "answered before the timeout: {took:?} {resp}"
     );
-    assert!(took < Duration::from_secs(12), "timeout of 4s took {took:?}");
+    assert!(
+        took < Duration::from_secs(12),
+        "timeout of 4s took {took:?}"
+    );
     let text = failure_text(&resp).to_lowercase();
     assert!(
         text.contains("-32001") || text.contains("timed out") || text.contains("timeout"),

@@ -57,6 +57,10 @@ fn server_discover_is_method_not_found_so_new_clients_fall_back() {
     let resp = client.request("no/such/method", json!({}));
     assert_eq!(resp["error"]["code"], -32601, "{resp}");
     assert_eq!(client.result("ping", json!({})), json!({}));
+    assert_eq!(
+        client.result("logging/setLevel", json!({"level": "debug"})),
+        json!({})
+    );
 }
 
 #[test]
