@@ -1,9 +1,16 @@
 //! The command line: argument definitions and one module per command. `main.rs` only parses
 //! and calls [`run`]. Exit codes: 0 ok, 1 runtime failure, 2 usage or config error.
 
+mod add;
 mod bench;
+mod completions;
+mod config_export;
 mod doctor;
+pub mod get;
+pub mod init;
 mod list;
+pub mod remove;
+pub mod setup;
 mod stdio;
 
 use std::path::PathBuf;
@@ -50,8 +57,29 @@ pub enum Command {
     Doctor(doctor::DoctorArgs),
     /// Benchmarks (retrieval quality of the search ranking)
     Bench(bench::BenchArgs),
+    /// Import the MCP servers of your AI clients and point the clients at the gateway
+    Setup(setup::SetupArgs),
+    /// Add a backend (a command, a URL, or a well-known server by name)
+    Add(add::AddArgs),
+    /// Remove a backend
+    Remove(remove::RemoveArgs),
+    /// Show one backend's configuration
+    Get(get::GetArgs),
+    /// Write a starter gateway.yaml
+    Init(init::InitArgs),
+    /// Config file commands
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Print a shell completion script
+    Completions(completions::CompletionsArgs),
     #[command(name = "__reaper", hide = true)]
     Reaper,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print the config in effect with env and header values redacted
+    Export(config_export::ConfigExportArgs),
 }
 
 /// Runs the parsed command line.
@@ -60,7 +88,19 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Stdio => stdio::run(&cli.global),
         Command::List(args) => list::run(&cli.global, &args),
         Command::Doctor(args) => doctor::run(&cli.global, &args),
-        Command::Bench(args) => report(bench::run(args)),
+        Command::Bench(args) => edge(bench::run(args).map(|()| ExitCode::SUCCESS)),
+        Command::Setup(args) => edge(setup::run(cli.global.config.as_deref(), args)),
+        Command::Add(args) => edge(add::run(cli.global.config.as_deref(), args)),
+        Command::Remove(args) => edge(remove::run(cli.global.config.as_deref(), args)),
+        Command::Get(args) => edge(get::run(cli.global.config.as_deref(), args)),
+        Command::Init(args) => edge(init::run(cli.global.config.as_deref(), args)),
+        Command::Config(ConfigCommand::Export(args)) => {
+            edge(config_export::run(cli.global.config.as_deref(), args))
+        }
+        Command::Completions(args) => edge(completions::run(
+            args,
+            <Cli as clap::CommandFactory>::command(),
+        )),
         Command::Reaper => {
             crate::backend::process::run_reaper();
             ExitCode::SUCCESS
@@ -68,15 +108,12 @@ pub fn run(cli: Cli) -> ExitCode {
     }
 }
 
-/// Maps a command's `anyhow` result to an exit code, printing the error chain.
-fn report(result: anyhow::Result<()>) -> ExitCode {
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("mcp-gateway: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
+/// Prints an error from an `anyhow` command to stderr and maps it to exit code 1.
+fn edge(result: anyhow::Result<ExitCode>) -> ExitCode {
+    result.unwrap_or_else(|e| {
+        eprintln!("error: {e:#}");
+        ExitCode::FAILURE
+    })
 }
 
 /// Colour only on a terminal, and never when `NO_COLOR` is set.

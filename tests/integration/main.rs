@@ -1,6 +1,6 @@
-//! The single integration-test binary: drives the real `mcp-gateway` binary over stdio with real
-//! MCP servers and clients (installed by `scripts/install-test-deps.sh`) and a fault-injecting
-//! fake backend (`tests/fixtures/fake_backend.py`). Each area lives in its own module.
+//! The single integration-test binary: drives the real `mcp-gateway` binary with real MCP servers
+//! and clients (installed by `scripts/install-test-deps.sh`) and a fault-injecting fake backend
+//! (`tests/fixtures/fake_backend.py`). One module per area; `harness` is shared.
 
 mod catalog;
 mod concurrency;
@@ -11,3 +11,4 @@ mod inspector;
 mod processes;
 mod protocol;
 mod real_backends;
+mod setup;
