@@ -14,6 +14,7 @@
 //! ```
 
 pub mod backend;
+pub mod capability;
 pub mod catalog;
 pub mod cli;
 pub mod config;
@@ -23,6 +24,7 @@ pub mod jsonrpc;
 pub mod logging;
 pub mod mcp;
 pub mod router;
+pub mod scanner;
 pub mod search;
 pub mod session;
 pub mod state;
