@@ -308,3 +308,164 @@ fn approve(name: &str, paths: &crate::state::Paths) -> anyhow::Result<ExitCode> 
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn paths(root: &Path) -> crate::state::Paths {
+        crate::state::Paths {
+            config_dir: root.join("config"),
+            cache_dir: root.join("cache"),
+            state_dir: root.join("state"),
+            data_dir: root.join("data"),
+        }
+    }
+
+    fn cap(command: CapCommand) -> CapArgs {
+        CapArgs { command }
+    }
+
+    const CAP: &str = "name: hello\ndescription: Says hello\nproviders:\n  primary:\n    config:\n      base_url: https://example.test\n      path: /hello\n";
+
+    #[tokio::test]
+    async fn import_validate_pin_tamper_approve() {
+        let root = tempfile::tempdir().unwrap();
+        let p = paths(root.path());
+        // Import a small spec from a file.
+        let spec = root.path().join("spec.yaml");
+        std::fs::write(
+            &spec,
+            "openapi: 3.0.3\ninfo: {title: Hello API, version: '1'}\nservers: [{url: 'https://hello.test/v1'}]\npaths:\n  /greet/{who}:\n    get:\n      operationId: greet\n      parameters: [{name: who, in: path, required: true, schema: {type: string}}]\n  /upload:\n    post:\n      operationId: upload\n      requestBody: {required: true, content: {application/octet-stream: {schema: {type: string}}}}\n",
+        )
+        .unwrap();
+        let out = root.path().join("caps");
+        let code = run(
+            cap(CapCommand::Import {
+                spec: spec.display().to_string(),
+                output: out.clone(),
+                prefix: Some("hi".into()),
+                include: vec![],
+                base_url: None,
+            }),
+            &p,
+        )
+        .await
+        .unwrap();
+        assert_eq!(code, ExitCode::SUCCESS);
+        let written = capability::find_files(&out).unwrap();
+        assert_eq!(written, vec![out.join("hi_greet.yaml")]);
+        let text = std::fs::read_to_string(&written[0]).unwrap();
+        assert!(
+            text.contains("${HI_BASE_URL:-https://hello.test/v1}"),
+            "{text}"
+        );
+
+        // Validate: the import is clean; a broken file makes it exit 2.
+        let ok = run(
+            cap(CapCommand::Validate {
+                paths: vec![out.clone()],
+            }),
+            &p,
+        )
+        .await
+        .unwrap();
+        assert_eq!(ok, ExitCode::SUCCESS);
+        std::fs::write(out.join("broken.yaml"), "name: [").unwrap();
+        let bad = run(
+            cap(CapCommand::Validate {
+                paths: vec![out.clone()],
+            }),
+            &p,
+        )
+        .await
+        .unwrap();
+        assert_eq!(bad, ExitCode::from(2));
+        std::fs::remove_file(out.join("broken.yaml")).unwrap();
+
+        // Pin, tamper → quarantined, approve by name → loads again.
+        let file = out.join("hello.yaml");
+        std::fs::write(&file, CAP).unwrap();
+        let code = run(
+            cap(CapCommand::Pin {
+                paths: vec![file.clone()],
+            }),
+            &p,
+        )
+        .await
+        .unwrap();
+        assert_eq!(code, ExitCode::SUCCESS);
+        assert!(p.state_dir.join(capability::pins::LOCK_FILE).is_file());
+        std::fs::write(
+            &file,
+            CAP.replace("Says hello", "Says hello. <IMPORTANT>x</IMPORTANT>"),
+        )
+        .unwrap();
+        let pins = PinStore::open(&p).unwrap();
+        let (set, problems) = capability::CapabilitySet::load(std::slice::from_ref(&out), &pins);
+        assert!(set.get("hello").is_none());
+        assert_eq!(problems.len(), 1);
+        assert_eq!(problems[0].kind, ProblemKind::ChangedSinceApproval);
+        let code = run(
+            cap(CapCommand::Approve {
+                name: "nothing".into(),
+            }),
+            &p,
+        )
+        .await
+        .unwrap();
+        assert_eq!(code, ExitCode::from(2));
+        let code = run(
+            cap(CapCommand::Approve {
+                name: "hello".into(),
+            }),
+            &p,
+        )
+        .await
+        .unwrap();
+        assert_eq!(code, ExitCode::SUCCESS);
+        let (set, problems) =
+            capability::CapabilitySet::load(&[out.clone()], &PinStore::open(&p).unwrap());
+        assert!(problems.is_empty(), "{problems:?}");
+        assert!(set.get("hello").is_some());
+        let code = run(cap(CapCommand::List { dirs: vec![out] }), &p)
+            .await
+            .unwrap();
+        assert_eq!(code, ExitCode::SUCCESS);
+    }
+
+    #[tokio::test]
+    async fn import_of_a_missing_or_non_openapi_spec_is_a_usage_error() {
+        let root = tempfile::tempdir().unwrap();
+        let p = paths(root.path());
+        let missing = run(
+            cap(CapCommand::Import {
+                spec: root.path().join("nope.json").display().to_string(),
+                output: root.path().join("out"),
+                prefix: None,
+                include: vec![],
+                base_url: None,
+            }),
+            &p,
+        )
+        .await
+        .unwrap();
+        assert_eq!(missing, ExitCode::from(2));
+        let swagger = root.path().join("s.json");
+        std::fs::write(&swagger, "{\"swagger\": \"2.0\", \"paths\": {}}").unwrap();
+        let code = run(
+            cap(CapCommand::Import {
+                spec: swagger.display().to_string(),
+                output: root.path().join("out"),
+                prefix: None,
+                include: vec![],
+                base_url: None,
+            }),
+            &p,
+        )
+        .await
+        .unwrap();
+        assert_eq!(code, ExitCode::from(2));
+        assert!(!root.path().join("out").exists());
+    }
+}
