@@ -424,8 +424,10 @@ mod tests {
         .await
         .unwrap();
         assert_eq!(code, ExitCode::SUCCESS);
-        let (set, problems) =
-            capability::CapabilitySet::load(&[out.clone()], &PinStore::open(&p).unwrap());
+        let (set, problems) = capability::CapabilitySet::load(
+            std::slice::from_ref(&out),
+            &PinStore::open(&p).unwrap(),
+        );
         assert!(problems.is_empty(), "{problems:?}");
         assert!(set.get("hello").is_some());
         let code = run(cap(CapCommand::List { dirs: vec![out] }), &p)
