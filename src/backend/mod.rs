@@ -1,1 +1,586 @@
-//! (being written)
+//! Backend handles: one per configured backend, owning its connection and lifecycle.
+//!
+//! A [`Backend`] starts its server on first need (never at gateway start), performs the
+//! `initialize` handshake offering the newest protocol version, restarts it with backoff after a
+//! crash (the calls that were in flight fail with a clear error), stops it after `idle_timeout`,
+//! and shuts its process group down in order. It reports what it sees (started, tool list changed,
+//! log messages) as [`BackendEvent`]s; it never touches the catalog, the index or a client.
+
+pub mod connection;
+pub mod http;
+pub mod process;
+pub mod stdio;
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
+
+use crate::catalog::Listing;
+use crate::config::{BackendConfig, Transport};
+use crate::error::CallError;
+use crate::jsonrpc::{ErrorObject, Message, code, empty_object};
+use crate::mcp;
+use crate::router::{CallContext, ClientLink, Unrouted};
+use connection::Connection;
+use http::HttpConnection;
+use process::Reaper;
+use stdio::StdioConnection;
+
+/// How long a stopping backend gets after stdin closes, and again after SIGTERM.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+/// Crash-loop backoff: 250 ms doubling up to this.
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// A backend that stayed up this long counts as healthy again.
+const HEALTHY_UPTIME: Duration = Duration::from_secs(60);
+/// Guard against a backend whose `nextCursor` never ends.
+const MAX_LIST_PAGES: usize = 1000;
+/// A backend starting before the client initialized waits this long to learn what the client
+/// supports (it is told only those capabilities).
+const CLIENT_INIT_WAIT: Duration = Duration::from_secs(10);
+/// Sampling and elicitation wait for a human: relayed requests get this long.
+const RELAY_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// What a backend reports to the gateway.
+#[derive(Debug)]
+pub enum BackendEvent {
+    /// A new connection completed its handshake (the catalog should refresh).
+    Started { backend: String },
+    /// The backend said one of its lists (tools, resources, prompts) changed.
+    ListChanged { backend: String },
+    /// Any other notification, for relaying to clients.
+    Notification {
+        backend: String,
+        method: String,
+        params: Option<Value>,
+    },
+}
+
+/// What `gateway_list_servers` shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Status {
+    NotStarted,
+    Starting,
+    Running,
+    /// Stopped after being idle (or at shutdown); starts again on next use.
+    Stopped,
+    Failed(String),
+}
+
+impl Status {
+    pub fn label(&self) -> &'static str {
+        match self {
+            Status::NotStarted => "not started",
+            Status::Starting => "starting",
+            Status::Running => "running",
+            Status::Stopped => "stopped",
+            Status::Failed(_) => "failed",
+        }
+    }
+}
+
+/// A live, initialized connection.
+struct Live {
+    conn: Connection,
+    started: Instant,
+    protocol_version: String,
+    /// The backend's `capabilities` from `initialize`.
+    capabilities: Value,
+}
+
+/// Relay state shared with the task serving a connection's backend→client requests.
+#[derive(Default)]
+struct Relay {
+    /// The client whose request reached this backend last; its requests are relayed there.
+    last_caller: Mutex<Option<std::sync::Weak<ClientLink>>>,
+    /// Backend request ids (as JSON) of relayed requests, to cancel them on the backend's say.
+    relayed: Mutex<std::collections::HashMap<String, CancellationToken>>,
+}
+
+#[derive(Default)]
+struct Lifecycle {
+    live: Option<Arc<Live>>,
+    /// Consecutive failures (crashes soon after start, failed starts).
+    failures: u32,
+    retry_at: Option<Instant>,
+    last_error: Option<String>,
+}
+
+/// The handle of one backend.
+pub struct Backend {
+    pub config: BackendConfig,
+    lifecycle: tokio::sync::Mutex<Lifecycle>,
+    status: Mutex<Status>,
+    /// The backend may be stopped once this passes with nothing in flight.
+    idle_deadline: Mutex<Instant>,
+    reaper: Option<Arc<Reaper>>,
+    events: mpsc::UnboundedSender<BackendEvent>,
+    /// The client's capabilities once it initialized.
+    client_caps: watch::Receiver<Option<Value>>,
+    relay: Arc<Relay>,
+    /// Cancelled at gateway shutdown: a start in progress gives up at once.
+    stopping: CancellationToken,
+}
+
+/// What a backend shares with the gateway around it.
+#[derive(Clone)]
+pub struct BackendEnv {
+    pub reaper: Option<Arc<Reaper>>,
+    pub events: mpsc::UnboundedSender<BackendEvent>,
+    /// The client's capabilities; `None` until it initializes (a starting backend waits for
+    /// them, bounded). Commands without a client set `Some(json!({}))` up front.
+    pub client_caps: watch::Receiver<Option<Value>>,
+}
+
+impl Backend {
+    pub fn new(config: BackendConfig, env: BackendEnv) -> Backend {
+        Backend {
+            config,
+            lifecycle: tokio::sync::Mutex::new(Lifecycle::default()),
+            status: Mutex::new(Status::NotStarted),
+            idle_deadline: Mutex::new(Instant::now()),
+            reaper: env.reaper,
+            events: env.events,
+            client_caps: env.client_caps,
+            relay: Arc::new(Relay::default()),
+            stopping: CancellationToken::new(),
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.config.name
+    }
+
+    pub fn status(&self) -> Status {
+        self.status
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    fn set_status(&self, s: Status) {
+        *self.status.lock().unwrap_or_else(|e| e.into_inner()) = s;
+    }
+
+    /// Keeps the backend alive for at least `linger` from now.
+    fn extend_idle(&self, linger: Duration) {
+        let mut d = self.idle_deadline.lock().unwrap_or_else(|e| e.into_inner());
+        *d = (*d).max(Instant::now() + linger);
+    }
+
+    fn unavailable(&self, reason: impl Into<String>) -> CallError {
+        CallError::Unavailable {
+            backend: self.config.name.clone(),
+            reason: reason.into(),
+        }
+    }
+
+    /// The live connection, starting (or restarting) the backend if needed.
+    async fn ensure_live(&self) -> Result<Arc<Live>, CallError> {
+        let mut lc = self.lifecycle.lock().await;
+        if self.stopping.is_cancelled() {
+            return Err(self.unavailable("the gateway is shutting down"));
+        }
+        if let Some(live) = &lc.live {
+            match live.conn.exit_detail() {
+                None => return Ok(Arc::clone(live)),
+                Some(detail) => {
+                    let uptime = live.started.elapsed();
+                    lc.live = None;
+                    if uptime > HEALTHY_UPTIME {
+                        lc.failures = 0;
+                    }
+                    lc.failures += 1;
+                    // The first crash restarts at once; a crash loop backs off.
+                    lc.retry_at = Some(Instant::now() + backoff(lc.failures - 1));
+                    let msg = format!("process {detail}");
+                    tracing::warn!(backend = %self.name(), "{msg}; will restart on next use");
+                    lc.last_error = Some(msg);
+                }
+            }
+        }
+        if let Some(at) = lc.retry_at
+            && let Some(wait) = at.checked_duration_since(Instant::now())
+        {
+            return Err(self.unavailable(format!(
+                "{}; retrying in {} (attempt {})",
+                lc.last_error.as_deref().unwrap_or("it failed"),
+                crate::error::humantime(wait),
+                lc.failures + 1
+            )));
+        }
+        self.set_status(Status::Starting);
+        match self.start().await {
+            Ok(live) => {
+                let live = Arc::new(live);
+                lc.live = Some(Arc::clone(&live));
+                lc.retry_at = None;
+                self.set_status(Status::Running);
+                let _ = self.events.send(BackendEvent::Started {
+                    backend: self.name().to_string(),
+                });
+                Ok(live)
+            }
+            Err(reason) => {
+                lc.failures += 1;
+                lc.retry_at = Some(Instant::now() + backoff(lc.failures));
+                lc.last_error = Some(reason.clone());
+                tracing::error!(backend = %self.name(), "start failed: {reason}");
+                self.set_status(Status::Failed(reason.clone()));
+                Err(self.unavailable(reason))
+            }
+        }
+    }
+
+    async fn start(&self) -> Result<Live, String> {
+        let capabilities = self.declared_capabilities().await;
+        let (conn, unrouted) = match &self.config.transport {
+            Transport::Stdio(spec) => {
+                tracing::info!(backend = %self.name(), program = %spec.program, "starting");
+                let (c, rx) = StdioConnection::spawn(self.name(), spec, self.reaper.clone())?;
+                (Connection::Stdio(c), rx)
+            }
+            Transport::Http(spec) => {
+                tracing::info!(backend = %self.name(), url = %spec.url, "connecting");
+                let (c, rx) =
+                    HttpConnection::connect(self.name(), spec, self.config.timeout).await?;
+                (Connection::Http(c), rx)
+            }
+        };
+        tokio::spawn(serve_unrouted(
+            self.name().to_string(),
+            conn.clone(),
+            unrouted,
+            self.events.clone(),
+            Arc::clone(&self.relay),
+        ));
+        let init = json!({
+            "protocolVersion": mcp::LATEST_VERSION,
+            "capabilities": capabilities,
+            "clientInfo": mcp::implementation_info(),
+        });
+        let ctx = CallContext {
+            cancel: self.stopping.child_token(),
+            ..CallContext::default()
+        };
+        let answer = conn
+            .peer()
+            .request("initialize", Some(init), &ctx, self.config.timeout)
+            .await;
+        let raw = match answer {
+            Ok(raw) => raw,
+            Err(e) => {
+                conn.shutdown(Duration::from_millis(200)).await;
+                return Err(match e {
+                    CallError::Timeout { after, .. } => format!(
+                        "did not answer `initialize` within {}",
+                        crate::error::humantime(after)
+                    ),
+                    CallError::Disconnected { detail, .. } => {
+                        format!("{detail} during `initialize`")
+                    }
+                    CallError::Cancelled => "start abandoned: the gateway is shutting down".into(),
+                    other => format!("`initialize` failed: {other}"),
+                });
+            }
+        };
+        let result: Value = serde_json::from_str(raw.get()).unwrap_or(Value::Null);
+        let protocol_version = result
+            .get("protocolVersion")
+            .and_then(Value::as_str)
+            .unwrap_or(mcp::LATEST_VERSION)
+            .to_string();
+        conn.set_protocol_version(&protocol_version);
+        conn.peer().notify("notifications/initialized", None);
+        let server = result
+            .pointer("/serverInfo/name")
+            .and_then(Value::as_str)
+            .unwrap_or("?");
+        tracing::info!(backend = %self.name(), version = %protocol_version, %server, "initialized");
+        Ok(Live {
+            conn,
+            started: Instant::now(),
+            protocol_version,
+            capabilities: result.get("capabilities").cloned().unwrap_or(json!({})),
+        })
+    }
+
+    /// The client capabilities the backend may use through us: only those the client declared.
+    async fn declared_capabilities(&self) -> Value {
+        let mut rx = self.client_caps.clone();
+        tokio::select! {
+            _ = tokio::time::timeout(CLIENT_INIT_WAIT, rx.wait_for(Option::is_some)) => {}
+            _ = self.stopping.cancelled() => {}
+        }
+        let client = rx.borrow().clone().unwrap_or(Value::Null);
+        let mut declared = serde_json::Map::new();
+        for cap in ["roots", "sampling", "elicitation"] {
+            if let Some(v) = client.get(cap).filter(|v| !v.is_null()) {
+                declared.insert(cap.to_string(), v.clone());
+            }
+        }
+        Value::Object(declared)
+    }
+
+    /// Forwards one request, starting the backend if needed.
+    pub async fn request(
+        &self,
+        method: &str,
+        params: Option<Value>,
+        ctx: &CallContext,
+    ) -> Result<Box<serde_json::value::RawValue>, CallError> {
+        let live = self.ensure_live().await?;
+        if let Some(client) = &ctx.client {
+            *self
+                .relay
+                .last_caller
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()) = Some(Arc::downgrade(client));
+        }
+        self.extend_idle(self.config.idle_timeout);
+        let result = live
+            .conn
+            .peer()
+            .request(method, params, ctx, self.config.timeout)
+            .await;
+        self.extend_idle(self.config.idle_timeout);
+        result
+    }
+
+    /// Everything the backend lists (every page of each list it supports). `linger`: how long
+    /// to keep a backend alive that was started just for this.
+    pub async fn fetch_listing(&self, linger: Duration) -> Result<Listing, CallError> {
+        let was_running = self.status() == Status::Running;
+        let live = self.ensure_live().await?;
+        if !was_running {
+            self.extend_idle(linger.min(self.config.idle_timeout));
+        }
+        let has = |cap: &str| live.capabilities.get(cap).is_some_and(|v| !v.is_null());
+        let mut listing = Listing {
+            tools: self.list_all(&live, "tools/list", "tools").await?,
+            ..Listing::default()
+        };
+        if has("resources") {
+            listing.resources = self.list_all(&live, "resources/list", "resources").await?;
+            listing.resource_templates = self
+                .list_all(&live, "resources/templates/list", "resourceTemplates")
+                .await?;
+        }
+        if has("prompts") {
+            listing.prompts = self.list_all(&live, "prompts/list", "prompts").await?;
+        }
+        Ok(listing)
+    }
+
+    /// Every page of one list method.
+    async fn list_all(
+        &self,
+        live: &Live,
+        method: &str,
+        key: &str,
+    ) -> Result<Vec<Value>, CallError> {
+        let mut items = Vec::new();
+        let mut cursor: Option<Value> = None;
+        for _ in 0..MAX_LIST_PAGES {
+            let params = cursor.take().map(|c| json!({ "cursor": c }));
+            let raw = live
+                .conn
+                .peer()
+                .request(method, params, &CallContext::default(), self.config.timeout)
+                .await?;
+            let mut page: Value = serde_json::from_str(raw.get()).unwrap_or(Value::Null);
+            match page.get_mut(key).map(Value::take) {
+                Some(Value::Array(found)) => items.extend(found),
+                _ => {
+                    return Err(CallError::Backend {
+                        backend: self.name().to_string(),
+                        error: ErrorObject::new(
+                            code::INVALID_REQUEST,
+                            format!("{method} result has no `{key}` array"),
+                        ),
+                    });
+                }
+            }
+            match page.get("nextCursor") {
+                Some(c) if !c.is_null() => cursor = Some(c.clone()),
+                _ => return Ok(items),
+            }
+        }
+        Err(self.unavailable(format!(
+            "{method} returned more than {MAX_LIST_PAGES} pages"
+        )))
+    }
+
+    /// Sends a notification if the backend is running (it is not started for this).
+    pub async fn notify_if_running(&self, method: &str) {
+        let lc = self.lifecycle.lock().await;
+        if let Some(live) = &lc.live {
+            live.conn.peer().notify(method, None);
+        }
+    }
+
+    /// The protocol version the running backend negotiated, if it runs.
+    pub async fn protocol_version(&self) -> Option<String> {
+        let lc = self.lifecycle.lock().await;
+        lc.live.as_ref().map(|l| l.protocol_version.clone())
+    }
+
+    /// Stops the backend if it has been idle past its deadline with nothing in flight.
+    pub async fn stop_if_idle(&self) {
+        let Ok(mut lc) = self.lifecycle.try_lock() else {
+            return; // starting or busy
+        };
+        let Some(live) = &lc.live else { return };
+        let idle = Instant::now() >= *self.idle_deadline.lock().unwrap_or_else(|e| e.into_inner());
+        if !idle || live.conn.peer().in_flight() > 0 || live.conn.exit_detail().is_some() {
+            return;
+        }
+        tracing::info!(backend = %self.name(), "stopping after idle timeout");
+        if let Some(live) = lc.live.take() {
+            live.conn.shutdown(SHUTDOWN_GRACE).await;
+        }
+        self.set_status(Status::Stopped);
+    }
+
+    /// Stops the backend now (gateway shutdown); a start in progress is abandoned.
+    pub async fn shutdown(&self) {
+        self.stopping.cancel();
+        let mut lc = self.lifecycle.lock().await;
+        if let Some(live) = lc.live.take() {
+            live.conn.shutdown(SHUTDOWN_GRACE).await;
+            self.set_status(Status::Stopped);
+        }
+    }
+}
+
+fn backoff(failures: u32) -> Duration {
+    if failures == 0 {
+        return Duration::ZERO;
+    }
+    let ms = 250u64.saturating_mul(1u64 << failures.min(16).saturating_sub(1));
+    Duration::from_millis(ms).min(MAX_BACKOFF)
+}
+
+/// Handles what the router did not consume: requests from the backend (relayed to the client
+/// that caused them, if it declared the capability) and notifications.
+async fn serve_unrouted(
+    backend: String,
+    conn: Connection,
+    mut rx: mpsc::UnboundedReceiver<Unrouted>,
+    events: mpsc::UnboundedSender<BackendEvent>,
+    relay: Arc<Relay>,
+) {
+    while let Some(u) = rx.recv().await {
+        match u {
+            Unrouted::Request { id, method, .. } if method == "ping" => {
+                conn.peer().respond(Message::Response {
+                    id,
+                    result: Ok(empty_object()),
+                });
+            }
+            Unrouted::Request { id, method, params } => {
+                let client = relay
+                    .last_caller
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .as_ref()
+                    .and_then(std::sync::Weak::upgrade);
+                let Some(client) = client.filter(|c| c.supports(&method)) else {
+                    tracing::debug!(%backend, %method, "backend request the client cannot serve");
+                    conn.peer().respond(Message::error(
+                        id,
+                        ErrorObject::new(
+                            code::METHOD_NOT_FOUND,
+                            format!("the client did not declare support for `{method}`"),
+                        ),
+                    ));
+                    continue;
+                };
+                let cancel = CancellationToken::new();
+                let key = serde_json::to_string(&id).unwrap_or_default();
+                relay
+                    .relayed
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(key.clone(), cancel.clone());
+                let (conn, relay) = (conn.clone(), Arc::clone(&relay));
+                tokio::spawn(async move {
+                    let params = params.and_then(|p| serde_json::from_str::<Value>(p.get()).ok());
+                    let ctx = CallContext {
+                        cancel,
+                        ..CallContext::default()
+                    };
+                    let answer = client
+                        .peer
+                        .request(&method, params, &ctx, RELAY_TIMEOUT)
+                        .await;
+                    relay
+                        .relayed
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .remove(&key);
+                    let result = match answer {
+                        Ok(r) => Ok(r),
+                        Err(CallError::Cancelled) => return,
+                        Err(CallError::Backend { error, .. }) => Err(error),
+                        Err(other) => {
+                            Err(ErrorObject::new(code::INTERNAL_ERROR, other.to_string()))
+                        }
+                    };
+                    conn.peer().respond(Message::Response { id, result });
+                });
+            }
+            Unrouted::Notification { method, params } if method == "notifications/cancelled" => {
+                let id = params
+                    .and_then(|p| serde_json::from_str::<Value>(p.get()).ok())
+                    .and_then(|v| v.get("requestId").cloned());
+                if let Some(id) = id {
+                    let key = id.to_string();
+                    if let Some(token) = relay
+                        .relayed
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .remove(&key)
+                    {
+                        token.cancel();
+                    }
+                }
+            }
+            Unrouted::Notification { method, .. }
+                if matches!(
+                    method.as_str(),
+                    "notifications/tools/list_changed"
+                        | "notifications/resources/list_changed"
+                        | "notifications/prompts/list_changed"
+                ) =>
+            {
+                let _ = events.send(BackendEvent::ListChanged {
+                    backend: backend.clone(),
+                });
+            }
+            Unrouted::Notification { method, params } => {
+                let params = params.and_then(|p| serde_json::from_str(p.get()).ok());
+                let _ = events.send(BackendEvent::Notification {
+                    backend: backend.clone(),
+                    method,
+                    params,
+                });
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_caps() {
+        assert_eq!(backoff(0), Duration::ZERO);
+        assert_eq!(backoff(1), Duration::from_millis(250));
+        assert_eq!(backoff(3), Duration::from_secs(1));
+        assert_eq!(backoff(30), MAX_BACKOFF);
+    }
+}

@@ -29,6 +29,8 @@ pub mod code {
 pub enum Id {
     Number(i64),
     String(String),
+    /// Only in error responses to messages whose id could not be read.
+    Null,
 }
 
 impl std::fmt::Display for Id {
@@ -36,6 +38,7 @@ impl std::fmt::Display for Id {
         match self {
             Id::Number(n) => write!(f, "{n}"),
             Id::String(s) => write!(f, "{s:?}"),
+            Id::Null => write!(f, "null"),
         }
     }
 }
@@ -84,7 +87,10 @@ pub enum ParseError {
     Json(#[from] serde_json::Error),
     /// Valid JSON but not a JSON-RPC 2.0 message; carries the id when one could be read.
     #[error("invalid JSON-RPC message: {reason}")]
-    Invalid { id: Option<Id>, reason: &'static str },
+    Invalid {
+        id: Option<Id>,
+        reason: &'static str,
+    },
 }
 
 #[derive(Deserialize)]
@@ -235,7 +241,8 @@ mod tests {
 
     #[test]
     fn round_trips_payload_byte_for_byte() {
-        let line = r#"{"jsonrpc":"2.0","id":7,"result":{"z":1,"a":[1.50,{"_meta":{}}],"isError":false}}"#;
+        let line =
+            r#"{"jsonrpc":"2.0","id":7,"result":{"z":1,"a":[1.50,{"_meta":{}}],"isError":false}}"#;
         let m = Message::parse(line).unwrap();
         assert_eq!(m.to_json(), line);
     }
@@ -248,7 +255,10 @@ mod tests {
         ));
         assert!(matches!(
             Message::parse(r#"{"jsonrpc":"2.0","id":"a","method":"ping"}"#).unwrap(),
-            Message::Request { id: Id::String(_), .. }
+            Message::Request {
+                id: Id::String(_),
+                ..
+            }
         ));
         assert!(matches!(
             Message::parse(r#"{"jsonrpc":"2.0","id":1,"error":{"code":-1,"message":"x"}}"#)

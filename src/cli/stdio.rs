@@ -1,0 +1,100 @@
+//! `mcp-gateway [stdio]`: serve one client on stdin/stdout until stdin closes or a signal comes;
+//! then stop every backend in order and exit.
+
+use std::process::ExitCode;
+
+use super::{EXIT_USAGE, GlobalArgs, LogFormatArg};
+use crate::config::{self, LogFormat};
+use crate::gateway::Gateway;
+use crate::state::Paths;
+
+pub fn run(global: &GlobalArgs) -> ExitCode {
+    let cwd = std::env::current_dir().unwrap_or_default();
+    let config = match config::load(global.config.as_deref(), &cwd) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("mcp-gateway: config error: {e}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    let level = global
+        .log_level
+        .clone()
+        .or_else(|| config.log.level.clone())
+        .unwrap_or_else(|| "info".to_string());
+    let format = match global.log_format {
+        Some(LogFormatArg::Json) => LogFormat::Json,
+        Some(LogFormatArg::Text) => LogFormat::Text,
+        None => config.log.format,
+    };
+    if let Err(e) = crate::logging::init(&level, format, config.log.file.as_deref()) {
+        eprintln!("mcp-gateway: {e}");
+        return ExitCode::from(EXIT_USAGE);
+    }
+    config.log_warnings();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("mcp-gateway: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let code = runtime.block_on(serve(config));
+    // Backends are already stopped; don't wait for blocked stdin reads.
+    runtime.shutdown_background();
+    code
+}
+
+async fn serve(config: config::Config) -> ExitCode {
+    if config.sources.is_empty() {
+        tracing::warn!("no config file found; running with no backends (see `mcp-gateway --help`)");
+    } else {
+        tracing::info!(config = ?config.sources, backends = config.backends.len(), "starting");
+    }
+    let paths = Paths::from_env();
+    let gateway = match Gateway::start(config, paths.as_ref()) {
+        Ok(g) => g,
+        Err(e) => {
+            tracing::error!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let stdin = tokio::io::BufReader::new(tokio::io::stdin());
+    let session = crate::session::serve(gateway.clone(), stdin, tokio::io::stdout());
+    let code = tokio::select! {
+        r = session => match r {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                tracing::error!("stdin: {e}");
+                ExitCode::FAILURE
+            }
+        },
+        s = termination() => {
+            tracing::info!("received {s}; shutting down");
+            ExitCode::SUCCESS
+        }
+    };
+    gateway.shutdown().await;
+    code
+}
+
+/// Resolves on SIGTERM, SIGINT or SIGHUP.
+async fn termination() -> &'static str {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::hangup()),
+    ) else {
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = term.recv() => "SIGTERM",
+        _ = int.recv() => "SIGINT",
+        _ = hup.recv() => "SIGHUP",
+    }
+}

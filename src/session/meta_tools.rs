@@ -1,0 +1,379 @@
+//! The meta-tools: `gateway_search_tools`, `gateway_invoke`, `gateway_list_servers`,
+//! `gateway_list_tools`.
+//!
+//! Their names, descriptions and schemas are constants: they never depend on the backends, so the
+//! client's prompt cache survives any change behind the gateway (no live counts here). Tool-level
+//! failures (unknown server or tool, a backend that cannot start) are `isError: true` results that
+//! name the nearest matches; backend results are returned exactly as the backend sent them.
+
+use std::sync::Arc;
+
+use serde_json::value::RawValue;
+use serde_json::{Value, json};
+
+use super::{DISCOVERY_WAIT, Failure, Outcome, Session};
+use crate::error::CallError;
+use crate::jsonrpc::{ErrorObject, code, to_raw};
+use crate::router::CallContext;
+use crate::search::render_match;
+
+pub const SEARCH: &str = "gateway_search_tools";
+pub const INVOKE: &str = "gateway_invoke";
+pub const LIST_SERVERS: &str = "gateway_list_servers";
+pub const LIST_TOOLS: &str = "gateway_list_tools";
+
+/// `instructions` of the `initialize` result.
+pub const INSTRUCTIONS: &str = "Tools of many servers sit behind this gateway. Find one with \
+gateway_search_tools, then call it with gateway_invoke using the server, tool and inputSchema \
+from the match.";
+
+const DEFAULT_LIMIT: u64 = 5;
+const MAX_LIMIT: u64 = 25;
+/// Longest description shown by `gateway_list_tools`.
+const LIST_DESCRIPTION_CHARS: usize = 120;
+
+/// The meta-tool definitions, always the same.
+pub fn definitions() -> Vec<Value> {
+    vec![
+        json!({
+            "name": SEARCH,
+            "description": "Search the tools of all connected servers. Use first; returns the best matches with their input schemas.",
+            "inputSchema": {
+                "type": "object",
+                "properties": {
+                    "query": {"type": "string", "description": "Task or tool name"},
+                    "limit": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT},
+                    "server": {"type": "string", "description": "Only this server"}
+                },
+                "required": ["query"]
+            },
+            "annotations": {"readOnlyHint": true}
+        }),
+        json!({
+            "name": INVOKE,
+            "description": "Call a tool found with gateway_search_tools. Returns that tool's result.",
+            "inputSchema": {
+                "type": "object",
+                "properties": {
+                    "server": {"type": "string"},
+                    "tool": {"type": "string"},
+                    "arguments": {"type": "object", "description": "Per the tool's inputSchema"}
+                },
+                "required": ["server", "tool"]
+            }
+        }),
+        json!({
+            "name": LIST_SERVERS,
+            "description": "List the connected servers with their state and tool count.",
+            "inputSchema": {"type": "object", "properties": {}},
+            "annotations": {"readOnlyHint": true}
+        }),
+        json!({
+            "name": LIST_TOOLS,
+            "description": "List one server's tools: names and short descriptions.",
+            "inputSchema": {
+                "type": "object",
+                "properties": {"server": {"type": "string"}},
+                "required": ["server"]
+            },
+            "annotations": {"readOnlyHint": true}
+        }),
+    ]
+}
+
+/// Runs meta-tool `name`, or `None` if it is not one.
+pub async fn call(
+    session: &Arc<Session>,
+    name: &str,
+    params: &Value,
+    ctx: &CallContext,
+) -> Option<Outcome> {
+    let args = params.get("arguments").cloned().unwrap_or(json!({}));
+    let outcome = match name {
+        SEARCH => search(session, &args).await,
+        INVOKE => invoke(session, &args, params, ctx).await,
+        LIST_SERVERS => Ok(list_servers(session)),
+        LIST_TOOLS => list_tools(session, &args).await,
+        _ => return None,
+    };
+    Some(outcome)
+}
+
+/// A successful tool result carrying `value` as structured content and as text.
+fn structured(value: Value) -> Box<RawValue> {
+    let text = serde_json::to_string(&value).unwrap_or_default();
+    to_raw(&json!({
+        "content": [{"type": "text", "text": text}],
+        "structuredContent": value,
+    }))
+}
+
+/// A tool-level failure the model can read.
+fn tool_error(text: impl Into<String>) -> Box<RawValue> {
+    to_raw(&json!({
+        "content": [{"type": "text", "text": text.into()}],
+        "isError": true,
+    }))
+}
+
+fn str_arg<'a>(args: &'a Value, keys: &[&str]) -> Option<&'a str> {
+    keys.iter()
+        .find_map(|k| args.get(*k))
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+}
+
+async fn search(session: &Arc<Session>, args: &Value) -> Outcome {
+    let Some(query) = str_arg(args, &["query"]) else {
+        return Ok(tool_error(
+            "`query` is required: describe the task or name the tool",
+        ));
+    };
+    let limit = args
+        .get("limit")
+        .and_then(Value::as_u64)
+        .unwrap_or(DEFAULT_LIMIT)
+        .clamp(1, MAX_LIMIT) as usize;
+    let server = str_arg(args, &["server", "backend"]);
+    let gw = &session.gateway;
+    if let Some(s) = server
+        && gw.backend(s).is_none()
+    {
+        return Ok(tool_error(unknown_server_text(session, s)));
+    }
+    let pending = gw.wait_for_discovery(DISCOVERY_WAIT).await;
+    let outcome = gw
+        .search(query, limit, server)
+        .map_err(|e| Failure::Rpc(ErrorObject::new(code::INTERNAL_ERROR, e.to_string())))?;
+    let matches: Vec<Value> = outcome
+        .hits
+        .iter()
+        .map(|hit| {
+            let mut m = render_match(hit);
+            let def = gw.catalog.get(&hit.doc.server);
+            if def.and_then(|e| e.tool(&hit.doc.name).map(requires_task)) == Some(true) {
+                m["requiresTask"] = Value::Bool(true);
+            }
+            m
+        })
+        .collect();
+    let mut result = json!({ "matches": matches, "total": outcome.total });
+    if outcome.no_good_match {
+        result["no_good_match"] = json!(true);
+        result["note"] =
+            json!("no tool fits this query well; rephrase it, or see gateway_list_servers");
+    }
+    if !pending.is_empty() {
+        result["not_ready"] = json!(pending);
+        result["note"] = json!("some servers were still starting; search again for their tools");
+    }
+    Ok(structured(result))
+}
+
+/// Tools whose `execution.taskSupport` is `required` cannot run without tasks.
+fn requires_task(tool: &Value) -> bool {
+    tool.pointer("/execution/taskSupport")
+        .and_then(Value::as_str)
+        == Some("required")
+}
+
+async fn invoke(
+    session: &Arc<Session>,
+    args: &Value,
+    params: &Value,
+    ctx: &CallContext,
+) -> Outcome {
+    let (Some(server), Some(tool)) = (
+        str_arg(args, &["server", "backend"]),
+        str_arg(args, &["tool", "name"]),
+    ) else {
+        return Ok(tool_error(
+            "`server` and `tool` are required (take both from a gateway_search_tools match)",
+        ));
+    };
+    let gw = &session.gateway;
+    let Some(backend) = gw.backend(server) else {
+        return Ok(tool_error(unknown_server_text(session, server)));
+    };
+    let known =
+        |gw: &crate::gateway::Gateway| gw.catalog.get(server).map(|e| e.tool(tool).cloned());
+    let mut found = known(gw);
+    if matches!(found, Some(None)) && backend.status() != crate::backend::Status::Running {
+        // The catalog may predate the backend's current tools: look again before refusing.
+        gw.refresh(server).await;
+        found = known(gw);
+    }
+    match found {
+        Some(None) => return Ok(tool_error(unknown_tool_text(session, server, tool))),
+        Some(Some(def)) if requires_task(&def) => {
+            return Ok(tool_error(format!(
+                "{server}/{tool} only runs as a task, which the gateway does not support yet"
+            )));
+        }
+        _ => {}
+    }
+    let arguments = args
+        .get("arguments")
+        .or_else(|| args.get("args"))
+        .cloned()
+        .unwrap_or_else(|| json!({}));
+    let mut forwarded = json!({ "name": tool, "arguments": arguments });
+    if let Some(meta) = params.get("_meta") {
+        forwarded["_meta"] = meta.clone();
+    }
+    match backend.request("tools/call", Some(forwarded), ctx).await {
+        Ok(result) => {
+            gw.record_use(server, tool);
+            Ok(result)
+        }
+        Err(e @ (CallError::Cancelled | CallError::Timeout { .. })) => Err(e.into()),
+        Err(CallError::Backend { error, .. }) if error.code == code::INVALID_PARAMS => {
+            Ok(tool_error(format!(
+                "{server}/{tool} rejected the call: {}",
+                error.message
+            )))
+        }
+        Err(other) => Ok(tool_error(other.to_string())),
+    }
+}
+
+fn list_servers(session: &Arc<Session>) -> Box<RawValue> {
+    let gw = &session.gateway;
+    let servers: Vec<Value> = gw
+        .backends()
+        .map(|b| {
+            let status = b.status();
+            let mut s = json!({
+                "name": b.name(),
+                "description": b.config.description,
+                "transport": b.config.transport.kind(),
+                "state": status.label(),
+                "tools": gw.catalog.get(b.name()).map(|e| e.tools.len()),
+            });
+            if let crate::backend::Status::Failed(reason) = status {
+                s["reason"] = json!(reason);
+            }
+            s
+        })
+        .collect();
+    structured(json!({ "servers": servers }))
+}
+
+async fn list_tools(session: &Arc<Session>, args: &Value) -> Outcome {
+    let Some(server) = str_arg(args, &["server", "backend"]) else {
+        return Ok(tool_error("`server` is required"));
+    };
+    let gw = &session.gateway;
+    if gw.backend(server).is_none() {
+        return Ok(tool_error(unknown_server_text(session, server)));
+    }
+    if gw.catalog.get(server).is_none() {
+        gw.refresh(server).await;
+    }
+    let Some(entry) = gw.catalog.get(server) else {
+        let reason = gw
+            .backend(server)
+            .map(|b| match b.status() {
+                crate::backend::Status::Failed(r) => r,
+                s => s.label().to_string(),
+            })
+            .unwrap_or_default();
+        return Ok(tool_error(format!(
+            "the tools of '{server}' are not known yet: {reason}"
+        )));
+    };
+    let tools: Vec<Value> = entry
+        .tools
+        .iter()
+        .filter_map(|t| {
+            let name = t.get("name")?.as_str()?;
+            let desc = t.get("description").and_then(Value::as_str).unwrap_or("");
+            Some(json!({ "name": name, "description": first_line(desc, LIST_DESCRIPTION_CHARS) }))
+        })
+        .collect();
+    Ok(structured(json!({ "server": server, "tools": tools })))
+}
+
+/// The first sentence or line of `text`, at most `max` characters.
+fn first_line(text: &str, max: usize) -> String {
+    let line = text.trim().lines().next().unwrap_or("");
+    let sentence = line.find(". ").map(|i| &line[..=i]).unwrap_or(line);
+    if sentence.chars().count() <= max {
+        return sentence.to_string();
+    }
+    let cut: String = sentence.chars().take(max.saturating_sub(1)).collect();
+    format!("{}…", cut.trim_end())
+}
+
+/// The candidates closest to `wanted`, best first.
+fn nearest<'a>(wanted: &str, candidates: impl IntoIterator<Item = &'a str>) -> Vec<&'a str> {
+    let wanted = wanted.to_lowercase();
+    let mut scored: Vec<(f64, &str)> = candidates
+        .into_iter()
+        .map(|c| (strsim::jaro_winkler(&wanted, &c.to_lowercase()), c))
+        .filter(|(s, _)| *s >= 0.7)
+        .collect();
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(b.1)));
+    scored.into_iter().take(3).map(|(_, c)| c).collect()
+}
+
+fn unknown_server_text(session: &Arc<Session>, server: &str) -> String {
+    let names: Vec<&str> = session.gateway.backends().map(|b| b.name()).collect();
+    let near = nearest(server, names.iter().copied());
+    let mut text = format!("unknown server '{server}'.");
+    if near.is_empty() {
+        text.push_str(&format!(" Servers: {}.", names.join(", ")));
+    } else {
+        text.push_str(&format!(" Did you mean: {}?", near.join(", ")));
+    }
+    text
+}
+
+fn unknown_tool_text(session: &Arc<Session>, server: &str, tool: &str) -> String {
+    let gw = &session.gateway;
+    let mut text = format!("unknown tool '{tool}' on server '{server}'.");
+    if let Some(entry) = gw.catalog.get(server) {
+        let near = nearest(tool, entry.tool_names());
+        if !near.is_empty() {
+            text.push_str(&format!(" Did you mean: {}?", near.join(", ")));
+        }
+    }
+    let elsewhere: Vec<String> = gw
+        .catalog
+        .snapshot()
+        .iter()
+        .filter(|e| e.backend != server && e.tool(tool).is_some())
+        .map(|e| e.backend.clone())
+        .collect();
+    if !elsewhere.is_empty() {
+        text.push_str(&format!(" '{tool}' exists on: {}.", elsewhere.join(", ")));
+    }
+    text.push_str(" Use gateway_search_tools to find tools.");
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn meta_tools_list_fits_the_budget() {
+        let list = serde_json::to_string(&json!({ "tools": definitions() })).unwrap();
+        assert!(list.len() <= 2048, "tools/list is {} bytes", list.len());
+    }
+
+    #[test]
+    fn nearest_ranks_typos_first() {
+        assert_eq!(
+            nearest("filesytem", ["memory", "filesystem", "time"]),
+            vec!["filesystem"]
+        );
+        assert!(nearest("zzz", ["memory"]).is_empty());
+    }
+
+    #[test]
+    fn first_line_trims() {
+        assert_eq!(first_line("Read a file. More text.", 50), "Read a file.");
+        assert_eq!(first_line("abcdef", 4), "abc…");
+    }
+}
