@@ -3,6 +3,7 @@
 
 mod add;
 mod bench;
+pub mod cap;
 mod completions;
 mod config_export;
 mod doctor;
