@@ -43,9 +43,31 @@ pub fn sanitize_name(raw: &str) -> String {
     }
 }
 
-/// `${env:NAME}` → `${NAME}` (the gateway's expansion syntax); everything else unchanged.
+/// `${env:NAME}` (VS Code, Cursor; empty when unset) → the gateway's `${NAME:-}`; everything
+/// else unchanged.
 pub fn translate_env_refs(s: &str) -> String {
-    s.replace("${env:", "${")
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(i) = rest.find("${env:") {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 6..];
+        match after.find('}') {
+            Some(j)
+                if after[..j]
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_') =>
+            {
+                out.push_str(&format!("${{{}:-}}", &after[..j]));
+                rest = &after[j + 1..];
+            }
+            _ => {
+                out.push_str("${env:");
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 fn translate_map(m: &BTreeMap<String, String>) -> Value {
@@ -221,7 +243,11 @@ mod tests {
             cwd: None,
         };
         let v = backend_value(&spec, true, Some("imported from Cursor"));
-        assert_eq!(v["env"]["TOKEN"], "${GH}");
+        assert_eq!(v["env"]["TOKEN"], "${GH:-}");
+        assert_eq!(
+            translate_env_refs("a ${env:X} ${env:bad name} ${Y}"),
+            "a ${X:-} ${env:bad name} ${Y}"
+        );
         let text = edit_backends("", &[], &[("gh".into(), v)]).unwrap();
         assert!(text.starts_with(NEW_FILE_HEADER), "{text}");
         let back = read_backends(&text).unwrap();
@@ -229,7 +255,7 @@ mod tests {
         let ServerSpec::Stdio { env, .. } = backend_spec(&back[0].1).unwrap() else {
             panic!()
         };
-        assert_eq!(env["TOKEN"], "${GH}");
+        assert_eq!(env["TOKEN"], "${GH:-}");
         let one_string =
             serde_json::json!({"command": "npx -y @modelcontextprotocol/server-filesystem /tmp"});
         let ServerSpec::Stdio { command, args, .. } = backend_spec(&one_string).unwrap() else {

@@ -227,7 +227,7 @@ fn import_rewrite_rerun_undo_for_every_client() {
         "{gw}"
     );
     assert!(
-        gw.contains("\"${LOG_LEVEL}\""),
+        gw.contains("\"${LOG_LEVEL:-}\""),
         "VS Code ${{env:…}} translated: {gw}"
     );
     assert!(gw.contains("\"Bearer ${CONTEXT7_TOKEN}\""), "{gw}");
