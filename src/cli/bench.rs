@@ -104,7 +104,11 @@ struct Pool {
 impl Pool {
     fn id_of(&self, doc: &ToolDoc) -> Option<&str> {
         self.ids
-            .get(&(doc.server.clone(), doc.name.clone(), doc.description.clone()))
+            .get(&(
+                doc.server.clone(),
+                doc.name.clone(),
+                doc.description.clone(),
+            ))
             .map(String::as_str)
     }
 }
@@ -214,7 +218,10 @@ fn score(pool: &Pool, queries: &[QueryLine], config: RankConfig) -> anyhow::Resu
         let relevant_at: Vec<bool> = outcome
             .hits
             .iter()
-            .map(|h| pool.id_of(&h.doc).is_some_and(|id| q.relevant.iter().any(|r| r == id)))
+            .map(|h| {
+                pool.id_of(&h.doc)
+                    .is_some_and(|id| q.relevant.iter().any(|r| r == id))
+            })
             .collect();
         let first = relevant_at.iter().position(|&r| r);
         if let Some(rank) = first {
@@ -286,15 +293,21 @@ const ABLATIONS: &[(&str, &[(&str, &str)])] = &[
     ),
     ("− stemming", &[("stemming", "false")]),
     ("− stop words", &[("stop_words", "false")]),
-    ("− field boosts (all fields 1)", &[
-        ("name", "1"),
-        ("title", "1"),
-        ("description", "1"),
-        ("params", "1"),
-        ("param_desc", "1"),
-        ("server", "1"),
-    ]),
-    ("− parameter fields", &[("params", "0"), ("param_desc", "0")]),
+    (
+        "− field boosts (all fields 1)",
+        &[
+            ("name", "1"),
+            ("title", "1"),
+            ("description", "1"),
+            ("params", "1"),
+            ("param_desc", "1"),
+            ("server", "1"),
+        ],
+    ),
+    (
+        "− parameter fields",
+        &[("params", "0"), ("param_desc", "0")],
+    ),
     ("− synonym expansion", &[("synonyms", "0")]),
     ("− typo correction", &[("fuzzy", "0")]),
     ("− coverage re-weighting", &[("coverage", "0")]),
@@ -309,14 +322,19 @@ fn retrieval(args: RetrievalArgs) -> anyhow::Result<()> {
         queries.truncate(max);
     }
     if queries.is_empty() {
-        bail!("{}: no queries in the {:?} split", args.queries.display(), args.split);
+        bail!(
+            "{}: no queries in the {:?} split",
+            args.queries.display(),
+            args.split
+        );
     }
     let mut base = RankConfig::default();
     for o in &args.overrides {
         let (k, v) = parse_override(o)?;
         base.set(k, v).map_err(anyhow::Error::msg)?;
     }
-    let mut variants: Vec<(String, RankConfig)> = vec![("default ranking".to_string(), base.clone())];
+    let mut variants: Vec<(String, RankConfig)> =
+        vec![("default ranking".to_string(), base.clone())];
     if args.ablation {
         for (label, changes) in ABLATIONS {
             let mut c = base.clone();
@@ -391,7 +409,8 @@ fn calibration(
     for q in &irrelevant {
         confidence.push(index.search(&q.query, 5, None)?.confidence);
     }
-    let share = |v: &[f32], t: f32| v.iter().filter(|c| **c < t).count() as f64 / v.len().max(1) as f64;
+    let share =
+        |v: &[f32], t: f32| v.iter().filter(|c| **c < t).count() as f64 / v.len().max(1) as f64;
     let mut out = format!(
         "\nno-good-match calibration on {} ({} queries, all of them) vs the {} answered queries above\n\n\
          | threshold | irrelevant flagged | answered flagged |\n|---|---|---|\n",
@@ -401,7 +420,11 @@ fn calibration(
     );
     for step in 1..=12 {
         let t = step as f32 * 0.05;
-        let mark = if (t - config.no_match_below).abs() < 1e-4 { " (default)" } else { "" };
+        let mark = if (t - config.no_match_below).abs() < 1e-4 {
+            " (default)"
+        } else {
+            ""
+        };
         // Writing to a String cannot fail.
         let _ = writeln!(
             out,

@@ -2,6 +2,7 @@
 //! and calls [`run`]. Exit codes: 0 ok, 1 runtime failure, 2 usage or config error.
 
 pub mod add;
+mod bench;
 pub mod completions;
 pub mod config_export;
 mod doctor;
@@ -69,6 +70,8 @@ pub enum Command {
     Config(ConfigCommand),
     /// Print a shell completion script
     Completions(completions::CompletionsArgs),
+    /// Benchmarks (retrieval quality of the search ranking)
+    Bench(bench::BenchArgs),
     #[command(name = "__reaper", hide = true)]
     Reaper,
 }
@@ -97,6 +100,7 @@ pub fn run(cli: Cli) -> ExitCode {
             args,
             <Cli as clap::CommandFactory>::command(),
         )),
+        Command::Bench(args) => report(bench::run(args)),
         Command::Reaper => {
             crate::backend::process::run_reaper();
             ExitCode::SUCCESS
@@ -107,9 +111,14 @@ pub fn run(cli: Cli) -> ExitCode {
 /// Prints an error from an `anyhow` command to stderr and maps it to exit code 1.
 fn edge(result: anyhow::Result<ExitCode>) -> ExitCode {
     result.unwrap_or_else(|e| {
-        eprintln!("error: {e:#}");
+        eprintln!("mcp-gateway: {e:#}");
         ExitCode::FAILURE
     })
+}
+
+/// Maps a command's `anyhow` result to an exit code, printing the error chain.
+fn report(result: anyhow::Result<()>) -> ExitCode {
+    edge(result.map(|()| ExitCode::SUCCESS))
 }
 
 /// Colour only on a terminal, and never when `NO_COLOR` is set.
