@@ -25,6 +25,9 @@ impl Client for VsCode {
     fn docs_url(&self) -> &'static str {
         "https://code.visualstudio.com/docs/copilot/customization/mcp-servers"
     }
+    fn env_syntax(&self) -> super::EnvSyntax {
+        super::EnvSyntax::Dollar
+    }
     fn locations(&'static self, env: &HostEnv, project: Option<&Path>) -> Vec<Location> {
         match project {
             None => {

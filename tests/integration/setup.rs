@@ -231,6 +231,10 @@ fn import_rewrite_rerun_undo_for_every_client() {
         "VS Code ${{env:…}} translated: {gw}"
     );
     assert!(gw.contains("\"Bearer ${CONTEXT7_TOKEN}\""), "{gw}");
+    assert!(
+        gw.contains("\"STRIPE_SECRET_KEY\":\"${STRIPE_KEY}\""),
+        "Gemini $VAR: {gw}"
+    );
     let filesystem = &backends.iter().find(|(n, _)| n == "filesystem").unwrap().1;
     assert_eq!(
         filesystem["description"],
@@ -391,11 +395,25 @@ fn gateway_yaml_written_by_setup_loads() {
     let home = Home::new();
     home.install("claude-desktop", "claude_desktop.json");
     home.install("lmstudio", "lmstudio.mcp.json");
+    // A literal secret with `$` in a client without expansion must arrive unchanged.
+    let kiro = home.path_of("kiro");
+    std::fs::create_dir_all(kiro.parent().unwrap()).unwrap();
+    std::fs::write(
+        &kiro,
+        r#"{"mcpServers": {"db": {"command": "db-mcp", "env": {"PASS": "pa$$w0rd${NOT_SET}"}}}}"#,
+    )
+    .unwrap();
     home.run(yes());
     let cfg =
         mcp_gateway::config::load_file(&home.gateway_yaml()).unwrap_or_else(|e| panic!("{e}"));
     let names: Vec<&String> = cfg.backends.keys().collect();
-    assert_eq!(names, ["filesystem", "hf-mcp-server", "memory"]);
+    assert_eq!(names, ["db", "filesystem", "hf-mcp-server", "memory"]);
+    match &cfg.backends["db"].transport {
+        mcp_gateway::config::Transport::Stdio(spec) => {
+            assert_eq!(spec.env["PASS"], "pa$$w0rd${NOT_SET}")
+        }
+        other => panic!("{other:?}"),
+    }
     assert_eq!(cfg.backends["memory"].transport.kind(), "stdio");
     assert_eq!(cfg.backends["hf-mcp-server"].transport.kind(), "http");
 }
