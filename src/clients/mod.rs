@@ -782,6 +782,80 @@ mod tests {
     }
 
     #[test]
+    fn every_client_path_per_os() {
+        let vars = |k: &str| match k {
+            "HOME" => Some("/h".into()),
+            "APPDATA" => Some("/w/Roaming".into()),
+            "CODEX_HOME" => Some("/cx".into()),
+            _ => None,
+        };
+        let user = |os, id: &str| -> Vec<String> {
+            by_id(id)
+                .unwrap()
+                .locations(&HostEnv::from_vars(os, vars).unwrap(), None)
+                .iter()
+                .map(|l| l.path.to_string_lossy().into_owned())
+                .collect()
+        };
+        use HostOs::*;
+        assert_eq!(user(Linux, "vscode"), ["/h/.config/Code/User/mcp.json"]);
+        assert_eq!(
+            user(MacOs, "vscode"),
+            ["/h/Library/Application Support/Code/User/mcp.json"]
+        );
+        assert_eq!(user(Windows, "vscode"), ["/w/Roaming/Code/User/mcp.json"]);
+        assert_eq!(
+            user(MacOs, "cline"),
+            [
+                "/h/Library/Application Support/Code/User/globalStorage/saoudrizwan.claude-dev/settings/cline_mcp_settings.json"
+            ]
+        );
+        assert_eq!(user(MacOs, "zed"), ["/h/.config/zed/settings.json"]);
+        assert_eq!(user(Windows, "zed"), ["/w/Roaming/Zed/settings.json"]);
+        assert_eq!(
+            user(Windows, "goose"),
+            ["/w/Roaming/Block/goose/config/config.yaml"]
+        );
+        assert_eq!(user(Linux, "goose"), ["/h/.config/goose/config.yaml"]);
+        assert_eq!(user(Linux, "codex"), ["/cx/config.toml"]);
+        assert_eq!(user(Linux, "claude-code"), ["/h/.claude.json"]);
+        assert_eq!(
+            user(Linux, "windsurf"),
+            ["/h/.codeium/windsurf/mcp_config.json"]
+        );
+        assert_eq!(user(Linux, "gemini"), ["/h/.gemini/settings.json"]);
+        assert_eq!(
+            user(Linux, "opencode"),
+            ["/h/.config/opencode/opencode.json"]
+        );
+        assert_eq!(user(Linux, "lmstudio"), ["/h/.lmstudio/mcp.json"]);
+        assert_eq!(user(Linux, "kiro"), ["/h/.kiro/settings/mcp.json"]);
+        assert_eq!(user(Linux, "continue"), ["/h/.continue/config.yaml"]);
+        let env = HostEnv::from_vars(Linux, vars).unwrap();
+        let project: Vec<(String, Vec<String>)> = all()
+            .iter()
+            .flat_map(|c| c.locations(&env, Some(Path::new("/p"))))
+            .map(|l| (l.path.to_string_lossy().into_owned(), l.section.clone()))
+            .collect();
+        let paths: Vec<&str> = project.iter().map(|(p, _)| p.as_str()).collect();
+        assert_eq!(
+            paths,
+            [
+                "/p/.mcp.json",
+                "/h/.claude.json",
+                "/p/.cursor/mcp.json",
+                "/p/.vscode/mcp.json",
+                "/p/.zed/settings.json",
+                "/p/.codex/config.toml",
+                "/p/.gemini/settings.json",
+                "/p/opencode.json",
+                "/p/.kiro/settings/mcp.json"
+            ]
+        );
+        assert_eq!(project[1].1, ["projects", "/p", "mcpServers"]);
+    }
+
+    #[test]
     fn client_lookup_suggests() {
         assert_eq!(by_id("Cursor").unwrap().id(), "cursor");
         match by_id("cursr") {
