@@ -386,7 +386,20 @@ fn toml_edit_entries(
 /// Renders a YAML scalar or flow collection. JSON is valid YAML 1.2 flow syntax, so values are
 /// written as JSON: strings always double-quoted, so nothing is reinterpreted (`yes`, `1.0`, `~`).
 fn yaml_flow(v: &Value) -> String {
-    serde_json::to_string(v).unwrap_or_else(|_| "null".into())
+    match v {
+        Value::Array(items) => format!(
+            "[{}]",
+            items.iter().map(yaml_flow).collect::<Vec<_>>().join(", ")
+        ),
+        Value::Object(m) => format!(
+            "{{{}}}",
+            m.iter()
+                .map(|(k, v)| format!("{}: {}", yaml_flow(&Value::String(k.clone())), yaml_flow(v)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        scalar => serde_json::to_string(scalar).unwrap_or_else(|_| "null".into()),
+    }
 }
 
 fn yaml_key(k: &str) -> String {

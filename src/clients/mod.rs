@@ -574,7 +574,8 @@ pub fn decode_entry(name: &str, value: &Value, syntax: EnvSyntax) -> Result<Serv
             );
         }
         if let Some(var) = obj.get("bearer_token_env_var").and_then(Value::as_str) {
-            headers.insert("Authorization".into(), format!("Bearer ${{{var}}}"));
+            // `:-`: an unset variable fails this server's requests, not the whole gateway config.
+            headers.insert("Authorization".into(), format!("Bearer ${{{var}:-}}"));
         }
         let transport = match ty.as_deref() {
             Some("sse") => RemoteTransport::Sse,
@@ -669,7 +670,7 @@ mod tests {
         );
         let codex = decode_entry("g", &json!({"url": "https://x", "bearer_token_env_var": "TOK", "http_headers": {"X": "a$b"}}), EnvSyntax::Literal).unwrap();
         assert!(
-            matches!(&codex.spec, ServerSpec::Remote { headers, .. } if headers["Authorization"] == "Bearer ${TOK}" && headers["X"] == "a$$b")
+            matches!(&codex.spec, ServerSpec::Remote { headers, .. } if headers["Authorization"] == "Bearer ${TOK:-}" && headers["X"] == "a$$b")
         );
     }
 
@@ -730,7 +731,7 @@ mod tests {
         )
         .unwrap();
         assert!(
-            matches!(&codex.spec, ServerSpec::Remote { headers, .. } if headers["Authorization"] == "Bearer ${TOK}")
+            matches!(&codex.spec, ServerSpec::Remote { headers, .. } if headers["Authorization"] == "Bearer ${TOK:-}")
         );
         let sse = decode("h", &json!({"type": "sse", "url": "https://x/sse"})).unwrap();
         assert!(matches!(

@@ -14,7 +14,7 @@ use crate::clients::doc::{self, DocError};
 use crate::clients::{FileFormat, RemoteTransport, ServerSpec, Shape};
 
 /// Header of a gateway.yaml created by setup / add.
-pub const NEW_FILE_HEADER: &str = "# mcp-gateway configuration. Reference: docs/config.md\n# Backends are started lazily; secrets may be written as ${ENV_VAR}.\n";
+pub const NEW_FILE_HEADER: &str = "# mcp-gateway configuration. Reference: docs/configuration.md\n# Backends are started lazily; secrets may be written as ${ENV_VAR}.\n";
 
 fn section() -> Vec<String> {
     vec!["backends".to_string()]

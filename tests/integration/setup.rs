@@ -230,9 +230,9 @@ fn import_rewrite_rerun_undo_for_every_client() {
         gw.contains("\"${LOG_LEVEL:-}\""),
         "VS Code ${{env:…}} translated: {gw}"
     );
-    assert!(gw.contains("\"Bearer ${CONTEXT7_TOKEN}\""), "{gw}");
+    assert!(gw.contains("\"Bearer ${CONTEXT7_TOKEN:-}\""), "{gw}");
     assert!(
-        gw.contains("\"STRIPE_SECRET_KEY\":\"${STRIPE_KEY}\""),
+        gw.contains("\"STRIPE_SECRET_KEY\": \"${STRIPE_KEY}\""),
         "Gemini $VAR: {gw}"
     );
     let filesystem = &backends.iter().find(|(n, _)| n == "filesystem").unwrap().1;
