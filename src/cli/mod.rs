@@ -109,10 +109,19 @@ pub fn run(cli: Cli) -> ExitCode {
 }
 
 /// Prints an error from an `anyhow` command to stderr and maps it to exit code 1.
+/// Usage mistakes (an unknown client name, a prompt without a terminal) exit with 2.
 fn edge(result: anyhow::Result<ExitCode>) -> ExitCode {
     result.unwrap_or_else(|e| {
         eprintln!("mcp-gateway: {e:#}");
-        ExitCode::FAILURE
+        let usage = matches!(
+            e.downcast_ref::<crate::clients::ClientError>(),
+            Some(crate::clients::ClientError::UnknownClient { .. })
+        ) || e.downcast_ref::<setup::NeedsTerminal>().is_some();
+        if usage {
+            ExitCode::from(EXIT_USAGE)
+        } else {
+            ExitCode::FAILURE
+        }
     })
 }
 

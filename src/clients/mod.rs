@@ -799,12 +799,18 @@ mod tests {
                 .collect()
         };
         use HostOs::*;
-        assert_eq!(user(Linux, "vscode"), ["/h/.config/Code/User/mcp.json"]);
         assert_eq!(
-            user(MacOs, "vscode"),
-            ["/h/Library/Application Support/Code/User/mcp.json"]
+            user(Linux, "vscode"),
+            [
+                "/h/.config/Code/User/mcp.json",
+                "/h/.config/Code/User/settings.json"
+            ]
         );
-        assert_eq!(user(Windows, "vscode"), ["/w/Roaming/Code/User/mcp.json"]);
+        assert_eq!(
+            user(MacOs, "vscode")[0],
+            "/h/Library/Application Support/Code/User/mcp.json"
+        );
+        assert_eq!(user(Windows, "vscode")[0], "/w/Roaming/Code/User/mcp.json");
         assert_eq!(
             user(MacOs, "cline"),
             [
