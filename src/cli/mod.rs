@@ -1,10 +1,10 @@
 //! The command line: argument definitions and one module per command. `main.rs` only parses
 //! and calls [`run`]. Exit codes: 0 ok, 1 runtime failure, 2 usage or config error.
 
-pub mod add;
+mod add;
 mod bench;
-pub mod completions;
-pub mod config_export;
+mod completions;
+mod config_export;
 mod doctor;
 pub mod get;
 pub mod init;
@@ -55,6 +55,8 @@ pub enum Command {
     List(list::ListArgs),
     /// Check the config, start and probe every backend, check the installation
     Doctor(doctor::DoctorArgs),
+    /// Benchmarks (retrieval quality of the search ranking)
+    Bench(bench::BenchArgs),
     /// Import the MCP servers of your AI clients and point the clients at the gateway
     Setup(setup::SetupArgs),
     /// Add a backend (a command, a URL, or a well-known server by name)
@@ -70,8 +72,6 @@ pub enum Command {
     Config(ConfigCommand),
     /// Print a shell completion script
     Completions(completions::CompletionsArgs),
-    /// Benchmarks (retrieval quality of the search ranking)
-    Bench(bench::BenchArgs),
     #[command(name = "__reaper", hide = true)]
     Reaper,
 }
@@ -88,6 +88,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Stdio => stdio::run(&cli.global),
         Command::List(args) => list::run(&cli.global, &args),
         Command::Doctor(args) => doctor::run(&cli.global, &args),
+        Command::Bench(args) => edge(bench::run(args).map(|()| ExitCode::SUCCESS)),
         Command::Setup(args) => edge(setup::run(cli.global.config.as_deref(), args)),
         Command::Add(args) => edge(add::run(cli.global.config.as_deref(), args)),
         Command::Remove(args) => edge(remove::run(cli.global.config.as_deref(), args)),
@@ -100,7 +101,6 @@ pub fn run(cli: Cli) -> ExitCode {
             args,
             <Cli as clap::CommandFactory>::command(),
         )),
-        Command::Bench(args) => report(bench::run(args)),
         Command::Reaper => {
             crate::backend::process::run_reaper();
             ExitCode::SUCCESS
@@ -108,11 +108,11 @@ pub fn run(cli: Cli) -> ExitCode {
     }
 }
 
-/// Prints an error from an `anyhow` command to stderr and maps it to exit code 1.
-/// Usage mistakes (an unknown client name, a prompt without a terminal) exit with 2.
+/// Prints an error from an `anyhow` command to stderr and maps it to exit code 1; usage
+/// mistakes (an unknown client name, a prompt without a terminal) exit with 2.
 fn edge(result: anyhow::Result<ExitCode>) -> ExitCode {
     result.unwrap_or_else(|e| {
-        eprintln!("mcp-gateway: {e:#}");
+        eprintln!("error: {e:#}");
         let usage = matches!(
             e.downcast_ref::<crate::clients::ClientError>(),
             Some(crate::clients::ClientError::UnknownClient { .. })
@@ -123,11 +123,6 @@ fn edge(result: anyhow::Result<ExitCode>) -> ExitCode {
             ExitCode::FAILURE
         }
     })
-}
-
-/// Maps a command's `anyhow` result to an exit code, printing the error chain.
-fn report(result: anyhow::Result<()>) -> ExitCode {
-    edge(result.map(|()| ExitCode::SUCCESS))
 }
 
 /// Colour only on a terminal, and never when `NO_COLOR` is set.
