@@ -181,11 +181,20 @@ fn catalog_docs(global: &GlobalArgs) -> Result<Vec<crate::search::ToolDoc>, Exit
     docs
 }
 
-/// Prints an error from an `anyhow` command to stderr and maps it to exit code 1.
+/// Prints an error from an `anyhow` command to stderr and maps it to exit code 1; usage
+/// mistakes (an unknown client name, a prompt without a terminal) exit with 2.
 fn edge(result: anyhow::Result<ExitCode>) -> ExitCode {
     result.unwrap_or_else(|e| {
         eprintln!("error: {e:#}");
-        ExitCode::FAILURE
+        let usage = matches!(
+            e.downcast_ref::<crate::clients::ClientError>(),
+            Some(crate::clients::ClientError::UnknownClient { .. })
+        ) || e.downcast_ref::<setup::NeedsTerminal>().is_some();
+        if usage {
+            ExitCode::from(EXIT_USAGE)
+        } else {
+            ExitCode::FAILURE
+        }
     })
 }
 
