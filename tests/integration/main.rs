@@ -3,3 +3,4 @@
 //! fake backend (`tests/fixtures/fake_backend.py`). Each area lives in its own module.
 
 mod harness;
+mod proxy_features;
