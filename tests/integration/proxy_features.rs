@@ -364,10 +364,20 @@ fn find_call<'a>(messages: &'a [Value], what: &str, pred: impl Fn(&Value) -> boo
     found[0]
 }
 
-#[test]
-fn sampling_elicitation_roots_progress_and_cancel_with_the_python_sdk() {
-    let env = TestEnv::new();
-    // The backend runs behind `proxy_client.py tee` so the test sees what the gateway sent it.
+/// What one `proxy_client.py run` produced: its report and the four wire transcripts.
+struct SdkRun {
+    results: Value,
+    /// Client → gateway and gateway → client.
+    client_sent: Vec<Value>,
+    client_emitted: Vec<Value>,
+    /// Gateway → backend and backend → gateway.
+    backend_sent: Vec<Value>,
+    backend_emitted: Vec<Value>,
+}
+
+/// Runs the SDK client through the gateway (one backend, server-everything behind
+/// `proxy_client.py tee`), validates what the gateway emitted, and returns everything recorded.
+fn run_sdk_scenarios(env: &TestEnv, roots: &[&str], scenarios: &[&str]) -> SdkRun {
     let backend_sent = env.path().join("backend-sent.jsonl");
     let backend_emitted = env.path().join("backend-emitted.jsonl");
     let script = fixture("proxy_client.py");
@@ -389,7 +399,6 @@ fn sampling_elicitation_roots_progress_and_cancel_with_the_python_sdk() {
     );
     let config = env.write_config(true, &[(SERVER, body)]);
     let dir = env.path().join("sdk");
-    let roots = ["file:///tmp/proxy-root-a", "file:///tmp/proxy-root-b"];
 
     let mut cmd = Command::new(py_bin("python"));
     cmd.arg(&script)
@@ -401,17 +410,11 @@ fn sampling_elicitation_roots_progress_and_cancel_with_the_python_sdk() {
     for r in roots {
         cmd.arg("--root").arg(r);
     }
-    cmd.args([
-        "sampling",
-        "elicitation",
-        "roots",
-        "progress",
-        "cancel",
-        "--",
-    ])
-    .arg(gateway_bin())
-    .arg("--config")
-    .arg(&config);
+    cmd.args(scenarios)
+        .arg("--")
+        .arg(gateway_bin())
+        .arg("--config")
+        .arg(&config);
     env.apply(&mut cmd);
     cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -427,7 +430,58 @@ fn sampling_elicitation_roots_progress_and_cancel_with_the_python_sdk() {
     );
     let report: Value = serde_json::from_str(stdout.trim())
         .unwrap_or_else(|e| panic!("proxy_client output is not JSON ({e}): {stdout}"));
-    let results = &report["results"];
+    validate(
+        &dir.join("emitted.jsonl"),
+        &dir.join("sent.jsonl"),
+        &[&backend_emitted],
+    );
+    SdkRun {
+        results: report["results"].clone(),
+        client_sent: transcript(&dir.join("sent.jsonl")),
+        client_emitted: transcript(&dir.join("emitted.jsonl")),
+        backend_sent: transcript(&backend_sent),
+        backend_emitted: transcript(&backend_emitted),
+    }
+}
+
+/// Backend → client requests reach the client with their params unchanged, and the client's
+/// answer reaches the backend unchanged.
+fn assert_relayed_unchanged(run: &SdkRun, method: &str, answer: impl Fn(&Value) -> bool) {
+    let asked: Vec<&Value> = run
+        .backend_emitted
+        .iter()
+        .filter(|m| m["method"] == method && m.get("id").is_some())
+        .collect();
+    let relayed: Vec<&Value> = run
+        .client_emitted
+        .iter()
+        .filter(|m| m["method"] == method && m.get("id").is_some())
+        .collect();
+    assert!(!asked.is_empty(), "the backend never sent {method}");
+    for a in &asked {
+        assert!(
+            relayed.iter().any(|r| r["params"] == a["params"]),
+            "{method} from the backend did not reach the client unchanged: {a}\nrelayed: {relayed:#?}"
+        );
+    }
+    assert!(
+        run.backend_sent.iter().any(|m| m.get("method").is_none()
+            && asked.iter().any(|a| a["id"] == m["id"])
+            && answer(&m["result"])),
+        "the client's answer to {method} did not reach the backend; the gateway sent it: {:#?}",
+        run.backend_sent
+            .iter()
+            .filter(|m| m.get("method").is_none())
+            .collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn sampling_elicitation_and_roots_reach_the_client_and_back() {
+    let env = TestEnv::new();
+    let roots = ["file:///tmp/proxy-root-a", "file:///tmp/proxy-root-b"];
+    let run = run_sdk_scenarios(&env, &roots, &["sampling", "elicitation", "roots"]);
+    let results = &run.results;
 
     // Sampling: the backend's request reached our callback and its answer reached the backend.
     let sampling = &results["sampling"];
@@ -441,6 +495,12 @@ fn sampling_elicitation_roots_progress_and_cancel_with_the_python_sdk() {
         Some(1),
         "{sampling:#}"
     );
+    assert_relayed_unchanged(&run, "sampling/createMessage", |r| {
+        r["model"] == "proxy-client-model"
+            && r["content"]["text"]
+                .as_str()
+                .is_some_and(|t| t.starts_with(SAMPLING_REPLY))
+    });
 
     // Elicitation: the form request reached the client; the accepted content reached the backend.
     let elicitation = &results["elicitation"];
@@ -449,30 +509,39 @@ fn sampling_elicitation_roots_progress_and_cancel_with_the_python_sdk() {
         text.contains("User provided the requested information") && text.contains("Proxy Client"),
         "elicitation result does not carry the client's answer: {elicitation:#}"
     );
-    let asked = &elicitation["elicitation_requests"][0];
     assert!(
-        asked["requestedSchema"]["properties"]["name"].is_object(),
+        elicitation["elicitation_requests"][0]["requestedSchema"]["properties"]["name"].is_object(),
         "{elicitation:#}"
     );
+    assert_relayed_unchanged(&run, "elicitation/create", |r| {
+        *r == json!({"action": "accept", "content": {"name": "Proxy Client", "check": true, "integer": 7}})
+    });
 
     // Roots: the backend saw the client's roots.
-    let roots_result = &results["roots"];
-    let text = first_text(&roots_result["result"]);
+    let listed = &results["roots"];
+    let text = first_text(&listed["result"]);
     for r in roots {
         assert!(
             text.contains(r),
-            "root {r} missing from get-roots-list: {roots_result:#}"
+            "root {r} missing from get-roots-list: {listed:#}"
         );
     }
     assert!(
-        roots_result["roots_requests"].as_u64().unwrap_or(0) >= 1,
-        "{roots_result:#}"
+        listed["roots_requests"].as_u64().unwrap_or(0) >= 1,
+        "{listed:#}"
     );
+    assert_relayed_unchanged(&run, "roots/list", |r| {
+        r["roots"][0]["uri"] == roots[0] && r["roots"][1]["uri"] == roots[1]
+    });
+}
 
-    // Progress: every notification carries the token the client chose.
-    let dir_sent = transcript(&dir.join("sent.jsonl"));
-    let dir_emitted = transcript(&dir.join("emitted.jsonl"));
-    let progress = &results["progress"];
+#[test]
+fn progress_keeps_the_client_token_and_cancel_reaches_the_backend() {
+    let env = TestEnv::new();
+    let run = run_sdk_scenarios(&env, &[], &["progress", "cancel"]);
+
+    // Progress: every step arrives, each notification carrying the token the client chose.
+    let progress = &run.results["progress"];
     assert!(
         first_text(&progress["result"]).starts_with("Long running operation completed"),
         "{progress:#}"
@@ -482,28 +551,29 @@ fn sampling_elicitation_roots_progress_and_cancel_with_the_python_sdk() {
         .map(|a| a.iter().filter_map(|u| u[0].as_f64()).collect())
         .unwrap_or_default();
     assert_eq!(steps, vec![1.0, 2.0, 3.0, 4.0], "{progress:#}");
-    let call = find_call(&dir_sent, "of the 2 s operation", |p| {
-        p["arguments"]["tool"] == "trigger-long-running-operation"
-            && p["arguments"]["arguments"]["duration"] == 2
+    let call = find_call(&run.client_sent, "of the 2 s operation", |p| {
+        p["arguments"]["arguments"]["duration"] == 2
     });
     let token = &call["params"]["_meta"]["progressToken"];
     assert!(!token.is_null(), "the SDK sent no progress token: {call}");
-    let relayed: Vec<&Value> = dir_emitted
+    let relayed = run
+        .client_emitted
         .iter()
         .filter(|m| {
             m["method"] == "notifications/progress" && m["params"]["progressToken"] == *token
         })
-        .collect();
+        .count();
     assert_eq!(
-        relayed.len(),
-        4,
-        "progress with the client's token {token}: {relayed:#?}"
+        relayed, 4,
+        "progress notifications with the client's token {token}"
     );
-    let client_tokens: Vec<&Value> = dir_sent
+    let client_tokens: Vec<&Value> = run
+        .client_sent
         .iter()
         .filter_map(|m| m["params"]["_meta"].get("progressToken"))
         .collect();
-    for m in dir_emitted
+    for m in run
+        .client_emitted
         .iter()
         .filter(|m| m["method"] == "notifications/progress")
     {
@@ -513,9 +583,9 @@ fn sampling_elicitation_roots_progress_and_cancel_with_the_python_sdk() {
         );
     }
 
-    // Cancel: the client abandoned the call; the gateway sent no response for it and told the
-    // backend, with the backend-side request id.
-    let cancel = &results["cancel"];
+    // Cancel: the client abandoned the call after its first progress step; the gateway sent no
+    // response for it and cancelled the backend's request, by the backend-side id.
+    let cancel = &run.results["cancel"];
     assert_eq!(
         cancel["completed"],
         json!({}),
@@ -527,18 +597,19 @@ fn sampling_elicitation_roots_progress_and_cancel_with_the_python_sdk() {
             .is_none_or(Vec::is_empty),
         "{cancel:#}"
     );
-    let call = find_call(&dir_sent, "of the 30 s operation", |p| {
+    let call = find_call(&run.client_sent, "of the 30 s operation", |p| {
         p["arguments"]["arguments"]["duration"] == 30
     });
     let client_id = &call["id"];
     assert!(
-        dir_sent
+        run.client_sent
             .iter()
             .any(|m| m["method"] == "notifications/cancelled"
                 && m["params"]["requestId"] == *client_id),
         "the SDK did not send notifications/cancelled for {client_id}"
     );
-    let answered: Vec<&Value> = dir_emitted
+    let answered: Vec<&Value> = run
+        .client_emitted
         .iter()
         .filter(|m| m.get("method").is_none() && m["id"] == *client_id)
         .collect();
@@ -546,28 +617,23 @@ fn sampling_elicitation_roots_progress_and_cancel_with_the_python_sdk() {
         answered.is_empty(),
         "the gateway answered the cancelled request {client_id}: {answered:#?}"
     );
-    let to_backend = transcript(&backend_sent);
-    let backend_call = find_call(&to_backend, "of the 30 s operation at the backend", |p| {
-        p["name"] == "trigger-long-running-operation" && p["arguments"]["duration"] == 30
-    });
+    let backend_call = find_call(
+        &run.backend_sent,
+        "of the 30 s operation at the backend",
+        |p| p["name"] == "trigger-long-running-operation" && p["arguments"]["duration"] == 30,
+    );
     let backend_id = &backend_call["id"];
     assert!(
-        to_backend
+        run.backend_sent
             .iter()
             .any(|m| m["method"] == "notifications/cancelled"
                 && m["params"]["requestId"] == *backend_id),
         "the gateway did not cancel request {backend_id} at the backend; it sent: {:#?}",
-        to_backend
+        run.backend_sent
             .iter()
             .filter(|m| m.get("method").is_some())
             .map(|m| m["method"].clone())
             .collect::<Vec<_>>()
-    );
-
-    validate(
-        &dir.join("emitted.jsonl"),
-        &dir.join("sent.jsonl"),
-        &[&backend_emitted],
     );
 }
 
