@@ -55,6 +55,9 @@ pub struct Gateway {
     notices: broadcast::Sender<ClientNotice>,
     /// The client's `initialize` capabilities; backends wait for them before starting.
     client_caps: watch::Sender<Option<Value>>,
+    paths: Option<Paths>,
+    /// Usage counts changed since they were last saved.
+    usage_dirty: std::sync::atomic::AtomicBool,
 }
 
 impl Gateway {
@@ -90,6 +93,11 @@ impl Gateway {
             .collect();
 
         let mut index = SearchIndex::new()?;
+        if let Some(p) = paths
+            && let Err(e) = index.load_usage(p)
+        {
+            tracing::warn!("ignoring usage counts: {e}");
+        }
         for entry in catalog.snapshot() {
             let desc = config
                 .backends
@@ -129,6 +137,8 @@ impl Gateway {
             refreshing: Mutex::new(HashMap::new()),
             notices,
             client_caps,
+            paths: paths.cloned(),
+            usage_dirty: std::sync::atomic::AtomicBool::new(false),
         });
         tokio::spawn(Arc::clone(&gw).handle_events(events_rx));
         tokio::spawn(Arc::clone(&gw).sweep_idle());
@@ -182,6 +192,34 @@ impl Gateway {
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .search(query, limit, server)
+    }
+
+    /// Counts a successful invocation for the search ranking's usage prior.
+    pub fn record_use(&self, server: &str, tool: &str) {
+        self.index
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .record_use(server, tool);
+        self.usage_dirty
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    fn save_usage(&self) {
+        let Some(paths) = &self.paths else { return };
+        if !self
+            .usage_dirty
+            .swap(false, std::sync::atomic::Ordering::Relaxed)
+        {
+            return;
+        }
+        let saved = self
+            .index
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .save_usage(paths);
+        if let Err(e) = saved {
+            tracing::warn!("cannot save usage counts: {e}");
+        }
     }
 
     /// Fetches what a backend lists and updates catalog and index. One refresh runs at a time
@@ -301,16 +339,20 @@ impl Gateway {
 
     async fn sweep_idle(self: Arc<Self>) {
         let mut tick = tokio::time::interval(Duration::from_millis(500));
-        loop {
+        for n in 0u64.. {
             tick.tick().await;
             for b in self.backends.values() {
                 b.stop_if_idle().await;
+            }
+            if n % 60 == 59 {
+                self.save_usage();
             }
         }
     }
 
     /// Stops every backend (in parallel), each in order: stdin closed, SIGTERM, SIGKILL.
     pub async fn shutdown(&self) {
+        self.save_usage();
         let mut stops = tokio::task::JoinSet::new();
         for b in self.backends.values() {
             let b = Arc::clone(b);

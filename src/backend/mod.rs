@@ -120,6 +120,8 @@ pub struct Backend {
     /// The client's capabilities once it initialized.
     client_caps: watch::Receiver<Option<Value>>,
     relay: Arc<Relay>,
+    /// Cancelled at gateway shutdown: a start in progress gives up at once.
+    stopping: CancellationToken,
 }
 
 /// What a backend shares with the gateway around it.
@@ -127,6 +129,8 @@ pub struct Backend {
 pub struct BackendEnv {
     pub reaper: Option<Arc<Reaper>>,
     pub events: mpsc::UnboundedSender<BackendEvent>,
+    /// The client's capabilities; `None` until it initializes (a starting backend waits for
+    /// them, bounded). Commands without a client set `Some(json!({}))` up front.
     pub client_caps: watch::Receiver<Option<Value>>,
 }
 
@@ -141,6 +145,7 @@ impl Backend {
             events: env.events,
             client_caps: env.client_caps,
             relay: Arc::new(Relay::default()),
+            stopping: CancellationToken::new(),
         }
     }
 
@@ -175,6 +180,9 @@ impl Backend {
     /// The live connection, starting (or restarting) the backend if needed.
     async fn ensure_live(&self) -> Result<Arc<Live>, CallError> {
         let mut lc = self.lifecycle.lock().await;
+        if self.stopping.is_cancelled() {
+            return Err(self.unavailable("the gateway is shutting down"));
+        }
         if let Some(live) = &lc.live {
             match live.conn.exit_detail() {
                 None => return Ok(Arc::clone(live)),
@@ -227,6 +235,7 @@ impl Backend {
     }
 
     async fn start(&self) -> Result<Live, String> {
+        let capabilities = self.declared_capabilities().await;
         let (conn, unrouted) = match &self.config.transport {
             Transport::Stdio(spec) => {
                 tracing::info!(backend = %self.name(), program = %spec.program, "starting");
@@ -249,17 +258,16 @@ impl Backend {
         ));
         let init = json!({
             "protocolVersion": mcp::LATEST_VERSION,
-            "capabilities": self.declared_capabilities().await,
+            "capabilities": capabilities,
             "clientInfo": mcp::implementation_info(),
         });
+        let ctx = CallContext {
+            cancel: self.stopping.child_token(),
+            ..CallContext::default()
+        };
         let answer = conn
             .peer()
-            .request(
-                "initialize",
-                Some(init),
-                &CallContext::default(),
-                self.config.timeout,
-            )
+            .request("initialize", Some(init), &ctx, self.config.timeout)
             .await;
         let raw = match answer {
             Ok(raw) => raw,
@@ -271,8 +279,9 @@ impl Backend {
                         crate::error::humantime(after)
                     ),
                     CallError::Disconnected { detail, .. } => {
-                        format!("process {detail} during `initialize`")
+                        format!("{detail} during `initialize`")
                     }
+                    CallError::Cancelled => "start abandoned: the gateway is shutting down".into(),
                     other => format!("`initialize` failed: {other}"),
                 });
             }
@@ -301,7 +310,10 @@ impl Backend {
     /// The client capabilities the backend may use through us: only those the client declared.
     async fn declared_capabilities(&self) -> Value {
         let mut rx = self.client_caps.clone();
-        let _ = tokio::time::timeout(CLIENT_INIT_WAIT, rx.wait_for(Option::is_some)).await;
+        tokio::select! {
+            _ = tokio::time::timeout(CLIENT_INIT_WAIT, rx.wait_for(Option::is_some)) => {}
+            _ = self.stopping.cancelled() => {}
+        }
         let client = rx.borrow().clone().unwrap_or(Value::Null);
         let mut declared = serde_json::Map::new();
         for cap in ["roots", "sampling", "elicitation"] {
@@ -432,8 +444,9 @@ impl Backend {
         self.set_status(Status::Stopped);
     }
 
-    /// Stops the backend now (gateway shutdown).
+    /// Stops the backend now (gateway shutdown); a start in progress is abandoned.
     pub async fn shutdown(&self) {
+        self.stopping.cancel();
         let mut lc = self.lifecycle.lock().await;
         if let Some(live) = lc.live.take() {
             live.conn.shutdown(SHUTDOWN_GRACE).await;

@@ -1,6 +1,16 @@
 //! The command line: argument definitions and one module per command. `main.rs` only parses
 //! and calls [`run`]. Exit codes: 0 ok, 1 runtime failure, 2 usage or config error.
 
+mod add;
+mod bench;
+mod completions;
+mod config_export;
+mod doctor;
+pub mod get;
+pub mod init;
+mod list;
+pub mod remove;
+pub mod setup;
 mod stdio;
 
 use std::path::PathBuf;
@@ -41,19 +51,75 @@ pub enum LogFormatArg {
 pub enum Command {
     /// Serve MCP on stdin/stdout (the default; what client configs run)
     Stdio,
+    /// List configured backends with state and tool counts (from the catalog; starts nothing)
+    List(list::ListArgs),
+    /// Check the config, start and probe every backend, check the installation
+    Doctor(doctor::DoctorArgs),
+    /// Benchmarks (retrieval quality of the search ranking)
+    Bench(bench::BenchArgs),
+    /// Import the MCP servers of your AI clients and point the clients at the gateway
+    Setup(setup::SetupArgs),
+    /// Add a backend (a command, a URL, or a well-known server by name)
+    Add(add::AddArgs),
+    /// Remove a backend
+    Remove(remove::RemoveArgs),
+    /// Show one backend's configuration
+    Get(get::GetArgs),
+    /// Write a starter gateway.yaml
+    Init(init::InitArgs),
+    /// Config file commands
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Print a shell completion script
+    Completions(completions::CompletionsArgs),
     #[command(name = "__reaper", hide = true)]
     Reaper,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print the config in effect with env and header values redacted
+    Export(config_export::ConfigExportArgs),
 }
 
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> ExitCode {
     match cli.command.unwrap_or(Command::Stdio) {
         Command::Stdio => stdio::run(&cli.global),
+        Command::List(args) => list::run(&cli.global, &args),
+        Command::Doctor(args) => doctor::run(&cli.global, &args),
+        Command::Bench(args) => edge(bench::run(args).map(|()| ExitCode::SUCCESS)),
+        Command::Setup(args) => edge(setup::run(cli.global.config.as_deref(), args)),
+        Command::Add(args) => edge(add::run(cli.global.config.as_deref(), args)),
+        Command::Remove(args) => edge(remove::run(cli.global.config.as_deref(), args)),
+        Command::Get(args) => edge(get::run(cli.global.config.as_deref(), args)),
+        Command::Init(args) => edge(init::run(cli.global.config.as_deref(), args)),
+        Command::Config(ConfigCommand::Export(args)) => {
+            edge(config_export::run(cli.global.config.as_deref(), args))
+        }
+        Command::Completions(args) => edge(completions::run(
+            args,
+            <Cli as clap::CommandFactory>::command(),
+        )),
         Command::Reaper => {
             crate::backend::process::run_reaper();
             ExitCode::SUCCESS
         }
     }
+}
+
+/// Prints an error from an `anyhow` command to stderr and maps it to exit code 1.
+fn edge(result: anyhow::Result<ExitCode>) -> ExitCode {
+    result.unwrap_or_else(|e| {
+        eprintln!("error: {e:#}");
+        ExitCode::FAILURE
+    })
+}
+
+/// Colour only on a terminal, and never when `NO_COLOR` is set.
+pub fn use_color() -> bool {
+    use std::io::IsTerminal;
+    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
 }
 
 /// Exit code for usage and config errors.

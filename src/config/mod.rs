@@ -9,9 +9,19 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
+mod discover;
+mod duration;
 mod error;
+mod expand;
 mod load;
+mod schema;
+#[cfg(test)]
+mod tests;
+mod yaml;
 
+pub use discover::{
+    Found, Origin, PROJECT_FILE_NAMES, SYSTEM_CONFIG_FILE, SearchPaths, discover_in, project_file,
+};
 pub use error::ConfigError;
 pub use load::{discover, load, load_file, parse_str};
 
@@ -33,6 +43,10 @@ pub struct Config {
     pub backends: BTreeMap<String, BackendConfig>,
     pub capabilities: CapabilitiesConfig,
     pub log: LogConfig,
+    /// Keys that were accepted but are not implemented (keys of the MikkoParkkola/mcp-gateway
+    /// format such as `failsafe`), as `file:line: message`. Loading happens before logging is
+    /// set up, so the caller reports them with [`Config::log_warnings`] once it is.
+    pub warnings: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -161,6 +175,16 @@ impl Default for Config {
                 format: LogFormat::Text,
                 file: None,
             },
+            warnings: Vec::new(),
+        }
+    }
+}
+
+impl Config {
+    /// Logs every entry of [`Config::warnings`] with `tracing::warn!`. Call once logging is up.
+    pub fn log_warnings(&self) {
+        for w in &self.warnings {
+            tracing::warn!("{w}");
         }
     }
 }

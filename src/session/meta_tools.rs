@@ -15,7 +15,7 @@ use super::{DISCOVERY_WAIT, Failure, Outcome, Session};
 use crate::error::CallError;
 use crate::jsonrpc::{ErrorObject, code, to_raw};
 use crate::router::CallContext;
-use crate::search::Hit;
+use crate::search::render_match;
 
 pub const SEARCH: &str = "gateway_search_tools";
 pub const INVOKE: &str = "gateway_invoke";
@@ -145,23 +145,29 @@ async fn search(session: &Arc<Session>, args: &Value) -> Outcome {
     let outcome = gw
         .search(query, limit, server)
         .map_err(|e| Failure::Rpc(ErrorObject::new(code::INTERNAL_ERROR, e.to_string())))?;
-    let matches: Vec<Value> = outcome.hits.iter().map(render_match).collect();
+    let matches: Vec<Value> = outcome
+        .hits
+        .iter()
+        .map(|hit| {
+            let mut m = render_match(hit);
+            let def = gw.catalog.get(&hit.doc.server);
+            if def.and_then(|e| e.tool(&hit.doc.name).map(requires_task)) == Some(true) {
+                m["requiresTask"] = Value::Bool(true);
+            }
+            m
+        })
+        .collect();
     let mut result = json!({ "matches": matches, "total": outcome.total });
+    if outcome.no_good_match {
+        result["no_good_match"] = json!(true);
+        result["note"] =
+            json!("no tool fits this query well; rephrase it, or see gateway_list_servers");
+    }
     if !pending.is_empty() {
         result["not_ready"] = json!(pending);
         result["note"] = json!("some servers were still starting; search again for their tools");
     }
     Ok(structured(result))
-}
-
-fn render_match(hit: &Hit) -> Value {
-    json!({
-        "server": hit.doc.server,
-        "tool": hit.doc.name,
-        "description": hit.doc.description,
-        "inputSchema": hit.doc.input_schema,
-        "score": (f64::from(hit.score) * 1000.0).round() / 1000.0,
-    })
 }
 
 /// Tools whose `execution.taskSupport` is `required` cannot run without tasks.
@@ -216,7 +222,10 @@ async fn invoke(
         forwarded["_meta"] = meta.clone();
     }
     match backend.request("tools/call", Some(forwarded), ctx).await {
-        Ok(result) => Ok(result),
+        Ok(result) => {
+            gw.record_use(server, tool);
+            Ok(result)
+        }
         Err(e @ (CallError::Cancelled | CallError::Timeout { .. })) => Err(e.into()),
         Err(CallError::Backend { error, .. }) if error.code == code::INVALID_PARAMS => {
             Ok(tool_error(format!(

@@ -4,3 +4,4 @@
 
 mod harness;
 mod proxy_features;
+mod setup;
