@@ -45,7 +45,9 @@ pub fn deps() -> PathBuf {
         .unwrap_or_else(|| repo_root().join(".test-deps"));
     let probe = dir.join("npm/node_modules/.bin/mcp-server-everything");
     assert!(
-        probe.exists() && dir.join("py/bin/python").exists() && dir.join("py-mcp1/bin/python").exists(),
+        probe.exists()
+            && dir.join("py/bin/python").exists()
+            && dir.join("py-mcp1/bin/python").exists(),
         "test dependencies missing in {} (no {}): run scripts/install-test-deps.sh \
          (or set MCP_GATEWAY_TEST_DEPS)",
         dir.display(),
@@ -67,11 +69,6 @@ pub fn py_bin(name: &str) -> PathBuf {
 /// The Python interpreter of the venv with `mcp<2`.
 pub fn py1_python() -> PathBuf {
     deps().join("py-mcp1/bin/python")
-}
-
-/// Quotes a path for a one-string `command:` in YAML config (shell words, then YAML single quotes).
-pub fn sh_quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "'\\''"))
 }
 
 /// YAML single-quoted scalar.
@@ -200,7 +197,10 @@ impl TestEnv {
                 return;
             }
             if Instant::now() > deadline {
-                let desc: Vec<String> = alive.iter().map(|p| format!("{p}: {}", cmdline(*p))).collect();
+                let desc: Vec<String> = alive
+                    .iter()
+                    .map(|p| format!("{p}: {}", cmdline(*p)))
+                    .collect();
                 kill_all(&alive);
                 panic!("processes survived the gateway: {desc:#?}");
             }
@@ -258,7 +258,9 @@ pub struct RpcClient {
 impl RpcClient {
     /// Spawns `cmd` with piped stdio and starts reader threads for stdout and stderr.
     pub fn spawn(mut cmd: Command) -> RpcClient {
-        cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        cmd.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
         let mut child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
         let stdin = child.stdin.take();
         let stdout = child.stdout.take().expect("piped stdout");
@@ -277,7 +279,9 @@ impl RpcClient {
                         Ok(0) | Err(_) => break,
                         Ok(_) => {}
                     }
-                    let line = String::from_utf8_lossy(&buf).trim_end_matches(['\n', '\r']).to_string();
+                    let line = String::from_utf8_lossy(&buf)
+                        .trim_end_matches(['\n', '\r'])
+                        .to_string();
                     let parsed = serde_json::from_str::<Value>(&line);
                     inbox.lock().expect("inbox lock").lines.push(line);
                     if let Ok(v) = parsed
@@ -297,7 +301,10 @@ impl RpcClient {
                     if n == 0 {
                         break;
                     }
-                    stderr.lock().expect("stderr lock").push_str(&String::from_utf8_lossy(&buf));
+                    stderr
+                        .lock()
+                        .expect("stderr lock")
+                        .push_str(&String::from_utf8_lossy(&buf));
                     buf.clear();
                 }
             });
@@ -321,7 +328,9 @@ impl RpcClient {
     /// Writes one raw line (a newline is appended).
     pub fn send_line(&mut self, line: &str) {
         let stdin = self.stdin.as_mut().expect("stdin already closed");
-        stdin.write_all(line.as_bytes()).expect("write to gateway stdin");
+        stdin
+            .write_all(line.as_bytes())
+            .expect("write to gateway stdin");
         stdin.write_all(b"\n").expect("write to gateway stdin");
         stdin.flush().expect("flush gateway stdin");
     }
@@ -431,7 +440,10 @@ impl RpcClient {
 
     /// `gateway_search_tools` and its `structuredContent`.
     pub fn search(&mut self, query: &str, limit: usize) -> Value {
-        let r = self.call_tool("gateway_search_tools", json!({"query": query, "limit": limit}));
+        let r = self.call_tool(
+            "gateway_search_tools",
+            json!({"query": query, "limit": limit}),
+        );
         assert_ne!(r["isError"], json!(true), "search failed: {r}");
         r["structuredContent"].clone()
     }
@@ -509,7 +521,7 @@ impl RpcClient {
     }
 
     /// Closes stdin and waits for a clean exit.
-    pub fn shutdown(mut self) -> ExitStatus {
+    pub fn shutdown(&mut self) -> ExitStatus {
         self.close_stdin();
         self.wait_exit(Duration::from_secs(20))
     }
@@ -551,7 +563,11 @@ pub fn find_marked(marker: &str) -> Vec<u32> {
         return found;
     };
     for entry in entries.flatten() {
-        let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<u32>().ok())
+        else {
             continue;
         };
         if is_zombie(pid) {
@@ -572,7 +588,11 @@ pub fn descendants(pid: u32) -> Vec<u32> {
     let mut parents: Vec<(u32, u32)> = Vec::new();
     if let Ok(entries) = std::fs::read_dir("/proc") {
         for entry in entries.flatten() {
-            let Some(p) = entry.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+            let Some(p) = entry
+                .file_name()
+                .to_str()
+                .and_then(|s| s.parse::<u32>().ok())
+            else {
                 continue;
             };
             if let Some(pp) = stat_field(p, 1).and_then(|s| s.parse().ok()) {
@@ -607,7 +627,12 @@ fn is_zombie(pid: u32) -> bool {
 /// The command line of `pid`, spaces for NULs.
 pub fn cmdline(pid: u32) -> String {
     std::fs::read(format!("/proc/{pid}/cmdline"))
-        .map(|b| String::from_utf8_lossy(&b).replace('\0', " ").trim().to_string())
+        .map(|b| {
+            String::from_utf8_lossy(&b)
+                .replace('\0', " ")
+                .trim()
+                .to_string()
+        })
         .unwrap_or_default()
 }
 
@@ -647,8 +672,12 @@ pub fn run_sdk_driver(python: &Path, spec: &Value, env: &TestEnv) -> Value {
     let mut cmd = Command::new(python);
     cmd.arg(fixture("sdk_client.py"));
     env.apply(&mut cmd);
-    cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
-    let mut child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {python:?}: {e}"));
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn {python:?}: {e}"));
     child
         .stdin
         .take()
@@ -663,7 +692,8 @@ pub fn run_sdk_driver(python: &Path, spec: &Value, env: &TestEnv) -> Value {
         out.status,
         tail(&String::from_utf8_lossy(&out.stderr), 6000)
     );
-    serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("driver output is not JSON ({e}): {stdout}"))
+    serde_json::from_str(stdout.trim())
+        .unwrap_or_else(|e| panic!("driver output is not JSON ({e}): {stdout}"))
 }
 
 /// `wait_with_output` with a deadline (the child is killed when it passes).
@@ -694,4 +724,202 @@ pub fn wait_output(child: Child, timeout: Duration) -> std::process::Output {
     let timed_out = watchdog.join().unwrap_or(false);
     assert!(!timed_out, "child {pid} killed after {timeout:?}");
     out
+}
+
+/// A stdio MCP server the tests can run directly or configure behind the gateway.
+pub struct ServerSpec {
+    pub name: &'static str,
+    pub program: PathBuf,
+    pub args: Vec<String>,
+    pub env: Vec<(String, String)>,
+}
+
+impl ServerSpec {
+    /// The backend's body in `gateway.yaml`.
+    pub fn yaml(&self) -> String {
+        let args: Vec<&str> = self.args.iter().map(String::as_str).collect();
+        let mut extra = String::new();
+        if !self.env.is_empty() {
+            extra.push_str("env:\n");
+            for (k, v) in &self.env {
+                extra.push_str(&format!("  {k}: {}\n", yaml_str(v)));
+            }
+        }
+        stdio_backend(&self.program, &args, &extra)
+    }
+
+    /// Runs the server directly (no gateway) in `env` and completes `initialize`.
+    pub fn start_direct(&self, env: &TestEnv) -> RpcClient {
+        let mut cmd = Command::new(&self.program);
+        cmd.args(&self.args);
+        env.apply(&mut cmd);
+        cmd.envs(self.env.iter().map(|(k, v)| (k, v)));
+        let mut client = RpcClient::spawn(cmd);
+        client.initialize();
+        client
+    }
+}
+
+/// The real servers from npm and PyPI, with their data in `env`'s temp dir. `tag` keeps stateful
+/// servers (memory) of a direct run and a gateway run apart.
+pub fn real_servers(env: &TestEnv, tag: &str) -> Vec<ServerSpec> {
+    let files = env.path().join("files");
+    if !files.exists() {
+        std::fs::create_dir_all(files.join("sub")).expect("create files dir");
+        std::fs::write(
+            files.join("hello.txt"),
+            "hello from the gateway tests\nsecond line\n",
+        )
+        .expect("write hello.txt");
+        std::fs::write(files.join("sub/nested.md"), "# Nested\n").expect("write nested.md");
+    }
+    let repo = env.path().join("repo");
+    if !repo.exists() {
+        init_git_repo(&repo);
+    }
+    let memory = env.path().join(format!("memory-{tag}.jsonl"));
+    vec![
+        ServerSpec {
+            name: "everything",
+            program: npm_bin("mcp-server-everything"),
+            args: vec![],
+            env: vec![],
+        },
+        ServerSpec {
+            name: "filesystem",
+            program: npm_bin("mcp-server-filesystem"),
+            args: vec![files.to_string_lossy().into_owned()],
+            env: vec![],
+        },
+        ServerSpec {
+            name: "memory",
+            program: npm_bin("mcp-server-memory"),
+            args: vec![],
+            env: vec![(
+                "MEMORY_FILE_PATH".into(),
+                memory.to_string_lossy().into_owned(),
+            )],
+        },
+        ServerSpec {
+            name: "time",
+            program: py_bin("mcp-server-time"),
+            args: vec!["--local-timezone".into(), "UTC".into()],
+            env: vec![],
+        },
+        ServerSpec {
+            name: "git",
+            program: py_bin("mcp-server-git"),
+            args: vec!["--repository".into(), repo.to_string_lossy().into_owned()],
+            env: vec![],
+        },
+    ]
+}
+
+/// A git repository with one commit whose hash never changes (fixed author, committer, dates).
+fn init_git_repo(repo: &Path) {
+    std::fs::create_dir_all(repo).expect("create repo dir");
+    std::fs::write(repo.join("README.md"), "# test repo\n").expect("write README");
+    let git = |args: &[&str]| {
+        let out = Command::new("git")
+            .args(args)
+            .current_dir(repo)
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_AUTHOR_NAME", "Test")
+            .env("GIT_AUTHOR_EMAIL", "test@example.com")
+            .env("GIT_COMMITTER_NAME", "Test")
+            .env("GIT_COMMITTER_EMAIL", "test@example.com")
+            .env("GIT_AUTHOR_DATE", "2026-01-01T00:00:00Z")
+            .env("GIT_COMMITTER_DATE", "2026-01-01T00:00:00Z")
+            .output()
+            .expect("run git");
+        assert!(
+            out.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    git(&["init", "-q", "-b", "main"]);
+    git(&["add", "README.md"]);
+    git(&["commit", "-q", "-m", "initial commit"]);
+    std::fs::write(repo.join("untracked.txt"), "not yet added\n").expect("write untracked");
+}
+
+/// Writes a gateway config holding `servers` and returns its path.
+pub fn config_for(env: &TestEnv, meta_mcp: bool, servers: &[ServerSpec]) -> PathBuf {
+    let backends: Vec<(&str, String)> = servers.iter().map(|s| (s.name, s.yaml())).collect();
+    env.write_config(meta_mcp, &backends)
+}
+
+/// Searches until a match for `server`/`tool` shows up among the top `limit` (backends never
+/// seen are discovered in the background), panicking after `within`.
+pub fn search_until_found(
+    client: &mut RpcClient,
+    query: &str,
+    server: &str,
+    tool: &str,
+    within: Duration,
+) -> Value {
+    let deadline = Instant::now() + within;
+    loop {
+        let found = client.search(query, 10);
+        let hit = found["matches"]
+            .as_array()
+            .is_some_and(|m| m.iter().any(|h| h["server"] == server && h["tool"] == tool));
+        if hit {
+            return found;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "search {query:?} never found {server}/{tool}; last result: {found:#}"
+        );
+        thread::sleep(Duration::from_millis(250));
+    }
+}
+
+/// `gateway_list_tools {server}` once the backend's tools are known (backends never seen are
+/// discovered in the background after start-up); returns the result text.
+pub fn list_server_tools(client: &mut RpcClient, server: &str, within: Duration) -> String {
+    let deadline = Instant::now() + within;
+    loop {
+        let result = client.call_tool("gateway_list_tools", json!({"server": server}));
+        if result["isError"] != json!(true) {
+            return first_text(&result);
+        }
+        assert!(
+            Instant::now() < deadline,
+            "tools of {server} never became known: {result}"
+        );
+        thread::sleep(Duration::from_millis(250));
+    }
+}
+
+/// `tools/list` (all pages) once it contains every name in `wanted`.
+pub fn list_tools_until(client: &mut RpcClient, wanted: &[&str], within: Duration) -> Vec<Value> {
+    let deadline = Instant::now() + within;
+    loop {
+        let tools = client.list_tools();
+        let missing: Vec<&&str> = wanted
+            .iter()
+            .filter(|w| !tools.iter().any(|t| t["name"] == **w))
+            .collect();
+        if missing.is_empty() {
+            return tools;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "tools/list never listed {missing:?}"
+        );
+        thread::sleep(Duration::from_millis(250));
+    }
+}
+
+/// Runs the gateway on `config` until every backend in `servers` has its tools in the persisted
+/// catalog, then stops it: later gateway starts on the same env begin warm.
+pub fn warm_catalog(env: &TestEnv, config: &Path, servers: &[&str]) {
+    let mut client = env.start(config);
+    for server in servers {
+        list_server_tools(&mut client, server, Duration::from_secs(60));
+    }
+    assert!(client.shutdown().success());
 }

@@ -2,6 +2,14 @@
 //! MCP servers and clients (installed by `scripts/install-test-deps.sh`) and a fault-injecting
 //! fake backend (`tests/fixtures/fake_backend.py`). Each area lives in its own module.
 
+mod catalog;
+mod concurrency;
+mod config_errors;
+mod faults;
 mod harness;
+mod inspector;
+mod processes;
+mod protocol;
 mod proxy_features;
+mod real_backends;
 mod setup;
