@@ -741,3 +741,54 @@ fn same_names_on_two_backends_are_all_reachable_and_stable_across_restarts() {
         assert_eq!(again, first, "public names changed on {restart}");
     }
 }
+
+#[test]
+fn prompts_route_right_after_initialize_without_a_warm_catalog() {
+    // Invariant 6: deleting the cache loses nothing but time. A client that knows a prompt's
+    // stable public name (from an earlier session) may use it before listing anything.
+    let env = TestEnv::new();
+    let config = env.write_config(true, &[(SERVER, everything(""))]);
+    let mut gw = Wire::start(&env, &config, json!({}));
+    let got = gw.request(
+        "prompts/get",
+        json!({"name": "everything__args-prompt", "arguments": {"city": "Oslo"}}),
+    );
+    assert_eq!(
+        got["result"]["messages"][0]["content"]["text"], "What's weather in Oslo?",
+        "prompts/get right after initialize: {got}"
+    );
+    let done = gw.request(
+        "completion/complete",
+        json!({
+            "ref": {"type": "ref/prompt", "name": "everything__completable-prompt"},
+            "argument": {"name": "department", "value": "Eng"}
+        }),
+    );
+    assert_eq!(
+        done["result"]["completion"]["values"],
+        json!(["Engineering"]),
+        "completion/complete right after initialize: {done}"
+    );
+    gw.finish(&env, "cold-prompts");
+}
+
+#[test]
+fn resource_uris_are_valid_uris_whatever_the_backend_name() {
+    // Backend names may hold `_` and start with a digit; a URI scheme may do neither
+    // (RFC 3986 §3.1), and the schema types every resource `uri` as `format: uri`.
+    let env = TestEnv::new();
+    let names = ["my_docs", "9lives"];
+    let config = env.write_config(true, &names.map(|n| (n, everything(""))));
+    let mut gw = Wire::start(&env, &config, json!({}));
+    let uris = gw.names("resources/list", "resources", "uri");
+    for server in names {
+        let uri = uris
+            .iter()
+            .find(|u| u.starts_with(server) && u.ends_with(DOC))
+            .unwrap_or_else(|| panic!("no {DOC} of {server} in resources/list: {uris:?}"));
+        let read = gw.result("resources/read", json!({"uri": uri}));
+        assert_eq!(read["contents"][0]["uri"], json!(uri), "{read}");
+    }
+    // The schema check (validate_messages.py) fails on any listed or read URI that is not a URI.
+    gw.finish(&env, "backend-names");
+}
