@@ -483,6 +483,20 @@ fn sampling_elicitation_and_roots_reach_the_client_and_back() {
     let run = run_sdk_scenarios(&env, &roots, &["sampling", "elicitation", "roots"]);
     let results = &run.results;
 
+    // The backend is told exactly the client capabilities the client declared.
+    let declared = |messages: &[Value]| {
+        messages
+            .iter()
+            .find(|m| m["method"] == "initialize")
+            .map(|m| m["params"]["capabilities"].clone())
+            .expect("an initialize request")
+    };
+    let (client_caps, backend_caps) = (declared(&run.client_sent), declared(&run.backend_sent));
+    assert_eq!(
+        backend_caps, client_caps,
+        "capabilities the gateway declared to the backend"
+    );
+
     // Sampling: the backend's request reached our callback and its answer reached the backend.
     let sampling = &results["sampling"];
     let reply = first_text(&sampling["result"]);
