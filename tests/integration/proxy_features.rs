@@ -337,6 +337,43 @@ fn resource_subscription_delivers_updates_under_the_public_uri() {
     gw.finish(&env, "subscribe");
 }
 
+#[test]
+fn a_string_progress_token_comes_back_unchanged() {
+    let env = TestEnv::new();
+    let config = env.write_config(true, &[(SERVER, everything(""))]);
+    let mut gw = Wire::start(&env, &config, json!({}));
+    let token = json!("client-token-\u{e9}-1");
+    let done = gw.result(
+        "tools/call",
+        json!({
+            "name": "gateway_invoke",
+            "arguments": {
+                "server": SERVER,
+                "tool": "trigger-long-running-operation",
+                "arguments": {"duration": 1, "steps": 2}
+            },
+            "_meta": {"progressToken": token}
+        }),
+    );
+    assert!(
+        first_text(&done).starts_with("Long running operation completed"),
+        "{done}"
+    );
+    // Progress notifications precede the response on the wire: they have all been read.
+    let seen = gw.client.take_notifications();
+    let progress: Vec<&Value> = seen
+        .iter()
+        .filter(|n| n["method"] == "notifications/progress")
+        .collect();
+    assert_eq!(progress.len(), 2, "{seen:#?}");
+    for (step, n) in progress.iter().enumerate() {
+        assert_eq!(n["params"]["progressToken"], token, "{n}");
+        assert_eq!(n["params"]["progress"], json!(step + 1), "{n}");
+        assert_eq!(n["params"]["total"], json!(2), "{n}");
+    }
+    gw.finish(&env, "string-token");
+}
+
 /// The JSON lines of a transcript file.
 fn transcript(path: &Path) -> Vec<Value> {
     let text = std::fs::read_to_string(path)
