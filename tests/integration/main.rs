@@ -10,5 +10,6 @@ mod harness;
 mod inspector;
 mod processes;
 mod protocol;
+mod proxy_features;
 mod real_backends;
 mod setup;
