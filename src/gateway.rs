@@ -65,7 +65,17 @@ impl Gateway {
     /// those never seen before (or stale), which are discovered in the background.
     pub fn start(config: Config, paths: Option<&Paths>) -> Result<Arc<Gateway>, SearchError> {
         let config = Arc::new(config);
-        let enabled: BTreeMap<_, _> = config.backends.iter().filter(|(_, b)| b.enabled).collect();
+        let mut enabled: BTreeMap<String, crate::config::BackendConfig> = config
+            .backends
+            .iter()
+            .filter(|(_, b)| b.enabled)
+            .map(|(n, b)| (n.clone(), b.clone()))
+            .collect();
+        // The REST capabilities backend (in process; always started to watch its files).
+        let capabilities = crate::capability::server::backend_config(&config, paths);
+        if let Some(c) = &capabilities {
+            enabled.insert(c.name.clone(), c.clone());
+        }
         let wanted = enabled
             .iter()
             .map(|(n, b)| ((*n).clone(), b.launch_fingerprint()))
@@ -142,7 +152,10 @@ impl Gateway {
         });
         tokio::spawn(Arc::clone(&gw).handle_events(events_rx));
         tokio::spawn(Arc::clone(&gw).sweep_idle());
-        for name in unseen.into_iter().chain(stale) {
+        let always = capabilities
+            .map(|c| c.name)
+            .filter(|n| !unseen.contains(n) && !stale.contains(n));
+        for name in unseen.into_iter().chain(stale).chain(always) {
             let gw = Arc::clone(&gw);
             tokio::spawn(async move { gw.refresh(&name).await });
         }
