@@ -267,8 +267,14 @@ impl Gateway {
         self.discovering.send_if_modified(|set| set.remove(name));
     }
 
-    fn apply_listing(&self, backend: &Backend, listing: crate::catalog::Listing) {
+    fn apply_listing(&self, backend: &Backend, mut listing: crate::catalog::Listing) {
         let name = backend.name();
+        // Tool-description poisoning: high findings are withheld, medium ones logged.
+        listing.tools = crate::scanner::screen(
+            name,
+            std::mem::take(&mut listing.tools),
+            &crate::scanner::AllowList::default(),
+        );
         let count = listing.tools.len();
         let changes = self
             .catalog

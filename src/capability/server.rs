@@ -16,7 +16,7 @@ use tokio::sync::mpsc;
 use super::{CapabilitySet, LoadProblem, PinStore};
 use crate::jsonrpc::{ErrorObject, Message, code, to_raw};
 use crate::router::{Peer, Unrouted};
-use crate::scanner::{self, Severity};
+use crate::scanner;
 
 /// Quiet time after the last file change before reloading.
 pub const RELOAD_DEBOUNCE: Duration = Duration::from_millis(100);
@@ -27,6 +27,42 @@ pub struct CapabilitiesSpec {
     pub directories: Vec<PathBuf>,
     /// The pin lock file (`None`: nothing is pinned).
     pub pins: Option<PathBuf>,
+    /// What the last load could not serve, for `gateway_list_servers` and `gateway_invoke`.
+    pub board: Board,
+}
+
+/// The problems of the last load, shared with whoever reports status.
+#[derive(Debug, Clone, Default)]
+pub struct Board(Arc<RwLock<(Vec<LoadProblem>, Vec<super::Quarantined>)>>);
+
+/// A board is status, not configuration: two specs differing only in it are the same config.
+impl PartialEq for Board {
+    fn eq(&self, _: &Board) -> bool {
+        true
+    }
+}
+
+impl Board {
+    fn set(&self, problems: Vec<LoadProblem>, quarantined: Vec<super::Quarantined>) {
+        *self.0.write().unwrap_or_else(|e| e.into_inner()) = (problems, quarantined);
+    }
+
+    /// Files not loaded at the last (re)load, as `file:line: key: message` lines.
+    pub fn problems(&self) -> Vec<String> {
+        let guard = self.0.read().unwrap_or_else(|e| e.into_inner());
+        guard.0.iter().map(ToString::to_string).collect()
+    }
+
+    /// Why `tool` is not served, when it belongs to a file quarantined as changed since approval.
+    pub fn quarantine_reason(&self, tool: &str) -> Option<String> {
+        let guard = self.0.read().unwrap_or_else(|e| e.into_inner());
+        guard.1.iter().find(|q| q.names.iter().any(|n| n == tool)).map(|q| {
+            format!(
+                "`{tool}` is quarantined: {} changed since approval; review it, then run `mcp-gateway cap approve {tool}`",
+                q.file.display()
+            )
+        })
+    }
 }
 
 struct State {
@@ -53,25 +89,14 @@ fn load(spec: &CapabilitiesSpec, backend: &str) -> State {
         None => PinStore::in_memory(),
     };
     let (set, problems) = CapabilitySet::load(&spec.directories, &pins);
-    let mut tools = Vec::new();
-    for tool in set.tools() {
-        let findings = scanner::scan_tool(&tool);
-        let name = tool["name"].as_str().unwrap_or("").to_string();
-        if let Some(high) = findings.iter().find(|f| f.severity == Severity::High) {
-            tracing::error!(backend, tool = %name, finding = %high, "tool withheld by the description scanner");
-            continue;
-        }
-        for f in findings.iter().filter(|f| f.severity == Severity::Medium) {
-            tracing::warn!(backend, tool = %name, finding = %f, "tool description warning");
-        }
-        tools.push(tool);
-    }
+    let tools = scanner::screen(backend, set.tools(), &scanner::AllowList::default());
     tracing::info!(
         backend,
         tools = tools.len(),
         problems = problems.len(),
         "capabilities loaded"
     );
+    spec.board.set(problems.clone(), set.quarantined().to_vec());
     State {
         set: Arc::new(set),
         tools,
@@ -262,6 +287,7 @@ pub fn backend_config(
         transport: crate::config::Transport::Capabilities(CapabilitiesSpec {
             directories: caps.directories.clone(),
             pins: paths.map(|p| p.state_dir.join(super::pins::LOCK_FILE)),
+            board: Board::default(),
         }),
         timeout: crate::config::DEFAULT_TIMEOUT,
         // In process and watching its files: never stopped for idleness.

@@ -227,6 +227,36 @@ async fn capability_tools_are_served_reloaded_live_and_quarantined() {
             .await
             .contains(&"capabilities__order".to_string())
     );
+    let r = c
+        .request(
+            "tools/call",
+            json!({"name": "gateway_invoke", "arguments": {"server": "capabilities", "tool": "order", "arguments": {"id": "1"}}}),
+        )
+        .await;
+    assert_eq!(r["isError"], true, "{r}");
+    let text = r["content"][0]["text"].as_str().unwrap();
+    assert!(
+        text.contains("quarantined") && text.contains("cap approve order"),
+        "{text}"
+    );
+    let r = c
+        .request(
+            "tools/call",
+            json!({"name": "gateway_list_servers", "arguments": {}}),
+        )
+        .await;
+    let caps = r["structuredContent"]["servers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "capabilities")
+        .cloned()
+        .unwrap();
+    let problems = caps["problems"].to_string();
+    assert!(
+        problems.contains("orders.yaml") && problems.contains("changed since approval"),
+        "{caps}"
+    );
     PinStore::open_at(lock)
         .unwrap()
         .approve("order", |_| vec!["order".into()])
