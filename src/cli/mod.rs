@@ -11,8 +11,8 @@ pub mod get;
 pub mod init;
 mod list;
 pub mod remove;
-pub mod setup;
 mod search;
+pub mod setup;
 mod stdio;
 
 use std::path::PathBuf;
@@ -74,6 +74,8 @@ pub enum Command {
     /// Config file commands
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// REST capabilities: import OpenAPI specs, validate, list, pin and approve files
+    Cap(cap::CapArgs),
     /// Print a shell completion script
     Completions(completions::CompletionsArgs),
     #[command(name = "__reaper", hide = true)]
@@ -118,6 +120,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Config(ConfigCommand::Export(args)) => {
             edge(config_export::run(cli.global.config.as_deref(), args))
         }
+        Command::Cap(args) => edge(cap::run_blocking(args, cli.global.config.as_deref())),
         Command::Completions(args) => edge(completions::run(
             args,
             <Cli as clap::CommandFactory>::command(),
