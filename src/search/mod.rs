@@ -106,6 +106,9 @@ pub struct RankConfig {
     pub usage_boost: f32,
     /// How many BM25 candidates are re-ranked.
     pub candidates: usize,
+    /// Longest query, in distinct terms: a longer one keeps its rarest terms (long pasted text
+    /// costs time and mostly adds noise).
+    pub max_terms: usize,
     /// Below this coverage of the query by the best hit, the outcome says `no_good_match`.
     pub no_match_below: f32,
 }
@@ -130,6 +133,7 @@ impl Default for RankConfig {
             exact_names: true,
             usage_boost: 0.1,
             candidates: 50,
+            max_terms: 32,
             no_match_below: 0.15,
         }
     }
@@ -153,6 +157,7 @@ impl RankConfig {
         "exact_names",
         "usage_boost",
         "candidates",
+        "max_terms",
         "no_match_below",
     ];
 
@@ -185,6 +190,11 @@ impl RankConfig {
             "usage_boost" => self.usage_boost = float()?,
             "candidates" => {
                 self.candidates = value
+                    .parse()
+                    .map_err(|e| format!("{key}={value}: not a count ({e})"))?
+            }
+            "max_terms" => {
+                self.max_terms = value
                     .parse()
                     .map_err(|e| format!("{key}={value}: not a count ({e})"))?
             }
@@ -741,6 +751,21 @@ impl SearchIndex {
                     add_original(t, &mut originals);
                 }
             }
+        }
+        if originals.len() > self.config.max_terms {
+            let mut by_idf: Vec<(f32, usize)> = originals
+                .iter()
+                .enumerate()
+                .map(|(i, t)| (self.idf(t), i))
+                .collect();
+            by_idf.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+            let mut keep: Vec<usize> = by_idf
+                .into_iter()
+                .take(self.config.max_terms)
+                .map(|(_, i)| i)
+                .collect();
+            keep.sort_unstable();
+            originals = keep.into_iter().map(|i| originals[i].clone()).collect();
         }
         let mut terms: Vec<QueryTerm> = originals
             .iter()
