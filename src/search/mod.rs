@@ -266,6 +266,8 @@ pub struct SearchIndex {
 }
 
 const WRITER_BUDGET: usize = 15_000_000;
+/// Segments tolerated before additions are merged (each costs a little per search).
+const MAX_SEGMENTS: usize = 4;
 
 /// One weighted term of a planned query.
 struct QueryTerm {
@@ -393,15 +395,16 @@ impl SearchIndex {
             }
         }
         writer.commit()?;
-        // One segment without deleted documents: BM25 statistics then count only live tools, so an
-        // updated index ranks exactly like a fresh one (and a single segment searches fastest).
+        // Deleted documents still count in BM25 statistics until their segment is merged, so any
+        // delete triggers a merge into one segment: an updated index then ranks like a fresh one.
+        // Pure additions (startup, one server at a time) merge only once segments pile up.
         let segments = self.index.searchable_segment_ids()?;
         let deletes = self
             .index
             .searchable_segment_metas()?
             .iter()
             .any(tantivy::index::SegmentMeta::has_deletes);
-        if segments.len() > 1 || deletes {
+        if deletes || segments.len() > MAX_SEGMENTS {
             writer.merge(&segments).wait()?;
         }
         writer.wait_merging_threads()?;
