@@ -3,7 +3,7 @@
 //! sweeper). Sessions hold an `Arc<Gateway>`; it never speaks to a client directly, it only
 //! broadcasts [`ClientNotice`]s that each session turns into messages for its client.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
@@ -11,8 +11,8 @@ use serde_json::Value;
 use tokio::sync::{broadcast, mpsc, watch};
 
 use crate::backend::process::Reaper;
-use crate::backend::{Backend, BackendEvent};
-use crate::catalog::Catalog;
+use crate::backend::{Backend, BackendEnv, BackendEvent};
+use crate::catalog::{Catalog, names};
 use crate::config::Config;
 use crate::search::{SearchError, SearchIndex, SearchOutcome};
 use crate::state::Paths;
@@ -29,8 +29,18 @@ const LIST_CHANGED_DEBOUNCE: Duration = Duration::from_millis(150);
 pub enum ClientNotice {
     /// What `tools/list` returns has changed.
     ToolsListChanged,
+    ResourcesListChanged,
+    PromptsListChanged,
     /// A backend's `notifications/message`, with the backend as logger prefix.
-    Log { backend: String, params: Value },
+    Log {
+        backend: String,
+        params: Value,
+    },
+    /// Any other backend notification for clients, already namespaced.
+    Forward {
+        method: String,
+        params: Value,
+    },
 }
 
 pub struct Gateway {
@@ -40,8 +50,14 @@ pub struct Gateway {
     index: RwLock<SearchIndex>,
     /// Backends whose first discovery is still running.
     discovering: watch::Sender<BTreeSet<String>>,
-    refreshing: Mutex<HashSet<String>>,
+    /// Backends being refreshed → whether another refresh was asked for meanwhile.
+    refreshing: Mutex<HashMap<String, bool>>,
     notices: broadcast::Sender<ClientNotice>,
+    /// The client's `initialize` capabilities; backends wait for them before starting.
+    client_caps: watch::Sender<Option<Value>>,
+    paths: Option<Paths>,
+    /// Usage counts changed since they were last saved.
+    usage_dirty: std::sync::atomic::AtomicBool,
 }
 
 impl Gateway {
@@ -60,21 +76,28 @@ impl Gateway {
             .any(|b| matches!(b.transport, crate::config::Transport::Stdio(_)));
         let reaper = needs_spawn.then(Reaper::start).flatten().map(Arc::new);
         let (events_tx, events_rx) = mpsc::unbounded_channel();
+        let (client_caps, client_caps_rx) = watch::channel(None);
+        let env = BackendEnv {
+            reaper,
+            events: events_tx,
+            client_caps: client_caps_rx,
+        };
         let backends: BTreeMap<String, Arc<Backend>> = enabled
             .iter()
             .map(|(n, b)| {
                 (
                     (*n).clone(),
-                    Arc::new(Backend::new(
-                        (*b).clone(),
-                        reaper.clone(),
-                        events_tx.clone(),
-                    )),
+                    Arc::new(Backend::new((*b).clone(), env.clone())),
                 )
             })
             .collect();
 
         let mut index = SearchIndex::new()?;
+        if let Some(p) = paths
+            && let Err(e) = index.load_usage(p)
+        {
+            tracing::warn!("ignoring usage counts: {e}");
+        }
         for entry in catalog.snapshot() {
             let desc = config
                 .backends
@@ -111,8 +134,11 @@ impl Gateway {
             catalog,
             index: RwLock::new(index),
             discovering,
-            refreshing: Mutex::new(HashSet::new()),
+            refreshing: Mutex::new(HashMap::new()),
             notices,
+            client_caps,
+            paths: paths.cloned(),
+            usage_dirty: std::sync::atomic::AtomicBool::new(false),
         });
         tokio::spawn(Arc::clone(&gw).handle_events(events_rx));
         tokio::spawn(Arc::clone(&gw).sweep_idle());
@@ -130,6 +156,18 @@ impl Gateway {
     /// Enabled backends ordered by name.
     pub fn backends(&self) -> impl Iterator<Item = &Arc<Backend>> {
         self.backends.values()
+    }
+
+    /// Records what the client supports (from its `initialize`); backends declare only that.
+    pub fn set_client_capabilities(&self, capabilities: Value) {
+        self.client_caps.send_replace(Some(capabilities));
+    }
+
+    /// Sends a notification to every running backend (e.g. `notifications/roots/list_changed`).
+    pub async fn notify_running_backends(&self, method: &str) {
+        for b in self.backends.values() {
+            b.notify_if_running(method).await;
+        }
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<ClientNotice> {
@@ -156,48 +194,95 @@ impl Gateway {
             .search(query, limit, server)
     }
 
-    /// Fetches a backend's tools and updates catalog and index. One at a time per backend.
+    /// Counts a successful invocation for the search ranking's usage prior.
+    pub fn record_use(&self, server: &str, tool: &str) {
+        self.index
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .record_use(server, tool);
+        self.usage_dirty
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    fn save_usage(&self) {
+        let Some(paths) = &self.paths else { return };
+        if !self
+            .usage_dirty
+            .swap(false, std::sync::atomic::Ordering::Relaxed)
+        {
+            return;
+        }
+        let saved = self
+            .index
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .save_usage(paths);
+        if let Err(e) = saved {
+            tracing::warn!("cannot save usage counts: {e}");
+        }
+    }
+
+    /// Fetches what a backend lists and updates catalog and index. One refresh runs at a time
+    /// per backend; a request arriving meanwhile (e.g. a `list_changed` sent right after
+    /// `initialize`) makes it run once more when done, so the last change is never lost.
     pub async fn refresh(self: &Arc<Self>, name: &str) {
         let Some(backend) = self.backends.get(name) else {
             return;
         };
-        if !self
-            .refreshing
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(name.to_string())
         {
-            return;
+            let mut running = self.refreshing.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(again) = running.get_mut(name) {
+                *again = true;
+                return;
+            }
+            running.insert(name.to_string(), false);
         }
-        match backend.list_tools(DISCOVERY_LINGER).await {
-            Ok(tools) => {
-                let count = tools.len();
-                if let Some(entry) =
-                    self.catalog
-                        .update(name, &backend.config.launch_fingerprint(), tools)
-                {
-                    let docs = entry.tool_docs(backend.config.description.as_deref());
-                    let updated = self
-                        .index
-                        .write()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .replace_server(name, docs);
-                    if let Err(e) = updated {
-                        tracing::error!(backend = %name, "cannot index tools: {e}");
-                    }
-                    tracing::info!(backend = %name, tools = count, "catalog updated");
-                    if self.tools_visible_directly(name) {
-                        let _ = self.notices.send(ClientNotice::ToolsListChanged);
-                    }
+        loop {
+            match backend.fetch_listing(DISCOVERY_LINGER).await {
+                Ok(listing) => self.apply_listing(backend, listing),
+                Err(e) => tracing::warn!(backend = %name, "cannot list tools: {e}"),
+            }
+            let mut running = self.refreshing.lock().unwrap_or_else(|e| e.into_inner());
+            match running.get_mut(name) {
+                Some(again) if *again => *again = false,
+                _ => {
+                    running.remove(name);
+                    break;
                 }
             }
-            Err(e) => tracing::warn!(backend = %name, "cannot list tools: {e}"),
         }
-        self.refreshing
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(name);
         self.discovering.send_if_modified(|set| set.remove(name));
+    }
+
+    fn apply_listing(&self, backend: &Backend, listing: crate::catalog::Listing) {
+        let name = backend.name();
+        let count = listing.tools.len();
+        let changes = self
+            .catalog
+            .update(name, &backend.config.launch_fingerprint(), listing);
+        if changes.tools
+            && let Some(entry) = self.catalog.get(name)
+        {
+            let docs = entry.tool_docs(backend.config.description.as_deref());
+            let updated = self
+                .index
+                .write()
+                .unwrap_or_else(|e| e.into_inner())
+                .replace_server(name, docs);
+            if let Err(e) = updated {
+                tracing::error!(backend = %name, "cannot index tools: {e}");
+            }
+            tracing::info!(backend = %name, tools = count, "catalog updated");
+            if self.tools_visible_directly(name) {
+                let _ = self.notices.send(ClientNotice::ToolsListChanged);
+            }
+        }
+        if changes.resources {
+            let _ = self.notices.send(ClientNotice::ResourcesListChanged);
+        }
+        if changes.prompts {
+            let _ = self.notices.send(ClientNotice::PromptsListChanged);
+        }
     }
 
     /// Whether a change of `backend`'s tools changes the client's `tools/list`.
@@ -218,7 +303,7 @@ impl Gateway {
                     let gw = Arc::clone(&self);
                     tokio::spawn(async move { gw.refresh(&backend).await });
                 }
-                BackendEvent::ToolsChanged { backend } => {
+                BackendEvent::ListChanged { backend } => {
                     let gw = Arc::clone(&self);
                     tokio::spawn(async move {
                         tokio::time::sleep(LIST_CHANGED_DEBOUNCE).await;
@@ -236,9 +321,17 @@ impl Gateway {
                     });
                 }
                 BackendEvent::Notification {
-                    backend, method, ..
+                    backend,
+                    method,
+                    params,
                 } => {
-                    tracing::debug!(%backend, %method, "notification not relayed");
+                    let mut params = params.unwrap_or_else(|| Value::Object(Default::default()));
+                    if method == "notifications/resources/updated"
+                        && let Some(uri) = params.get("uri").and_then(Value::as_str)
+                    {
+                        params["uri"] = Value::String(names::namespace_uri(&backend, uri));
+                    }
+                    let _ = self.notices.send(ClientNotice::Forward { method, params });
                 }
             }
         }
@@ -246,16 +339,20 @@ impl Gateway {
 
     async fn sweep_idle(self: Arc<Self>) {
         let mut tick = tokio::time::interval(Duration::from_millis(500));
-        loop {
+        for n in 0u64.. {
             tick.tick().await;
             for b in self.backends.values() {
                 b.stop_if_idle().await;
+            }
+            if n % 60 == 59 {
+                self.save_usage();
             }
         }
     }
 
     /// Stops every backend (in parallel), each in order: stdin closed, SIGTERM, SIGKILL.
     pub async fn shutdown(&self) {
+        self.save_usage();
         let mut stops = tokio::task::JoinSet::new();
         for b in self.backends.values() {
             let b = Arc::clone(b);

@@ -15,13 +15,15 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
 
+use crate::catalog::Listing;
 use crate::config::{BackendConfig, Transport};
 use crate::error::CallError;
 use crate::jsonrpc::{ErrorObject, Message, code, empty_object};
 use crate::mcp;
-use crate::router::{CallContext, Unrouted};
+use crate::router::{CallContext, ClientLink, Unrouted};
 use connection::Connection;
 use http::HttpConnection;
 use process::Reaper;
@@ -35,14 +37,19 @@ const MAX_BACKOFF: Duration = Duration::from_secs(30);
 const HEALTHY_UPTIME: Duration = Duration::from_secs(60);
 /// Guard against a backend whose `nextCursor` never ends.
 const MAX_LIST_PAGES: usize = 1000;
+/// A backend starting before the client initialized waits this long to learn what the client
+/// supports (it is told only those capabilities).
+const CLIENT_INIT_WAIT: Duration = Duration::from_secs(10);
+/// Sampling and elicitation wait for a human: relayed requests get this long.
+const RELAY_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// What a backend reports to the gateway.
 #[derive(Debug)]
 pub enum BackendEvent {
     /// A new connection completed its handshake (the catalog should refresh).
     Started { backend: String },
-    /// The backend sent `notifications/tools/list_changed`.
-    ToolsChanged { backend: String },
+    /// The backend said one of its lists (tools, resources, prompts) changed.
+    ListChanged { backend: String },
     /// Any other notification, for relaying to clients.
     Notification {
         backend: String,
@@ -79,6 +86,17 @@ struct Live {
     conn: Connection,
     started: Instant,
     protocol_version: String,
+    /// The backend's `capabilities` from `initialize`.
+    capabilities: Value,
+}
+
+/// Relay state shared with the task serving a connection's backend→client requests.
+#[derive(Default)]
+struct Relay {
+    /// The client whose request reached this backend last; its requests are relayed there.
+    last_caller: Mutex<Option<std::sync::Weak<ClientLink>>>,
+    /// Backend request ids (as JSON) of relayed requests, to cancel them on the backend's say.
+    relayed: Mutex<std::collections::HashMap<String, CancellationToken>>,
 }
 
 #[derive(Default)]
@@ -99,21 +117,35 @@ pub struct Backend {
     idle_deadline: Mutex<Instant>,
     reaper: Option<Arc<Reaper>>,
     events: mpsc::UnboundedSender<BackendEvent>,
+    /// The client's capabilities once it initialized.
+    client_caps: watch::Receiver<Option<Value>>,
+    relay: Arc<Relay>,
+    /// Cancelled at gateway shutdown: a start in progress gives up at once.
+    stopping: CancellationToken,
+}
+
+/// What a backend shares with the gateway around it.
+#[derive(Clone)]
+pub struct BackendEnv {
+    pub reaper: Option<Arc<Reaper>>,
+    pub events: mpsc::UnboundedSender<BackendEvent>,
+    /// The client's capabilities; `None` until it initializes (a starting backend waits for
+    /// them, bounded). Commands without a client set `Some(json!({}))` up front.
+    pub client_caps: watch::Receiver<Option<Value>>,
 }
 
 impl Backend {
-    pub fn new(
-        config: BackendConfig,
-        reaper: Option<Arc<Reaper>>,
-        events: mpsc::UnboundedSender<BackendEvent>,
-    ) -> Backend {
+    pub fn new(config: BackendConfig, env: BackendEnv) -> Backend {
         Backend {
             config,
             lifecycle: tokio::sync::Mutex::new(Lifecycle::default()),
             status: Mutex::new(Status::NotStarted),
             idle_deadline: Mutex::new(Instant::now()),
-            reaper,
-            events,
+            reaper: env.reaper,
+            events: env.events,
+            client_caps: env.client_caps,
+            relay: Arc::new(Relay::default()),
+            stopping: CancellationToken::new(),
         }
     }
 
@@ -148,6 +180,9 @@ impl Backend {
     /// The live connection, starting (or restarting) the backend if needed.
     async fn ensure_live(&self) -> Result<Arc<Live>, CallError> {
         let mut lc = self.lifecycle.lock().await;
+        if self.stopping.is_cancelled() {
+            return Err(self.unavailable("the gateway is shutting down"));
+        }
         if let Some(live) = &lc.live {
             match live.conn.exit_detail() {
                 None => return Ok(Arc::clone(live)),
@@ -200,6 +235,7 @@ impl Backend {
     }
 
     async fn start(&self) -> Result<Live, String> {
+        let capabilities = self.declared_capabilities().await;
         let (conn, unrouted) = match &self.config.transport {
             Transport::Stdio(spec) => {
                 tracing::info!(backend = %self.name(), program = %spec.program, "starting");
@@ -218,20 +254,20 @@ impl Backend {
             conn.clone(),
             unrouted,
             self.events.clone(),
+            Arc::clone(&self.relay),
         ));
         let init = json!({
             "protocolVersion": mcp::LATEST_VERSION,
-            "capabilities": {},
+            "capabilities": capabilities,
             "clientInfo": mcp::implementation_info(),
         });
+        let ctx = CallContext {
+            cancel: self.stopping.child_token(),
+            ..CallContext::default()
+        };
         let answer = conn
             .peer()
-            .request(
-                "initialize",
-                Some(init),
-                &CallContext::default(),
-                self.config.timeout,
-            )
+            .request("initialize", Some(init), &ctx, self.config.timeout)
             .await;
         let raw = match answer {
             Ok(raw) => raw,
@@ -243,8 +279,9 @@ impl Backend {
                         crate::error::humantime(after)
                     ),
                     CallError::Disconnected { detail, .. } => {
-                        format!("process {detail} during `initialize`")
+                        format!("{detail} during `initialize`")
                     }
+                    CallError::Cancelled => "start abandoned: the gateway is shutting down".into(),
                     other => format!("`initialize` failed: {other}"),
                 });
             }
@@ -266,7 +303,25 @@ impl Backend {
             conn,
             started: Instant::now(),
             protocol_version,
+            capabilities: result.get("capabilities").cloned().unwrap_or(json!({})),
         })
+    }
+
+    /// The client capabilities the backend may use through us: only those the client declared.
+    async fn declared_capabilities(&self) -> Value {
+        let mut rx = self.client_caps.clone();
+        tokio::select! {
+            _ = tokio::time::timeout(CLIENT_INIT_WAIT, rx.wait_for(Option::is_some)) => {}
+            _ = self.stopping.cancelled() => {}
+        }
+        let client = rx.borrow().clone().unwrap_or(Value::Null);
+        let mut declared = serde_json::Map::new();
+        for cap in ["roots", "sampling", "elicitation"] {
+            if let Some(v) = client.get(cap).filter(|v| !v.is_null()) {
+                declared.insert(cap.to_string(), v.clone());
+            }
+        }
+        Value::Object(declared)
     }
 
     /// Forwards one request, starting the backend if needed.
@@ -277,6 +332,13 @@ impl Backend {
         ctx: &CallContext,
     ) -> Result<Box<serde_json::value::RawValue>, CallError> {
         let live = self.ensure_live().await?;
+        if let Some(client) = &ctx.client {
+            *self
+                .relay
+                .last_caller
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()) = Some(Arc::downgrade(client));
+        }
         self.extend_idle(self.config.idle_timeout);
         let result = live
             .conn
@@ -287,48 +349,76 @@ impl Backend {
         result
     }
 
-    /// Every page of `tools/list`. `linger`: how long to keep a backend started just for this.
-    pub async fn list_tools(&self, linger: Duration) -> Result<Vec<Value>, CallError> {
+    /// Everything the backend lists (every page of each list it supports). `linger`: how long
+    /// to keep a backend alive that was started just for this.
+    pub async fn fetch_listing(&self, linger: Duration) -> Result<Listing, CallError> {
         let was_running = self.status() == Status::Running;
         let live = self.ensure_live().await?;
         if !was_running {
             self.extend_idle(linger.min(self.config.idle_timeout));
         }
-        let mut tools = Vec::new();
+        let has = |cap: &str| live.capabilities.get(cap).is_some_and(|v| !v.is_null());
+        let mut listing = Listing {
+            tools: self.list_all(&live, "tools/list", "tools").await?,
+            ..Listing::default()
+        };
+        if has("resources") {
+            listing.resources = self.list_all(&live, "resources/list", "resources").await?;
+            listing.resource_templates = self
+                .list_all(&live, "resources/templates/list", "resourceTemplates")
+                .await?;
+        }
+        if has("prompts") {
+            listing.prompts = self.list_all(&live, "prompts/list", "prompts").await?;
+        }
+        Ok(listing)
+    }
+
+    /// Every page of one list method.
+    async fn list_all(
+        &self,
+        live: &Live,
+        method: &str,
+        key: &str,
+    ) -> Result<Vec<Value>, CallError> {
+        let mut items = Vec::new();
         let mut cursor: Option<Value> = None;
         for _ in 0..MAX_LIST_PAGES {
             let params = cursor.take().map(|c| json!({ "cursor": c }));
             let raw = live
                 .conn
                 .peer()
-                .request(
-                    "tools/list",
-                    params,
-                    &CallContext::default(),
-                    self.config.timeout,
-                )
+                .request(method, params, &CallContext::default(), self.config.timeout)
                 .await?;
             let mut page: Value = serde_json::from_str(raw.get()).unwrap_or(Value::Null);
-            match page.get_mut("tools").map(Value::take) {
-                Some(Value::Array(items)) => tools.extend(items),
+            match page.get_mut(key).map(Value::take) {
+                Some(Value::Array(found)) => items.extend(found),
                 _ => {
                     return Err(CallError::Backend {
                         backend: self.name().to_string(),
                         error: ErrorObject::new(
                             code::INVALID_REQUEST,
-                            "tools/list result has no `tools` array",
+                            format!("{method} result has no `{key}` array"),
                         ),
                     });
                 }
             }
             match page.get("nextCursor") {
                 Some(c) if !c.is_null() => cursor = Some(c.clone()),
-                _ => return Ok(tools),
+                _ => return Ok(items),
             }
         }
         Err(self.unavailable(format!(
-            "tools/list returned more than {MAX_LIST_PAGES} pages"
+            "{method} returned more than {MAX_LIST_PAGES} pages"
         )))
+    }
+
+    /// Sends a notification if the backend is running (it is not started for this).
+    pub async fn notify_if_running(&self, method: &str) {
+        let lc = self.lifecycle.lock().await;
+        if let Some(live) = &lc.live {
+            live.conn.peer().notify(method, None);
+        }
     }
 
     /// The protocol version the running backend negotiated, if it runs.
@@ -354,8 +444,9 @@ impl Backend {
         self.set_status(Status::Stopped);
     }
 
-    /// Stops the backend now (gateway shutdown).
+    /// Stops the backend now (gateway shutdown); a start in progress is abandoned.
     pub async fn shutdown(&self) {
+        self.stopping.cancel();
         let mut lc = self.lifecycle.lock().await;
         if let Some(live) = lc.live.take() {
             live.conn.shutdown(SHUTDOWN_GRACE).await;
@@ -372,12 +463,14 @@ fn backoff(failures: u32) -> Duration {
     Duration::from_millis(ms).min(MAX_BACKOFF)
 }
 
-/// Handles what the router did not consume: requests from the backend and notifications.
+/// Handles what the router did not consume: requests from the backend (relayed to the client
+/// that caused them, if it declared the capability) and notifications.
 async fn serve_unrouted(
     backend: String,
     conn: Connection,
     mut rx: mpsc::UnboundedReceiver<Unrouted>,
     events: mpsc::UnboundedSender<BackendEvent>,
+    relay: Arc<Relay>,
 ) {
     while let Some(u) = rx.recv().await {
         match u {
@@ -387,20 +480,83 @@ async fn serve_unrouted(
                     result: Ok(empty_object()),
                 });
             }
-            Unrouted::Request { id, method, .. } => {
-                tracing::debug!(backend = %backend, %method, "backend request not supported");
-                conn.peer().respond(Message::error(
-                    id,
-                    ErrorObject::new(
-                        code::METHOD_NOT_FOUND,
-                        format!("the client did not declare support for `{method}`"),
-                    ),
-                ));
+            Unrouted::Request { id, method, params } => {
+                let client = relay
+                    .last_caller
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .as_ref()
+                    .and_then(std::sync::Weak::upgrade);
+                let Some(client) = client.filter(|c| c.supports(&method)) else {
+                    tracing::debug!(%backend, %method, "backend request the client cannot serve");
+                    conn.peer().respond(Message::error(
+                        id,
+                        ErrorObject::new(
+                            code::METHOD_NOT_FOUND,
+                            format!("the client did not declare support for `{method}`"),
+                        ),
+                    ));
+                    continue;
+                };
+                let cancel = CancellationToken::new();
+                let key = serde_json::to_string(&id).unwrap_or_default();
+                relay
+                    .relayed
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(key.clone(), cancel.clone());
+                let (conn, relay) = (conn.clone(), Arc::clone(&relay));
+                tokio::spawn(async move {
+                    let params = params.and_then(|p| serde_json::from_str::<Value>(p.get()).ok());
+                    let ctx = CallContext {
+                        cancel,
+                        ..CallContext::default()
+                    };
+                    let answer = client
+                        .peer
+                        .request(&method, params, &ctx, RELAY_TIMEOUT)
+                        .await;
+                    relay
+                        .relayed
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .remove(&key);
+                    let result = match answer {
+                        Ok(r) => Ok(r),
+                        Err(CallError::Cancelled) => return,
+                        Err(CallError::Backend { error, .. }) => Err(error),
+                        Err(other) => {
+                            Err(ErrorObject::new(code::INTERNAL_ERROR, other.to_string()))
+                        }
+                    };
+                    conn.peer().respond(Message::Response { id, result });
+                });
+            }
+            Unrouted::Notification { method, params } if method == "notifications/cancelled" => {
+                let id = params
+                    .and_then(|p| serde_json::from_str::<Value>(p.get()).ok())
+                    .and_then(|v| v.get("requestId").cloned());
+                if let Some(id) = id {
+                    let key = id.to_string();
+                    if let Some(token) = relay
+                        .relayed
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .remove(&key)
+                    {
+                        token.cancel();
+                    }
+                }
             }
             Unrouted::Notification { method, .. }
-                if method == "notifications/tools/list_changed" =>
+                if matches!(
+                    method.as_str(),
+                    "notifications/tools/list_changed"
+                        | "notifications/resources/list_changed"
+                        | "notifications/prompts/list_changed"
+                ) =>
             {
-                let _ = events.send(BackendEvent::ToolsChanged {
+                let _ = events.send(BackendEvent::ListChanged {
                     backend: backend.clone(),
                 });
             }

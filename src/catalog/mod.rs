@@ -30,11 +30,49 @@ pub struct CatalogEntry {
     pub fetched_at: u64,
     /// `Tool` objects exactly as the backend sent them.
     pub tools: Vec<Value>,
+    /// `Resource` objects (original URIs).
+    #[serde(default)]
+    pub resources: Vec<Value>,
+    /// `ResourceTemplate` objects (original URI templates).
+    #[serde(default)]
+    pub resource_templates: Vec<Value>,
+    /// `Prompt` objects (original names).
+    #[serde(default)]
+    pub prompts: Vec<Value>,
+}
+
+/// Everything a backend lists, fetched in one go.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Listing {
+    pub tools: Vec<Value>,
+    pub resources: Vec<Value>,
+    pub resource_templates: Vec<Value>,
+    pub prompts: Vec<Value>,
+}
+
+/// Which lists an update changed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Changes {
+    pub tools: bool,
+    pub resources: bool,
+    pub prompts: bool,
+}
+
+impl Changes {
+    pub fn any(&self) -> bool {
+        self.tools || self.resources || self.prompts
+    }
 }
 
 impl CatalogEntry {
     pub fn tool(&self, name: &str) -> Option<&Value> {
         self.tools
+            .iter()
+            .find(|t| t.get("name").and_then(Value::as_str) == Some(name))
+    }
+
+    pub fn prompt(&self, name: &str) -> Option<&Value> {
+        self.prompts
             .iter()
             .find(|t| t.get("name").and_then(Value::as_str) == Some(name))
     }
@@ -123,14 +161,8 @@ impl Catalog {
         self.entries.read().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Records a fresh tool list. Returns the new entry if the tools changed (by hash).
-    pub fn update(
-        &self,
-        backend: &str,
-        fingerprint: &str,
-        tools: Vec<Value>,
-    ) -> Option<Arc<CatalogEntry>> {
-        let hash = content_hash(&tools);
+    /// Records what a backend lists now; says which lists changed.
+    pub fn update(&self, backend: &str, fingerprint: &str, listing: Listing) -> Changes {
         let fetched_at = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_secs())
@@ -138,18 +170,33 @@ impl Catalog {
         let entry = Arc::new(CatalogEntry {
             backend: backend.to_string(),
             fingerprint: fingerprint.to_string(),
-            hash,
+            hash: content_hash(&listing.tools),
             fetched_at,
-            tools,
+            tools: listing.tools,
+            resources: listing.resources,
+            resource_templates: listing.resource_templates,
+            prompts: listing.prompts,
         });
-        let changed = {
+        let changes = {
             let mut map = self.entries.write().unwrap_or_else(|e| e.into_inner());
-            let changed = map.get(backend).is_none_or(|old| old.hash != entry.hash);
+            let changes = match map.get(backend) {
+                None => Changes {
+                    tools: true,
+                    resources: !entry.resources.is_empty() || !entry.resource_templates.is_empty(),
+                    prompts: !entry.prompts.is_empty(),
+                },
+                Some(old) => Changes {
+                    tools: old.hash != entry.hash,
+                    resources: old.resources != entry.resources
+                        || old.resource_templates != entry.resource_templates,
+                    prompts: old.prompts != entry.prompts,
+                },
+            };
             map.insert(backend.to_string(), Arc::clone(&entry));
-            changed
+            changes
         };
         self.persist(&entry);
-        changed.then_some(entry)
+        changes
     }
 
     fn persist(&self, entry: &CatalogEntry) {
@@ -188,10 +235,14 @@ mod tests {
         assert!(c.get("a").is_none());
         let tools =
             vec![json!({"name": "t", "description": "d", "inputSchema": {"type": "object"}})];
-        assert!(c.update("a", "fp1", tools.clone()).is_some());
+        let listing = Listing {
+            tools: tools.clone(),
+            ..Listing::default()
+        };
+        assert!(c.update("a", "fp1", listing.clone()).tools);
         assert!(
-            c.update("a", "fp1", tools.clone()).is_none(),
-            "same hash: no change"
+            !c.update("a", "fp1", listing).any(),
+            "same lists: no change"
         );
         let again = Catalog::load(Some(dir.clone()), &wanted);
         assert_eq!(again.get("a").unwrap().tools, tools);

@@ -39,6 +39,19 @@ pub fn namespaced(server: &str, tool: &str) -> String {
     head
 }
 
+/// The public URI of a backend resource: `server+original`. Reversible because server names
+/// never contain `+`, and stable across restarts (it depends on nothing else).
+pub fn namespace_uri(server: &str, uri: &str) -> String {
+    format!("{server}+{uri}")
+}
+
+/// Splits a public URI back into `(server, original)`.
+pub fn split_uri(public: &str) -> Option<(&str, &str)> {
+    public
+        .split_once('+')
+        .filter(|(s, u)| !s.is_empty() && !u.is_empty())
+}
+
 /// Reverse map from public names to `(server, tool)`.
 #[derive(Debug, Default, Clone)]
 pub struct NameMap {
@@ -70,6 +83,13 @@ impl NameMap {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn uris_round_trip() {
+        let p = namespace_uri("everything", "git+ssh://host/x");
+        assert_eq!(split_uri(&p), Some(("everything", "git+ssh://host/x")));
+        assert_eq!(split_uri("file:///no-server"), None);
+    }
 
     #[test]
     fn plain_names_stay_readable() {

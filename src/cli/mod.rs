@@ -1,6 +1,9 @@
 //! The command line: argument definitions and one module per command. `main.rs` only parses
 //! and calls [`run`]. Exit codes: 0 ok, 1 runtime failure, 2 usage or config error.
 
+mod bench;
+mod doctor;
+mod list;
 mod stdio;
 
 use std::path::PathBuf;
@@ -41,6 +44,12 @@ pub enum LogFormatArg {
 pub enum Command {
     /// Serve MCP on stdin/stdout (the default; what client configs run)
     Stdio,
+    /// List configured backends with state and tool counts (from the catalog; starts nothing)
+    List(list::ListArgs),
+    /// Check the config, start and probe every backend, check the installation
+    Doctor(doctor::DoctorArgs),
+    /// Benchmarks (retrieval quality of the search ranking)
+    Bench(bench::BenchArgs),
     #[command(name = "__reaper", hide = true)]
     Reaper,
 }
@@ -49,11 +58,31 @@ pub enum Command {
 pub fn run(cli: Cli) -> ExitCode {
     match cli.command.unwrap_or(Command::Stdio) {
         Command::Stdio => stdio::run(&cli.global),
+        Command::List(args) => list::run(&cli.global, &args),
+        Command::Doctor(args) => doctor::run(&cli.global, &args),
+        Command::Bench(args) => report(bench::run(args)),
         Command::Reaper => {
             crate::backend::process::run_reaper();
             ExitCode::SUCCESS
         }
     }
+}
+
+/// Maps a command's `anyhow` result to an exit code, printing the error chain.
+fn report(result: anyhow::Result<()>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("mcp-gateway: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Colour only on a terminal, and never when `NO_COLOR` is set.
+pub fn use_color() -> bool {
+    use std::io::IsTerminal;
+    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
 }
 
 /// Exit code for usage and config errors.

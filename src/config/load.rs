@@ -1,35 +1,36 @@
-//! Discovery and loading. (Placeholder implementation: being replaced by the full loader.)
+//! The public entry points: discover, load, load one file, parse text.
+//!
+//! Owns nothing but wiring the real environment (process variables, XDG paths, `/etc`) into
+//! `discover` and `schema`; it never decides anything itself, so every rule is testable without
+//! touching the real home directory.
 
 use std::path::{Path, PathBuf};
 
+use super::discover::{self, SearchPaths};
+use super::expand::ProcessEnv;
 use super::{Config, ConfigError};
 
 /// Finds the config file to use: `explicit` (from `--config` or `$MCP_GATEWAY_CONFIG`), then the
 /// nearest `.mcp-gateway.yaml` / `gateway.yaml` from `cwd` up to the repository root, then the
 /// user file, then `/etc/mcp-gateway/gateway.yaml`. `None`: run on built-in defaults.
-pub fn discover(explicit: Option<&Path>, _cwd: &Path) -> Option<PathBuf> {
-    explicit.map(Path::to_path_buf)
+pub fn discover(explicit: Option<&Path>, cwd: &Path) -> Option<PathBuf> {
+    discover::discover_in(explicit, cwd, &SearchPaths::from_env()).map(|f| f.path)
 }
 
 /// Discovers and loads the effective config (layering a project file over the user file when it
 /// says `inherit: true`).
 pub fn load(explicit: Option<&Path>, cwd: &Path) -> Result<Config, ConfigError> {
-    match discover(explicit, cwd) {
-        Some(p) => load_file(&p),
-        None => Ok(Config::default()),
-    }
+    discover::load_in(explicit, cwd, &SearchPaths::from_env(), &ProcessEnv)
 }
 
-/// Loads exactly one file.
+/// Loads exactly one file (no layering, even if it says `inherit: true`).
 pub fn load_file(path: &Path) -> Result<Config, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    parse_str(&text, path)
+    let file = discover::read_file(path, &ProcessEnv)?;
+    Ok(discover::finish(file, vec![path.to_path_buf()]))
 }
 
 /// Parses config text as if read from `path` (used for messages and relative paths).
-pub fn parse_str(_text: &str, _path: &Path) -> Result<Config, ConfigError> {
-    Ok(Config::default())
+pub fn parse_str(text: &str, path: &Path) -> Result<Config, ConfigError> {
+    let file = discover::parse_text(text, path, &ProcessEnv)?;
+    Ok(discover::finish(file, vec![path.to_path_buf()]))
 }

@@ -9,9 +9,19 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
+mod discover;
+mod duration;
 mod error;
+mod expand;
 mod load;
+mod schema;
+#[cfg(test)]
+mod tests;
+mod yaml;
 
+pub use discover::{
+    Found, Origin, PROJECT_FILE_NAMES, SYSTEM_CONFIG_FILE, SearchPaths, discover_in, project_file,
+};
 pub use error::ConfigError;
 pub use load::{discover, load, load_file, parse_str};
 

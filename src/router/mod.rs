@@ -18,8 +18,37 @@ use tokio_util::sync::CancellationToken;
 use crate::error::CallError;
 use crate::jsonrpc::{Id, Message, to_raw};
 
-/// Where a client-bound message goes: the writer of the session that caused the request.
-pub type ClientSink = mpsc::UnboundedSender<Message>;
+/// Where client-bound lines go: the writer of the session that caused the request.
+pub type ClientSink = mpsc::UnboundedSender<String>;
+
+/// A connected client as backends see it: where to relay their requests (`sampling/…`,
+/// `elicitation/…`, `roots/list`) and which of those the client declared it can serve.
+pub struct ClientLink {
+    /// Requests to the client; its ids are minted here like any other.
+    pub peer: Peer,
+    /// The `capabilities` object of the client's `initialize`.
+    pub capabilities: Value,
+}
+
+impl ClientLink {
+    pub fn new(sink: ClientSink, capabilities: Value) -> ClientLink {
+        ClientLink {
+            peer: Peer::new("client", sink),
+            capabilities,
+        }
+    }
+
+    /// Whether the client declared the capability a backend request needs.
+    pub fn supports(&self, method: &str) -> bool {
+        let cap = match method {
+            "sampling/createMessage" => "sampling",
+            "elicitation/create" => "elicitation",
+            "roots/list" => "roots",
+            _ => return false,
+        };
+        self.capabilities.get(cap).is_some_and(|v| !v.is_null())
+    }
+}
 
 /// What the caller of a forwarded request brings along.
 #[derive(Clone, Default)]
@@ -28,6 +57,8 @@ pub struct CallContext {
     pub progress: Option<(Value, ClientSink)>,
     /// Cancelled when the client cancels or the session ends.
     pub cancel: CancellationToken,
+    /// The client that caused this request; backend requests made meanwhile are relayed to it.
+    pub client: Option<std::sync::Arc<ClientLink>>,
 }
 
 type Reply = Result<Box<RawValue>, CallError>;
@@ -257,10 +288,8 @@ impl Peer {
         if let Value::Object(obj) = &mut value {
             obj.insert("progressToken".into(), client_token);
         }
-        let _ = sink.send(Message::notification(
-            "notifications/progress",
-            Some(to_raw(&value)),
-        ));
+        let _ = sink
+            .send(Message::notification("notifications/progress", Some(to_raw(&value))).to_json());
     }
 
     /// Marks the connection lost and fails every pending call with `detail`.
@@ -300,7 +329,7 @@ mod tests {
         let (sink, mut client) = mpsc::unbounded_channel();
         let ctx = CallContext {
             progress: Some((json!(42), sink)),
-            cancel: CancellationToken::new(),
+            ..CallContext::default()
         };
         let p2 = peer.clone();
         let call = tokio::spawn(async move {
@@ -320,10 +349,8 @@ mod tests {
             r#"{{"jsonrpc":"2.0","method":"notifications/progress","params":{{"progressToken":{token},"progress":1}}}}"#
         );
         assert!(peer.dispatch(Message::parse(&progress).unwrap()).is_none());
-        let Message::Notification { params, .. } = client.recv().await.unwrap() else {
-            panic!()
-        };
-        let params: Value = serde_json::from_str(params.unwrap().get()).unwrap();
+        let note: Value = serde_json::from_str(&client.recv().await.unwrap()).unwrap();
+        let params = &note["params"];
         assert_eq!(params["progressToken"], json!(42));
         let resp = format!(r#"{{"jsonrpc":"2.0","id":{id},"result":{{"x":1.50}}}}"#);
         peer.dispatch(Message::parse(&resp).unwrap());

@@ -15,7 +15,7 @@ use super::{DISCOVERY_WAIT, Failure, Outcome, Session};
 use crate::error::CallError;
 use crate::jsonrpc::{ErrorObject, code, to_raw};
 use crate::router::CallContext;
-use crate::search::Hit;
+use crate::search::render_match;
 
 pub const SEARCH: &str = "gateway_search_tools";
 pub const INVOKE: &str = "gateway_invoke";
@@ -145,8 +145,24 @@ async fn search(session: &Arc<Session>, args: &Value) -> Outcome {
     let outcome = gw
         .search(query, limit, server)
         .map_err(|e| Failure::Rpc(ErrorObject::new(code::INTERNAL_ERROR, e.to_string())))?;
-    let matches: Vec<Value> = outcome.hits.iter().map(render_match).collect();
+    let matches: Vec<Value> = outcome
+        .hits
+        .iter()
+        .map(|hit| {
+            let mut m = render_match(hit);
+            let def = gw.catalog.get(&hit.doc.server);
+            if def.and_then(|e| e.tool(&hit.doc.name).map(requires_task)) == Some(true) {
+                m["requiresTask"] = Value::Bool(true);
+            }
+            m
+        })
+        .collect();
     let mut result = json!({ "matches": matches, "total": outcome.total });
+    if outcome.no_good_match {
+        result["no_good_match"] = json!(true);
+        result["note"] =
+            json!("no tool fits this query well; rephrase it, or see gateway_list_servers");
+    }
     if !pending.is_empty() {
         result["not_ready"] = json!(pending);
         result["note"] = json!("some servers were still starting; search again for their tools");
@@ -154,14 +170,11 @@ async fn search(session: &Arc<Session>, args: &Value) -> Outcome {
     Ok(structured(result))
 }
 
-fn render_match(hit: &Hit) -> Value {
-    json!({
-        "server": hit.doc.server,
-        "tool": hit.doc.name,
-        "description": hit.doc.description,
-        "inputSchema": hit.doc.input_schema,
-        "score": (hit.score * 1000.0).round() / 1000.0,
-    })
+/// Tools whose `execution.taskSupport` is `required` cannot run without tasks.
+fn requires_task(tool: &Value) -> bool {
+    tool.pointer("/execution/taskSupport")
+        .and_then(Value::as_str)
+        == Some("required")
 }
 
 async fn invoke(
@@ -182,10 +195,22 @@ async fn invoke(
     let Some(backend) = gw.backend(server) else {
         return Ok(tool_error(unknown_server_text(session, server)));
     };
-    if let Some(entry) = gw.catalog.get(server)
-        && entry.tool(tool).is_none()
-    {
-        return Ok(tool_error(unknown_tool_text(session, server, tool)));
+    let known =
+        |gw: &crate::gateway::Gateway| gw.catalog.get(server).map(|e| e.tool(tool).cloned());
+    let mut found = known(gw);
+    if matches!(found, Some(None)) && backend.status() != crate::backend::Status::Running {
+        // The catalog may predate the backend's current tools: look again before refusing.
+        gw.refresh(server).await;
+        found = known(gw);
+    }
+    match found {
+        Some(None) => return Ok(tool_error(unknown_tool_text(session, server, tool))),
+        Some(Some(def)) if requires_task(&def) => {
+            return Ok(tool_error(format!(
+                "{server}/{tool} only runs as a task, which the gateway does not support yet"
+            )));
+        }
+        _ => {}
     }
     let arguments = args
         .get("arguments")
@@ -197,7 +222,10 @@ async fn invoke(
         forwarded["_meta"] = meta.clone();
     }
     match backend.request("tools/call", Some(forwarded), ctx).await {
-        Ok(result) => Ok(result),
+        Ok(result) => {
+            gw.record_use(server, tool);
+            Ok(result)
+        }
         Err(e @ (CallError::Cancelled | CallError::Timeout { .. })) => Err(e.into()),
         Err(CallError::Backend { error, .. }) if error.code == code::INVALID_PARAMS => {
             Ok(tool_error(format!(

@@ -6,6 +6,7 @@
 //! call to another backend; `notifications/cancelled` cancels the task's backend request and no
 //! response is sent for it. Framing is the caller's: [`serve`] works on any line stream.
 
+mod forward;
 mod meta_tools;
 
 use std::collections::HashMap;
@@ -23,12 +24,12 @@ use crate::error::CallError;
 use crate::gateway::{ClientNotice, Gateway};
 use crate::jsonrpc::{ErrorObject, Id, LineReader, Message, ReadLine, code, empty_object, to_raw};
 use crate::mcp;
-use crate::router::{CallContext, ClientSink};
+use crate::router::{CallContext, ClientLink, ClientSink};
 
 /// Longest line accepted from a client.
 const MAX_CLIENT_LINE: usize = 64 * 1024 * 1024;
-/// Page size of `tools/list` when backend tools are listed directly.
-const TOOLS_PAGE: usize = 200;
+/// Page size of the list methods.
+const PAGE_SIZE: usize = 200;
 /// How long a list or search waits for first discoveries before answering without them.
 pub const DISCOVERY_WAIT: Duration = Duration::from_secs(5);
 
@@ -58,6 +59,8 @@ type Outcome = Result<Box<RawValue>, Failure>;
 
 struct ClientState {
     log_level: usize,
+    /// Set by `initialize`: how backends reach this client.
+    link: Option<Arc<ClientLink>>,
 }
 
 /// One client's session.
@@ -74,11 +77,10 @@ where
     R: AsyncBufRead + Unpin,
     W: AsyncWrite + Unpin + Send + 'static,
 {
-    let (out, mut out_rx) = mpsc::unbounded_channel::<Message>();
+    let (out, mut out_rx) = mpsc::unbounded_channel::<String>();
     let writer_task = tokio::spawn(async move {
         let mut writer = writer;
-        while let Some(msg) = out_rx.recv().await {
-            let mut line = msg.to_json();
+        while let Some(mut line) = out_rx.recv().await {
             line.push('\n');
             if writer.write_all(line.as_bytes()).await.is_err() || writer.flush().await.is_err() {
                 break;
@@ -90,6 +92,7 @@ where
         out: out.clone(),
         state: Mutex::new(ClientState {
             log_level: mcp::log_level_rank("info"),
+            link: None,
         }),
         in_flight: Mutex::new(HashMap::new()),
     });
@@ -131,7 +134,15 @@ fn parse_error(detail: &str) -> Message {
 
 impl Session {
     fn send(&self, msg: Message) {
-        let _ = self.out.send(msg);
+        let _ = self.out.send(msg.to_json());
+    }
+
+    fn link(&self) -> Option<Arc<ClientLink>> {
+        self.state
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .link
+            .clone()
     }
 
     fn in_flight_tokens(&self) -> Vec<CancellationToken> {
@@ -172,9 +183,12 @@ impl Session {
                 });
             }
             Ok(Message::Notification { method, params }) => self.on_notification(&method, params),
-            Ok(Message::Response { id, .. }) => {
-                tracing::debug!(%id, "response from the client to a request never sent; ignored")
-            }
+            Ok(msg @ Message::Response { .. }) => match self.link() {
+                Some(link) => {
+                    link.peer.dispatch(msg);
+                }
+                None => tracing::debug!("response from a client that never initialized; ignored"),
+            },
             Err(crate::jsonrpc::ParseError::Invalid {
                 id: Some(id),
                 reason,
@@ -186,7 +200,7 @@ impl Session {
         }
     }
 
-    fn on_notification(&self, method: &str, params: Option<Box<RawValue>>) {
+    fn on_notification(self: &Arc<Self>, method: &str, params: Option<Box<RawValue>>) {
         match method {
             "notifications/cancelled" => {
                 let id = params
@@ -205,7 +219,14 @@ impl Session {
                     }
                 }
             }
-            "notifications/initialized" | "notifications/roots/list_changed" => {}
+            "notifications/roots/list_changed" => {
+                let gw = Arc::clone(&self.gateway);
+                tokio::spawn(async move {
+                    gw.notify_running_backends("notifications/roots/list_changed")
+                        .await
+                });
+            }
+            "notifications/initialized" => {}
             other => tracing::debug!(method = %other, "notification ignored"),
         }
     }
@@ -224,6 +245,11 @@ impl Session {
         };
         match method {
             "initialize" => Ok(to_raw(&self.initialize(&params))),
+            "server/discover" => Err(ErrorObject::new(
+                code::METHOD_NOT_FOUND,
+                "server/discover is not supported; use initialize",
+            )
+            .into()),
             "ping" => Ok(empty_object()),
             "logging/setLevel" => {
                 let level = params
@@ -245,6 +271,19 @@ impl Session {
             }
             "tools/list" => self.tools_list(&params).await,
             "tools/call" => self.tools_call(params, cancel).await,
+            "resources/list" | "resources/templates/list" | "prompts/list" => {
+                self.gateway.wait_for_discovery(DISCOVERY_WAIT).await;
+                let items = forward::aggregate(&self.gateway, method);
+                paginate(items, &params, forward::list_key(method))
+            }
+            "resources/read"
+            | "resources/subscribe"
+            | "resources/unsubscribe"
+            | "prompts/get"
+            | "completion/complete" => {
+                let ctx = self.call_context(&params, cancel);
+                forward::routed(&self.gateway, method, params, &ctx).await
+            }
             _ => Err(ErrorObject::new(
                 code::METHOD_NOT_FOUND,
                 format!("method not found: {method}"),
@@ -261,10 +300,17 @@ impl Session {
             .and_then(Value::as_str)
             .unwrap_or("unknown");
         tracing::info!(%client, requested = requested.unwrap_or("-"), %version, "client initialized");
+        let caps = params.get("capabilities").cloned().unwrap_or(json!({}));
+        self.state.lock().unwrap_or_else(|e| e.into_inner()).link =
+            Some(Arc::new(ClientLink::new(self.out.clone(), caps.clone())));
+        self.gateway.set_client_capabilities(caps);
         json!({
             "protocolVersion": version,
             "capabilities": {
                 "tools": { "listChanged": true },
+                "resources": { "subscribe": true, "listChanged": true },
+                "prompts": { "listChanged": true },
+                "completions": {},
                 "logging": {},
             },
             "serverInfo": mcp::implementation_info(),
@@ -304,27 +350,7 @@ impl Session {
                 }
             }
         }
-        let start = match params.get("cursor") {
-            None | Some(Value::Null) => 0,
-            Some(Value::String(c)) => c
-                .parse::<usize>()
-                .ok()
-                .filter(|n| *n <= tools.len())
-                .ok_or_else(|| {
-                    ErrorObject::new(code::INVALID_PARAMS, format!("invalid cursor `{c}`"))
-                })?,
-            Some(_) => {
-                return Err(
-                    ErrorObject::new(code::INVALID_PARAMS, "cursor must be a string").into(),
-                );
-            }
-        };
-        let end = (start + TOOLS_PAGE).min(tools.len());
-        let mut result = json!({ "tools": &tools[start..end] });
-        if end < tools.len() {
-            result["nextCursor"] = Value::String(end.to_string());
-        }
-        Ok(to_raw(&result))
+        paginate(tools, params, "tools")
     }
 
     async fn tools_call(self: &Arc<Self>, params: Value, cancel: &CancellationToken) -> Outcome {
@@ -385,6 +411,7 @@ impl Session {
         CallContext {
             progress,
             cancel: cancel.clone(),
+            client: self.link(),
         }
     }
 
@@ -404,6 +431,17 @@ impl Session {
                     "notifications/tools/list_changed",
                     None,
                 )),
+                ClientNotice::ResourcesListChanged => self.send(Message::notification(
+                    "notifications/resources/list_changed",
+                    None,
+                )),
+                ClientNotice::PromptsListChanged => self.send(Message::notification(
+                    "notifications/prompts/list_changed",
+                    None,
+                )),
+                ClientNotice::Forward { method, params } => {
+                    self.send(Message::notification(&method, Some(to_raw(&params))))
+                }
                 ClientNotice::Log {
                     backend,
                     mut params,
@@ -435,6 +473,30 @@ impl Session {
             }
         }
     }
+}
+
+/// One page of `items` under `key`, with the gateway's own cursor (an offset).
+fn paginate(items: Vec<Value>, params: &Value, key: &str) -> Outcome {
+    let start = match params.get("cursor") {
+        None | Some(Value::Null) => 0,
+        Some(Value::String(c)) => c
+            .parse::<usize>()
+            .ok()
+            .filter(|n| *n <= items.len())
+            .ok_or_else(|| {
+                ErrorObject::new(code::INVALID_PARAMS, format!("invalid cursor `{c}`"))
+            })?,
+        Some(_) => {
+            return Err(ErrorObject::new(code::INVALID_PARAMS, "cursor must be a string").into());
+        }
+    };
+    let end = (start + PAGE_SIZE).min(items.len());
+    let mut result = serde_json::Map::new();
+    result.insert(key.to_string(), Value::Array(items[start..end].to_vec()));
+    if end < items.len() {
+        result.insert("nextCursor".into(), Value::String(end.to_string()));
+    }
+    Ok(to_raw(&result))
 }
 
 fn renamed(mut tool: Value, name: String) -> Value {

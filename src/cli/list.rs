@@ -1,0 +1,123 @@
+//! `mcp-gateway list`: the configured backends with their transport, state and tool count,
+//! read from the config and the persisted catalog (nothing is started).
+
+use std::process::ExitCode;
+
+use serde_json::json;
+
+use super::{EXIT_USAGE, GlobalArgs};
+use crate::catalog::Catalog;
+use crate::config;
+use crate::state::Paths;
+
+#[derive(Debug, clap::Args)]
+pub struct ListArgs {
+    /// Print JSON instead of a table
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(global: &GlobalArgs, args: &ListArgs) -> ExitCode {
+    let cwd = std::env::current_dir().unwrap_or_default();
+    let config = match config::load(global.config.as_deref(), &cwd) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("mcp-gateway: config error: {e}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    let wanted = config
+        .backends
+        .iter()
+        .map(|(n, b)| (n.clone(), b.launch_fingerprint()))
+        .collect();
+    let catalog = Catalog::load(Paths::from_env().map(|p| p.catalog_dir()), &wanted);
+    let rows: Vec<serde_json::Value> = config
+        .backends
+        .values()
+        .map(|b| {
+            let entry = catalog.get(&b.name);
+            let state = match (&entry, b.enabled) {
+                (_, false) => "disabled",
+                (Some(_), true) => "cataloged",
+                (None, true) => "not yet seen",
+            };
+            json!({
+                "name": b.name,
+                "transport": b.transport.kind(),
+                "state": state,
+                "tools": entry.as_ref().map(|e| e.tools.len()),
+                "fetched_at": entry.as_ref().map(|e| e.fetched_at),
+                "description": b.description,
+            })
+        })
+        .collect();
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&rows).unwrap_or_default()
+        );
+        return ExitCode::SUCCESS;
+    }
+    if rows.is_empty() {
+        println!(
+            "no backends configured (config: {})",
+            describe_sources(&config)
+        );
+        return ExitCode::SUCCESS;
+    }
+    let table: Vec<[String; 4]> = rows
+        .iter()
+        .map(|r| {
+            [
+                r["name"].as_str().unwrap_or_default().to_string(),
+                r["transport"].as_str().unwrap_or_default().to_string(),
+                r["state"].as_str().unwrap_or_default().to_string(),
+                r["tools"]
+                    .as_u64()
+                    .map(|n| n.to_string())
+                    .unwrap_or("-".into()),
+            ]
+        })
+        .collect();
+    print_table(&["NAME", "TRANSPORT", "STATE", "TOOLS"], &table);
+    ExitCode::SUCCESS
+}
+
+fn describe_sources(config: &config::Config) -> String {
+    if config.sources.is_empty() {
+        "none found".to_string()
+    } else {
+        config
+            .sources
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// Prints rows as a left-aligned table with two spaces between columns.
+pub fn print_table<const N: usize>(header: &[&str; N], rows: &[[String; N]]) {
+    let mut widths = header.map(|h| h.chars().count());
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let mut out = String::new();
+        for (i, (cell, w)) in cells.iter().zip(widths).enumerate() {
+            if i + 1 == N {
+                out.push_str(cell);
+            } else {
+                out.push_str(&format!("{cell:<w$}  "));
+            }
+        }
+        println!("{}", out.trim_end());
+    };
+    line(header.to_vec());
+    for row in rows {
+        line(row.iter().map(String::as_str).collect());
+    }
+}

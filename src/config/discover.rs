@@ -1,0 +1,214 @@
+//! Which config file(s) to use, and layering a project file over the user file.
+//!
+//! Order, first found wins: the explicit path (`--config` / `$MCP_GATEWAY_CONFIG`), the nearest
+//! `.mcp-gateway.yaml` or `gateway.yaml` from the working directory up to the repository root
+//! (only the working directory itself when it is not inside a repository), the user file,
+//! the system file. A project (or explicit) file saying `inherit: true` is layered over the
+//! first of the user and system files that exists. Every location comes in through
+//! [`SearchPaths`] so tests never touch the real home or `/etc`. It never writes anything.
+
+use std::path::{Path, PathBuf};
+
+use super::expand::Vars;
+use super::schema::{self, FileConfig};
+use super::{Config, ConfigError};
+
+/// File names looked for in each project directory, in order.
+pub const PROJECT_FILE_NAMES: [&str; 2] = [".mcp-gateway.yaml", "gateway.yaml"];
+/// The system-wide config file.
+pub const SYSTEM_CONFIG_FILE: &str = "/etc/mcp-gateway/gateway.yaml";
+
+/// Where discovery looks besides the working directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SearchPaths {
+    /// `$XDG_CONFIG_HOME/mcp-gateway/gateway.yaml` (`None` when no home directory is known).
+    pub user_file: Option<PathBuf>,
+    /// `/etc/mcp-gateway/gateway.yaml`.
+    pub system_file: PathBuf,
+}
+
+impl SearchPaths {
+    /// The real locations, from the environment.
+    pub fn from_env() -> SearchPaths {
+        SearchPaths {
+            user_file: crate::state::Paths::from_env().map(|p| p.user_config_file()),
+            system_file: PathBuf::from(SYSTEM_CONFIG_FILE),
+        }
+    }
+}
+
+/// How a config file was found; decides whether `inherit` applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    Explicit,
+    Project,
+    User,
+    System,
+}
+
+/// A file chosen by discovery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Found {
+    pub path: PathBuf,
+    pub origin: Origin,
+}
+
+/// Runs discovery against `paths`. `None`: no file anywhere, use built-in defaults.
+pub fn discover_in(explicit: Option<&Path>, cwd: &Path, paths: &SearchPaths) -> Option<Found> {
+    if let Some(p) = explicit {
+        return Some(Found {
+            path: p.to_path_buf(),
+            origin: Origin::Explicit,
+        });
+    }
+    if let Some(path) = project_file(cwd) {
+        return Some(Found {
+            path,
+            origin: Origin::Project,
+        });
+    }
+    base_file(paths)
+}
+
+/// The nearest project file from `cwd` up to and including the repository root (the nearest
+/// ancestor holding `.git`); only `cwd` itself when there is no repository.
+pub fn project_file(cwd: &Path) -> Option<PathBuf> {
+    let root = cwd.ancestors().find(|dir| dir.join(".git").exists());
+    let stop = root.unwrap_or(cwd);
+    for dir in cwd.ancestors() {
+        for name in PROJECT_FILE_NAMES {
+            let candidate = dir.join(name);
+            if candidate.is_file() {
+                return Some(candidate);
+            }
+        }
+        if dir == stop {
+            break;
+        }
+    }
+    None
+}
+
+/// The user file if it exists, else the system file if it exists.
+fn base_file(paths: &SearchPaths) -> Option<Found> {
+    let user = paths
+        .user_file
+        .as_ref()
+        .filter(|p| p.is_file())
+        .map(|p| Found {
+            path: p.clone(),
+            origin: Origin::User,
+        });
+    user.or_else(|| {
+        paths.system_file.is_file().then(|| Found {
+            path: paths.system_file.clone(),
+            origin: Origin::System,
+        })
+    })
+}
+
+/// Discovers and loads, layering as `inherit` asks. `vars` supplies `${VAR}` values and `HOME`.
+pub(crate) fn load_in(
+    explicit: Option<&Path>,
+    cwd: &Path,
+    paths: &SearchPaths,
+    vars: &dyn Vars,
+) -> Result<Config, ConfigError> {
+    let Some(found) = discover_in(explicit, cwd, paths) else {
+        return Ok(Config::default());
+    };
+    let top = read_file(&found.path, vars)?;
+    let inherit = match top.inherit {
+        Some((true, pos)) if matches!(found.origin, Origin::User | Origin::System) => {
+            return Err(ConfigError::Invalid {
+                path: found.path.clone(),
+                line: pos.line,
+                key: "inherit".to_string(),
+                message: "only applies to a project file (or one given with --config); this file is the one others inherit from".to_string(),
+            });
+        }
+        Some((true, _)) => true,
+        _ => false,
+    };
+    let base = if inherit {
+        base_file(paths).filter(|b| !same_file(&b.path, &found.path))
+    } else {
+        None
+    };
+    match base {
+        Some(base) => {
+            let lower = read_file(&base.path, vars)?;
+            if let Some((true, pos)) = lower.inherit {
+                return Err(ConfigError::Invalid {
+                    path: base.path.clone(),
+                    line: pos.line,
+                    key: "inherit".to_string(),
+                    message:
+                        "only applies to a project file; this file is the one others inherit from"
+                            .to_string(),
+                });
+            }
+            let sources = vec![lower.path.clone(), top.path.clone()];
+            Ok(finish(lower.overlay(top), sources))
+        }
+        None => {
+            let sources = vec![top.path.clone()];
+            Ok(finish(top, sources))
+        }
+    }
+}
+
+/// Reads and converts one file.
+pub(super) fn read_file(path: &Path, vars: &dyn Vars) -> Result<FileConfig, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    parse_text(&text, path, vars)
+}
+
+pub(super) fn parse_text(
+    text: &str,
+    path: &Path,
+    vars: &dyn Vars,
+) -> Result<FileConfig, ConfigError> {
+    let root = super::yaml::parse(text, path)?;
+    schema::convert(&root, path, vars)
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    }
+}
+
+/// Applies defaults to what the files said.
+pub(super) fn finish(f: FileConfig, sources: Vec<PathBuf>) -> Config {
+    let d = Config::default();
+    let capability_dirs = f.capability_dirs.unwrap_or(d.capabilities.directories);
+    Config {
+        sources,
+        server: super::ServerConfig {
+            host: f.host.unwrap_or(d.server.host),
+            port: f.port.unwrap_or(d.server.port),
+        },
+        meta_mcp: super::MetaMcpConfig {
+            enabled: f.meta_enabled.unwrap_or(d.meta_mcp.enabled),
+            surface: f.surface.unwrap_or(d.meta_mcp.surface),
+        },
+        backends: f.backends,
+        capabilities: super::CapabilitiesConfig {
+            // Listing directories turns capabilities on unless `enabled: false` says otherwise.
+            enabled: f
+                .capabilities_enabled
+                .unwrap_or(d.capabilities.enabled || !capability_dirs.is_empty()),
+            directories: capability_dirs,
+        },
+        log: super::LogConfig {
+            level: f.log_level.or(d.log.level),
+            format: f.log_format.unwrap_or(d.log.format),
+            file: f.log_file.or(d.log.file),
+        },
+    }
+}

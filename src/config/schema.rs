@@ -1,0 +1,915 @@
+//! The `gateway.yaml` schema: node tree of one file → a validated [`FileConfig`].
+//!
+//! Owns which keys exist at every level (ours plus the published format of
+//! MikkoParkkola/mcp-gateway, so its users can switch), what each value may be, `${VAR}` and `~`
+//! expansion of values, relative-path resolution against the file's directory, and the
+//! did-you-mean for unknown keys. Keys of that format we do not implement are accepted with a
+//! `tracing` warning, never silently. It never reads files or looks for them (see `discover`),
+//! and it only records what was written: defaults are applied when files are combined.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::expand::{self, ExpandError, Vars};
+use super::yaml::{Key, Node, Pos, TypedKind, Value};
+use super::{
+    BackendConfig, ConfigError, HttpKind, HttpSpec, LogFormat, StdioSpec, ToolRef, Transport,
+};
+
+/// What one file says. `None`: the file does not set it (a lower layer or the default applies).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(super) struct FileConfig {
+    pub path: PathBuf,
+    /// `inherit:` and where it was written.
+    pub inherit: Option<(bool, Pos)>,
+    pub host: Option<String>,
+    pub port: Option<u16>,
+    pub meta_enabled: Option<bool>,
+    pub surface: Option<Vec<ToolRef>>,
+    pub backends: BTreeMap<String, BackendConfig>,
+    pub capabilities_enabled: Option<bool>,
+    pub capability_dirs: Option<Vec<PathBuf>>,
+    pub log_level: Option<String>,
+    pub log_format: Option<LogFormat>,
+    pub log_file: Option<PathBuf>,
+}
+
+impl FileConfig {
+    /// `self` with `upper` layered on top: `upper` wins wherever it sets something; backends
+    /// merge by name (a backend in `upper` replaces the one of the same name).
+    pub fn overlay(mut self, upper: FileConfig) -> FileConfig {
+        self.backends.extend(upper.backends);
+        FileConfig {
+            path: upper.path,
+            inherit: upper.inherit,
+            host: upper.host.or(self.host),
+            port: upper.port.or(self.port),
+            meta_enabled: upper.meta_enabled.or(self.meta_enabled),
+            surface: upper.surface.or(self.surface),
+            backends: self.backends,
+            capabilities_enabled: upper.capabilities_enabled.or(self.capabilities_enabled),
+            capability_dirs: upper.capability_dirs.or(self.capability_dirs),
+            log_level: upper.log_level.or(self.log_level),
+            log_format: upper.log_format.or(self.log_format),
+            log_file: upper.log_file.or(self.log_file),
+        }
+    }
+}
+
+// Keys per level. `*_IGNORED` are keys of the MikkoParkkola/mcp-gateway format that we accept
+// and warn about; everything else is an error with a suggestion.
+const TOP: &[&str] = &[
+    "server",
+    "meta_mcp",
+    "backends",
+    "capabilities",
+    "log",
+    "inherit",
+];
+const TOP_IGNORED: &[&str] = &[
+    "env_files",
+    "auth",
+    "streaming",
+    "failsafe",
+    "cache",
+    "playbooks",
+    "security",
+    "webhooks",
+    "routing_profiles",
+    "default_routing_profile",
+    "code_mode",
+    "mtls",
+    "key_server",
+    "agent_auth",
+    "marketplace",
+    "cost_governance",
+    "telemetry",
+];
+const SERVER: &[&str] = &["host", "port"];
+const SERVER_IGNORED: &[&str] = &[
+    "ws_port",
+    "request_timeout",
+    "shutdown_timeout",
+    "max_body_size",
+];
+const META: &[&str] = &["enabled", "surface", "surfaced_tools"];
+const META_IGNORED: &[&str] = &[
+    "cache_tools",
+    "cache_ttl",
+    "warm_start",
+    "prompts_resources_fetch_timeout",
+    "projection_mode",
+    "exposed_meta_tools",
+    "expose_stats_tool",
+];
+const BACKEND: &[&str] = &[
+    "command",
+    "args",
+    "env",
+    "cwd",
+    "description",
+    "enabled",
+    "timeout",
+    "idle_timeout",
+    "stop_when_idle_for",
+    "http_url",
+    "url",
+    "headers",
+    "transport",
+    "streamable_http",
+    "ws_url",
+    "a2a_url",
+];
+const BACKEND_IGNORED: &[&str] = &[
+    "protocol_version",
+    "oauth",
+    "secrets",
+    "passthrough",
+    "max_frame_bytes",
+    "allow_flagged_tools",
+    "input_schema_enforcement",
+    "allow_cleartext_credentials",
+    "runtime_profile",
+    "identity_propagation",
+    "account",
+    "signature_chain",
+    "chain_origins",
+    "chain_signer",
+];
+const CAPABILITIES: &[&str] = &["enabled", "directories"];
+const CAPABILITIES_IGNORED: &[&str] = &["name"];
+const LOG: &[&str] = &["level", "format", "file"];
+const SURFACE_ENTRY: &[&str] = &["server", "tool"];
+/// Flat keys of older formats and where they live now.
+const MOVED: &[(&str, &str)] = &[
+    ("log_level", "log.level"),
+    ("enable_meta_mcp", "meta_mcp.enabled"),
+    ("host", "server.host"),
+    ("port", "server.port"),
+];
+
+/// Converts one file's node tree. `vars` supplies `${VAR}` values and `HOME`.
+pub(super) fn convert(
+    root: &Node,
+    path: &Path,
+    vars: &dyn Vars,
+) -> Result<FileConfig, ConfigError> {
+    let base_dir = match path.parent() {
+        Some(dir) if dir.is_absolute() => dir.to_path_buf(),
+        Some(dir) => std::env::current_dir()
+            .map(|cwd| cwd.join(dir))
+            .unwrap_or_else(|_| dir.to_path_buf()),
+        None => PathBuf::new(),
+    };
+    let home = vars
+        .var("HOME")
+        .filter(|h| !h.is_empty())
+        .map(PathBuf::from);
+    let cx = Cx {
+        path,
+        base_dir,
+        home,
+        vars,
+    };
+    cx.file(root)
+}
+
+struct Cx<'a> {
+    path: &'a Path,
+    base_dir: PathBuf,
+    home: Option<PathBuf>,
+    vars: &'a dyn Vars,
+}
+
+/// A mapping being read: its entries and its dotted key path (empty at top level).
+struct Section<'n> {
+    key: String,
+    entries: &'n [(Key, Node)],
+}
+
+impl<'n> Section<'n> {
+    fn get(&self, name: &str) -> Option<&'n Node> {
+        self.entries
+            .iter()
+            .find(|(k, _)| k.name == name)
+            .map(|(_, v)| v)
+    }
+
+    fn entry(&self, name: &str) -> Option<&'n (Key, Node)> {
+        self.entries.iter().find(|(k, _)| k.name == name)
+    }
+
+    fn child(&self, name: &str) -> String {
+        if self.key.is_empty() {
+            name.to_string()
+        } else {
+            format!("{}.{name}", self.key)
+        }
+    }
+}
+
+impl Cx<'_> {
+    // ---- errors -------------------------------------------------------------------------
+
+    fn invalid(&self, pos: Pos, key: &str, message: impl Into<String>) -> ConfigError {
+        ConfigError::Invalid {
+            path: self.path.to_path_buf(),
+            line: pos.line,
+            key: key.to_string(),
+            message: message.into(),
+        }
+    }
+
+    fn expand_err(&self, pos: Pos, key: &str, err: ExpandError) -> ConfigError {
+        match err {
+            ExpandError::Missing(var) => ConfigError::MissingEnv {
+                path: self.path.to_path_buf(),
+                line: pos.line,
+                key: key.to_string(),
+                var,
+            },
+            ExpandError::Syntax(message) => self.invalid(pos, key, message),
+        }
+    }
+
+    fn expected(&self, node: &Node, key: &str, what: &str) -> ConfigError {
+        self.invalid(
+            node.pos,
+            key,
+            format!("expected {what}, found {}", node.value.describe()),
+        )
+    }
+
+    // ---- sections and keys --------------------------------------------------------------
+
+    /// `node` as a mapping whose keys must be `known` (or `ignored`, with a warning). A null
+    /// node (`log:` with nothing after it) is an empty mapping.
+    fn section<'n>(
+        &self,
+        node: &'n Node,
+        key: &str,
+        known: &[&str],
+        ignored: &[&str],
+    ) -> Result<Section<'n>, ConfigError> {
+        let entries: &[(Key, Node)] = match &node.value {
+            Value::Map(entries) => entries,
+            Value::Null => &[],
+            _ => return Err(self.expected(node, display_key(key), "a mapping")),
+        };
+        let section = Section {
+            key: key.to_string(),
+            entries,
+        };
+        for (k, _) in entries {
+            if known.contains(&k.name.as_str()) {
+                continue;
+            }
+            let dotted = section.child(&k.name);
+            if ignored.contains(&k.name.as_str()) {
+                tracing::warn!(
+                    "{}:{}: `{dotted}` is not implemented by this gateway, ignored",
+                    self.path.display(),
+                    k.pos.line
+                );
+                continue;
+            }
+            let suggestion = suggest(&k.name, known).or_else(|| {
+                key.is_empty()
+                    .then(|| moved_key(&k.name))
+                    .flatten()
+                    .map(str::to_string)
+            });
+            return Err(ConfigError::UnknownKey {
+                path: self.path.to_path_buf(),
+                line: k.pos.line,
+                key: dotted,
+                suggestion,
+            });
+        }
+        Ok(section)
+    }
+
+    // ---- scalars ------------------------------------------------------------------------
+
+    /// A string value with `${…}` expanded. Numbers and booleans keep their spelling.
+    fn string(&self, node: &Node, key: &str) -> Result<String, ConfigError> {
+        match &node.value {
+            Value::Str(s) => {
+                expand::expand(s, self.vars).map_err(|e| self.expand_err(node.pos, key, e))
+            }
+            Value::Typed { raw, .. } => Ok(raw.clone()),
+            _ => Err(self.expected(node, key, "a string")),
+        }
+    }
+
+    fn nonempty_string(&self, node: &Node, key: &str) -> Result<String, ConfigError> {
+        let s = self.string(node, key)?;
+        if s.trim().is_empty() {
+            return Err(self.invalid(node.pos, key, "must not be empty"));
+        }
+        Ok(s)
+    }
+
+    fn bool(&self, node: &Node, key: &str) -> Result<bool, ConfigError> {
+        if let Value::Typed {
+            kind: TypedKind::Bool(b),
+            ..
+        } = node.value
+        {
+            return Ok(b);
+        }
+        if let Value::Str(_) = node.value {
+            match self.string(node, key)?.trim().to_ascii_lowercase().as_str() {
+                "true" => return Ok(true),
+                "false" => return Ok(false),
+                other => {
+                    return Err(self.invalid(
+                        node.pos,
+                        key,
+                        format!("expected `true` or `false`, found `{other}`"),
+                    ));
+                }
+            }
+        }
+        Err(self.expected(node, key, "`true` or `false`"))
+    }
+
+    fn duration(&self, node: &Node, key: &str) -> Result<Duration, ConfigError> {
+        let text = match &node.value {
+            Value::Typed {
+                kind: TypedKind::Int(i),
+                ..
+            } if *i < 0 => {
+                return Err(self.invalid(node.pos, key, "a duration cannot be negative"));
+            }
+            Value::Str(_) | Value::Typed { .. } => self.string(node, key)?,
+            _ => return Err(self.expected(node, key, "a duration such as `30s`")),
+        };
+        let d = super::duration::parse(&text).map_err(|m| self.invalid(node.pos, key, m))?;
+        if d.is_zero() {
+            return Err(self.invalid(node.pos, key, "must be greater than zero"));
+        }
+        Ok(d)
+    }
+
+    fn path_value(&self, node: &Node, key: &str) -> Result<PathBuf, ConfigError> {
+        let s = self.nonempty_string(node, key)?;
+        expand::path(&s, self.home.as_deref(), &self.base_dir)
+            .map_err(|m| self.invalid(node.pos, key, m))
+    }
+
+    fn seq<'n>(&self, node: &'n Node, key: &str) -> Result<&'n [Node], ConfigError> {
+        match &node.value {
+            Value::Seq(items) => Ok(items),
+            Value::Null => Ok(&[]),
+            _ => Err(self.expected(node, key, "a list")),
+        }
+    }
+
+    /// A mapping of names to strings (`env`, `headers`), values expanded.
+    fn string_map(&self, node: &Node, key: &str) -> Result<Vec<(Key, String, Pos)>, ConfigError> {
+        let entries: &[(Key, Node)] = match &node.value {
+            Value::Map(entries) => entries,
+            Value::Null => &[],
+            _ => return Err(self.expected(node, key, "a mapping of names to values")),
+        };
+        entries
+            .iter()
+            .map(|(k, v)| {
+                let dotted = format!("{key}.{}", k.name);
+                Ok((k.clone(), self.string(v, &dotted)?, v.pos))
+            })
+            .collect()
+    }
+
+    // ---- the file -----------------------------------------------------------------------
+
+    fn file(&self, root: &Node) -> Result<FileConfig, ConfigError> {
+        if !matches!(root.value, Value::Map(_) | Value::Null) {
+            return Err(self.expected(
+                root,
+                "",
+                "a mapping of sections (`server:`, `backends:` …)",
+            ));
+        }
+        let top = self.section(root, "", TOP, TOP_IGNORED)?;
+        let mut out = FileConfig {
+            path: self.path.to_path_buf(),
+            ..FileConfig::default()
+        };
+        if let Some(n) = top.get("inherit") {
+            out.inherit = Some((self.bool(n, "inherit")?, n.pos));
+        }
+        if let Some(n) = top.get("server") {
+            let s = self.section(n, "server", SERVER, SERVER_IGNORED)?;
+            if let Some(h) = s.get("host") {
+                out.host = Some(self.nonempty_string(h, "server.host")?);
+            }
+            if let Some(p) = s.get("port") {
+                out.port = Some(self.port(p, "server.port")?);
+            }
+        }
+        if let Some(n) = top.get("meta_mcp") {
+            let s = self.section(n, "meta_mcp", META, META_IGNORED)?;
+            if let Some(e) = s.get("enabled") {
+                out.meta_enabled = Some(self.bool(e, "meta_mcp.enabled")?);
+            }
+            for list in ["surface", "surfaced_tools"] {
+                if let Some(l) = s.get(list) {
+                    let refs = self.tool_refs(l, &format!("meta_mcp.{list}"))?;
+                    let all = out.surface.get_or_insert_with(Vec::new);
+                    for r in refs {
+                        if !all.contains(&r) {
+                            all.push(r);
+                        }
+                    }
+                }
+            }
+        }
+        if let Some(n) = top.get("backends") {
+            let entries: &[(Key, Node)] = match &n.value {
+                Value::Map(entries) => entries,
+                Value::Null => &[],
+                _ => return Err(self.expected(n, "backends", "a mapping of backend names")),
+            };
+            for (k, v) in entries {
+                let backend = self.backend(k, v)?;
+                out.backends.insert(k.name.clone(), backend);
+            }
+        }
+        if let Some(n) = top.get("capabilities") {
+            let s = self.section(n, "capabilities", CAPABILITIES, CAPABILITIES_IGNORED)?;
+            if let Some(e) = s.get("enabled") {
+                out.capabilities_enabled = Some(self.bool(e, "capabilities.enabled")?);
+            }
+            if let Some(d) = s.get("directories") {
+                let key = "capabilities.directories";
+                let dirs = self
+                    .seq(d, key)?
+                    .iter()
+                    .map(|item| self.path_value(item, key))
+                    .collect::<Result<Vec<_>, _>>()?;
+                out.capability_dirs = Some(dirs);
+            }
+        }
+        if let Some(n) = top.get("log") {
+            let s = self.section(n, "log", LOG, &[])?;
+            if let Some(l) = s.get("level") {
+                out.log_level = Some(self.log_level(l)?);
+            }
+            if let Some(f) = s.get("format") {
+                let text = self.string(f, "log.format")?;
+                out.log_format = Some(match text.trim().to_ascii_lowercase().as_str() {
+                    "text" | "pretty" => LogFormat::Text,
+                    "json" => LogFormat::Json,
+                    _ => {
+                        return Err(self.invalid(
+                            f.pos,
+                            "log.format",
+                            format!("expected `text` or `json`, found `{text}`"),
+                        ));
+                    }
+                });
+            }
+            if let Some(f) = s.get("file") {
+                out.log_file = Some(self.path_value(f, "log.file")?);
+            }
+        }
+        Ok(out)
+    }
+
+    fn port(&self, node: &Node, key: &str) -> Result<u16, ConfigError> {
+        let text = match &node.value {
+            Value::Typed {
+                kind: TypedKind::Int(_),
+                raw,
+            } => raw.clone(),
+            Value::Str(_) => self.string(node, key)?,
+            _ => return Err(self.expected(node, key, "a port number")),
+        };
+        text.trim().parse::<u16>().map_err(|_| {
+            self.invalid(
+                node.pos,
+                key,
+                format!("`{text}` is not a port number (0–65535)"),
+            )
+        })
+    }
+
+    fn log_level(&self, node: &Node) -> Result<String, ConfigError> {
+        let key = "log.level";
+        let level = self.nonempty_string(node, key)?;
+        tracing_subscriber::EnvFilter::builder()
+            .parse(&level)
+            .map_err(|e| {
+                self.invalid(
+                    node.pos,
+                    key,
+                    format!("`{level}` is not a log level or filter (e.g. `info`, `mcp_gateway=debug`): {e}"),
+                )
+            })?;
+        Ok(level)
+    }
+
+    fn tool_refs(&self, node: &Node, key: &str) -> Result<Vec<ToolRef>, ConfigError> {
+        self.seq(node, key)?
+            .iter()
+            .map(|item| {
+                let (server, tool) = match &item.value {
+                    Value::Map(_) => {
+                        let s = self.section(item, key, SURFACE_ENTRY, &[])?;
+                        let field = |name: &str| match s.get(name) {
+                            Some(n) => self.nonempty_string(n, &format!("{key}.{name}")),
+                            None => Err(self.invalid(item.pos, key, format!("entry needs `{name}`"))),
+                        };
+                        (field("server")?, field("tool")?)
+                    }
+                    _ => {
+                        let text = self.string(item, key)?;
+                        match text.split_once('/') {
+                            Some((s, t)) if !s.is_empty() && !t.is_empty() => {
+                                (s.to_string(), t.to_string())
+                            }
+                            _ => {
+                                return Err(self.invalid(
+                                    item.pos,
+                                    key,
+                                    format!("`{text}` is not a `server/tool` reference"),
+                                ));
+                            }
+                        }
+                    }
+                };
+                if !valid_backend_name(&server) {
+                    return Err(self.invalid(
+                        item.pos,
+                        key,
+                        format!("`{server}` is not a valid server name ([A-Za-z0-9_-], at most 32 characters)"),
+                    ));
+                }
+                Ok(ToolRef { server, tool })
+            })
+            .collect()
+    }
+
+    // ---- backends -----------------------------------------------------------------------
+
+    fn backend(&self, name_key: &Key, node: &Node) -> Result<BackendConfig, ConfigError> {
+        let name = &name_key.name;
+        let key = format!("backends.{name}");
+        if !valid_backend_name(name) {
+            return Err(self.invalid(
+                name_key.pos,
+                &key,
+                format!("`{name}` is not a valid backend name: use 1–32 characters from A–Z, a–z, 0–9, `_` and `-`"),
+            ));
+        }
+        let s = self.section(node, &key, BACKEND, BACKEND_IGNORED)?;
+        let k = |field: &str| s.child(field);
+
+        for unsupported in ["ws_url", "a2a_url"] {
+            if let Some((uk, _)) = s.entry(unsupported) {
+                return Err(self.invalid(
+                    uk.pos,
+                    &k(unsupported),
+                    "WebSocket and A2A backends are not supported; use `command` (stdio) or `http_url` (Streamable HTTP / SSE)",
+                ));
+            }
+        }
+
+        let description = match s.get("description") {
+            Some(n) => Some(self.string(n, &k("description"))?).filter(|d| !d.trim().is_empty()),
+            None => None,
+        };
+        let enabled = match s.get("enabled") {
+            Some(n) => self.bool(n, &k("enabled"))?,
+            None => true,
+        };
+        let timeout = match s.get("timeout") {
+            Some(n) => self.duration(n, &k("timeout"))?,
+            None => super::DEFAULT_TIMEOUT,
+        };
+        let idle_timeout = match (s.entry("idle_timeout"), s.entry("stop_when_idle_for")) {
+            (Some(_), Some((alias, _))) => {
+                return Err(self.invalid(
+                    alias.pos,
+                    &k("stop_when_idle_for"),
+                    "is another name for `idle_timeout`; set only one of them",
+                ));
+            }
+            (Some((kk, n)), None) | (None, Some((kk, n))) => self.duration(n, &k(&kk.name))?,
+            (None, None) => super::DEFAULT_IDLE_TIMEOUT,
+        };
+
+        let url = match (s.entry("http_url"), s.entry("url")) {
+            (Some(_), Some((alias, _))) => {
+                return Err(self.invalid(
+                    alias.pos,
+                    &k("url"),
+                    "is another name for `http_url`; set only one of them",
+                ));
+            }
+            (Some((kk, n)), None) | (None, Some((kk, n))) => Some((kk, n)),
+            (None, None) => None,
+        };
+        let command = s.entry("command");
+
+        let transport_kind = match s.get("transport") {
+            Some(n) => {
+                let text = self.string(n, &k("transport"))?;
+                Some(match text.trim().to_ascii_lowercase().as_str() {
+                    "stdio" => (None, n.pos),
+                    "http" => (Some(HttpKind::Auto), n.pos),
+                    "streamable-http" | "streamable_http" | "streamablehttp" => {
+                        (Some(HttpKind::StreamableHttp), n.pos)
+                    }
+                    "sse" => (Some(HttpKind::Sse), n.pos),
+                    _ => {
+                        return Err(self.invalid(
+                            n.pos,
+                            &k("transport"),
+                            format!("`{text}` is not a transport: use `stdio`, `http`, `streamable-http` or `sse`"),
+                        ));
+                    }
+                })
+            }
+            None => None,
+        };
+
+        let transport = match (command, url) {
+            (Some((ck, _)), Some((uk, _))) => {
+                return Err(self.invalid(
+                    ck.pos.max_line(uk.pos),
+                    &key,
+                    format!("has both `command` (a local stdio server) and `{}` (a remote server); a backend is one or the other", uk.name),
+                ));
+            }
+            (None, None) => {
+                return Err(self.invalid(
+                    name_key.pos,
+                    &key,
+                    "needs `command` (a local stdio server) or `http_url` (a remote server)",
+                ));
+            }
+            (Some((_, cmd)), None) => {
+                if let Some((Some(_), pos)) = transport_kind {
+                    return Err(self.invalid(
+                        pos,
+                        &k("transport"),
+                        "an HTTP transport needs `http_url`, but this backend has a `command`",
+                    ));
+                }
+                for field in ["headers", "streamable_http"] {
+                    if let Some((fk, fv)) = s.entry(field) {
+                        if !is_empty_value(fv) {
+                            return Err(self.invalid(
+                                fk.pos,
+                                &k(field),
+                                "only applies to HTTP backends (`http_url`), not to a `command`",
+                            ));
+                        }
+                    }
+                }
+                Transport::Stdio(self.stdio(&s, cmd)?)
+            }
+            (None, Some((uk, un))) => {
+                if let Some((None, pos)) = transport_kind {
+                    return Err(self.invalid(
+                        pos,
+                        &k("transport"),
+                        "`stdio` needs a `command`, but this backend has a URL",
+                    ));
+                }
+                for field in ["args", "env", "cwd"] {
+                    if let Some((fk, fv)) = s.entry(field) {
+                        if !is_empty_value(fv) {
+                            return Err(self.invalid(
+                                fk.pos,
+                                &k(field),
+                                "only applies to stdio backends (`command`), not to a URL",
+                            ));
+                        }
+                    }
+                }
+                let url_key = k(&uk.name);
+                let url = self.nonempty_string(un, &url_key)?.trim().to_string();
+                check_url(&url).map_err(|m| self.invalid(un.pos, &url_key, m))?;
+                let streamable = match s.get("streamable_http") {
+                    Some(n) => Some((self.bool(n, &k("streamable_http"))?, n.pos)),
+                    None => None,
+                };
+                let kind = match (transport_kind.and_then(|(kind, _)| kind), streamable) {
+                    (Some(kind), Some((flag, pos))) => {
+                        let agrees = match kind {
+                            HttpKind::StreamableHttp => flag,
+                            HttpKind::Sse => !flag,
+                            HttpKind::Auto => true,
+                        };
+                        if !agrees {
+                            return Err(self.invalid(
+                                pos,
+                                &k("streamable_http"),
+                                "contradicts `transport`; drop one of them",
+                            ));
+                        }
+                        if kind == HttpKind::Auto {
+                            if flag {
+                                HttpKind::StreamableHttp
+                            } else {
+                                HttpKind::Sse
+                            }
+                        } else {
+                            kind
+                        }
+                    }
+                    (Some(kind), None) => kind,
+                    (None, Some((true, _))) => HttpKind::StreamableHttp,
+                    (None, Some((false, _))) => HttpKind::Sse,
+                    (None, None) if url_path_is_sse(&url) => HttpKind::Sse,
+                    (None, None) => HttpKind::Auto,
+                };
+                let headers = self.headers(&s)?;
+                Transport::Http(HttpSpec { url, headers, kind })
+            }
+        };
+
+        Ok(BackendConfig {
+            name: name.clone(),
+            description,
+            enabled,
+            transport,
+            timeout,
+            idle_timeout,
+        })
+    }
+
+    fn stdio(&self, s: &Section<'_>, cmd: &Node) -> Result<StdioSpec, ConfigError> {
+        let ckey = s.child("command");
+        let mut words: Vec<String> = match &cmd.value {
+            Value::Str(text) if text.chars().any(char::is_whitespace) => shell_words::split(text)
+                .map_err(|e| {
+                    self.invalid(
+                        cmd.pos,
+                        &ckey,
+                        format!("cannot split into words: {e} (check the quotes)"),
+                    )
+                })?
+                .iter()
+                .map(|w| self.word(w, cmd.pos, &ckey))
+                .collect::<Result<_, _>>()?,
+            Value::Str(text) => vec![self.word(text, cmd.pos, &ckey)?],
+            Value::Typed { raw, .. } => vec![raw.clone()],
+            Value::Seq(items) => items
+                .iter()
+                .map(|item| match &item.value {
+                    Value::Str(text) => self.word(text, item.pos, &ckey),
+                    _ => self.string(item, &ckey),
+                })
+                .collect::<Result<_, _>>()?,
+            _ => return Err(self.expected(cmd, &ckey, "a command line or a list of words")),
+        };
+        if let Some(args) = s.get("args") {
+            let akey = s.child("args");
+            for item in self.seq(args, &akey)? {
+                words.push(match &item.value {
+                    Value::Str(text) => self.word(text, item.pos, &akey)?,
+                    _ => self.string(item, &akey)?,
+                });
+            }
+        }
+        if words.first().is_none_or(|p| p.trim().is_empty()) {
+            return Err(self.invalid(cmd.pos, &ckey, "names no program to run"));
+        }
+        let program = words.remove(0);
+
+        let mut env = BTreeMap::new();
+        if let Some(n) = s.get("env") {
+            let ekey = s.child("env");
+            for (name, value, _) in self.string_map(n, &ekey)? {
+                if name.name.is_empty() || name.name.contains(['=', '\0']) {
+                    return Err(self.invalid(
+                        name.pos,
+                        &format!("{ekey}.{}", name.name),
+                        "is not a valid environment variable name",
+                    ));
+                }
+                if value.contains('\0') {
+                    return Err(self.invalid(
+                        name.pos,
+                        &format!("{ekey}.{}", name.name),
+                        "value contains a NUL byte",
+                    ));
+                }
+                env.insert(name.name, value);
+            }
+        }
+        let cwd = match s.get("cwd") {
+            Some(n) => Some(self.path_value(n, &s.child("cwd"))?),
+            None => None,
+        };
+        Ok(StdioSpec {
+            program,
+            args: words,
+            env,
+            cwd,
+        })
+    }
+
+    /// One word of a command line: `${…}` expanded, then a leading `~` expanded.
+    fn word(&self, text: &str, pos: Pos, key: &str) -> Result<String, ConfigError> {
+        let expanded = expand::expand(text, self.vars).map_err(|e| self.expand_err(pos, key, e))?;
+        expand::tilde(&expanded, self.home.as_deref()).map_err(|m| self.invalid(pos, key, m))
+    }
+
+    fn headers(&self, s: &Section<'_>) -> Result<BTreeMap<String, String>, ConfigError> {
+        let Some(n) = s.get("headers") else {
+            return Ok(BTreeMap::new());
+        };
+        let hkey = s.child("headers");
+        let mut headers = BTreeMap::new();
+        for (name, value, pos) in self.string_map(n, &hkey)? {
+            let key = format!("{hkey}.{}", name.name);
+            let token = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
+            if name.name.is_empty() || !name.name.chars().all(token) {
+                return Err(self.invalid(name.pos, &key, "is not a valid HTTP header name"));
+            }
+            if value.contains(['\r', '\n', '\0']) {
+                return Err(self.invalid(pos, &key, "header value contains a line break or NUL"));
+            }
+            headers.insert(name.name, value);
+        }
+        Ok(headers)
+    }
+}
+
+impl Pos {
+    /// The later of two positions' lines (for a message about two keys at once).
+    fn max_line(self, other: Pos) -> Pos {
+        if other.line > self.line { other } else { self }
+    }
+}
+
+/// `[A-Za-z0-9_-]{1,32}`.
+pub(super) fn valid_backend_name(name: &str) -> bool {
+    (1..=32).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+fn display_key(key: &str) -> &str {
+    if key.is_empty() { "(top level)" } else { key }
+}
+
+fn is_empty_value(node: &Node) -> bool {
+    match &node.value {
+        Value::Null => true,
+        Value::Seq(items) => items.is_empty(),
+        Value::Map(entries) => entries.is_empty(),
+        _ => false,
+    }
+}
+
+fn check_url(url: &str) -> Result<(), String> {
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))
+        .ok_or_else(|| format!("`{url}` is not an http:// or https:// URL"))?;
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    if authority.is_empty() || url.chars().any(char::is_whitespace) {
+        return Err(format!("`{url}` is not a valid URL"));
+    }
+    Ok(())
+}
+
+/// The published format treats an `http_url` ending in `/sse` as a legacy SSE endpoint.
+fn url_path_is_sse(url: &str) -> bool {
+    let without_query = url.split(['?', '#']).next().unwrap_or_default();
+    without_query.trim_end_matches('/').ends_with("/sse")
+}
+
+/// The closest known key to `unknown`, if one is close enough to be a typo: a small edit
+/// distance (`comand` → `command`) or a strong common prefix (`directory` → `directories`).
+pub(super) fn suggest(unknown: &str, known: &[&str]) -> Option<String> {
+    let norm = |s: &str| s.to_ascii_lowercase().replace('-', "_");
+    let u = norm(unknown);
+    let limit = if u.chars().count() >= 5 { 2 } else { 1 };
+    known
+        .iter()
+        .map(|k| {
+            let k_norm = norm(k);
+            let distance = strsim::damerau_levenshtein(&u, &k_norm);
+            (strsim::jaro_winkler(&u, &k_norm), distance, *k)
+        })
+        .filter(|(similarity, distance, _)| *distance <= limit || *similarity >= 0.9)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, _, k)| k.to_string())
+}
+
+fn moved_key(name: &str) -> Option<&'static str> {
+    MOVED
+        .iter()
+        .find(|(old, _)| *old == name)
+        .map(|(_, new)| *new)
+}
