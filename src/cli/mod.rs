@@ -4,6 +4,7 @@
 mod bench;
 mod doctor;
 mod list;
+pub mod probe;
 mod stdio;
 
 use std::path::PathBuf;
@@ -48,6 +49,8 @@ pub enum Command {
     List(list::ListArgs),
     /// Check the config, start and probe every backend, check the installation
     Doctor(doctor::DoctorArgs),
+    /// Connect to one MCP server (URL or command), list its tools, optionally call one
+    Probe(probe::ProbeArgs),
     /// Benchmarks (retrieval quality of the search ranking)
     Bench(bench::BenchArgs),
     #[command(name = "__reaper", hide = true)]
@@ -61,6 +64,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::List(args) => list::run(&cli.global, &args),
         Command::Doctor(args) => doctor::run(&cli.global, &args),
         Command::Bench(args) => report(bench::run(args)),
+        Command::Probe(args) => probe::main(&cli.global, args),
         Command::Reaper => {
             crate::backend::process::run_reaper();
             ExitCode::SUCCESS
