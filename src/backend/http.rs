@@ -327,7 +327,7 @@ impl Shared {
 
     /// Answers one of the Peer's requests with a transport failure.
     fn answer_error(&self, id: Id, message: String) {
-        tracing::warn!(backend = %self.backend, "{message}");
+        tracing::debug!(backend = %self.backend, "{message}");
         self.peer.dispatch(Message::error(
             id,
             ErrorObject::new(code::BACKEND_UNAVAILABLE, message),
@@ -439,7 +439,9 @@ fn header_map(spec: &HttpSpec) -> Result<HeaderMap, String> {
         let mut v = HeaderValue::from_str(value).map_err(|_| {
             format!("the value of header `{name}` contains characters HTTP does not allow")
         })?;
-        v.set_sensitive(lower == "authorization" || lower.contains("token") || lower.contains("key"));
+        v.set_sensitive(
+            lower == "authorization" || lower.contains("token") || lower.contains("key"),
+        );
         map.insert(n, v);
     }
     Ok(map)
@@ -534,10 +536,22 @@ mod tests {
     #[test]
     fn origins_compare_scheme_host_and_port() {
         let u = |s: &str| Url::parse(s).unwrap();
-        assert!(same_origin(&u("http://a.example/mcp"), &u("http://a.example:80/x")));
-        assert!(!same_origin(&u("http://a.example/mcp"), &u("https://a.example/mcp")));
-        assert!(!same_origin(&u("http://a.example/"), &u("http://b.example/")));
-        assert!(!same_origin(&u("http://127.0.0.1:1/"), &u("http://127.0.0.1:2/")));
+        assert!(same_origin(
+            &u("http://a.example/mcp"),
+            &u("http://a.example:80/x")
+        ));
+        assert!(!same_origin(
+            &u("http://a.example/mcp"),
+            &u("https://a.example/mcp")
+        ));
+        assert!(!same_origin(
+            &u("http://a.example/"),
+            &u("http://b.example/")
+        ));
+        assert!(!same_origin(
+            &u("http://127.0.0.1:1/"),
+            &u("http://127.0.0.1:2/")
+        ));
     }
 
     #[test]

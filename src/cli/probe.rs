@@ -274,7 +274,11 @@ fn print_table(r: &Report) {
             (name, one_line(desc, 100))
         })
         .collect();
-    let width = rows.iter().map(|(n, _)| n.chars().count()).max().unwrap_or(0);
+    let width = rows
+        .iter()
+        .map(|(n, _)| n.chars().count())
+        .max()
+        .unwrap_or(0);
     for (name, desc) in &rows {
         println!("  {name:<width$}  {desc}");
     }
@@ -337,7 +341,15 @@ mod tests {
 
     #[test]
     fn urls_and_commands_become_backend_configs() {
-        let a = parse(&["--call", "add", "--args", "{\"a\":1}", "-H", "X-Key: v", "http://127.0.0.1:9/mcp"]);
+        let a = parse(&[
+            "--call",
+            "add",
+            "--args",
+            "{\"a\":1}",
+            "-H",
+            "X-Key: v",
+            "http://127.0.0.1:9/mcp",
+        ]);
         let c = backend_config(&a).unwrap();
         match c.transport {
             Transport::Http(h) => {
@@ -362,7 +374,10 @@ mod tests {
 
     #[test]
     fn timeouts_and_one_lines() {
-        assert_eq!(parse(&["--timeout", "500ms", "x"]).timeout, Duration::from_millis(500));
+        assert_eq!(
+            parse(&["--timeout", "500ms", "x"]).timeout,
+            Duration::from_millis(500)
+        );
         assert_eq!(parse(&["x"]).timeout, Duration::from_secs(30));
         assert_eq!(one_line("abcdef", 4), "abc…");
     }

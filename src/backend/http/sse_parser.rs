@@ -213,7 +213,11 @@ mod tests {
         let whole = parse_all(&[text]).0;
         assert_eq!(
             whole,
-            vec![ev("message", "one"), ev("message", "two"), ev("message", "three")]
+            vec![
+                ev("message", "one"),
+                ev("message", "two"),
+                ev("message", "three")
+            ]
         );
         // Every split point, including between CR and LF, gives the same events.
         for i in 0..text.len() {

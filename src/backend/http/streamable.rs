@@ -41,8 +41,10 @@ pub(super) struct Streamable {
 enum PostFailure {
     /// The server could not be reached (the connection is lost).
     Transport(String),
-    /// It answered, but not as a Streamable HTTP server would.
+    /// It answered, but not as a Streamable HTTP server would (a 4xx to the first POST).
     NotStreamable(String),
+    /// It answered with an error that is final (auth, server errors, a broken answer).
+    Refused(String),
 }
 
 impl Streamable {
@@ -70,7 +72,7 @@ impl Streamable {
         self.remember_initialize(line);
         match self.exchange(line, kind, true).await {
             Err(PostFailure::NotStreamable(why)) => Some(why),
-            Err(e @ PostFailure::Transport(_)) => {
+            Err(e) => {
                 self.fail(kind, e);
                 None
             }
@@ -113,7 +115,7 @@ impl Streamable {
                 }
                 self.shared.lost(detail);
             }
-            PostFailure::NotStreamable(detail) => match kind {
+            PostFailure::NotStreamable(detail) | PostFailure::Refused(detail) => match kind {
                 Outgoing::Request(id) => self.shared.answer_error(id.clone(), detail),
                 Outgoing::OneWay => tracing::warn!(backend = %self.shared.backend, "{detail}"),
             },
@@ -184,7 +186,8 @@ impl Streamable {
                 } else {
                     String::new()
                 };
-                if status == StatusCode::NOT_FOUND || body.to_ascii_lowercase().contains("session") {
+                if status == StatusCode::NOT_FOUND || body.to_ascii_lowercase().contains("session")
+                {
                     retried = true;
                     tracing::info!(backend = %self.shared.backend, "session expired ({status}); re-initializing");
                     self.reinitialize(&stale).await?;
@@ -195,11 +198,10 @@ impl Streamable {
             break resp;
         };
         let status = resp.status();
-        if detect
-            && status.is_client_error()
-            && !matches!(status.as_u16(), 401 | 403 | 407 | 429)
-        {
-            return Err(PostFailure::NotStreamable(describe_status("POST", url, &resp)));
+        if detect && status.is_client_error() && !matches!(status.as_u16(), 401 | 403 | 407 | 429) {
+            return Err(PostFailure::NotStreamable(describe_status(
+                "POST", url, &resp,
+            )));
         }
         if !status.is_success() {
             let what = describe_status("POST", url, &resp);
@@ -240,7 +242,7 @@ impl Streamable {
                     self.shared.deliver(&body)
                 };
                 match awaiting {
-                    Some(id) if !answered.contains(&id) => Err(PostFailure::NotStreamable(
+                    Some(id) if !answered.contains(&id) => Err(PostFailure::Refused(
                         format!("POST {url} answered JSON without the response to request {id}"),
                     )),
                     _ => Ok(()),
@@ -263,9 +265,10 @@ impl Streamable {
     fn http_error(&self, what: String, body: &str, kind: &Outgoing) -> Result<(), PostFailure> {
         match kind {
             Outgoing::Request(id) if self.shared.deliver_matching(body, id) => Ok(()),
-            Outgoing::Request(_) => Err(PostFailure::NotStreamable(format!(
-                "{what}{}",
-                preview_body(body)
+            Outgoing::Request(_) => Err(PostFailure::Refused(format!(
+                "{what}{}{}",
+                preview_body(body),
+                auth_hint(&what)
             ))),
             Outgoing::OneWay => {
                 tracing::warn!(backend = %self.shared.backend, "{what}{}", preview_body(body));
@@ -322,9 +325,11 @@ impl Streamable {
                     self.shared.lost(e);
                     return;
                 }
-                Err(PostFailure::NotStreamable(e)) => {
-                    self.shared
-                        .answer_error(id, format!("{reason} before the answer; resuming it failed: {e}"));
+                Err(PostFailure::NotStreamable(e) | PostFailure::Refused(e)) => {
+                    self.shared.answer_error(
+                        id,
+                        format!("{reason} before the answer; resuming it failed: {e}"),
+                    );
                     return;
                 }
             }
@@ -354,19 +359,21 @@ impl Streamable {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
-            .ok_or_else(|| PostFailure::NotStreamable("no `initialize` to replay".into()))?;
+            .ok_or_else(|| PostFailure::Refused("no `initialize` to replay".into()))?;
         let init_id = match Message::parse(&init) {
             Ok(Message::Request { id, .. }) => id,
-            _ => return Err(PostFailure::NotStreamable("stored `initialize` is invalid".into())),
+            _ => {
+                return Err(PostFailure::Refused(
+                    "stored `initialize` is invalid".into(),
+                ));
+            }
         };
         self.set_session(None);
-        let resp = self
-            .post(&init, None, true)
-            .send()
-            .await
-            .map_err(|e| PostFailure::Transport(format!("POST {url} failed: {}", error_chain(&e))))?;
+        let resp = self.post(&init, None, true).send().await.map_err(|e| {
+            PostFailure::Transport(format!("POST {url} failed: {}", error_chain(&e)))
+        })?;
         if !resp.status().is_success() {
-            return Err(PostFailure::NotStreamable(format!(
+            return Err(PostFailure::Refused(format!(
                 "re-initializing the expired session: {}",
                 describe_status("POST", url, &resp)
             )));
@@ -377,14 +384,14 @@ impl Streamable {
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
         // The answer is ours, not the Peer's: read it without dispatching.
-        let is_answer = |text: &str| {
-            matches!(Message::parse(text.trim()), Ok(Message::Response { id, result: Ok(_) }) if id == init_id)
-        };
+        let is_answer = |text: &str| matches!(Message::parse(text.trim()), Ok(Message::Response { id, result: Ok(_) }) if id == init_id);
         let answered = if content_type(&resp) == "text/event-stream" {
             let mut resp = resp;
             let mut parser = SseParser::new(MAX_MESSAGE_BYTES);
             matches!(
-                self.shared.read_sse(&mut resp, &mut parser, |ev| is_answer(&ev.data)).await,
+                self.shared
+                    .read_sse(&mut resp, &mut parser, |ev| is_answer(&ev.data))
+                    .await,
                 StreamEnd::Done
             )
         } else {
@@ -392,11 +399,11 @@ impl Streamable {
                 .shared
                 .read_body(resp)
                 .await
-                .map_err(PostFailure::NotStreamable)?;
+                .map_err(PostFailure::Refused)?;
             is_answer(&body)
         };
         if !answered {
-            return Err(PostFailure::NotStreamable(
+            return Err(PostFailure::Refused(
                 "re-initializing the expired session: no successful `initialize` answer".into(),
             ));
         }
@@ -406,9 +413,11 @@ impl Streamable {
             .post(&note, sid.as_deref(), false)
             .send()
             .await
-            .map_err(|e| PostFailure::Transport(format!("POST {url} failed: {}", error_chain(&e))))?;
+            .map_err(|e| {
+                PostFailure::Transport(format!("POST {url} failed: {}", error_chain(&e)))
+            })?;
         if !resp.status().is_success() {
-            return Err(PostFailure::NotStreamable(format!(
+            return Err(PostFailure::Refused(format!(
                 "re-initializing the expired session: `notifications/initialized`: {}",
                 describe_status("POST", url, &resp)
             )));
@@ -428,9 +437,14 @@ impl Streamable {
             .timeout(grace)
             .send();
         match tokio::time::timeout(grace, req).await {
-            Ok(Ok(r)) if r.status().is_success() || r.status() == StatusCode::METHOD_NOT_ALLOWED => {}
-            Ok(Ok(r)) => tracing::debug!(backend = %self.shared.backend, status = %r.status(), "session DELETE refused"),
-            Ok(Err(e)) => tracing::debug!(backend = %self.shared.backend, "session DELETE failed: {e}"),
+            Ok(Ok(r))
+                if r.status().is_success() || r.status() == StatusCode::METHOD_NOT_ALLOWED => {}
+            Ok(Ok(r)) => {
+                tracing::debug!(backend = %self.shared.backend, status = %r.status(), "session DELETE refused")
+            }
+            Ok(Err(e)) => {
+                tracing::debug!(backend = %self.shared.backend, "session DELETE failed: {e}")
+            }
             Err(_) => tracing::debug!(backend = %self.shared.backend, "session DELETE timed out"),
         }
     }
@@ -461,7 +475,9 @@ async fn open_get(
         .await
         .map_err(|e| PostFailure::Transport(format!("GET {url} failed: {}", error_chain(&e))))?;
     if !resp.status().is_success() {
-        return Err(PostFailure::NotStreamable(describe_status("GET", url, &resp)));
+        return Err(PostFailure::NotStreamable(describe_status(
+            "GET", url, &resp,
+        )));
     }
     if content_type(&resp) != "text/event-stream" {
         return Err(PostFailure::NotStreamable(format!(
@@ -475,7 +491,11 @@ async fn open_get(
 /// The standalone GET stream of one session: delivers what the server sends on its own,
 /// reopens after the `retry` delay when the stream ends, and stops when the server offers none
 /// (405 and other refusals), the session is replaced, or the connection ends.
-async fn listen(shared: Arc<Shared>, sessions: Arc<Mutex<Option<String>>>, session: Option<String>) {
+async fn listen(
+    shared: Arc<Shared>,
+    sessions: Arc<Mutex<Option<String>>>,
+    session: Option<String>,
+) {
     let mut parser = SseParser::new(MAX_MESSAGE_BYTES);
     let mut failures: u32 = 0;
     loop {
@@ -502,7 +522,7 @@ async fn listen(shared: Arc<Shared>, sessions: Arc<Mutex<Option<String>>>, sessi
                 }
                 parser = parser.resumed();
             }
-            Err(PostFailure::NotStreamable(e)) => {
+            Err(PostFailure::NotStreamable(e) | PostFailure::Refused(e)) => {
                 tracing::debug!(backend = %shared.backend, "no server-initiated stream: {e}");
                 return;
             }
@@ -519,6 +539,15 @@ async fn listen(shared: Arc<Shared>, sessions: Arc<Mutex<Option<String>>>, sessi
             _ = tokio::time::sleep(delay) => {}
             _ = shared.stop.cancelled() => return,
         }
+    }
+}
+
+/// What to do about an authentication failure.
+fn auth_hint(what: &str) -> &'static str {
+    if what.contains(" 401 ") || what.contains(" 403 ") {
+        " (the gateway does not do OAuth; put a token in the backend's `headers:`, e.g. `Authorization: \"Bearer ${TOKEN}\"`)"
+    } else {
+        ""
     }
 }
 
