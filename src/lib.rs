@@ -14,15 +14,20 @@
 //! ```
 
 pub mod backend;
+pub mod capability;
 pub mod catalog;
 pub mod cli;
+pub mod clients;
 pub mod config;
 pub mod error;
 pub mod gateway;
 pub mod jsonrpc;
 pub mod logging;
 pub mod mcp;
+pub mod registry;
 pub mod router;
+pub mod scanner;
 pub mod search;
 pub mod session;
+pub mod setup;
 pub mod state;

@@ -14,10 +14,10 @@ use anyhow::Context;
 use serde_json::{Value, json};
 use tokio::sync::{mpsc, watch};
 
-use super::{EXIT_USAGE, GlobalArgs, LogFormatArg};
+use super::EXIT_USAGE;
 use crate::backend::process::Reaper;
 use crate::backend::{Backend, BackendEnv};
-use crate::config::{BackendConfig, HttpKind, HttpSpec, LogFormat, StdioSpec, Transport};
+use crate::config::{BackendConfig, HttpKind, HttpSpec, StdioSpec, Transport};
 use crate::router::CallContext;
 
 #[derive(Debug, Clone, clap::Args)]
@@ -112,18 +112,8 @@ struct Report {
     call: Option<(String, Result<Value, String>)>,
 }
 
-/// Entry from the command line: logs to stderr (warnings only unless `--log-level`), runs
-/// [`run`] on its own runtime.
-pub fn main(global: &GlobalArgs, args: ProbeArgs) -> ExitCode {
-    let level = global.log_level.as_deref().unwrap_or("warn");
-    let format = match global.log_format {
-        Some(LogFormatArg::Json) => LogFormat::Json,
-        _ => LogFormat::Text,
-    };
-    if let Err(e) = crate::logging::init(level, format, None) {
-        eprintln!("mcp-gateway: {e}");
-        return ExitCode::from(EXIT_USAGE);
-    }
+/// Entry from the command line (logging is already set up): runs [`run`] on its own runtime.
+pub fn main(args: ProbeArgs) -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

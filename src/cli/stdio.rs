@@ -31,6 +31,7 @@ pub fn run(global: &GlobalArgs) -> ExitCode {
         eprintln!("mcp-gateway: {e}");
         return ExitCode::from(EXIT_USAGE);
     }
+    config.log_warnings();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

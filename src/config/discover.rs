@@ -120,41 +120,40 @@ pub(crate) fn load_in(
     let top = read_file(&found.path, vars)?;
     let inherit = match top.inherit {
         Some((true, pos)) if matches!(found.origin, Origin::User | Origin::System) => {
-            return Err(ConfigError::Invalid {
-                path: found.path.clone(),
-                line: pos.line,
-                key: "inherit".to_string(),
-                message: "only applies to a project file (or one given with --config); this file is the one others inherit from".to_string(),
-            });
+            return Err(inherit_in_base(&found.path, pos));
         }
         Some((true, _)) => true,
         _ => false,
     };
-    let base = if inherit {
-        base_file(paths).filter(|b| !same_file(&b.path, &found.path))
-    } else {
-        None
-    };
-    match base {
+    if !inherit {
+        return standalone(top);
+    }
+    let lower = match base_file(paths).filter(|b| !same_file(&b.path, &found.path)) {
         Some(base) => {
             let lower = read_file(&base.path, vars)?;
             if let Some((true, pos)) = lower.inherit {
-                return Err(ConfigError::Invalid {
-                    path: base.path.clone(),
-                    line: pos.line,
-                    key: "inherit".to_string(),
-                    message:
-                        "only applies to a project file; this file is the one others inherit from"
-                            .to_string(),
-                });
+                return Err(inherit_in_base(&base.path, pos));
             }
-            let sources = vec![lower.path.clone(), top.path.clone()];
-            Ok(finish(lower.overlay(top), sources))
+            Some(lower)
         }
-        None => {
-            let sources = vec![top.path.clone()];
-            Ok(finish(top, sources))
-        }
+        None => None,
+    };
+    let sources: Vec<PathBuf> = lower
+        .iter()
+        .map(|l| l.path.clone())
+        .chain([top.path.clone()])
+        .collect();
+    let merged = lower.unwrap_or_default().overlay(top)?;
+    Ok(finish(merged, sources))
+}
+
+fn inherit_in_base(path: &Path, pos: super::yaml::Pos) -> ConfigError {
+    ConfigError::Invalid {
+        path: path.to_path_buf(),
+        line: pos.line,
+        column: pos.column,
+        key: "inherit".to_string(),
+        message: "only applies to a project file (or one given with --config); the user and system files are what others inherit from".to_string(),
     }
 }
 
@@ -181,6 +180,12 @@ fn same_file(a: &Path, b: &Path) -> bool {
         (Ok(a), Ok(b)) => a == b,
         _ => a == b,
     }
+}
+
+/// One file on its own (over the defaults; switches of inherited backends have nothing to switch).
+pub(super) fn standalone(file: FileConfig) -> Result<Config, ConfigError> {
+    let sources = vec![file.path.clone()];
+    Ok(finish(FileConfig::default().overlay(file)?, sources))
 }
 
 /// Applies defaults to what the files said.
@@ -210,5 +215,6 @@ pub(super) fn finish(f: FileConfig, sources: Vec<PathBuf>) -> Config {
             format: f.log_format.unwrap_or(d.log.format),
             file: f.log_file.or(d.log.file),
         },
+        warnings: f.warnings,
     }
 }

@@ -1,6 +1,8 @@
-//! Config errors: every variant names the file and, where known, the line and key.
+//! Config errors: every variant names the file and, where known, the line, column and key.
+//!
+//! Owns only the error type and its wording; it never decides what is an error.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -10,33 +12,48 @@ pub enum ConfigError {
         #[source]
         source: std::io::Error,
     },
-    #[error("{}:{line}:{column}: {message}", path.display())]
+    #[error("{}: {message}", at(path, *line, *column))]
     Syntax {
         path: PathBuf,
         line: usize,
         column: usize,
         message: String,
     },
-    #[error("{}:{line}: unknown key `{key}`{}", path.display(), suggestion.as_ref().map(|s| format!(" (did you mean `{s}`?)")).unwrap_or_default())]
+    #[error("{}: unknown key `{key}`{}", at(path, *line, *column), suggestion.as_ref().map(|s| format!(" (did you mean `{s}`?)")).unwrap_or_default())]
     UnknownKey {
         path: PathBuf,
         line: usize,
+        /// 1-based; 0 when unknown.
+        column: usize,
         /// Dotted path of the offending key, e.g. `backends.files.comand`.
         key: String,
         suggestion: Option<String>,
     },
-    #[error("{}:{line}: `{key}`: {message}", path.display())]
+    #[error("{}: `{key}`: {message}", at(path, *line, *column))]
     Invalid {
         path: PathBuf,
         line: usize,
+        /// 1-based; 0 when unknown.
+        column: usize,
         key: String,
         message: String,
     },
-    #[error("{}:{line}: `{key}`: environment variable `{var}` is not set (use `${{{var}:-default}}` for a fallback)", path.display())]
+    #[error("{}: `{key}`: environment variable `{var}` is not set (use `${{{var}:-default}}` for a fallback)", at(path, *line, *column))]
     MissingEnv {
         path: PathBuf,
         line: usize,
+        /// 1-based; 0 when unknown.
+        column: usize,
         key: String,
         var: String,
     },
+}
+
+/// `file:line:column`, leaving out what is unknown (0).
+fn at(path: &Path, line: usize, column: usize) -> String {
+    match (line, column) {
+        (0, _) => path.display().to_string(),
+        (l, 0) => format!("{}:{l}", path.display()),
+        (l, c) => format!("{}:{l}:{c}", path.display()),
+    }
 }

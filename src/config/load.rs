@@ -25,12 +25,10 @@ pub fn load(explicit: Option<&Path>, cwd: &Path) -> Result<Config, ConfigError> 
 
 /// Loads exactly one file (no layering, even if it says `inherit: true`).
 pub fn load_file(path: &Path) -> Result<Config, ConfigError> {
-    let file = discover::read_file(path, &ProcessEnv)?;
-    Ok(discover::finish(file, vec![path.to_path_buf()]))
+    discover::standalone(discover::read_file(path, &ProcessEnv)?)
 }
 
 /// Parses config text as if read from `path` (used for messages and relative paths).
 pub fn parse_str(text: &str, path: &Path) -> Result<Config, ConfigError> {
-    let file = discover::parse_text(text, path, &ProcessEnv)?;
-    Ok(discover::finish(file, vec![path.to_path_buf()]))
+    discover::standalone(discover::parse_text(text, path, &ProcessEnv)?)
 }

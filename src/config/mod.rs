@@ -44,6 +44,10 @@ pub struct Config {
     pub backends: BTreeMap<String, BackendConfig>,
     pub capabilities: CapabilitiesConfig,
     pub log: LogConfig,
+    /// Keys that were accepted but are not implemented (keys of the MikkoParkkola/mcp-gateway
+    /// format such as `failsafe`), as `file:line: message`. Loading happens before logging is
+    /// set up, so the caller reports them with [`Config::log_warnings`] once it is.
+    pub warnings: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -172,6 +176,16 @@ impl Default for Config {
                 format: LogFormat::Text,
                 file: None,
             },
+            warnings: Vec::new(),
+        }
+    }
+}
+
+impl Config {
+    /// Logs every entry of [`Config::warnings`] with `tracing::warn!`. Call once logging is up.
+    pub fn log_warnings(&self) {
+        for w in &self.warnings {
+            tracing::warn!("{w}");
         }
     }
 }

@@ -4,9 +4,10 @@
 //! MikkoParkkola/mcp-gateway, so its users can switch), what each value may be, `${VAR}` and `~`
 //! expansion of values, relative-path resolution against the file's directory, and the
 //! did-you-mean for unknown keys. Keys of that format we do not implement are accepted with a
-//! `tracing` warning, never silently. It never reads files or looks for them (see `discover`),
+//! warning in [`FileConfig::warnings`] (logged by the caller), never silently. It never reads files or looks for them (see `discover`),
 //! and it only records what was written: defaults are applied when files are combined.
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -28,19 +29,40 @@ pub(super) struct FileConfig {
     pub meta_enabled: Option<bool>,
     pub surface: Option<Vec<ToolRef>>,
     pub backends: BTreeMap<String, BackendConfig>,
+    /// In an inheriting file: backends that only say `enabled: …`, switching an inherited
+    /// backend on or off, with where the name was written.
+    pub backend_switches: BTreeMap<String, (bool, Pos)>,
     pub capabilities_enabled: Option<bool>,
     pub capability_dirs: Option<Vec<PathBuf>>,
     pub log_level: Option<String>,
     pub log_format: Option<LogFormat>,
     pub log_file: Option<PathBuf>,
+    /// Accepted but unimplemented keys, as `file:line: message`.
+    pub warnings: Vec<String>,
 }
 
 impl FileConfig {
     /// `self` with `upper` layered on top: `upper` wins wherever it sets something; backends
-    /// merge by name (a backend in `upper` replaces the one of the same name).
-    pub fn overlay(mut self, upper: FileConfig) -> FileConfig {
+    /// merge by name (a backend in `upper` replaces the one of the same name, and a switch in
+    /// `upper` turns one of `self`'s backends on or off).
+    pub fn overlay(mut self, upper: FileConfig) -> Result<FileConfig, ConfigError> {
+        for (name, (enabled, pos)) in upper.backend_switches {
+            match self.backends.get_mut(&name) {
+                Some(b) => b.enabled = enabled,
+                None => {
+                    return Err(ConfigError::Invalid {
+                        path: upper.path,
+                        line: pos.line,
+                        column: pos.column,
+                        key: format!("backends.{name}"),
+                        message: "sets only `enabled`, but no inherited backend has this name; a new backend needs `command` or `http_url`".to_string(),
+                    });
+                }
+            }
+        }
         self.backends.extend(upper.backends);
-        FileConfig {
+        self.warnings.extend(upper.warnings);
+        Ok(FileConfig {
             path: upper.path,
             inherit: upper.inherit,
             host: upper.host.or(self.host),
@@ -48,12 +70,14 @@ impl FileConfig {
             meta_enabled: upper.meta_enabled.or(self.meta_enabled),
             surface: upper.surface.or(self.surface),
             backends: self.backends,
+            backend_switches: BTreeMap::new(),
             capabilities_enabled: upper.capabilities_enabled.or(self.capabilities_enabled),
             capability_dirs: upper.capability_dirs.or(self.capability_dirs),
             log_level: upper.log_level.or(self.log_level),
             log_format: upper.log_format.or(self.log_format),
             log_file: upper.log_file.or(self.log_file),
-        }
+            warnings: self.warnings,
+        })
     }
 }
 
@@ -171,8 +195,11 @@ pub(super) fn convert(
         base_dir,
         home,
         vars,
+        warnings: RefCell::new(Vec::new()),
     };
-    cx.file(root)
+    let mut file = cx.file(root)?;
+    file.warnings = cx.warnings.into_inner();
+    Ok(file)
 }
 
 struct Cx<'a> {
@@ -180,6 +207,7 @@ struct Cx<'a> {
     base_dir: PathBuf,
     home: Option<PathBuf>,
     vars: &'a dyn Vars,
+    warnings: RefCell<Vec<String>>,
 }
 
 /// A mapping being read: its entries and its dotted key path (empty at top level).
@@ -189,15 +217,15 @@ struct Section<'n> {
 }
 
 impl<'n> Section<'n> {
+    /// The value of `name`. A key with an empty value (`key:` or `key: ~`) counts as not set.
     fn get(&self, name: &str) -> Option<&'n Node> {
-        self.entries
-            .iter()
-            .find(|(k, _)| k.name == name)
-            .map(|(_, v)| v)
+        self.entry(name).map(|(_, v)| v)
     }
 
     fn entry(&self, name: &str) -> Option<&'n (Key, Node)> {
-        self.entries.iter().find(|(k, _)| k.name == name)
+        self.entries
+            .iter()
+            .find(|(k, v)| k.name == name && v.value != Value::Null)
     }
 
     fn child(&self, name: &str) -> String {
@@ -216,6 +244,7 @@ impl Cx<'_> {
         ConfigError::Invalid {
             path: self.path.to_path_buf(),
             line: pos.line,
+            column: pos.column,
             key: key.to_string(),
             message: message.into(),
         }
@@ -226,6 +255,7 @@ impl Cx<'_> {
             ExpandError::Missing(var) => ConfigError::MissingEnv {
                 path: self.path.to_path_buf(),
                 line: pos.line,
+                column: pos.column,
                 key: key.to_string(),
                 var,
             },
@@ -266,12 +296,16 @@ impl Cx<'_> {
                 continue;
             }
             let dotted = section.child(&k.name);
+            // `x-…` at the top level: a place for YAML anchors (`x-defaults: &d {…}`).
+            if key.is_empty() && k.name.starts_with("x-") {
+                continue;
+            }
             if ignored.contains(&k.name.as_str()) {
-                tracing::warn!(
+                self.warnings.borrow_mut().push(format!(
                     "{}:{}: `{dotted}` is not implemented by this gateway, ignored",
                     self.path.display(),
                     k.pos.line
-                );
+                ));
                 continue;
             }
             let suggestion = suggest(&k.name, known).or_else(|| {
@@ -283,6 +317,7 @@ impl Cx<'_> {
             return Err(ConfigError::UnknownKey {
                 path: self.path.to_path_buf(),
                 line: k.pos.line,
+                column: k.pos.column,
                 key: dotted,
                 suggestion,
             });
@@ -434,6 +469,11 @@ impl Cx<'_> {
                 _ => return Err(self.expected(n, "backends", "a mapping of backend names")),
             };
             for (k, v) in entries {
+                if let Some(enabled) = self.switch(k, v, out.inherit)? {
+                    out.backend_switches
+                        .insert(k.name.clone(), (enabled, k.pos));
+                    continue;
+                }
                 let backend = self.backend(k, v)?;
                 out.backends.insert(k.name.clone(), backend);
             }
@@ -482,9 +522,9 @@ impl Cx<'_> {
     fn port(&self, node: &Node, key: &str) -> Result<u16, ConfigError> {
         let text = match &node.value {
             Value::Typed {
-                kind: TypedKind::Int(_),
-                raw,
-            } => raw.clone(),
+                kind: TypedKind::Int(i),
+                ..
+            } => i.to_string(),
             Value::Str(_) => self.string(node, key)?,
             _ => return Err(self.expected(node, key, "a port number")),
         };
@@ -554,6 +594,25 @@ impl Cx<'_> {
     }
 
     // ---- backends -----------------------------------------------------------------------
+
+    /// In a file with `inherit: true`, an entry holding nothing but `enabled` switches an
+    /// inherited backend on or off: `Some(enabled)`.
+    fn switch(
+        &self,
+        name: &Key,
+        node: &Node,
+        inherit: Option<(bool, Pos)>,
+    ) -> Result<Option<bool>, ConfigError> {
+        let Value::Map(entries) = &node.value else {
+            return Ok(None);
+        };
+        match entries.as_slice() {
+            [(k, v)] if k.name == "enabled" && matches!(inherit, Some((true, _))) => Ok(Some(
+                self.bool(v, &format!("backends.{}.enabled", name.name))?,
+            )),
+            _ => Ok(None),
+        }
+    }
 
     fn backend(&self, name_key: &Key, node: &Node) -> Result<BackendConfig, ConfigError> {
         let name = &name_key.name;
@@ -640,7 +699,7 @@ impl Cx<'_> {
         let transport = match (command, url) {
             (Some((ck, _)), Some((uk, _))) => {
                 return Err(self.invalid(
-                    ck.pos.max_line(uk.pos),
+                    ck.pos.max(uk.pos),
                     &key,
                     format!("has both `command` (a local stdio server) and `{}` (a remote server); a backend is one or the other", uk.name),
                 ));
@@ -840,13 +899,6 @@ impl Cx<'_> {
             headers.insert(name.name, value);
         }
         Ok(headers)
-    }
-}
-
-impl Pos {
-    /// The later of two positions' lines (for a message about two keys at once).
-    fn max_line(self, other: Pos) -> Pos {
-        if other.line > self.line { other } else { self }
     }
 }
 

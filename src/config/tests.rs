@@ -21,8 +21,7 @@ fn vars(name: &str) -> Option<String> {
 }
 
 fn parse(text: &str) -> Result<Config, ConfigError> {
-    let path = Path::new("/proj/gateway.yaml");
-    parse_text(text, path, &vars).map(|f| discover::finish(f, vec![path.to_path_buf()]))
+    discover::standalone(parse_text(text, Path::new("/proj/gateway.yaml"), &vars)?)
 }
 
 fn ok(text: &str) -> Config {
@@ -342,9 +341,11 @@ fn missing_env_names_file_line_key_and_variable() {
         ConfigError::MissingEnv {
             path,
             line,
+            column,
             key,
             var,
         } => {
+            assert_eq!(*column, 22);
             assert_eq!(path, Path::new("/proj/gateway.yaml"));
             assert_eq!(*line, 5);
             assert_eq!(key, "backends.docs.headers.Authorization");
@@ -353,7 +354,10 @@ fn missing_env_names_file_line_key_and_variable() {
         other => panic!("{other:?}"),
     }
     let msg = e.to_string();
-    assert!(msg.starts_with("/proj/gateway.yaml:5:"), "{msg}");
+    assert!(
+        msg.starts_with("/proj/gateway.yaml:5:22: `backends.docs.headers.Authorization`: environment variable `DOCS_TOKEN_MISSING` is not set"),
+        "{msg}"
+    );
     assert!(msg.contains("DOCS_TOKEN_MISSING"), "{msg}");
 
     let e = err("backends:\n  a:\n    command: srv\n    args:\n      - ok\n      - \"${NOPE}\"\n");
@@ -392,6 +396,10 @@ fn unknown_keys_at_every_level_with_suggestions() {
     let (line, key, sugg) = unknown("backends:\n  files:\n    comand: npx x\n");
     assert_eq!((line, key.as_str()), (3, "backends.files.comand"));
     assert_eq!(sugg.as_deref(), Some("command"));
+    assert_eq!(
+        err("backends:\n  files:\n    comand: npx x\n").to_string(),
+        "/proj/gateway.yaml:3:5: unknown key `backends.files.comand` (did you mean `command`?)"
+    );
 
     let (line, key, sugg) = unknown("# hi\n\nbackend:\n  a: {command: x}\n");
     assert_eq!(
@@ -446,7 +454,7 @@ fn flat_keys_of_older_formats_point_to_their_new_place() {
     let msg = err("enable_meta_mcp: true\n").to_string();
     assert_eq!(
         msg,
-        "/proj/gateway.yaml:1: unknown key `enable_meta_mcp` (did you mean `meta_mcp.enabled`?)"
+        "/proj/gateway.yaml:1:1: unknown key `enable_meta_mcp` (did you mean `meta_mcp.enabled`?)"
     );
 }
 
@@ -466,6 +474,13 @@ fn invalid_values_name_line_and_key() {
     let (line, key, msg) = invalid("backends:\n  files:\n    command: x\n    timeout: 30x\n");
     assert_eq!((line, key.as_str()), (4, "backends.files.timeout"));
     assert!(msg.contains("30x"), "{msg}");
+    assert!(
+        err("backends:\n  files:\n    command: x\n    timeout: 30x\n")
+            .to_string()
+            .starts_with(
+                "/proj/gateway.yaml:4:14: `backends.files.timeout`: `30x` is not a duration"
+            ),
+    );
 
     let (line, key, _) = invalid("server:\n  port: 70000\n");
     assert_eq!((line, key.as_str()), (2, "server.port"));
@@ -544,6 +559,51 @@ fn invalid_values_name_line_and_key() {
         msg.contains("expected a mapping, found an integer"),
         "{msg}"
     );
+}
+
+#[test]
+fn empty_values_count_as_unset() {
+    let c = ok(
+        "server:\n  host:\n  port: ~\nbackends:\n  a:\n    command: x\n    description:\n    args:\n    env:\n    timeout:\n    url: ~\n",
+    );
+    assert_eq!(c.server, Config::default().server);
+    let a = &c.backends["a"];
+    assert_eq!(a.description, None);
+    assert_eq!(a.timeout, DEFAULT_TIMEOUT);
+    assert_eq!(stdio(&c, "a").program, "x");
+    let (line, key, msg) = invalid("backends:\n  a:\n    command:\n");
+    assert_eq!((line, key.as_str()), (2, "backends.a"));
+    assert!(msg.contains("needs `command`"), "{msg}");
+}
+
+#[test]
+fn anchors_and_merge_keys_work() {
+    let c = ok(r#"
+x-stdio-defaults: &slow { timeout: 5m, idle_timeout: 1h }
+backends:
+  a: { <<: *slow, command: x }
+"#);
+    assert_eq!(c.backends["a"].timeout, Duration::from_secs(300));
+    assert_eq!(c.backends["a"].idle_timeout, Duration::from_secs(3600));
+    let c = ok(r#"
+backends:
+  a: &base { command: x, timeout: 5m, idle_timeout: 1h }
+  b:
+    <<: *base
+    command: y
+    timeout: 1s
+"#);
+    assert_eq!(c.backends["a"].timeout, Duration::from_secs(300));
+    assert_eq!(c.backends["b"].timeout, Duration::from_secs(1));
+    assert_eq!(c.backends["b"].idle_timeout, Duration::from_secs(3600));
+    assert_eq!(stdio(&c, "b").program, "y");
+}
+
+#[test]
+fn port_accepts_any_integer_spelling_in_range() {
+    assert_eq!(ok("server: {port: 0x50}\n").server.port, 80);
+    assert_eq!(ok("server: {port: \"8080\"}\n").server.port, 8080);
+    assert_eq!(ok("server: {port: 0}\n").server.port, 0);
 }
 
 #[test]
@@ -719,6 +779,7 @@ server: { port: 2000 }
 backends:
   both: { url: "https://project/mcp" }
   local: { command: ./run.sh, cwd: tools }
+  shared: { enabled: false }
 log: { level: debug }
 "#,
     );
@@ -736,6 +797,8 @@ log: { level: debug }
     );
     assert_eq!(http(&c, "both").url, "https://project/mcp");
     assert_eq!(stdio(&c, "shared").args, sv(&["--user"]));
+    assert!(!c.backends["shared"].enabled, "switched off by the project");
+    assert!(c.backends["both"].enabled);
     // Relative paths resolve against the file that wrote them.
     assert_eq!(stdio(&c, "local").cwd, Some(w.root.join("proj/tools")));
     assert_eq!(
@@ -748,7 +811,7 @@ log: { level: debug }
     // Without `inherit`, the project file stands alone.
     fs::write(&project, "server: { port: 2000 }\n").unwrap();
     let c = w.load(None, &w.root.join("proj")).unwrap();
-    assert_eq!(c.sources, [project.clone()]);
+    assert_eq!(c.sources, std::slice::from_ref(&project));
     assert_eq!(c.server.host, "127.0.0.1");
     assert!(c.backends.is_empty());
 
@@ -782,6 +845,29 @@ fn inherit_falls_back_to_the_system_file_and_is_rejected_in_the_user_file() {
 }
 
 #[test]
+fn switching_a_backend_needs_something_to_switch() {
+    let w = World::new();
+    w.write(
+        "xdg/mcp-gateway/gateway.yaml",
+        "backends:\n  a: {command: x}\n",
+    );
+    let cwd = w.dir("p");
+    let project = w.write(
+        "p/gateway.yaml",
+        "inherit: true\nbackends:\n  b: {enabled: false}\n",
+    );
+    let e = w.load(None, &cwd).unwrap_err();
+    assert!(
+        matches!(&e, ConfigError::Invalid { path, line: 3, key, .. } if *path == project && key == "backends.b"),
+        "{e}"
+    );
+    // Without `inherit`, an entry with only `enabled` is just an incomplete backend.
+    fs::write(&project, "backends:\n  a: {enabled: false}\n").unwrap();
+    let e = w.load(None, &cwd).unwrap_err();
+    assert!(e.to_string().contains("needs `command`"), "{e}");
+}
+
+#[test]
 fn errors_in_the_inherited_file_name_that_file() {
     let w = World::new();
     let user = w.write(
@@ -801,7 +887,7 @@ fn errors_in_the_inherited_file_name_that_file() {
 fn example_config_loads() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/gateway.yaml");
     let c = discover::read_file(&path, &vars)
-        .map(|f| discover::finish(f, vec![path.clone()]))
+        .and_then(discover::standalone)
         .unwrap_or_else(|e| panic!("{e}"));
     let names: Vec<_> = c.backends.keys().map(String::as_str).collect();
     for expected in ["everything", "memory", "filesystem", "time"] {

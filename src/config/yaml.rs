@@ -14,7 +14,8 @@ use serde_saphyr::Spanned;
 use super::ConfigError;
 
 /// A 1-based position in the config file (0 when the parser could not tell).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// Ordered by line, then column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
 pub(super) struct Pos {
     pub line: usize,
     pub column: usize,
@@ -122,6 +123,7 @@ pub(super) fn parse(text: &str, path: &Path) -> Result<Node, ConfigError> {
 /// The parser's message without its own location suffix (ours goes in front).
 fn syntax_message(err: &serde_saphyr::Error) -> String {
     let options = serde_saphyr::render_options! {
+        formatter: &serde_saphyr::UserMessageFormatter,
         snippets: serde_saphyr::SnippetMode::Off,
     };
     let text = err.without_snippet().render_with_options(options);
@@ -375,5 +377,10 @@ mod tests {
     fn duplicate_keys_are_a_syntax_error() {
         let err = parse("server: {}\nserver: {}\n", Path::new("g.yaml")).unwrap_err();
         assert!(matches!(err, ConfigError::Syntax { line: 2, .. }), "{err}");
+        let msg = err.to_string();
+        assert!(
+            msg.starts_with("g.yaml:2:1: duplicate mapping key `server`"),
+            "{msg}"
+        );
     }
 }

@@ -19,25 +19,7 @@ use mcp_gateway::router::CallContext;
 use serde_json::{Value, json};
 use tokio::sync::{mpsc, watch};
 
-/// Where `scripts/install-test-deps.sh` put the servers and clients.
-fn deps() -> PathBuf {
-    let dir = std::env::var_os("MCP_GATEWAY_TEST_DEPS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".test-deps"));
-    let probe = dir.join("npm/node_modules/.bin/supergateway");
-    assert!(
-        probe.exists(),
-        "test dependencies missing in {} (no {}): run scripts/install-test-deps.sh \
-         (or set MCP_GATEWAY_TEST_DEPS)",
-        dir.display(),
-        probe.display()
-    );
-    dir
-}
-
-fn npm_bin(name: &str) -> PathBuf {
-    deps().join("npm/node_modules/.bin").join(name)
-}
+use super::harness::{deps, npm_bin};
 
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")

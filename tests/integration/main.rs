@@ -1,3 +1,15 @@
-//! The single integration-test binary. Each area lives in its own module.
+//! The single integration-test binary: drives the real `mcp-gateway` binary with real MCP servers
+//! and clients (installed by `scripts/install-test-deps.sh`) and a fault-injecting fake backend
+//! (`tests/fixtures/fake_backend.py`). One module per area; `harness` is shared.
 
+mod catalog;
+mod concurrency;
+mod config_errors;
+mod faults;
+mod harness;
 mod http_backends;
+mod inspector;
+mod processes;
+mod protocol;
+mod real_backends;
+mod setup;

@@ -90,9 +90,9 @@ impl Streamable {
                 let limit = self.timeout + REQUEST_SLACK;
                 tokio::spawn(async move {
                     let run = me.exchange(&line, &kind, false);
-                    match tokio::time::timeout(limit, run).await {
-                        Ok(Err(e)) => me.fail(&kind, e),
-                        Ok(Ok(())) | Err(_) => {}
+                    // Past the limit the caller has long given up (the Peer timed out).
+                    if let Ok(Err(e)) = tokio::time::timeout(limit, run).await {
+                        me.fail(&kind, e);
                     }
                 });
             }

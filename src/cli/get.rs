@@ -1,0 +1,64 @@
+//! `mcp-gateway get NAME [--json]`: shows one backend as configured (secrets redacted unless
+//! `--show-secrets`). Reads the file only; starts nothing.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use serde_json::Value;
+
+use crate::setup::{self, ConfigScope, gateway_yaml};
+use crate::state::Paths;
+
+use super::config_export::redact_backend;
+
+/// Show one backend's configuration
+#[derive(Debug, clap::Args)]
+pub struct GetArgs {
+    pub name: String,
+    #[arg(short = 's', long, value_enum)]
+    pub scope: Option<ConfigScope>,
+    /// Print env and header values as written
+    #[arg(long)]
+    pub show_secrets: bool,
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(config: Option<&Path>, args: GetArgs) -> anyhow::Result<ExitCode> {
+    let paths = Paths::from_env().context("cannot determine the XDG directories (is HOME set?)")?;
+    let cwd = std::env::current_dir()?;
+    let path = setup::config_file(&paths, config, args.scope, &cwd);
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    let backends = gateway_yaml::read_backends(&text)
+        .with_context(|| format!("{} does not parse", path.display()))?;
+    let Some((_, value)) = backends.iter().find(|(n, _)| *n == args.name) else {
+        bail!("{} has no backend `{}`", path.display(), args.name);
+    };
+    let mut value = value.clone();
+    if !args.show_secrets {
+        redact_backend(&mut value);
+    }
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(
+                &serde_json::json!({"name": args.name, "file": path, "config": value})
+            )?
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("{}  ({})", args.name, path.display());
+    if let Value::Object(m) = &value {
+        let width = m.keys().map(String::len).max().unwrap_or(0);
+        for (k, v) in m {
+            let shown = match v {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            println!("  {k:<width$}  {shown}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

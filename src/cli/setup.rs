@@ -1,0 +1,431 @@
+//! `mcp-gateway setup [--yes] [--dry-run] [--client NAME]… [--project DIR]`, `setup undo
+//! [--list] [--force]`, `setup export --target CLIENT|all`: the command-line face of
+//! `crate::setup`. Parses arguments, decides interactivity (a TTY on stdin and stdout), prints;
+//! all file logic lives in `crate::setup`.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use serde_json::json;
+
+use crate::clients::{self, Client, HostEnv};
+use crate::setup::output::{Style, table};
+use crate::setup::plan::{self, Plan};
+use crate::setup::{self as core, backup, gateway_yaml, wizard};
+use crate::state::Paths;
+
+/// Move the MCP servers of your AI clients behind the gateway
+#[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct SetupArgs {
+    #[command(subcommand)]
+    pub action: Option<SetupAction>,
+    /// Import every server and rewrite every client without asking
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Print the unified diff of every file that would change; write nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Only this client (repeatable): claude-code, cursor, vscode, codex, …
+    #[arg(long = "client", value_name = "NAME")]
+    pub clients: Vec<String>,
+    /// Use the project-scoped client files of DIR and write DIR/.mcp-gateway.yaml
+    #[arg(long, value_name = "DIR")]
+    pub project: Option<PathBuf>,
+    /// Machine-readable output
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum SetupAction {
+    /// Restore the files changed by the last setup run, byte for byte
+    Undo(UndoArgs),
+    /// Only add the gateway entry to client configs (moves nothing)
+    Export(ExportArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct UndoArgs {
+    /// List the recorded runs instead of undoing
+    #[arg(long)]
+    pub list: bool,
+    /// Restore even if a file changed after the run
+    #[arg(long)]
+    pub force: bool,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ExportArgs {
+    /// Client id, or `all` (every client whose config directory exists)
+    #[arg(long, value_name = "CLIENT|all")]
+    pub target: String,
+    /// Write the client's project file in DIR (pointing at DIR/.mcp-gateway.yaml)
+    #[arg(long, value_name = "DIR")]
+    pub project: Option<PathBuf>,
+    #[arg(long)]
+    pub dry_run: bool,
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Everything a setup run depends on, so tests can run it against a temporary HOME.
+pub struct SetupEnv {
+    pub host: HostEnv,
+    pub paths: Paths,
+    /// `--config` / `$MCP_GATEWAY_CONFIG`: write there instead of the default file.
+    pub config_override: Option<PathBuf>,
+    /// What client entries run (see [`core::gateway_program`]).
+    pub program: String,
+    pub style: Style,
+}
+
+impl SetupEnv {
+    pub fn from_process(config_override: Option<PathBuf>) -> anyhow::Result<SetupEnv> {
+        Ok(SetupEnv {
+            host: HostEnv::from_env()?,
+            paths: Paths::from_env()
+                .context("cannot determine the XDG directories (is HOME set?)")?,
+            config_override,
+            program: core::gateway_program(),
+            style: Style::detect(),
+        })
+    }
+
+    fn gateway_config(&self, project: Option<&Path>) -> PathBuf {
+        self.config_override
+            .clone()
+            .unwrap_or_else(|| core::gateway_config_path(&self.paths, project))
+    }
+
+    /// The entry clients get: `--config` is spelled out unless it is the user default.
+    fn entry(&self, project: Option<&Path>) -> clients::Server {
+        let config = self.gateway_config(project);
+        let explicit = (config != self.paths.user_config_file()).then_some(config.as_path());
+        core::gateway_entry(&self.program, explicit)
+    }
+}
+
+/// Entry point from the CLI.
+pub fn run(config: Option<&Path>, args: SetupArgs) -> anyhow::Result<ExitCode> {
+    let env = SetupEnv::from_process(config.map(Path::to_path_buf))?;
+    let interactive = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
+    let stdin = std::io::stdin();
+    let mut input = stdin.lock();
+    let mut out = std::io::stdout();
+    run_with(&env, args, interactive, &mut input, &mut out)
+}
+
+/// The whole command against an explicit environment and streams.
+pub fn run_with(
+    env: &SetupEnv,
+    args: SetupArgs,
+    interactive: bool,
+    input: &mut dyn BufRead,
+    out: &mut dyn Write,
+) -> anyhow::Result<ExitCode> {
+    match args.action {
+        Some(SetupAction::Undo(u)) => undo(env, &u, out),
+        Some(SetupAction::Export(e)) => export(env, &e, out),
+        None => setup(env, &args, interactive, input, out),
+    }
+}
+
+fn absolute(p: &Path) -> anyhow::Result<PathBuf> {
+    let p = if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        std::env::current_dir()?.join(p)
+    };
+    p.canonicalize()
+        .with_context(|| format!("project directory {}", p.display()))
+}
+
+fn selected_clients(names: &[String]) -> anyhow::Result<Vec<&'static dyn Client>> {
+    if names.is_empty() {
+        return Ok(clients::all().to_vec());
+    }
+    names.iter().map(|n| Ok(clients::by_id(n)?)).collect()
+}
+
+fn setup(
+    env: &SetupEnv,
+    args: &SetupArgs,
+    interactive: bool,
+    input: &mut dyn BufRead,
+    out: &mut dyn Write,
+) -> anyhow::Result<ExitCode> {
+    let project = args.project.as_deref().map(absolute).transpose()?;
+    let chosen_clients = selected_clients(&args.clients)?;
+    let detected = plan::scan(&env.host, project.as_deref(), &chosen_clients);
+    let gw_path = env.gateway_config(project.as_deref());
+    let gw_text = std::fs::read_to_string(&gw_path).unwrap_or_default();
+    let existing = gateway_yaml::read_backends(&gw_text)
+        .with_context(|| format!("{} does not parse; fix it first", gw_path.display()))?;
+    let candidates = plan::candidates(&detected, &existing);
+    if !args.json {
+        wizard::print_overview(out, &detected, &candidates, env.style)?;
+    }
+    if candidates.is_empty() {
+        return finish_json_or(
+            out,
+            args.json,
+            json!({"detected": plan::detected_json(&detected), "candidates": [], "changes": []}),
+            "\nNothing to import: no MCP servers found outside the gateway.",
+        );
+    }
+    let picked: Vec<usize> = if args.yes || args.dry_run {
+        (0..candidates.len()).collect()
+    } else if interactive {
+        writeln!(out)?;
+        match wizard::ask_selection(input, out, candidates.len())? {
+            Some(sel) => sel,
+            None => return Ok(ExitCode::SUCCESS),
+        }
+    } else {
+        bail!(
+            "setup needs a terminal to ask which servers to import; pass --yes to import all, or --dry-run to preview"
+        );
+    };
+    if picked.is_empty() {
+        writeln!(out, "Nothing selected; nothing written.")?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let names: Vec<String> = picked
+        .iter()
+        .map(|&i| candidates[i].backend.clone())
+        .collect();
+    let entry = env.entry(project.as_deref());
+    let the_plan = plan::build(&detected, &candidates, &names, &gw_path, &entry)?;
+    if the_plan.is_empty() {
+        return finish_json_or(
+            out,
+            args.json,
+            json!({"changes": []}),
+            "Nothing to change: everything is already behind the gateway.",
+        );
+    }
+    if args.dry_run {
+        return print_dry_run(out, &the_plan, args.json);
+    }
+    if !args.json {
+        writeln!(out)?;
+        print_plan_summary(out, &the_plan, env.style)?;
+    }
+    if interactive
+        && !args.yes
+        && !wizard::confirm(
+            input,
+            out,
+            "Write these changes (every file is backed up first)?",
+            true,
+        )?
+    {
+        writeln!(out, "Nothing written.")?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let run = plan::apply(&the_plan, &core::backups_root(&env.paths), "setup")?;
+    report_applied(out, &the_plan, run.as_ref(), args.json, env.style)
+}
+
+fn finish_json_or(
+    out: &mut dyn Write,
+    json: bool,
+    value: serde_json::Value,
+    text: &str,
+) -> anyhow::Result<ExitCode> {
+    if json {
+        writeln!(out, "{}", serde_json::to_string_pretty(&value)?)?;
+    } else {
+        writeln!(out, "{text}")?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn changes_json(p: &Plan) -> serde_json::Value {
+    json!(
+        p.changes
+            .iter()
+            .map(|c| json!({"path": c.path, "created": c.before.is_none(), "diff": c.diff()}))
+            .collect::<Vec<_>>()
+    )
+}
+
+fn print_dry_run(out: &mut dyn Write, p: &Plan, json: bool) -> anyhow::Result<ExitCode> {
+    if json {
+        let v = json!({"dry_run": true, "added": p.added, "rewritten": p.rewritten, "changes": changes_json(p)});
+        writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
+    } else {
+        writeln!(out)?;
+        for c in &p.changes {
+            write!(out, "{}", c.diff())?;
+        }
+        writeln!(
+            out,
+            "\nDry run: {} file(s) would change; nothing was written.",
+            p.changes.len()
+        )?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_plan_summary(out: &mut dyn Write, p: &Plan, style: Style) -> std::io::Result<()> {
+    if !p.added.is_empty() {
+        writeln!(
+            out,
+            "{} {}",
+            style.bold("Add to gateway config:"),
+            p.added.join(", ")
+        )?;
+    }
+    for r in &p.rewritten {
+        writeln!(out, "{} {r}", style.bold("Rewrite to one `gateway` entry:"))?;
+    }
+    Ok(())
+}
+
+fn report_applied(
+    out: &mut dyn Write,
+    p: &Plan,
+    run: Option<&backup::Run>,
+    json: bool,
+    style: Style,
+) -> anyhow::Result<ExitCode> {
+    if json {
+        let v = json!({"run": run.map(|r| r.id.clone()), "backup_dir": run.map(|r| r.dir.clone()), "added": p.added, "rewritten": p.rewritten, "changes": changes_json(p)});
+        writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    for c in &p.changes {
+        let verb = if c.before.is_none() {
+            "created"
+        } else {
+            "updated"
+        };
+        writeln!(out, "{} {verb} {}", style.green("✓"), c.path.display())?;
+    }
+    if let Some(r) = run {
+        writeln!(
+            out,
+            "Backups: {}\nUndo with: mcp-gateway setup undo",
+            r.dir.display()
+        )?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn undo(env: &SetupEnv, args: &UndoArgs, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
+    let root = core::backups_root(&env.paths);
+    if args.list {
+        let runs = backup::list_runs(&root)?;
+        if args.json {
+            let v: Vec<_> = runs
+                .iter()
+                .map(|r| json!({"id": r.id, "command": r.command, "undone": r.undone, "dir": r.dir, "files": r.files.iter().map(|f| json!({"path": f.path, "existed": f.backup.is_some()})).collect::<Vec<_>>()}))
+                .collect();
+            writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
+        } else if runs.is_empty() {
+            writeln!(out, "No setup runs recorded in {}", root.display())?;
+        } else {
+            let rows: Vec<Vec<String>> = runs
+                .iter()
+                .map(|r| {
+                    let files: Vec<String> = r
+                        .files
+                        .iter()
+                        .map(|f| f.path.display().to_string())
+                        .collect();
+                    vec![
+                        r.id.clone(),
+                        r.command.clone(),
+                        if r.undone {
+                            "undone".into()
+                        } else {
+                            "applied".into()
+                        },
+                        files.join(", "),
+                    ]
+                })
+                .collect();
+            write!(
+                out,
+                "{}",
+                table(&["RUN", "COMMAND", "STATE", "FILES"], &rows)
+            )?;
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let (run, files) = backup::undo_last(&root, args.force)?;
+    if args.json {
+        writeln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(&json!({"run": run.id, "restored": files}))?
+        )?;
+    } else {
+        for f in &files {
+            writeln!(out, "{} restored {}", env.style.green("✓"), f.display())?;
+        }
+        writeln!(out, "Undid setup run {} ({}).", run.id, run.command)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn export(env: &SetupEnv, args: &ExportArgs, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
+    let project = args.project.as_deref().map(absolute).transpose()?;
+    let all = args.target.eq_ignore_ascii_case("all");
+    let targets: Vec<&'static dyn Client> = if all {
+        clients::all().to_vec()
+    } else {
+        vec![clients::by_id(&args.target)?]
+    };
+    let mut locations = Vec::new();
+    for c in targets {
+        let Some(first) = c
+            .locations(&env.host, project.as_deref())
+            .into_iter()
+            .next()
+        else {
+            if !all {
+                bail!(
+                    "{} has no {} config file",
+                    c.name(),
+                    if project.is_some() {
+                        "project-scoped"
+                    } else {
+                        "user"
+                    }
+                );
+            }
+            continue;
+        };
+        // With `all`, only clients that look installed (their config directory exists).
+        if all && !first.path.exists() && !first.path.parent().is_some_and(Path::is_dir) {
+            continue;
+        }
+        locations.push(first);
+    }
+    let entry = env.entry(project.as_deref());
+    let the_plan = plan::build_export(&locations, &entry)?;
+    if args.dry_run {
+        return print_dry_run(out, &the_plan, args.json);
+    }
+    if the_plan.is_empty() {
+        return finish_json_or(
+            out,
+            args.json,
+            json!({"changes": []}),
+            "Every target already has a gateway entry.",
+        );
+    }
+    let run = plan::apply(
+        &the_plan,
+        &core::backups_root(&env.paths),
+        &format!("setup export --target {}", args.target),
+    )?;
+    report_applied(out, &the_plan, run.as_ref(), args.json, env.style)
+}

@@ -1,0 +1,700 @@
+//! AI client config adapters: one module per client, one shared interface ([`Client`]).
+//!
+//! Owns knowing where each AI client (Claude Desktop, Claude Code, Cursor, VS Code, …) keeps its
+//! MCP server list, how its entries look, and how to edit those files without losing anything:
+//! unknown keys, key order, comments (JSONC via a concrete syntax tree, TOML via `toml_edit`, YAML
+//! via targeted line edits verified by re-parsing). Every edit is re-read and compared with what
+//! was intended before it is handed back; a file that does not parse is reported, never rewritten.
+//!
+//! It never writes files itself (that is `crate::setup`, which backs up first), never starts a
+//! server, and never reads a path that does not derive from `HOME`, `APPDATA`, `XDG_CONFIG_HOME`,
+//! `CODEX_HOME`, `CLAUDE_CONFIG_DIR` or an explicit project directory, so tests redirect it all
+//! with a temporary `HOME`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde_json::{Map, Value};
+
+pub mod claude_code;
+pub mod claude_desktop;
+pub mod cline;
+pub mod codex;
+pub mod continue_dev;
+pub mod cursor;
+pub mod doc;
+pub mod gemini;
+pub mod goose;
+pub mod kiro;
+pub mod lmstudio;
+pub mod opencode;
+pub mod vscode;
+pub mod windsurf;
+pub mod zed;
+
+/// How a server is reached, as read from (or written to) a client config.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ServerSpec {
+    Stdio {
+        command: String,
+        args: Vec<String>,
+        env: BTreeMap<String, String>,
+        cwd: Option<String>,
+    },
+    Remote {
+        url: String,
+        headers: BTreeMap<String, String>,
+        transport: RemoteTransport,
+    },
+}
+
+/// Which HTTP flavour a remote entry declared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RemoteTransport {
+    /// Not stated: Streamable HTTP with legacy SSE fallback.
+    Auto,
+    /// Streamable HTTP.
+    Http,
+    /// Legacy HTTP+SSE.
+    Sse,
+}
+
+/// One MCP server entry of a client config.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Server {
+    /// The name as the client spells it (map key, or `name` field for list-shaped configs).
+    pub name: String,
+    pub spec: ServerSpec,
+    /// `false` when the client marks the entry disabled (`disabled: true`, `enabled: false`).
+    pub enabled: bool,
+}
+
+/// Syntax of a client config file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileFormat {
+    /// JSON; comments and trailing commas are tolerated on read and kept on write.
+    Json,
+    Toml,
+    Yaml,
+}
+
+/// How the server collection is laid out in the file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    /// An object/table keyed by server name.
+    Map,
+    /// A list of objects each carrying a `name` field (Continue).
+    NamedList,
+}
+
+/// Whether a location belongs to the user or to one project.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Scope {
+    User,
+    Project,
+}
+
+impl Scope {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::User => "user",
+            Scope::Project => "project",
+        }
+    }
+}
+
+/// One place in one file where a client keeps servers.
+#[derive(Clone)]
+pub struct Location {
+    pub client: &'static dyn Client,
+    pub scope: Scope,
+    pub path: PathBuf,
+    /// Key path from the document root to the server collection, e.g. `["mcpServers"]` or
+    /// `["projects", "/abs/dir", "mcpServers"]`.
+    pub section: Vec<String>,
+}
+
+impl std::fmt::Debug for Location {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Location")
+            .field("client", &self.client.id())
+            .field("scope", &self.scope)
+            .field("path", &self.path)
+            .field("section", &self.section)
+            .finish()
+    }
+}
+
+impl Location {
+    pub(crate) fn new(
+        client: &'static dyn Client,
+        scope: Scope,
+        path: PathBuf,
+        section: &[&str],
+    ) -> Location {
+        Location {
+            client,
+            scope,
+            path,
+            section: section.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    /// `path` plus the section when it is not the client's usual top-level key (Claude Code's
+    /// per-project entries), for messages.
+    pub fn describe(&self) -> String {
+        if self.section.len() > 1 {
+            format!("{} ({})", self.path.display(), self.section.join(" › "))
+        } else {
+            self.path.display().to_string()
+        }
+    }
+
+    /// Reads the servers in this location from `text`.
+    pub fn read_servers(&self, text: &str) -> Result<Vec<Server>, ClientError> {
+        let entries = doc::read_entries(
+            text,
+            self.client.format(),
+            &self.section,
+            self.client.shape(),
+        )
+        .map_err(|e| self.err(e))?;
+        entries
+            .into_iter()
+            .map(|(name, value)| {
+                decode_entry(&name, &value).map_err(|message| ClientError::Entry {
+                    path: self.path.clone(),
+                    name,
+                    message,
+                })
+            })
+            .collect()
+    }
+
+    /// Returns `text` with the servers named in `remove` deleted and `add` appended (skipping
+    /// names already present). Everything else in the file is kept as written.
+    pub fn rewrite(
+        &self,
+        text: &str,
+        remove: &[String],
+        add: &[Server],
+    ) -> Result<String, ClientError> {
+        let add: Vec<(String, Value)> = add
+            .iter()
+            .map(|s| (s.name.clone(), self.client.encode(s)))
+            .collect();
+        doc::edit_entries(
+            text,
+            self.client.format(),
+            &self.section,
+            self.client.shape(),
+            remove,
+            &add,
+        )
+        .map_err(|e| self.err(e))
+    }
+
+    fn err(&self, source: doc::DocError) -> ClientError {
+        ClientError::Doc {
+            path: self.path.clone(),
+            source,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("{}: {source}", path.display())]
+    Doc {
+        path: PathBuf,
+        #[source]
+        source: doc::DocError,
+    },
+    #[error("{}: server `{name}`: {message}", path.display())]
+    Entry {
+        path: PathBuf,
+        name: String,
+        message: String,
+    },
+    #[error("no home directory: set HOME (or USERPROFILE on Windows)")]
+    NoHome,
+    #[error("unknown client `{name}`{}; known clients: {known}", suggestion.as_ref().map(|s| format!(" (did you mean `{s}`?)")).unwrap_or_default())]
+    UnknownClient {
+        name: String,
+        suggestion: Option<String>,
+        known: String,
+    },
+}
+
+/// Operating system whose path conventions apply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HostOs {
+    Linux,
+    MacOs,
+    Windows,
+}
+
+/// The directories client paths derive from.
+#[derive(Debug, Clone)]
+pub struct HostEnv {
+    pub os: HostOs,
+    pub home: PathBuf,
+    /// `$XDG_CONFIG_HOME`, default `~/.config`.
+    pub xdg_config: PathBuf,
+    /// `%APPDATA%` (Windows), default `~/AppData/Roaming`.
+    pub appdata: PathBuf,
+    /// `$CODEX_HOME`, default `~/.codex`.
+    pub codex_home: PathBuf,
+    /// `$CLAUDE_CONFIG_DIR` (where Claude Code keeps `.claude.json`), default `~`.
+    pub claude_config_dir: PathBuf,
+}
+
+impl HostEnv {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<HostEnv, ClientError> {
+        let os = if cfg!(target_os = "macos") {
+            HostOs::MacOs
+        } else if cfg!(windows) {
+            HostOs::Windows
+        } else {
+            HostOs::Linux
+        };
+        Self::from_vars(os, |k| std::env::var_os(k).filter(|v| !v.is_empty()))
+    }
+
+    /// Builds from a variable lookup (tests pass their own).
+    pub fn from_vars(
+        os: HostOs,
+        var: impl Fn(&str) -> Option<std::ffi::OsString>,
+    ) -> Result<HostEnv, ClientError> {
+        let home = var("HOME")
+            .or_else(|| var("USERPROFILE"))
+            .map(PathBuf::from)
+            .ok_or(ClientError::NoHome)?;
+        let abs = |v: Option<std::ffi::OsString>| v.map(PathBuf::from).filter(|p| p.is_absolute());
+        Ok(HostEnv {
+            os,
+            xdg_config: abs(var("XDG_CONFIG_HOME")).unwrap_or_else(|| home.join(".config")),
+            appdata: abs(var("APPDATA")).unwrap_or_else(|| home.join("AppData").join("Roaming")),
+            codex_home: abs(var("CODEX_HOME")).unwrap_or_else(|| home.join(".codex")),
+            claude_config_dir: abs(var("CLAUDE_CONFIG_DIR")).unwrap_or_else(|| home.clone()),
+            home,
+        })
+    }
+
+    /// The per-user application config dir: `~/Library/Application Support` on macOS,
+    /// `%APPDATA%` on Windows, `$XDG_CONFIG_HOME` elsewhere.
+    pub fn app_config_dir(&self) -> PathBuf {
+        match self.os {
+            HostOs::MacOs => self.home.join("Library").join("Application Support"),
+            HostOs::Windows => self.appdata.clone(),
+            HostOs::Linux => self.xdg_config.clone(),
+        }
+    }
+}
+
+/// The shared interface every client module implements.
+pub trait Client: Sync {
+    /// Stable id used on the command line (`--client cursor`).
+    fn id(&self) -> &'static str;
+    /// Human name.
+    fn name(&self) -> &'static str;
+    /// Where the file format is documented.
+    fn docs_url(&self) -> &'static str;
+    /// Candidate locations: user-level ones when `project` is `None`, else that project's.
+    fn locations(&'static self, env: &HostEnv, project: Option<&Path>) -> Vec<Location>;
+    fn format(&self) -> FileFormat {
+        FileFormat::Json
+    }
+    fn shape(&self) -> Shape {
+        Shape::Map
+    }
+    /// The client's entry for a server (the gateway entry is stdio; remote entries are written
+    /// in the client's own remote form where it has one).
+    fn encode(&self, server: &Server) -> Value {
+        encode_standard(server, false)
+    }
+}
+
+/// Every supported client, in display order.
+pub fn all() -> [&'static dyn Client; 14] {
+    [
+        &claude_code::ClaudeCode,
+        &claude_desktop::ClaudeDesktop,
+        &cursor::Cursor,
+        &vscode::VsCode,
+        &windsurf::Windsurf,
+        &zed::Zed,
+        &codex::Codex,
+        &continue_dev::Continue,
+        &cline::Cline,
+        &gemini::GeminiCli,
+        &goose::Goose,
+        &opencode::OpenCode,
+        &lmstudio::LmStudio,
+        &kiro::Kiro,
+    ]
+}
+
+/// Looks a client up by id (case-insensitive), suggesting the closest id on a typo.
+pub fn by_id(id: &str) -> Result<&'static dyn Client, ClientError> {
+    let wanted = id.to_ascii_lowercase();
+    if let Some(c) = all().into_iter().find(|c| c.id() == wanted) {
+        return Ok(c);
+    }
+    let suggestion = all()
+        .into_iter()
+        .map(|c| (strsim::jaro_winkler(c.id(), &wanted), c.id()))
+        .filter(|(score, _)| *score > 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, id)| id.to_string());
+    Err(ClientError::UnknownClient {
+        name: id.to_string(),
+        suggestion,
+        known: all().iter().map(|c| c.id()).collect::<Vec<_>>().join(", "),
+    })
+}
+
+/// The common `{command, args, env}` / `{url, headers}` entry. `typed`: also write `type`.
+pub(crate) fn encode_standard(server: &Server, typed: bool) -> Value {
+    let mut m = Map::new();
+    match &server.spec {
+        ServerSpec::Stdio {
+            command,
+            args,
+            env,
+            cwd,
+        } => {
+            if typed {
+                m.insert("type".into(), "stdio".into());
+            }
+            m.insert("command".into(), command.clone().into());
+            m.insert("args".into(), args.clone().into());
+            if !env.is_empty() {
+                m.insert("env".into(), string_map(env));
+            }
+            if let Some(cwd) = cwd {
+                m.insert("cwd".into(), cwd.clone().into());
+            }
+        }
+        ServerSpec::Remote {
+            url,
+            headers,
+            transport,
+        } => {
+            if typed || *transport == RemoteTransport::Sse {
+                let t = if *transport == RemoteTransport::Sse {
+                    "sse"
+                } else {
+                    "http"
+                };
+                m.insert("type".into(), t.into());
+            }
+            m.insert("url".into(), url.clone().into());
+            if !headers.is_empty() {
+                m.insert("headers".into(), string_map(headers));
+            }
+        }
+    }
+    Value::Object(m)
+}
+
+pub(crate) fn string_map(m: &BTreeMap<String, String>) -> Value {
+    Value::Object(
+        m.iter()
+            .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+            .collect(),
+    )
+}
+
+/// Reads any client's entry. The clients differ in spelling, not meaning, so one lenient reader
+/// covers them all: `command` as a string (most), an array with the arguments (opencode) or an
+/// object `{path, args, env}` (older Zed); `cmd` (Goose); env under `env`, `envs` (Goose) or
+/// `environment` (opencode); the URL under `url`, `serverUrl` (Windsurf), `httpUrl` (Gemini CLI)
+/// or `uri` (Goose); headers under `headers` or `http_headers` (Codex), plus Codex's
+/// `bearer_token_env_var`.
+pub fn decode_entry(name: &str, value: &Value) -> Result<Server, String> {
+    let obj = value.as_object().ok_or("the entry is not an object")?;
+    let enabled = !obj
+        .get("disabled")
+        .and_then(Value::as_bool)
+        .unwrap_or(false)
+        && obj.get("enabled").and_then(Value::as_bool).unwrap_or(true);
+    let ty = obj
+        .get("type")
+        .or_else(|| obj.get("transport"))
+        .and_then(Value::as_str)
+        .map(|t| t.to_ascii_lowercase().replace(['-', '_'], ""));
+    let command = obj.get("command").or_else(|| obj.get("cmd"));
+    let spec = if let Some(command) = command {
+        let (mut program, mut args, mut env) = match command {
+            Value::String(s) => (s.clone(), Vec::new(), BTreeMap::new()),
+            Value::Array(items) => {
+                let mut words = strings(items, "command")?;
+                if words.is_empty() {
+                    return Err("`command` is an empty array".into());
+                }
+                let program = words.remove(0);
+                (program, words, BTreeMap::new())
+            }
+            Value::Object(o) => {
+                let path = o
+                    .get("path")
+                    .and_then(Value::as_str)
+                    .ok_or("`command.path` is missing")?;
+                let args = match o.get("args") {
+                    Some(Value::Array(a)) => strings(a, "command.args")?,
+                    _ => Vec::new(),
+                };
+                (
+                    path.to_string(),
+                    args,
+                    env_map(o.get("env"), "command.env")?,
+                )
+            }
+            _ => return Err("`command` is neither a string, an array nor an object".into()),
+        };
+        if program.trim().is_empty() {
+            return Err("`command` is empty".into());
+        }
+        if let Some(a) = obj.get("args") {
+            match a {
+                Value::Array(items) => args.extend(strings(items, "args")?),
+                Value::Null => {}
+                _ => return Err("`args` is not an array".into()),
+            }
+        }
+        for key in ["env", "envs", "environment"] {
+            env.extend(env_map(obj.get(key), key)?);
+        }
+        let cwd = obj.get("cwd").and_then(Value::as_str).map(str::to_string);
+        program = program.trim().to_string();
+        ServerSpec::Stdio {
+            command: program,
+            args,
+            env,
+            cwd,
+        }
+    } else {
+        let (url, from_http_url) = ["url", "serverUrl", "uri", "httpUrl"]
+            .iter()
+            .find_map(|k| {
+                obj.get(*k)
+                    .and_then(Value::as_str)
+                    .map(|u| (u, *k == "httpUrl"))
+            })
+            .ok_or("the entry has neither `command` nor `url`")?;
+        let mut headers = BTreeMap::new();
+        for key in ["headers", "http_headers"] {
+            headers.extend(env_map(obj.get(key), key)?);
+        }
+        if let Some(var) = obj.get("bearer_token_env_var").and_then(Value::as_str) {
+            headers.insert("Authorization".into(), format!("Bearer ${{{var}}}"));
+        }
+        let transport = match ty.as_deref() {
+            Some("sse") => RemoteTransport::Sse,
+            Some("http" | "streamablehttp") => RemoteTransport::Http,
+            _ if from_http_url => RemoteTransport::Http,
+            _ => RemoteTransport::Auto,
+        };
+        ServerSpec::Remote {
+            url: url.to_string(),
+            headers,
+            transport,
+        }
+    };
+    Ok(Server {
+        name: name.to_string(),
+        spec,
+        enabled,
+    })
+}
+
+fn strings(items: &[Value], key: &str) -> Result<Vec<String>, String> {
+    items
+        .iter()
+        .map(|v| scalar_string(v).ok_or_else(|| format!("`{key}` holds a non-string item")))
+        .collect()
+}
+
+fn scalar_string(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+fn env_map(v: Option<&Value>, key: &str) -> Result<BTreeMap<String, String>, String> {
+    match v {
+        None | Some(Value::Null) => Ok(BTreeMap::new()),
+        Some(Value::Object(o)) => o
+            .iter()
+            .map(|(k, v)| {
+                scalar_string(v)
+                    .map(|s| (k.clone(), s))
+                    .ok_or_else(|| format!("`{key}.{k}` is not a string"))
+            })
+            .collect(),
+        Some(_) => Err(format!("`{key}` is not an object")),
+    }
+}
+
+/// Whether an entry is (already) a gateway entry: it runs `mcp-gateway`.
+pub fn is_gateway_entry(server: &Server) -> bool {
+    match &server.spec {
+        ServerSpec::Stdio { command, .. } => {
+            let base = Path::new(command)
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            base == "mcp-gateway"
+        }
+        ServerSpec::Remote { .. } => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn decodes_every_spelling() {
+        let s = decode_entry(
+            "a",
+            &json!({"command": "npx", "args": ["-y", "x"], "env": {"K": "v"}}),
+        )
+        .unwrap();
+        assert_eq!(
+            s.spec,
+            ServerSpec::Stdio {
+                command: "npx".into(),
+                args: vec!["-y".into(), "x".into()],
+                env: [("K".to_string(), "v".to_string())].into(),
+                cwd: None
+            }
+        );
+        let oc = decode_entry("b", &json!({"type": "local", "command": ["bun", "x", "y"], "environment": {"A": "1"}, "enabled": false})).unwrap();
+        assert!(!oc.enabled);
+        assert!(
+            matches!(&oc.spec, ServerSpec::Stdio { command, args, env, .. } if command == "bun" && args == &["x", "y"] && env["A"] == "1")
+        );
+        let zed = decode_entry(
+            "c",
+            &json!({"command": {"path": "/bin/srv", "args": ["run"], "env": {"Z": "1"}}}),
+        )
+        .unwrap();
+        assert!(
+            matches!(&zed.spec, ServerSpec::Stdio { command, args, env, .. } if command == "/bin/srv" && args == &["run"] && env["Z"] == "1")
+        );
+        let goose = decode_entry(
+            "d",
+            &json!({"type": "stdio", "cmd": "uvx", "args": ["t"], "envs": {"E": "2"}}),
+        )
+        .unwrap();
+        assert!(matches!(&goose.spec, ServerSpec::Stdio { command, .. } if command == "uvx"));
+        let ws = decode_entry(
+            "e",
+            &json!({"serverUrl": "https://x/sse", "headers": {"H": "v"}}),
+        )
+        .unwrap();
+        assert!(
+            matches!(&ws.spec, ServerSpec::Remote { url, transport: RemoteTransport::Auto, .. } if url == "https://x/sse")
+        );
+        let gem = decode_entry("f", &json!({"httpUrl": "https://x/mcp"})).unwrap();
+        assert!(matches!(
+            &gem.spec,
+            ServerSpec::Remote {
+                transport: RemoteTransport::Http,
+                ..
+            }
+        ));
+        let codex = decode_entry(
+            "g",
+            &json!({"url": "https://x", "bearer_token_env_var": "TOK"}),
+        )
+        .unwrap();
+        assert!(
+            matches!(&codex.spec, ServerSpec::Remote { headers, .. } if headers["Authorization"] == "Bearer ${TOK}")
+        );
+        let sse = decode_entry("h", &json!({"type": "sse", "url": "https://x/sse"})).unwrap();
+        assert!(matches!(
+            &sse.spec,
+            ServerSpec::Remote {
+                transport: RemoteTransport::Sse,
+                ..
+            }
+        ));
+        assert!(
+            decode_entry("i", &json!({"foo": 1}))
+                .unwrap_err()
+                .contains("neither")
+        );
+        assert!(
+            decode_entry("j", &json!({"command": "x", "args": "nope"}))
+                .unwrap_err()
+                .contains("args")
+        );
+        assert!(
+            !decode_entry("k", &json!({"command": "x", "disabled": true}))
+                .unwrap()
+                .enabled
+        );
+    }
+
+    #[test]
+    fn env_paths_follow_variables() {
+        let vars = |k: &str| match k {
+            "HOME" => Some("/h".into()),
+            "XDG_CONFIG_HOME" => Some("/xdg".into()),
+            "APPDATA" => Some("/appdata".into()),
+            _ => None,
+        };
+        let linux = HostEnv::from_vars(HostOs::Linux, vars).unwrap();
+        assert_eq!(linux.app_config_dir(), PathBuf::from("/xdg"));
+        assert_eq!(linux.codex_home, PathBuf::from("/h/.codex"));
+        let mac = HostEnv::from_vars(HostOs::MacOs, vars).unwrap();
+        assert_eq!(
+            mac.app_config_dir(),
+            PathBuf::from("/h/Library/Application Support")
+        );
+        let win = HostEnv::from_vars(HostOs::Windows, vars).unwrap();
+        assert_eq!(win.app_config_dir(), PathBuf::from("/appdata"));
+        assert!(matches!(
+            HostEnv::from_vars(HostOs::Linux, |_| None),
+            Err(ClientError::NoHome)
+        ));
+    }
+
+    #[test]
+    fn client_lookup_suggests() {
+        assert_eq!(by_id("Cursor").unwrap().id(), "cursor");
+        match by_id("cursr") {
+            Err(ClientError::UnknownClient { suggestion, .. }) => {
+                assert_eq!(suggestion.as_deref(), Some("cursor"))
+            }
+            other => panic!("{:?}", other.map(|c| c.id())),
+        }
+        let ids: std::collections::BTreeSet<_> = all().iter().map(|c| c.id()).collect();
+        assert_eq!(ids.len(), all().len());
+    }
+
+    #[test]
+    fn gateway_entry_detection() {
+        let s = |c: &str| Server {
+            name: "x".into(),
+            spec: ServerSpec::Stdio {
+                command: c.into(),
+                args: vec![],
+                env: BTreeMap::new(),
+                cwd: None,
+            },
+            enabled: true,
+        };
+        assert!(is_gateway_entry(&s("mcp-gateway")));
+        assert!(is_gateway_entry(&s("/home/u/.cargo/bin/mcp-gateway")));
+        assert!(!is_gateway_entry(&s("npx")));
+    }
+}

@@ -1,0 +1,49 @@
+//! VS Code (GitHub Copilot agent mode): `<project>/.vscode/mcp.json` and the user profile's
+//! `mcp.json` (`~/.config/Code/User/mcp.json` on Linux, `~/Library/Application Support/Code/User`
+//! on macOS, `%APPDATA%\Code\User` on Windows). The key is `servers` (not `mcpServers`) and
+//! entries carry `type`: `stdio` with `command`/`args`/`env`, or `http`/`sse` with
+//! `url`/`headers`. The file is JSON with comments; the sibling `inputs` array is kept.
+//!
+//! Source: <https://code.visualstudio.com/docs/copilot/customization/mcp-servers>
+//! ("Configuration format").
+
+use std::path::Path;
+
+use serde_json::Value;
+
+use super::{Client, HostEnv, Location, Scope, Server};
+
+pub struct VsCode;
+
+impl Client for VsCode {
+    fn id(&self) -> &'static str {
+        "vscode"
+    }
+    fn name(&self) -> &'static str {
+        "VS Code"
+    }
+    fn docs_url(&self) -> &'static str {
+        "https://code.visualstudio.com/docs/copilot/customization/mcp-servers"
+    }
+    fn locations(&'static self, env: &HostEnv, project: Option<&Path>) -> Vec<Location> {
+        match project {
+            None => {
+                let path = env
+                    .app_config_dir()
+                    .join("Code")
+                    .join("User")
+                    .join("mcp.json");
+                vec![Location::new(self, Scope::User, path, &["servers"])]
+            }
+            Some(dir) => vec![Location::new(
+                self,
+                Scope::Project,
+                dir.join(".vscode").join("mcp.json"),
+                &["servers"],
+            )],
+        }
+    }
+    fn encode(&self, server: &Server) -> Value {
+        super::encode_standard(server, true)
+    }
+}

@@ -1,0 +1,465 @@
+//! What setup would do, computed without touching anything: scan the clients, merge their
+//! servers into candidates (one per distinct server, however many clients list it), and turn a
+//! selection into a [`Plan`]: the exact new text of gateway.yaml and of every client file.
+//!
+//! Applying a plan backs every file up first (`super::backup`), then writes atomically. A plan
+//! with no changes is a no-op, which is what makes re-running setup safe.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use crate::clients::{self, Client, ClientError, HostEnv, Location, Server, ServerSpec};
+
+use super::backup::{self, Run};
+use super::{fsio, gateway_yaml};
+
+/// What was found at one client location.
+#[derive(Debug)]
+pub struct Detected {
+    pub location: Location,
+    pub state: LocationState,
+}
+
+#[derive(Debug)]
+pub enum LocationState {
+    /// No such file.
+    Missing,
+    /// Could not be read or parsed: reported, never rewritten.
+    Broken(String),
+    Read {
+        text: String,
+        servers: Vec<Server>,
+        /// Entries that are not movable servers (Goose builtins, malformed entries), kept as is.
+        skipped: Vec<String>,
+    },
+}
+
+/// Reads every location of `clients` (user scope, or `project`'s).
+pub fn scan(
+    env: &HostEnv,
+    project: Option<&Path>,
+    clients: &[&'static dyn Client],
+) -> Vec<Detected> {
+    let mut out = Vec::new();
+    for client in clients {
+        for location in client.locations(env, project) {
+            let state = match fsio::read_optional(&location.path) {
+                Err(e) => LocationState::Broken(format!("{}: {e}", location.path.display())),
+                Ok(None) => LocationState::Missing,
+                Ok(Some(bytes)) => match String::from_utf8(bytes) {
+                    Err(_) => LocationState::Broken(format!(
+                        "{}: not UTF-8 text",
+                        location.path.display()
+                    )),
+                    Ok(text) => read_location(&location, text),
+                },
+            };
+            out.push(Detected { location, state });
+        }
+    }
+    out
+}
+
+fn read_location(location: &Location, text: String) -> LocationState {
+    let entries = match clients::doc::read_entries(
+        &text,
+        location.client.format(),
+        &location.section,
+        location.client.shape(),
+    ) {
+        Ok(e) => e,
+        Err(e) => {
+            return LocationState::Broken(
+                ClientError::Doc {
+                    path: location.path.clone(),
+                    source: e,
+                }
+                .to_string(),
+            );
+        }
+    };
+    let mut servers = Vec::new();
+    let mut skipped = Vec::new();
+    for (name, value) in entries {
+        let builtin = matches!(
+            value.get("type").and_then(Value::as_str),
+            Some("builtin" | "platform" | "frontend" | "inline_python")
+        );
+        match clients::decode_entry(&name, &value) {
+            Ok(s) if clients::is_gateway_entry(&s) => {}
+            Ok(s) => servers.push(s),
+            Err(_) if builtin => skipped.push(format!("{name} (built-in extension)")),
+            Err(message) => skipped.push(format!("{name}: {message}")),
+        }
+    }
+    LocationState::Read {
+        text,
+        servers,
+        skipped,
+    }
+}
+
+/// One server to offer, merged across clients.
+#[derive(Debug, Clone)]
+pub struct Candidate {
+    /// Backend name in gateway.yaml (sanitised, unique).
+    pub backend: String,
+    pub spec: ServerSpec,
+    pub enabled: bool,
+    /// `(index into the detected list, name in that client)`.
+    pub sources: Vec<(usize, String)>,
+    /// Already in gateway.yaml under `backend`: nothing to add, only the client entries move.
+    pub already_in_gateway: bool,
+}
+
+impl Candidate {
+    /// Short "command args" / URL for tables.
+    pub fn target(&self) -> String {
+        match &self.spec {
+            ServerSpec::Stdio { command, args, .. } => {
+                let mut words = vec![command.clone()];
+                words.extend(args.iter().cloned());
+                shell_words::join(words)
+            }
+            ServerSpec::Remote { url, .. } => url.clone(),
+        }
+    }
+    pub fn transport(&self) -> &'static str {
+        match &self.spec {
+            ServerSpec::Stdio { .. } => "stdio",
+            ServerSpec::Remote {
+                transport: clients::RemoteTransport::Sse,
+                ..
+            } => "sse",
+            ServerSpec::Remote { .. } => "http",
+        }
+    }
+}
+
+/// Merges the servers of `detected` into candidates; `existing` are gateway.yaml's backends.
+pub fn candidates(detected: &[Detected], existing: &[(String, Value)]) -> Vec<Candidate> {
+    let existing: Vec<(String, Option<ServerSpec>)> = existing
+        .iter()
+        .map(|(n, v)| (n.clone(), gateway_yaml::backend_spec(v)))
+        .collect();
+    let mut out: Vec<Candidate> = Vec::new();
+    for (i, d) in detected.iter().enumerate() {
+        let LocationState::Read { servers, .. } = &d.state else {
+            continue;
+        };
+        for s in servers {
+            if let Some(c) = out
+                .iter_mut()
+                .find(|c| gateway_yaml::same_server(&c.spec, &s.spec))
+            {
+                c.sources.push((i, s.name.clone()));
+                continue;
+            }
+            let base = gateway_yaml::sanitize_name(&s.name);
+            let in_gateway = existing.iter().find(|(_, spec)| {
+                spec.as_ref()
+                    .is_some_and(|e| gateway_yaml::same_server(e, &s.spec))
+            });
+            let (backend, already) = match in_gateway {
+                Some((name, _)) => (name.clone(), true),
+                None => {
+                    let taken = |n: &str| {
+                        out.iter().any(|c| c.backend == n) || existing.iter().any(|(e, _)| e == n)
+                    };
+                    let mut name = base.clone();
+                    let mut k = 2;
+                    while taken(&name) {
+                        let suffix = format!("-{k}");
+                        name = format!("{}{suffix}", &base[..base.len().min(32 - suffix.len())]);
+                        k += 1;
+                    }
+                    (name, false)
+                }
+            };
+            out.push(Candidate {
+                backend,
+                spec: s.spec.clone(),
+                enabled: s.enabled,
+                sources: vec![(i, s.name.clone())],
+                already_in_gateway: already,
+            });
+        }
+    }
+    out
+}
+
+/// One file the plan changes.
+#[derive(Debug, Clone)]
+pub struct FileChange {
+    pub path: PathBuf,
+    /// Current text; `None`: the file will be created.
+    pub before: Option<String>,
+    pub after: String,
+    /// Mode for a created file (`None`: keep / default 0600).
+    pub new_mode: Option<u32>,
+}
+
+impl FileChange {
+    /// Unified diff of this change (`/dev/null` for a created file).
+    pub fn diff(&self) -> String {
+        let before = self.before.as_deref().unwrap_or("");
+        let old = if self.before.is_some() {
+            self.path.display().to_string()
+        } else {
+            "/dev/null".to_string()
+        };
+        similar::TextDiff::from_lines(before, &self.after)
+            .unified_diff()
+            .context_radius(3)
+            .header(&old, &self.path.display().to_string())
+            .to_string()
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct Plan {
+    pub changes: Vec<FileChange>,
+    /// Backends added to gateway.yaml.
+    pub added: Vec<String>,
+    /// Client locations rewritten (for messages).
+    pub rewritten: Vec<String>,
+}
+
+impl Plan {
+    pub fn is_empty(&self) -> bool {
+        self.changes.is_empty()
+    }
+}
+
+/// Accumulates edits per file so several locations in one file compose.
+#[derive(Default)]
+struct Edits {
+    files: Vec<FileChange>,
+}
+
+impl Edits {
+    fn current(&self, path: &Path) -> Option<String> {
+        self.files
+            .iter()
+            .find(|f| f.path == path)
+            .map(|f| f.after.clone())
+    }
+    fn set(&mut self, path: &Path, original: Option<String>, after: String, new_mode: Option<u32>) {
+        match self.files.iter_mut().find(|f| f.path == path) {
+            Some(f) => f.after = after,
+            None => self.files.push(FileChange {
+                path: path.to_path_buf(),
+                before: original,
+                after,
+                new_mode,
+            }),
+        }
+    }
+    fn finish(self) -> Vec<FileChange> {
+        self.files
+            .into_iter()
+            .filter(|f| f.before.as_deref() != Some(f.after.as_str()))
+            .collect()
+    }
+}
+
+/// Builds the plan for moving `chosen` (candidate backend names) into `gateway_config` and
+/// leaving `gateway_entry` in each client location they came from.
+pub fn build(
+    detected: &[Detected],
+    candidates: &[Candidate],
+    chosen: &[String],
+    gateway_config: &Path,
+    gateway_entry: &Server,
+) -> Result<Plan, ClientError> {
+    let mut edits = Edits::default();
+    let mut plan = Plan::default();
+    let gw_path = fsio::real_path(gateway_config);
+    let gw_before = read_text(&gw_path)?;
+    let picked: Vec<&Candidate> = candidates
+        .iter()
+        .filter(|c| chosen.contains(&c.backend))
+        .collect();
+    let add: Vec<(String, Value)> = picked
+        .iter()
+        .filter(|c| !c.already_in_gateway)
+        .map(|c| {
+            let from: Vec<&str> = c
+                .sources
+                .iter()
+                .map(|(i, _)| detected[*i].location.client.name())
+                .collect();
+            let mut from_unique: Vec<&str> = Vec::new();
+            for f in from {
+                if !from_unique.contains(&f) {
+                    from_unique.push(f);
+                }
+            }
+            let description = format!("imported from {}", from_unique.join(", "));
+            (
+                c.backend.clone(),
+                gateway_yaml::backend_value(&c.spec, c.enabled, Some(&description)),
+            )
+        })
+        .collect();
+    if !add.is_empty() {
+        let text = gateway_yaml::edit_backends(gw_before.as_deref().unwrap_or(""), &[], &add)
+            .map_err(|source| ClientError::Doc {
+                path: gw_path.clone(),
+                source,
+            })?;
+        plan.added = add.iter().map(|(n, _)| n.clone()).collect();
+        edits.set(&gw_path, gw_before.clone(), text, Some(0o600));
+    }
+    // Client side: per location, remove the picked servers it lists and add the gateway entry.
+    for (i, d) in detected.iter().enumerate() {
+        let LocationState::Read { text, .. } = &d.state else {
+            continue;
+        };
+        let remove: Vec<String> = picked
+            .iter()
+            .flat_map(|c| {
+                c.sources
+                    .iter()
+                    .filter(|(src, _)| *src == i)
+                    .map(|(_, n)| n.clone())
+            })
+            .collect();
+        if remove.is_empty() {
+            continue;
+        }
+        let path = fsio::real_path(&d.location.path);
+        let current = edits.current(&path).unwrap_or_else(|| text.clone());
+        let after = d
+            .location
+            .rewrite(&current, &remove, std::slice::from_ref(gateway_entry))?;
+        plan.rewritten.push(format!(
+            "{} {}",
+            d.location.client.name(),
+            d.location.describe()
+        ));
+        edits.set(&path, Some(text.clone()), after, None);
+    }
+    plan.changes = edits.finish();
+    Ok(plan)
+}
+
+/// Plan for `setup export`: add `gateway_entry` to each location (creating files as needed).
+pub fn build_export(locations: &[Location], gateway_entry: &Server) -> Result<Plan, ClientError> {
+    let mut edits = Edits::default();
+    let mut plan = Plan::default();
+    for location in locations {
+        let path = fsio::real_path(&location.path);
+        let original = read_text(&path)?;
+        let current = edits
+            .current(&path)
+            .or_else(|| original.clone())
+            .unwrap_or_default();
+        let servers = location.read_servers(&current)?;
+        if servers
+            .iter()
+            .any(|s| s.name == gateway_entry.name || clients::is_gateway_entry(s))
+        {
+            continue;
+        }
+        let after = location.rewrite(&current, &[], std::slice::from_ref(gateway_entry))?;
+        plan.rewritten.push(format!(
+            "{} {}",
+            location.client.name(),
+            location.describe()
+        ));
+        edits.set(&path, original, after, Some(0o600));
+    }
+    plan.changes = edits.finish();
+    Ok(plan)
+}
+
+fn read_text(path: &Path) -> Result<Option<String>, ClientError> {
+    let doc_err = |message: String| ClientError::Doc {
+        path: path.to_path_buf(),
+        source: clients::doc::DocError::Parse {
+            line: 0,
+            column: 0,
+            message,
+        },
+    };
+    match fsio::read_optional(path) {
+        Ok(None) => Ok(None),
+        Ok(Some(b)) => String::from_utf8(b)
+            .map(Some)
+            .map_err(|_| doc_err("not UTF-8 text".into())),
+        Err(e) => Err(doc_err(e.to_string())),
+    }
+}
+
+/// Applies a plan: one backup run covering every file, then atomic writes.
+pub fn apply(
+    plan: &Plan,
+    backups_root: &Path,
+    command: &str,
+) -> Result<Option<Run>, backup::BackupError> {
+    if plan.is_empty() {
+        return Ok(None);
+    }
+    let paths: Vec<PathBuf> = plan.changes.iter().map(|c| c.path.clone()).collect();
+    let mut run = Run::begin(backups_root, command, &paths)?;
+    for change in &plan.changes {
+        let mode = if change.before.is_none() {
+            change.new_mode
+        } else {
+            None
+        };
+        fsio::write_atomic_mode(&change.path, change.after.as_bytes(), mode).map_err(|source| {
+            backup::BackupError::Io {
+                path: change.path.clone(),
+                source,
+            }
+        })?;
+        run.record_written(&change.path, change.after.as_bytes())?;
+    }
+    Ok(Some(run))
+}
+
+/// Groups the candidates by backend name for JSON output.
+pub fn candidates_json(detected: &[Detected], candidates: &[Candidate]) -> Value {
+    let list: Vec<Value> = candidates
+        .iter()
+        .map(|c| {
+            let sources: Vec<Value> = c
+                .sources
+                .iter()
+                .map(|(i, name)| {
+                    let l = &detected[*i].location;
+                    serde_json::json!({"client": l.client.id(), "path": l.path, "name": name})
+                })
+                .collect();
+            serde_json::json!({
+                "backend": c.backend,
+                "transport": c.transport(),
+                "target": c.target(),
+                "already_in_gateway": c.already_in_gateway,
+                "sources": sources,
+            })
+        })
+        .collect();
+    Value::Array(list)
+}
+
+/// Per-location status lines for JSON output.
+pub fn detected_json(detected: &[Detected]) -> Value {
+    let mut by_client: BTreeMap<&str, Vec<Value>> = BTreeMap::new();
+    for d in detected {
+        let (state, count, error) = match &d.state {
+            LocationState::Missing => ("missing", 0, None),
+            LocationState::Broken(e) => ("broken", 0, Some(e.clone())),
+            LocationState::Read { servers, .. } => ("ok", servers.len(), None),
+        };
+        by_client.entry(d.location.client.id()).or_default().push(serde_json::json!({
+            "path": d.location.path, "section": d.location.section, "scope": d.location.scope.as_str(),
+            "state": state, "servers": count, "error": error,
+        }));
+    }
+    serde_json::to_value(by_client).unwrap_or(Value::Null)
+}
