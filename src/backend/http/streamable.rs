@@ -190,7 +190,16 @@ impl Streamable {
                 {
                     retried = true;
                     tracing::info!(backend = %self.shared.backend, "session expired ({status}); re-initializing");
-                    self.reinitialize(&stale).await?;
+                    if let Err(e) = self.reinitialize(&stale).await {
+                        // Without a session nothing more can work: let the supervisor reconnect.
+                        let (PostFailure::Transport(why)
+                        | PostFailure::NotStreamable(why)
+                        | PostFailure::Refused(why)) = e;
+                        self.shared.lost(format!(
+                            "the session expired and re-initializing failed: {why}"
+                        ));
+                        return Ok(());
+                    }
                     continue;
                 }
                 return self.http_error(what, &body, kind);
