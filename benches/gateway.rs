@@ -148,7 +148,11 @@ fn main() {
         .unwrap_or(0);
     row(
         &mut report,
-        "release binary size (profile strips symbols)",
+        if cfg!(debug_assertions) {
+            "binary size (debug build, not stripped)"
+        } else {
+            "binary size (release profile: stripped, thin LTO)"
+        },
         &format!("{:.2} MB ({size} bytes)", size as f64 / 1_048_576.0),
         "",
     );
@@ -224,6 +228,7 @@ fn call_latencies(env: &TestEnv, calls: usize) -> (Vec<Duration>, Vec<Duration>,
 
     let config = env.write_config(false, &[("fake", fake_backend(&[], ""))]);
     let mut client = env.start(&config);
+    harness::list_tools_until(&mut client, &["fake__echo"], Duration::from_secs(60));
     let namespaced = time(&mut client, "fake__echo", echo.clone());
     client.shutdown();
     let config = env.write_config(true, &[("fake", fake_backend(&[], ""))]);

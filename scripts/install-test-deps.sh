@@ -39,6 +39,6 @@ make_venv() { # dir, packages...
   "$dir/bin/pip" install --quiet --disable-pip-version-check "$@"
   touch "$vstamp"
 }
-make_venv "$deps/py" "mcp==2.3.0" "mcp-server-time==2026.10.19" "mcp-server-git==2026.10.19"
+make_venv "$deps/py" "mcp==2.3.0" "mcp-server-time==2026.10.19" "mcp-server-git==2026.10.19" "jsonschema==4.26.0"
 make_venv "$deps/py-mcp1" "mcp<2"
 echo "test dependencies ready in $deps" >&2

@@ -23,6 +23,7 @@ mod lines;
 pub mod openapi;
 pub mod pins;
 pub mod schema;
+pub mod server;
 pub mod template;
 mod watch;
 

@@ -60,6 +60,23 @@ pub enum CapCommand {
     Approve { name: String },
 }
 
+/// Runs a `cap` subcommand from the synchronous CLI: resolves the XDG paths and, for `cap list`
+/// without `--dir`, the capability directories of the config in effect (`--config` or discovery).
+pub fn run_blocking(mut args: CapArgs, config: Option<&Path>) -> anyhow::Result<ExitCode> {
+    let paths = crate::state::Paths::from_env()
+        .context("cannot determine the XDG directories (is HOME set?)")?;
+    if let CapCommand::List { dirs } = &mut args.command
+        && dirs.is_empty()
+    {
+        *dirs = configured_dirs(config)?;
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(run(args, &paths))
+}
+
 /// Runs a `cap` subcommand.
 pub async fn run(args: CapArgs, paths: &crate::state::Paths) -> anyhow::Result<ExitCode> {
     match args.command {
@@ -196,19 +213,13 @@ fn validate(targets: &[PathBuf], pins: &PinStore) -> ExitCode {
     }
 }
 
-fn configured_dirs() -> anyhow::Result<Vec<PathBuf>> {
+fn configured_dirs(explicit: Option<&Path>) -> anyhow::Result<Vec<PathBuf>> {
     let cwd = std::env::current_dir().context("cannot read the working directory")?;
-    let explicit = std::env::var_os("MCP_GATEWAY_CONFIG").map(PathBuf::from);
-    let config = crate::config::load(explicit.as_deref(), &cwd)?;
+    let config = crate::config::load(explicit, &cwd)?;
     Ok(config.capabilities.directories)
 }
 
 fn list(dirs: Vec<PathBuf>, paths: &crate::state::Paths) -> anyhow::Result<ExitCode> {
-    let dirs = if dirs.is_empty() {
-        configured_dirs()?
-    } else {
-        dirs
-    };
     if dirs.is_empty() {
         println!("no capability directories configured (use --dir or `capabilities.directories`)");
         return Ok(ExitCode::SUCCESS);

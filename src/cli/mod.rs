@@ -77,6 +77,8 @@ pub enum Command {
     /// Config file commands
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// REST capabilities: import OpenAPI specs, validate, list, pin and approve files
+    Cap(cap::CapArgs),
     /// Print a shell completion script
     Completions(completions::CompletionsArgs),
     #[command(name = "__reaper", hide = true)]
@@ -122,6 +124,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Config(ConfigCommand::Export(args)) => {
             edge(config_export::run(cli.global.config.as_deref(), args))
         }
+        Command::Cap(args) => edge(cap::run_blocking(args, cli.global.config.as_deref())),
         Command::Completions(args) => edge(completions::run(
             args,
             <Cli as clap::CommandFactory>::command(),
@@ -185,11 +188,20 @@ fn catalog_docs(global: &GlobalArgs) -> Result<Vec<crate::search::ToolDoc>, Exit
     docs
 }
 
-/// Prints an error from an `anyhow` command to stderr and maps it to exit code 1.
+/// Prints an error from an `anyhow` command to stderr and maps it to exit code 1; usage
+/// mistakes (an unknown client name, a prompt without a terminal) exit with 2.
 fn edge(result: anyhow::Result<ExitCode>) -> ExitCode {
     result.unwrap_or_else(|e| {
         eprintln!("error: {e:#}");
-        ExitCode::FAILURE
+        let usage = matches!(
+            e.downcast_ref::<crate::clients::ClientError>(),
+            Some(crate::clients::ClientError::UnknownClient { .. })
+        ) || e.downcast_ref::<setup::NeedsTerminal>().is_some();
+        if usage {
+            ExitCode::from(EXIT_USAGE)
+        } else {
+            ExitCode::FAILURE
+        }
     })
 }
 

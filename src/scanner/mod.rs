@@ -397,5 +397,25 @@ pub fn scan_tool_for(backend: &str, tool: &Value, allow: &AllowList) -> Vec<Find
     allow.filter(backend, name, scan_tool(tool))
 }
 
+/// The tools of `backend` that may be served: those with a high finding (not allowed by
+/// `allow`) are withheld and logged with the reason; medium findings are logged as warnings.
+pub fn screen(backend: &str, tools: Vec<Value>, allow: &AllowList) -> Vec<Value> {
+    tools
+        .into_iter()
+        .filter(|tool| {
+            let name = tool.get("name").and_then(Value::as_str).unwrap_or("");
+            let findings = scan_tool_for(backend, tool, allow);
+            if let Some(high) = findings.iter().find(|f| f.severity == Severity::High) {
+                tracing::error!(backend, tool = %name, finding = %high, "tool withheld by the description scanner");
+                return false;
+            }
+            for f in findings.iter().filter(|f| f.severity == Severity::Medium) {
+                tracing::warn!(backend, tool = %name, finding = %f, "tool description warning");
+            }
+            true
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests;
