@@ -10,6 +10,7 @@ mod doctor;
 pub mod get;
 pub mod init;
 mod list;
+pub mod probe;
 pub mod remove;
 mod search;
 pub mod setup;
@@ -59,6 +60,8 @@ pub enum Command {
     Doctor(doctor::DoctorArgs),
     /// Search every backend's tools with the meta-tool's ranking
     Search(search::SearchArgs),
+    /// Connect to one MCP server (URL or command), list its tools, optionally call one
+    Probe(probe::ProbeArgs),
     /// Benchmarks (retrieval quality of the search ranking)
     Bench(bench::BenchArgs),
     /// Import the MCP servers of your AI clients and point the clients at the gateway
@@ -108,6 +111,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::List(args) => list::run(&cli.global, &args),
         Command::Doctor(args) => doctor::run(&cli.global, &args),
         Command::Bench(args) => edge(bench::run(args).map(|()| ExitCode::SUCCESS)),
+        Command::Probe(args) => probe::main(args),
         Command::Search(args) => match catalog_docs(&cli.global) {
             Ok(docs) => edge(search::run(args, docs).map(|()| ExitCode::SUCCESS)),
             Err(code) => code,
