@@ -378,6 +378,18 @@ fn broken_file_is_reported_and_left_untouched() {
 }
 
 #[test]
+fn an_existing_gateway_entry_under_another_name_is_not_duplicated() {
+    let home = Home::new();
+    let p = home.path_of("cursor");
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(&p, r#"{"mcpServers": {"my-gw": {"command": "/opt/bin/mcp-gateway"}, "time": {"command": "uvx", "args": ["mcp-server-time"]}}}"#).unwrap();
+    home.run(yes());
+    assert_eq!(entry_names(&home, "cursor"), ["my-gw"]);
+    let gw = std::fs::read_to_string(home.gateway_yaml()).unwrap();
+    assert!(gw.contains("time:") && !gw.contains("my-gw"), "{gw}");
+}
+
+#[test]
 fn client_filter_limits_the_run() {
     let home = Home::new();
     home.install("cursor", "cursor.mcp.json");
