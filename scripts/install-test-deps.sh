@@ -15,6 +15,8 @@ npm_pkgs=(
   "@modelcontextprotocol/server-filesystem@2026.8.31"
   "@modelcontextprotocol/server-memory@2026.8.31"
   "@modelcontextprotocol/inspector@2.12.0"
+  "@octokit/openapi@23.0.2"
+  "@readme/oas-examples@8.2.2"
 )
 stamp="$deps/npm/.installed-$(printf '%s\n' "${npm_pkgs[@]}" | sha256sum | cut -c1-16)"
 if [ ! -f "$stamp" ]; then

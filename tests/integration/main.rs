@@ -1,3 +1,14 @@
-//! The integration test binary: one module per area.
+//! The single integration-test binary: drives the real `mcp-gateway` binary with real MCP servers
+//! and clients (installed by `scripts/install-test-deps.sh`) and a fault-injecting fake backend
+//! (`tests/fixtures/fake_backend.py`). One module per area; `harness` is shared.
 
+mod catalog;
+mod concurrency;
+mod config_errors;
+mod faults;
+mod harness;
+mod inspector;
+mod processes;
+mod protocol;
+mod real_backends;
 mod setup;
