@@ -281,6 +281,10 @@ async fn list_tools(session: &Arc<Session>, args: &Value) -> Outcome {
         return Ok(tool_error(unknown_server_text(session, server)));
     }
     if gw.catalog.get(server).is_none() {
+        // A first discovery may be running; wait for it before starting one of our own.
+        gw.wait_for_discovery(DISCOVERY_WAIT).await;
+    }
+    if gw.catalog.get(server).is_none() {
         gw.refresh(server).await;
     }
     let Some(entry) = gw.catalog.get(server) else {
