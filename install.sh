@@ -2,7 +2,7 @@
 # Builds mcp-gateway from this source tree with the machine's cargo and installs it on PATH.
 #
 #   ./install.sh            # cargo install --path . --locked  (into ~/.cargo/bin)
-#   ./install.sh --start    # … then run `mcp-gateway doctor` on the example config
+#   ./install.sh --start    # … then probe the example servers (doctor) and search their tools
 #
 # Environment: INSTALL_ROOT=DIR installs into DIR/bin instead (e.g. INSTALL_ROOT=~/.local).
 # Idempotent: a second run rebuilds only what changed and replaces the binary in place.
@@ -64,6 +64,11 @@ echo "  claude mcp add gateway -- mcp-gateway"
 
 if [ "$start" = 1 ]; then
   echo
-  echo "Checking the example config (starts each example server once) …"
+  echo "Checking the example config (starts and probes each example server once) …"
   "$bin" --config "$here/examples/gateway.yaml" doctor
+  if "$bin" search --help >/dev/null 2>&1; then
+    echo
+    echo "Searching the example servers' tools for \"read a file\" …"
+    "$bin" --config "$here/examples/gateway.yaml" search "read a file"
+  fi
 fi

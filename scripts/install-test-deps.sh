@@ -15,6 +15,8 @@ npm_pkgs=(
   "@modelcontextprotocol/server-filesystem@2026.8.31"
   "@modelcontextprotocol/server-memory@2026.8.31"
   "@modelcontextprotocol/inspector@2.12.0"
+  "@octokit/openapi@23.0.2"
+  "@readme/oas-examples@8.2.2"
 )
 stamp="$deps/npm/.installed-$(printf '%s\n' "${npm_pkgs[@]}" | sha256sum | cut -c1-16)"
 if [ ! -f "$stamp" ]; then
@@ -34,6 +36,6 @@ make_venv() { # dir, packages...
   "$dir/bin/pip" install --quiet --disable-pip-version-check "$@"
   touch "$vstamp"
 }
-make_venv "$deps/py" "mcp==2.3.0" "mcp-server-time==2026.10.19" "mcp-server-git==2026.10.19"
+make_venv "$deps/py" "mcp==2.3.0" "mcp-server-time==2026.10.19" "mcp-server-git==2026.10.19" "jsonschema==4.26.0"
 make_venv "$deps/py-mcp1" "mcp<2"
 echo "test dependencies ready in $deps" >&2

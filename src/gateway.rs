@@ -65,7 +65,17 @@ impl Gateway {
     /// those never seen before (or stale), which are discovered in the background.
     pub fn start(config: Config, paths: Option<&Paths>) -> Result<Arc<Gateway>, SearchError> {
         let config = Arc::new(config);
-        let enabled: BTreeMap<_, _> = config.backends.iter().filter(|(_, b)| b.enabled).collect();
+        let mut enabled: BTreeMap<String, crate::config::BackendConfig> = config
+            .backends
+            .iter()
+            .filter(|(_, b)| b.enabled)
+            .map(|(n, b)| (n.clone(), b.clone()))
+            .collect();
+        // The REST capabilities backend (in process; always started to watch its files).
+        let capabilities = crate::capability::server::backend_config(&config, paths);
+        if let Some(c) = &capabilities {
+            enabled.insert(c.name.clone(), c.clone());
+        }
         let wanted = enabled
             .iter()
             .map(|(n, b)| ((*n).clone(), b.launch_fingerprint()))
@@ -142,7 +152,10 @@ impl Gateway {
         });
         tokio::spawn(Arc::clone(&gw).handle_events(events_rx));
         tokio::spawn(Arc::clone(&gw).sweep_idle());
-        for name in unseen.into_iter().chain(stale) {
+        let always = capabilities
+            .map(|c| c.name)
+            .filter(|n| !unseen.contains(n) && !stale.contains(n));
+        for name in unseen.into_iter().chain(stale).chain(always) {
             let gw = Arc::clone(&gw);
             tokio::spawn(async move { gw.refresh(&name).await });
         }
@@ -254,8 +267,14 @@ impl Gateway {
         self.discovering.send_if_modified(|set| set.remove(name));
     }
 
-    fn apply_listing(&self, backend: &Backend, listing: crate::catalog::Listing) {
+    fn apply_listing(&self, backend: &Backend, mut listing: crate::catalog::Listing) {
         let name = backend.name();
+        // Tool-description poisoning: high findings are withheld, medium ones logged.
+        listing.tools = crate::scanner::screen(
+            name,
+            std::mem::take(&mut listing.tools),
+            &crate::scanner::AllowList::default(),
+        );
         let count = listing.tools.len();
         let changes = self
             .catalog

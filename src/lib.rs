@@ -14,6 +14,7 @@
 //! ```
 
 pub mod backend;
+pub mod capability;
 pub mod catalog;
 pub mod cli;
 pub mod clients;
@@ -25,6 +26,7 @@ pub mod logging;
 pub mod mcp;
 pub mod registry;
 pub mod router;
+pub mod scanner;
 pub mod search;
 pub mod session;
 pub mod setup;

@@ -6,12 +6,14 @@ use std::time::Duration;
 
 use super::http::HttpConnection;
 use super::stdio::StdioConnection;
+use crate::capability::server::CapabilityConnection;
 use crate::router::Peer;
 
 #[derive(Clone)]
 pub enum Connection {
     Stdio(Arc<StdioConnection>),
     Http(Arc<HttpConnection>),
+    Capabilities(Arc<CapabilityConnection>),
 }
 
 impl Connection {
@@ -19,6 +21,7 @@ impl Connection {
         match self {
             Connection::Stdio(c) => &c.peer,
             Connection::Http(c) => &c.peer,
+            Connection::Capabilities(c) => &c.peer,
         }
     }
 
@@ -27,6 +30,7 @@ impl Connection {
         match self {
             Connection::Stdio(c) => c.exit_detail(),
             Connection::Http(c) => c.exit_detail(),
+            Connection::Capabilities(c) => c.exit_detail(),
         }
     }
 
@@ -42,6 +46,7 @@ impl Connection {
         match self {
             Connection::Stdio(c) => c.shutdown(grace).await,
             Connection::Http(c) => c.shutdown(grace).await,
+            Connection::Capabilities(c) => c.shutdown(grace).await,
         }
     }
 }

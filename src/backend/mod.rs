@@ -248,6 +248,11 @@ impl Backend {
                     HttpConnection::connect(self.name(), spec, self.config.timeout).await?;
                 (Connection::Http(c), rx)
             }
+            Transport::Capabilities(spec) => {
+                let (c, rx) =
+                    crate::capability::server::CapabilityConnection::start(self.name(), spec)?;
+                (Connection::Capabilities(c), rx)
+            }
         };
         tokio::spawn(serve_unrouted(
             self.name().to_string(),

@@ -39,17 +39,24 @@ pub fn namespaced(server: &str, tool: &str) -> String {
     head
 }
 
-/// The public URI of a backend resource: `server+original`. Reversible because server names
-/// never contain `+`, and stable across restarts (it depends on nothing else).
+/// The public URI of a backend resource: `scheme+original`, where `scheme` is the server name
+/// made a valid URI scheme (RFC 3986: a letter, then letters, digits, `+`, `-`, `.`): `_`
+/// becomes `.`, and a name starting with a digit gets an `x.` prefix. Reversible, because server
+/// names never contain `.` or `+`; stable across restarts, because it depends on nothing else.
 pub fn namespace_uri(server: &str, uri: &str) -> String {
-    format!("{server}+{uri}")
+    let mut scheme = String::with_capacity(server.len() + 2);
+    if server.starts_with(|c: char| !c.is_ascii_alphabetic()) {
+        scheme.push_str("x.");
+    }
+    scheme.extend(server.chars().map(|c| if c == '_' { '.' } else { c }));
+    format!("{scheme}+{uri}")
 }
 
 /// Splits a public URI back into `(server, original)`.
-pub fn split_uri(public: &str) -> Option<(&str, &str)> {
-    public
-        .split_once('+')
-        .filter(|(s, u)| !s.is_empty() && !u.is_empty())
+pub fn split_uri(public: &str) -> Option<(String, &str)> {
+    let (scheme, uri) = public.split_once('+').filter(|(s, u)| !s.is_empty() && !u.is_empty())?;
+    let name = scheme.strip_prefix("x.").unwrap_or(scheme);
+    Some((name.replace('.', "_"), uri))
 }
 
 /// Reverse map from public names to `(server, tool)`.
@@ -87,8 +94,16 @@ mod tests {
     #[test]
     fn uris_round_trip() {
         let p = namespace_uri("everything", "git+ssh://host/x");
-        assert_eq!(split_uri(&p), Some(("everything", "git+ssh://host/x")));
+        assert_eq!(p, "everything+git+ssh://host/x");
+        assert_eq!(split_uri(&p), Some(("everything".into(), "git+ssh://host/x")));
         assert_eq!(split_uri("file:///no-server"), None);
+        for server in ["my_docs", "9lives", "a-b_c"] {
+            let p = namespace_uri(server, "demo://r/1");
+            let scheme = p.split('+').next().unwrap();
+            assert!(scheme.starts_with(|c: char| c.is_ascii_alphabetic()), "{p}");
+            assert!(scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c)));
+            assert_eq!(split_uri(&p), Some((server.to_string(), "demo://r/1")));
+        }
     }
 
     #[test]

@@ -165,8 +165,8 @@ pub fn spec_from_args(
     let mut notes = Vec::new();
     for (var, what) in entry.env {
         if !env.contains_key(*var) {
-            env.insert(var.to_string(), format!("${{{var}}}"));
-            notes.push(format!("{var} ({what}) is read from your environment when the server starts: export {var}=…"));
+            env.insert(var.to_string(), format!("${{{var}:-}}"));
+            notes.push(format!("{var} ({what}) is read from the gateway's environment when the server starts: export {var}=… (or re-run with -e {var}=…)"));
         }
     }
     let spec = ServerSpec::Stdio {
@@ -284,7 +284,7 @@ mod tests {
         );
         let (spec, _, notes) = spec_from_args(&parse(&["github"]), cwd).unwrap();
         assert!(
-            matches!(spec, ServerSpec::Stdio { ref env, .. } if env["GITHUB_PERSONAL_ACCESS_TOKEN"] == "${GITHUB_PERSONAL_ACCESS_TOKEN}")
+            matches!(spec, ServerSpec::Stdio { ref env, .. } if env["GITHUB_PERSONAL_ACCESS_TOKEN"] == "${GITHUB_PERSONAL_ACCESS_TOKEN:-}")
         );
         assert_eq!(notes.len(), 1);
         let (spec, ..) = spec_from_args(&parse(&["filesystem"]), cwd).unwrap();

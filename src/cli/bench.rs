@@ -63,9 +63,13 @@ pub struct RetrievalArgs {
     /// Also score one knob at several values, e.g. `--sweep name=1,2,3` (repeatable).
     #[arg(long, value_name = "KEY=V1,V2,…")]
     pub sweep: Vec<String>,
-    /// Score only the first N queries of the split (quick checks).
+    /// Score an evenly spaced sample of N queries of the split (quick checks).
     #[arg(long)]
     pub max_queries: Option<usize>,
+    /// Print the first N queries of the split whose relevant tool is not in the top 5, with what
+    /// ranked instead (for tuning: use it on the tune split only).
+    #[arg(long, default_value_t = 0)]
+    pub show_misses: usize,
 }
 
 /// Runs a `bench` subcommand.
@@ -87,7 +91,7 @@ struct ToolLine {
     group: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Clone, Deserialize)]
 struct QueryLine {
     qid: String,
     query: String,
@@ -318,8 +322,11 @@ fn retrieval(args: RetrievalArgs) -> anyhow::Result<()> {
     let pool = load_pool(&args.tools)?;
     let mut queries: Vec<QueryLine> = read_jsonl(&args.queries)?;
     queries.retain(|q| in_split(&q.qid, args.split));
-    if let Some(max) = args.max_queries {
-        queries.truncate(max);
+    if let Some(max) = args.max_queries.filter(|m| *m > 0 && *m < queries.len()) {
+        let step = queries.len() as f64 / max as f64;
+        queries = (0..max)
+            .filter_map(|i| queries.get((i as f64 * step) as usize).cloned())
+            .collect();
     }
     if queries.is_empty() {
         bail!(
@@ -385,10 +392,49 @@ fn retrieval(args: RetrievalArgs) -> anyhow::Result<()> {
             s.memory as f64 / (1024.0 * 1024.0)
         );
     }
+    if args.show_misses > 0 {
+        print!("{}", misses(&pool, &queries, &base, args.show_misses)?);
+    }
     if let (Some(path), Some(s)) = (&args.irrelevant, &first) {
         print!("{}", calibration(&pool, path, &base, s)?);
     }
     Ok(())
+}
+
+/// Up to `max` queries whose relevant tool misses the top 5, each with the top 3 it got.
+fn misses(
+    pool: &Pool,
+    queries: &[QueryLine],
+    config: &RankConfig,
+    max: usize,
+) -> anyhow::Result<String> {
+    let (index, _) = build(pool, config.clone())?;
+    let mut out = String::from("\nmisses (relevant tool not in the top 5):\n");
+    let mut shown = 0;
+    for q in queries {
+        let outcome = index.search(&q.query, 5, None)?;
+        let got: Vec<&str> = outcome
+            .hits
+            .iter()
+            .filter_map(|h| pool.id_of(&h.doc))
+            .collect();
+        if got.iter().any(|id| q.relevant.iter().any(|r| r == id)) {
+            continue;
+        }
+        let _ = writeln!(
+            out,
+            "- {} {:?}\n  want {:?}\n  got  {:?}",
+            q.qid,
+            q.query,
+            q.relevant,
+            &got[..got.len().min(3)]
+        );
+        shown += 1;
+        if shown == max {
+            break;
+        }
+    }
+    Ok(out)
 }
 
 fn ms(d: Duration) -> f64 {

@@ -3,6 +3,7 @@
 
 mod add;
 mod bench;
+pub mod cap;
 mod completions;
 mod config_export;
 mod doctor;
@@ -10,6 +11,7 @@ pub mod get;
 pub mod init;
 mod list;
 pub mod remove;
+mod search;
 pub mod setup;
 mod stdio;
 
@@ -55,6 +57,8 @@ pub enum Command {
     List(list::ListArgs),
     /// Check the config, start and probe every backend, check the installation
     Doctor(doctor::DoctorArgs),
+    /// Search every backend's tools with the meta-tool's ranking
+    Search(search::SearchArgs),
     /// Benchmarks (retrieval quality of the search ranking)
     Bench(bench::BenchArgs),
     /// Import the MCP servers of your AI clients and point the clients at the gateway
@@ -70,6 +74,8 @@ pub enum Command {
     /// Config file commands
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// REST capabilities: import OpenAPI specs, validate, list, pin and approve files
+    Cap(cap::CapArgs),
     /// Print a shell completion script
     Completions(completions::CompletionsArgs),
     #[command(name = "__reaper", hide = true)]
@@ -84,11 +90,28 @@ pub enum ConfigCommand {
 
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> ExitCode {
-    match cli.command.unwrap_or(Command::Stdio) {
+    let command = cli.command.unwrap_or(Command::Stdio);
+    if !matches!(command, Command::Stdio | Command::Reaper) {
+        // Shell commands log warnings and errors only, unless asked for more.
+        let level = cli.global.log_level.as_deref().unwrap_or("warn");
+        let format = match cli.global.log_format {
+            Some(LogFormatArg::Json) => crate::config::LogFormat::Json,
+            _ => crate::config::LogFormat::Text,
+        };
+        if let Err(e) = crate::logging::init(level, format, None) {
+            eprintln!("mcp-gateway: {e}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    }
+    match command {
         Command::Stdio => stdio::run(&cli.global),
         Command::List(args) => list::run(&cli.global, &args),
         Command::Doctor(args) => doctor::run(&cli.global, &args),
         Command::Bench(args) => edge(bench::run(args).map(|()| ExitCode::SUCCESS)),
+        Command::Search(args) => match catalog_docs(&cli.global) {
+            Ok(docs) => edge(search::run(args, docs).map(|()| ExitCode::SUCCESS)),
+            Err(code) => code,
+        },
         Command::Setup(args) => edge(setup::run(cli.global.config.as_deref(), args)),
         Command::Add(args) => edge(add::run(cli.global.config.as_deref(), args)),
         Command::Remove(args) => edge(remove::run(cli.global.config.as_deref(), args)),
@@ -97,6 +120,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Config(ConfigCommand::Export(args)) => {
             edge(config_export::run(cli.global.config.as_deref(), args))
         }
+        Command::Cap(args) => edge(cap::run_blocking(args, cli.global.config.as_deref())),
         Command::Completions(args) => edge(completions::run(
             args,
             <Cli as clap::CommandFactory>::command(),
@@ -108,11 +132,72 @@ pub fn run(cli: Cli) -> ExitCode {
     }
 }
 
-/// Prints an error from an `anyhow` command to stderr and maps it to exit code 1.
+/// Every tool of every enabled backend, for commands that search from the shell. Backends the
+/// catalog has never seen are discovered first (started once, then stopped).
+fn catalog_docs(global: &GlobalArgs) -> Result<Vec<crate::search::ToolDoc>, ExitCode> {
+    let cwd = std::env::current_dir().unwrap_or_default();
+    let config = crate::config::load(global.config.as_deref(), &cwd).map_err(|e| {
+        eprintln!("mcp-gateway: config error: {e}");
+        ExitCode::from(EXIT_USAGE)
+    })?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            eprintln!("mcp-gateway: cannot start the async runtime: {e}");
+            ExitCode::FAILURE
+        })?;
+    let docs = runtime.block_on(async {
+        let paths = crate::state::Paths::from_env();
+        let gateway = crate::gateway::Gateway::start(config, paths.as_ref()).map_err(|e| {
+            eprintln!("mcp-gateway: {e}");
+            ExitCode::FAILURE
+        })?;
+        gateway.set_client_capabilities(serde_json::json!({}));
+        let pending = gateway
+            .wait_for_discovery(std::time::Duration::from_millis(100))
+            .await;
+        if !pending.is_empty() {
+            eprintln!("discovering the tools of {} …", pending.join(", "));
+            let still = gateway
+                .wait_for_discovery(std::time::Duration::from_secs(120))
+                .await;
+            if !still.is_empty() {
+                eprintln!("not ready, left out: {}", still.join(", "));
+            }
+        }
+        let docs: Vec<_> = gateway
+            .catalog
+            .snapshot()
+            .iter()
+            .filter_map(|entry| {
+                let backend = gateway.backend(&entry.backend)?;
+                Some(entry.tool_docs(backend.config.description.as_deref()))
+            })
+            .flatten()
+            .collect();
+        gateway.shutdown().await;
+        Ok(docs)
+    });
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    docs
+}
+
+/// Prints an error from an `anyhow` command to stderr and maps it to exit code 1; usage
+/// mistakes (an unknown client name, a prompt without a terminal) exit with 2.
 fn edge(result: anyhow::Result<ExitCode>) -> ExitCode {
     result.unwrap_or_else(|e| {
         eprintln!("error: {e:#}");
-        ExitCode::FAILURE
+        let usage = matches!(
+            e.downcast_ref::<crate::clients::ClientError>(),
+            Some(crate::clients::ClientError::UnknownClient { .. })
+        ) || e.downcast_ref::<setup::NeedsTerminal>().is_some();
+        if usage {
+            ExitCode::from(EXIT_USAGE)
+        } else {
+            ExitCode::FAILURE
+        }
     })
 }
 

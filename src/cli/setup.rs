@@ -73,6 +73,13 @@ pub struct ExportArgs {
     pub json: bool,
 }
 
+/// `setup` without `--yes` / `--dry-run` when stdin or stdout is not a terminal (exit code 2).
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "setup needs a terminal to ask which servers to import; pass --yes to import all, or --dry-run to preview"
+)]
+pub struct NeedsTerminal;
+
 /// Everything a setup run depends on, so tests can run it against a temporary HOME.
 pub struct SetupEnv {
     pub host: HostEnv,
@@ -187,9 +194,7 @@ fn setup(
             None => return Ok(ExitCode::SUCCESS),
         }
     } else {
-        bail!(
-            "setup needs a terminal to ask which servers to import; pass --yes to import all, or --dry-run to preview"
-        );
+        return Err(NeedsTerminal.into());
     };
     if picked.is_empty() {
         writeln!(out, "Nothing selected; nothing written.")?;

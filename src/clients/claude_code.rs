@@ -24,6 +24,9 @@ impl Client for ClaudeCode {
     fn docs_url(&self) -> &'static str {
         "https://docs.anthropic.com/en/docs/claude-code/mcp"
     }
+    fn env_syntax(&self) -> super::EnvSyntax {
+        super::EnvSyntax::Dollar
+    }
     fn locations(&'static self, env: &HostEnv, project: Option<&Path>) -> Vec<Location> {
         let user_file = env.claude_config_dir.join(".claude.json");
         match project {

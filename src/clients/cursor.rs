@@ -19,6 +19,9 @@ impl Client for Cursor {
     fn docs_url(&self) -> &'static str {
         "https://docs.cursor.com/context/model-context-protocol"
     }
+    fn env_syntax(&self) -> super::EnvSyntax {
+        super::EnvSyntax::Dollar
+    }
     fn locations(&'static self, env: &HostEnv, project: Option<&Path>) -> Vec<Location> {
         let (scope, base) = match project {
             None => (Scope::User, env.home.clone()),

@@ -248,7 +248,11 @@ fn json_edit(
     }
     for name in remove {
         if let Some(prop) = obj.get(name) {
+            let comments = leading_comment_nodes(&prop);
             prop.remove();
+            for node in comments {
+                node.remove();
+            }
         }
     }
     for (name, value) in add {
@@ -259,6 +263,36 @@ fn json_edit(
         out.push('\n');
     }
     Ok(out)
+}
+
+/// The comment lines directly above `prop` (each on its own line, no blank line in between),
+/// with their line breaks: they describe the entry and go with it. Trailing comments of the
+/// previous line stay.
+fn leading_comment_nodes(
+    prop: &jsonc_parser::cst::CstObjectProp,
+) -> Vec<jsonc_parser::cst::CstNode> {
+    let sibs: Vec<jsonc_parser::cst::CstNode> = prop.previous_siblings().collect();
+    let skip_ws = |mut i: usize| {
+        while i < sibs.len() && sibs[i].is_whitespace() {
+            i += 1;
+        }
+        i
+    };
+    let mut doomed = Vec::new();
+    let mut i = skip_ws(0);
+    while i < sibs.len() && sibs[i].is_newline() {
+        let comment = skip_ws(i + 1);
+        if comment >= sibs.len() || !sibs[comment].is_comment() {
+            break;
+        }
+        let before = skip_ws(comment + 1);
+        if before >= sibs.len() || !sibs[before].is_newline() {
+            break;
+        }
+        doomed.extend(sibs[i..before].iter().cloned());
+        i = before;
+    }
+    doomed
 }
 
 fn to_cst(v: &Value) -> jsonc_parser::cst::CstInputValue {
@@ -386,7 +420,20 @@ fn toml_edit_entries(
 /// Renders a YAML scalar or flow collection. JSON is valid YAML 1.2 flow syntax, so values are
 /// written as JSON: strings always double-quoted, so nothing is reinterpreted (`yes`, `1.0`, `~`).
 fn yaml_flow(v: &Value) -> String {
-    serde_json::to_string(v).unwrap_or_else(|_| "null".into())
+    match v {
+        Value::Array(items) => format!(
+            "[{}]",
+            items.iter().map(yaml_flow).collect::<Vec<_>>().join(", ")
+        ),
+        Value::Object(m) => format!(
+            "{{{}}}",
+            m.iter()
+                .map(|(k, v)| format!("{}: {}", yaml_flow(&Value::String(k.clone())), yaml_flow(v)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        scalar => serde_json::to_string(scalar).unwrap_or_else(|_| "null".into()),
+    }
 }
 
 fn yaml_key(k: &str) -> String {
@@ -580,6 +627,20 @@ fn yaml_edit(
         }
         spans.push((s, e));
     }
+    // Comment lines directly above an entry (no blank line between) describe it: they go with it.
+    let spans: Vec<(usize, usize)> = spans
+        .into_iter()
+        .zip(&parsed)
+        .map(|((start, end), (name, _))| {
+            let mut s = start;
+            if remove.contains(name) {
+                while s > h + 1 && lines[s - 1].trim_start().starts_with('#') {
+                    s -= 1;
+                }
+            }
+            (s, end)
+        })
+        .collect();
     let indent = child_indent.unwrap_or(2);
     let insert_at = spans.last().map(|&(_, e)| e + 1).unwrap_or(h + 1);
     let mut rendered = String::new();
@@ -658,6 +719,41 @@ mod tests {
         )
         .unwrap();
         assert_eq!(again, out);
+    }
+
+    #[test]
+    fn removing_an_entry_takes_its_comment_lines() {
+        let text = "{\n  \"s\": {\n    \"keep\": 1, // about keep\n    // about gone\n    /* more */\n    \"gone\": 2,\n\n    // about last\n    \"last\": 3\n  }\n}\n";
+        let out = edit_entries(
+            text,
+            FileFormat::Json,
+            &sec(&["s"]),
+            Shape::Map,
+            &["gone".into()],
+            &[],
+        )
+        .unwrap();
+        assert!(
+            !out.contains("about gone") && !out.contains("more"),
+            "{out}"
+        );
+        assert!(
+            out.contains("\"keep\": 1, // about keep\n")
+                && out.contains("    // about last\n    \"last\": 3"),
+            "{out}"
+        );
+        let yaml =
+            "m:\n  a:\n    x: 1\n  # about b\n  b:\n    x: 2\n\n  # about c\n  c:\n    x: 3\n";
+        let out = edit_entries(
+            yaml,
+            FileFormat::Yaml,
+            &sec(&["m"]),
+            Shape::Map,
+            &["b".into()],
+            &[],
+        )
+        .unwrap();
+        assert_eq!(out, "m:\n  a:\n    x: 1\n\n  # about c\n  c:\n    x: 3\n");
     }
 
     #[test]

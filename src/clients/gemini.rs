@@ -23,6 +23,9 @@ impl Client for GeminiCli {
     fn docs_url(&self) -> &'static str {
         "https://github.com/google-gemini/gemini-cli/blob/main/docs/tools/mcp-server.md"
     }
+    fn env_syntax(&self) -> super::EnvSyntax {
+        super::EnvSyntax::DollarBare
+    }
     fn locations(&'static self, env: &HostEnv, project: Option<&Path>) -> Vec<Location> {
         let (scope, base) = match project {
             None => (Scope::User, env.home.clone()),

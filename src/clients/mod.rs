@@ -162,10 +162,12 @@ impl Location {
         entries
             .into_iter()
             .map(|(name, value)| {
-                decode_entry(&name, &value).map_err(|message| ClientError::Entry {
-                    path: self.path.clone(),
-                    name,
-                    message,
+                decode_entry(&name, &value, self.client.env_syntax()).map_err(|message| {
+                    ClientError::Entry {
+                        path: self.path.clone(),
+                        name,
+                        message,
+                    }
                 })
             })
             .collect()
@@ -309,6 +311,10 @@ pub trait Client: Sync {
     fn shape(&self) -> Shape {
         Shape::Map
     }
+    /// How the client's values reference environment variables.
+    fn env_syntax(&self) -> EnvSyntax {
+        EnvSyntax::Literal
+    }
     /// The client's entry for a server (the gateway entry is stdio; remote entries are written
     /// in the client's own remote form where it has one).
     fn encode(&self, server: &Server) -> Value {
@@ -407,13 +413,88 @@ pub(crate) fn string_map(m: &BTreeMap<String, String>) -> Value {
     )
 }
 
+/// How a client's config values refer to environment variables. Values are converted to the
+/// gateway's grammar on import (`${NAME}`, `${NAME:-default}`, `$$` for a literal `$`), so a
+/// secret written literally stays exactly that secret and a reference stays a reference.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EnvSyntax {
+    /// No expansion: every `$` is literal (escaped to `$$`).
+    Literal,
+    /// `${NAME}` (same as the gateway) and `${env:NAME}` (empty when unset → `${NAME:-}`).
+    Dollar,
+    /// Like `Dollar`, plus bare `$NAME` (Gemini CLI).
+    DollarBare,
+    /// `{env:NAME}` (opencode); any `$` is literal.
+    Braces,
+}
+
+fn is_var_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '_'
+}
+
+impl EnvSyntax {
+    /// `value` in the gateway's grammar.
+    pub fn to_gateway(self, value: &str) -> String {
+        match self {
+            EnvSyntax::Literal => value.replace('$', "$$"),
+            EnvSyntax::Dollar => replace_refs(value, "${env:", "}"),
+            EnvSyntax::DollarBare => {
+                let v = replace_refs(value, "${env:", "}");
+                let mut out = String::with_capacity(v.len());
+                let mut chars = v.char_indices().peekable();
+                while let Some((i, c)) = chars.next() {
+                    let next = v[i + 1..].chars().next();
+                    if c == '$' && next.is_some_and(|n| n.is_ascii_alphabetic() || n == '_') {
+                        let name: String =
+                            v[i + 1..].chars().take_while(|c| is_var_char(*c)).collect();
+                        out.push_str(&format!("${{{name}}}"));
+                        for _ in 0..name.chars().count() {
+                            chars.next();
+                        }
+                    } else if c == '$' && next == Some('$') {
+                        out.push_str("$$");
+                        chars.next();
+                    } else {
+                        out.push(c);
+                    }
+                }
+                out
+            }
+            EnvSyntax::Braces => replace_refs(&value.replace('$', "$$"), "{env:", "}"),
+        }
+    }
+}
+
+/// Replaces `open NAME close` references by `${NAME:-}`; anything else is kept.
+fn replace_refs(s: &str, open: &str, close: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(i) = rest.find(open) {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + open.len()..];
+        match after.find(close) {
+            Some(j) if j > 0 && after[..j].chars().all(is_var_char) => {
+                out.push_str(&format!("${{{}:-}}", &after[..j]));
+                rest = &after[j + close.len()..];
+            }
+            _ => {
+                out.push_str(open);
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 /// Reads any client's entry. The clients differ in spelling, not meaning, so one lenient reader
 /// covers them all: `command` as a string (most), an array with the arguments (opencode) or an
 /// object `{path, args, env}` (older Zed); `cmd` (Goose); env under `env`, `envs` (Goose) or
 /// `environment` (opencode); the URL under `url`, `serverUrl` (Windsurf), `httpUrl` (Gemini CLI)
 /// or `uri` (Goose); headers under `headers` or `http_headers` (Codex), plus Codex's
 /// `bearer_token_env_var`.
-pub fn decode_entry(name: &str, value: &Value) -> Result<Server, String> {
+pub fn decode_entry(name: &str, value: &Value, syntax: EnvSyntax) -> Result<Server, String> {
+    let conv = |s: &str| syntax.to_gateway(s);
     let obj = value.as_object().ok_or("the entry is not an object")?;
     let enabled = !obj
         .get("disabled")
@@ -467,12 +548,12 @@ pub fn decode_entry(name: &str, value: &Value) -> Result<Server, String> {
         for key in ["env", "envs", "environment"] {
             env.extend(env_map(obj.get(key), key)?);
         }
-        let cwd = obj.get("cwd").and_then(Value::as_str).map(str::to_string);
-        program = program.trim().to_string();
+        let cwd = obj.get("cwd").and_then(Value::as_str).map(conv);
+        program = conv(program.trim());
         ServerSpec::Stdio {
             command: program,
-            args,
-            env,
+            args: args.iter().map(|a| conv(a)).collect(),
+            env: env.into_iter().map(|(k, v)| (k, conv(&v))).collect(),
             cwd,
         }
     } else {
@@ -486,10 +567,15 @@ pub fn decode_entry(name: &str, value: &Value) -> Result<Server, String> {
             .ok_or("the entry has neither `command` nor `url`")?;
         let mut headers = BTreeMap::new();
         for key in ["headers", "http_headers"] {
-            headers.extend(env_map(obj.get(key), key)?);
+            headers.extend(
+                env_map(obj.get(key), key)?
+                    .into_iter()
+                    .map(|(k, v)| (k, conv(&v))),
+            );
         }
         if let Some(var) = obj.get("bearer_token_env_var").and_then(Value::as_str) {
-            headers.insert("Authorization".into(), format!("Bearer ${{{var}}}"));
+            // `:-`: an unset variable fails this server's requests, not the whole gateway config.
+            headers.insert("Authorization".into(), format!("Bearer ${{{var}:-}}"));
         }
         let transport = match ty.as_deref() {
             Some("sse") => RemoteTransport::Sse,
@@ -498,7 +584,7 @@ pub fn decode_entry(name: &str, value: &Value) -> Result<Server, String> {
             _ => RemoteTransport::Auto,
         };
         ServerSpec::Remote {
-            url: url.to_string(),
+            url: conv(url),
             headers,
             transport,
         }
@@ -560,9 +646,37 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    fn decode(name: &str, v: &Value) -> Result<Server, String> {
+        decode_entry(name, v, EnvSyntax::Dollar)
+    }
+
+    #[test]
+    fn env_syntaxes_convert_to_the_gateway_grammar() {
+        assert_eq!(
+            EnvSyntax::Literal.to_gateway("pa$$word${X}"),
+            "pa$$$$word$${X}"
+        );
+        assert_eq!(
+            EnvSyntax::Dollar.to_gateway("${env:TOKEN} ${A:-b} ${env:bad name}"),
+            "${TOKEN:-} ${A:-b} ${env:bad name}"
+        );
+        assert_eq!(
+            EnvSyntax::DollarBare.to_gateway("$KEY and ${B} and $$ and 5$"),
+            "${KEY} and ${B} and $$ and 5$"
+        );
+        assert_eq!(
+            EnvSyntax::Braces.to_gateway("Bearer {env:OC_TOKEN} costs $5"),
+            "Bearer ${OC_TOKEN:-} costs $$5"
+        );
+        let codex = decode_entry("g", &json!({"url": "https://x", "bearer_token_env_var": "TOK", "http_headers": {"X": "a$b"}}), EnvSyntax::Literal).unwrap();
+        assert!(
+            matches!(&codex.spec, ServerSpec::Remote { headers, .. } if headers["Authorization"] == "Bearer ${TOK:-}" && headers["X"] == "a$$b")
+        );
+    }
+
     #[test]
     fn decodes_every_spelling() {
-        let s = decode_entry(
+        let s = decode(
             "a",
             &json!({"command": "npx", "args": ["-y", "x"], "env": {"K": "v"}}),
         )
@@ -576,12 +690,12 @@ mod tests {
                 cwd: None
             }
         );
-        let oc = decode_entry("b", &json!({"type": "local", "command": ["bun", "x", "y"], "environment": {"A": "1"}, "enabled": false})).unwrap();
+        let oc = decode("b", &json!({"type": "local", "command": ["bun", "x", "y"], "environment": {"A": "1"}, "enabled": false})).unwrap();
         assert!(!oc.enabled);
         assert!(
             matches!(&oc.spec, ServerSpec::Stdio { command, args, env, .. } if command == "bun" && args == &["x", "y"] && env["A"] == "1")
         );
-        let zed = decode_entry(
+        let zed = decode(
             "c",
             &json!({"command": {"path": "/bin/srv", "args": ["run"], "env": {"Z": "1"}}}),
         )
@@ -589,13 +703,13 @@ mod tests {
         assert!(
             matches!(&zed.spec, ServerSpec::Stdio { command, args, env, .. } if command == "/bin/srv" && args == &["run"] && env["Z"] == "1")
         );
-        let goose = decode_entry(
+        let goose = decode(
             "d",
             &json!({"type": "stdio", "cmd": "uvx", "args": ["t"], "envs": {"E": "2"}}),
         )
         .unwrap();
         assert!(matches!(&goose.spec, ServerSpec::Stdio { command, .. } if command == "uvx"));
-        let ws = decode_entry(
+        let ws = decode(
             "e",
             &json!({"serverUrl": "https://x/sse", "headers": {"H": "v"}}),
         )
@@ -603,7 +717,7 @@ mod tests {
         assert!(
             matches!(&ws.spec, ServerSpec::Remote { url, transport: RemoteTransport::Auto, .. } if url == "https://x/sse")
         );
-        let gem = decode_entry("f", &json!({"httpUrl": "https://x/mcp"})).unwrap();
+        let gem = decode("f", &json!({"httpUrl": "https://x/mcp"})).unwrap();
         assert!(matches!(
             &gem.spec,
             ServerSpec::Remote {
@@ -611,15 +725,15 @@ mod tests {
                 ..
             }
         ));
-        let codex = decode_entry(
+        let codex = decode(
             "g",
             &json!({"url": "https://x", "bearer_token_env_var": "TOK"}),
         )
         .unwrap();
         assert!(
-            matches!(&codex.spec, ServerSpec::Remote { headers, .. } if headers["Authorization"] == "Bearer ${TOK}")
+            matches!(&codex.spec, ServerSpec::Remote { headers, .. } if headers["Authorization"] == "Bearer ${TOK:-}")
         );
-        let sse = decode_entry("h", &json!({"type": "sse", "url": "https://x/sse"})).unwrap();
+        let sse = decode("h", &json!({"type": "sse", "url": "https://x/sse"})).unwrap();
         assert!(matches!(
             &sse.spec,
             ServerSpec::Remote {
@@ -628,17 +742,17 @@ mod tests {
             }
         ));
         assert!(
-            decode_entry("i", &json!({"foo": 1}))
+            decode("i", &json!({"foo": 1}))
                 .unwrap_err()
                 .contains("neither")
         );
         assert!(
-            decode_entry("j", &json!({"command": "x", "args": "nope"}))
+            decode("j", &json!({"command": "x", "args": "nope"}))
                 .unwrap_err()
                 .contains("args")
         );
         assert!(
-            !decode_entry("k", &json!({"command": "x", "disabled": true}))
+            !decode("k", &json!({"command": "x", "disabled": true}))
                 .unwrap()
                 .enabled
         );
@@ -666,6 +780,86 @@ mod tests {
             HostEnv::from_vars(HostOs::Linux, |_| None),
             Err(ClientError::NoHome)
         ));
+    }
+
+    #[test]
+    fn every_client_path_per_os() {
+        let vars = |k: &str| match k {
+            "HOME" => Some("/h".into()),
+            "APPDATA" => Some("/w/Roaming".into()),
+            "CODEX_HOME" => Some("/cx".into()),
+            _ => None,
+        };
+        let user = |os, id: &str| -> Vec<String> {
+            by_id(id)
+                .unwrap()
+                .locations(&HostEnv::from_vars(os, vars).unwrap(), None)
+                .iter()
+                .map(|l| l.path.to_string_lossy().into_owned())
+                .collect()
+        };
+        use HostOs::*;
+        assert_eq!(
+            user(Linux, "vscode"),
+            [
+                "/h/.config/Code/User/mcp.json",
+                "/h/.config/Code/User/settings.json"
+            ]
+        );
+        assert_eq!(
+            user(MacOs, "vscode")[0],
+            "/h/Library/Application Support/Code/User/mcp.json"
+        );
+        assert_eq!(user(Windows, "vscode")[0], "/w/Roaming/Code/User/mcp.json");
+        assert_eq!(
+            user(MacOs, "cline"),
+            [
+                "/h/Library/Application Support/Code/User/globalStorage/saoudrizwan.claude-dev/settings/cline_mcp_settings.json"
+            ]
+        );
+        assert_eq!(user(MacOs, "zed"), ["/h/.config/zed/settings.json"]);
+        assert_eq!(user(Windows, "zed"), ["/w/Roaming/Zed/settings.json"]);
+        assert_eq!(
+            user(Windows, "goose"),
+            ["/w/Roaming/Block/goose/config/config.yaml"]
+        );
+        assert_eq!(user(Linux, "goose"), ["/h/.config/goose/config.yaml"]);
+        assert_eq!(user(Linux, "codex"), ["/cx/config.toml"]);
+        assert_eq!(user(Linux, "claude-code"), ["/h/.claude.json"]);
+        assert_eq!(
+            user(Linux, "windsurf"),
+            ["/h/.codeium/windsurf/mcp_config.json"]
+        );
+        assert_eq!(user(Linux, "gemini"), ["/h/.gemini/settings.json"]);
+        assert_eq!(
+            user(Linux, "opencode"),
+            ["/h/.config/opencode/opencode.json"]
+        );
+        assert_eq!(user(Linux, "lmstudio"), ["/h/.lmstudio/mcp.json"]);
+        assert_eq!(user(Linux, "kiro"), ["/h/.kiro/settings/mcp.json"]);
+        assert_eq!(user(Linux, "continue"), ["/h/.continue/config.yaml"]);
+        let env = HostEnv::from_vars(Linux, vars).unwrap();
+        let project: Vec<(String, Vec<String>)> = all()
+            .iter()
+            .flat_map(|c| c.locations(&env, Some(Path::new("/p"))))
+            .map(|l| (l.path.to_string_lossy().into_owned(), l.section.clone()))
+            .collect();
+        let paths: Vec<&str> = project.iter().map(|(p, _)| p.as_str()).collect();
+        assert_eq!(
+            paths,
+            [
+                "/p/.mcp.json",
+                "/h/.claude.json",
+                "/p/.cursor/mcp.json",
+                "/p/.vscode/mcp.json",
+                "/p/.zed/settings.json",
+                "/p/.codex/config.toml",
+                "/p/.gemini/settings.json",
+                "/p/opencode.json",
+                "/p/.kiro/settings/mcp.json"
+            ]
+        );
+        assert_eq!(project[1].1, ["projects", "/p", "mcpServers"]);
     }
 
     #[test]

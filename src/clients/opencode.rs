@@ -31,6 +31,9 @@ impl Client for OpenCode {
     fn docs_url(&self) -> &'static str {
         "https://opencode.ai/docs/mcp-servers/"
     }
+    fn env_syntax(&self) -> super::EnvSyntax {
+        super::EnvSyntax::Braces
+    }
     fn locations(&'static self, env: &HostEnv, project: Option<&Path>) -> Vec<Location> {
         match project {
             None => vec![Location::new(

@@ -1,6 +1,7 @@
 //! VS Code (GitHub Copilot agent mode): `<project>/.vscode/mcp.json` and the user profile's
 //! `mcp.json` (`~/.config/Code/User/mcp.json` on Linux, `~/Library/Application Support/Code/User`
-//! on macOS, `%APPDATA%\Code\User` on Windows). The key is `servers` (not `mcpServers`) and
+//! on macOS, `%APPDATA%\Code\User` on Windows; servers still in the user `settings.json` under
+//! `mcp.servers`, the older location, are read and moved too). The key is `servers` (not `mcpServers`) and
 //! entries carry `type`: `stdio` with `command`/`args`/`env`, or `http`/`sse` with
 //! `url`/`headers`. The file is JSON with comments; the sibling `inputs` array is kept.
 //!
@@ -25,15 +26,23 @@ impl Client for VsCode {
     fn docs_url(&self) -> &'static str {
         "https://code.visualstudio.com/docs/copilot/customization/mcp-servers"
     }
+    fn env_syntax(&self) -> super::EnvSyntax {
+        super::EnvSyntax::Dollar
+    }
     fn locations(&'static self, env: &HostEnv, project: Option<&Path>) -> Vec<Location> {
         match project {
             None => {
-                let path = env
-                    .app_config_dir()
-                    .join("Code")
-                    .join("User")
-                    .join("mcp.json");
-                vec![Location::new(self, Scope::User, path, &["servers"])]
+                let user = env.app_config_dir().join("Code").join("User");
+                vec![
+                    Location::new(self, Scope::User, user.join("mcp.json"), &["servers"]),
+                    // Older releases kept servers in settings.json under `mcp.servers`.
+                    Location::new(
+                        self,
+                        Scope::User,
+                        user.join("settings.json"),
+                        &["mcp", "servers"],
+                    ),
+                ]
             }
             Some(dir) => vec![Location::new(
                 self,

@@ -21,6 +21,9 @@ impl Client for Windsurf {
     fn docs_url(&self) -> &'static str {
         "https://docs.windsurf.com/windsurf/cascade/mcp"
     }
+    fn env_syntax(&self) -> super::EnvSyntax {
+        super::EnvSyntax::Dollar
+    }
     fn locations(&'static self, env: &HostEnv, project: Option<&Path>) -> Vec<Location> {
         if project.is_some() {
             return Vec::new();

@@ -87,6 +87,8 @@ pub struct BackendConfig {
 pub enum Transport {
     Stdio(StdioSpec),
     Http(HttpSpec),
+    /// The in-process REST capabilities backend (built from `capabilities:`, never configured).
+    Capabilities(crate::capability::server::CapabilitiesSpec),
 }
 
 impl Transport {
@@ -94,6 +96,7 @@ impl Transport {
     pub fn kind(&self) -> &'static str {
         match self {
             Transport::Stdio(_) => "stdio",
+            Transport::Capabilities(_) => "capabilities",
             Transport::Http(h) => match h.kind {
                 HttpKind::Sse => "sse",
                 HttpKind::Auto | HttpKind::StreamableHttp => "http",
@@ -216,6 +219,13 @@ impl BackendConfig {
             Transport::Http(s) => {
                 h.update(b"http\0");
                 h.update(s.url.as_bytes());
+            }
+            Transport::Capabilities(c) => {
+                h.update(b"capabilities\0");
+                for d in &c.directories {
+                    h.update(d.to_string_lossy().as_bytes());
+                    h.update(b"\0");
+                }
             }
         }
         hex::encode(&h.finalize()[..8])

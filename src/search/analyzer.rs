@@ -17,11 +17,93 @@ pub const TOOL_ANALYZER: &str = "tool_text";
 /// the politeness words of chat queries ("can you please …"), never content words. A query made
 /// only of these words matches nothing rather than everything.
 const STOP_WORDS: &[&str] = &[
-    "a", "an", "and", "are", "as", "at", "be", "been", "but", "by", "can", "could", "do", "does",
-    "for", "from", "had", "has", "have", "i", "if", "in", "into", "is", "it", "its", "let", "me",
-    "my", "of", "on", "or", "our", "please", "should", "so", "some", "such", "that", "the",
-    "their", "them", "then", "there", "these", "they", "this", "those", "to", "us", "was", "we",
-    "were", "what", "which", "who", "will", "with", "would", "you", "your",
+    "a",
+    "an",
+    "and",
+    "are",
+    "as",
+    "at",
+    "be",
+    "been",
+    "but",
+    "by",
+    "can",
+    "could",
+    "do",
+    "does",
+    "for",
+    "from",
+    "had",
+    "has",
+    "have",
+    "i",
+    "if",
+    "in",
+    "into",
+    "is",
+    "it",
+    "its",
+    "let",
+    "me",
+    "my",
+    "of",
+    "on",
+    "or",
+    "our",
+    "please",
+    "should",
+    "so",
+    "some",
+    "such",
+    "that",
+    "the",
+    "their",
+    "them",
+    "then",
+    "there",
+    "these",
+    "they",
+    "this",
+    "those",
+    "to",
+    "us",
+    "was",
+    "we",
+    "were",
+    "what",
+    "which",
+    "who",
+    "will",
+    "with",
+    "would",
+    "you",
+    "your",
+    // conversational filler of chat requests
+    "about",
+    "also",
+    "am",
+    "any",
+    "anything",
+    "give",
+    "hello",
+    "help",
+    "hi",
+    "how",
+    "im",
+    "just",
+    "know",
+    "like",
+    "need",
+    "ok",
+    "okay",
+    "something",
+    "sure",
+    "tell",
+    "thank",
+    "thanks",
+    "want",
+    "when",
+    "why",
 ];
 
 /// Which filters the analyzer applies (the benchmark's ablation switches them).
@@ -156,8 +238,8 @@ fn tokenize(text: &str) -> Vec<Token> {
                 if run.len() == 1 {
                     push(&mut tokens, text, run[0].0, end_of(i));
                 } else {
-                    for j in 0..run.len() - 1 {
-                        push(&mut tokens, text, run[j].0, end_of(start + j + 2));
+                    for (j, (offset, _)) in run.iter().enumerate().take(run.len() - 1) {
+                        push(&mut tokens, text, *offset, end_of(start + j + 2));
                     }
                 }
             }
@@ -217,13 +299,17 @@ mod tests {
             terms("getHTTPResponse"),
             ["get", "http", "respons", "gethttprespons"]
         );
-        assert_eq!(terms("github/list-PRs.v2"), ["github", "list", "pr", "v2"]);
+        assert_eq!(
+            terms("github/list-pull_requests.v2"),
+            ["github", "list", "pull", "request", "v2"]
+        );
     }
 
     #[test]
     fn stop_words_vanish_and_case_folds() {
         assert_eq!(terms("The Files of a User"), ["file", "user"]);
         assert!(terms("the a an").is_empty());
+        assert_eq!(terms("Can you help me, I want a photo"), ["photo"]);
     }
 
     #[test]

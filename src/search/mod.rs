@@ -20,6 +20,9 @@ pub mod render;
 mod synonyms;
 pub mod usage;
 
+#[cfg(test)]
+mod tests;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -95,6 +98,8 @@ pub struct RankConfig {
     pub fuzzy: f32,
     /// Strength of the query-coverage re-weighting (0 disables it).
     pub coverage: f32,
+    /// Keep query terms made only of digits ("5 units", "2023"): they rarely name what a tool does.
+    pub numbers: bool,
     /// Exact and near-exact (one or two typos) tool names rank first.
     pub exact_names: bool,
     /// Largest relative boost the usage prior can give (0 disables it).
@@ -112,19 +117,20 @@ impl Default for RankConfig {
                 stemming: true,
                 stop_words: true,
             },
-            w_name: 2.0,
+            w_name: 1.0,
             w_title: 1.0,
             w_description: 1.0,
             w_params: 0.5,
-            w_param_desc: 0.3,
+            w_param_desc: 1.0,
             w_server: 0.3,
-            synonyms: 0.3,
+            synonyms: 0.5,
             fuzzy: 0.6,
-            coverage: 1.0,
+            coverage: 3.0,
+            numbers: false,
             exact_names: true,
             usage_boost: 0.1,
             candidates: 50,
-            no_match_below: 0.35,
+            no_match_below: 0.15,
         }
     }
 }
@@ -143,6 +149,7 @@ impl RankConfig {
         "synonyms",
         "fuzzy",
         "coverage",
+        "numbers",
         "exact_names",
         "usage_boost",
         "candidates",
@@ -173,6 +180,7 @@ impl RankConfig {
             "synonyms" => self.synonyms = float()?,
             "fuzzy" => self.fuzzy = float()?,
             "coverage" => self.coverage = float()?,
+            "numbers" => self.numbers = boolean()?,
             "exact_names" => self.exact_names = boolean()?,
             "usage_boost" => self.usage_boost = float()?,
             "candidates" => {
@@ -253,6 +261,9 @@ const WRITER_BUDGET: usize = 15_000_000;
 struct QueryTerm {
     text: String,
     weight: f32,
+    /// Typo corrections rank candidates but earn no coverage: a guessed word is no evidence
+    /// that the tool fits.
+    corrected: bool,
     /// Index into `QueryPlan::originals` of the typed term this one stands for.
     origin: usize,
 }
@@ -372,6 +383,17 @@ impl SearchIndex {
             }
         }
         writer.commit()?;
+        // One segment without deleted documents: BM25 statistics then count only live tools, so an
+        // updated index ranks exactly like a fresh one (and a single segment searches fastest).
+        let segments = self.index.searchable_segment_ids()?;
+        let deletes = self
+            .index
+            .searchable_segment_metas()?
+            .iter()
+            .any(tantivy::index::SegmentMeta::has_deletes);
+        if segments.len() > 1 || deletes {
+            writer.merge(&segments).wait()?;
+        }
         writer.wait_merging_threads()?;
         self.reader.reload()?;
         Ok(())
@@ -547,8 +569,8 @@ impl SearchIndex {
         };
         let mut extra = 0;
         for &key in exact.iter().chain(near.iter()) {
-            if !scored.contains_key(&key) {
-                scored.insert(key, 0.0);
+            if let std::collections::hash_map::Entry::Vacant(v) = scored.entry(key) {
+                v.insert(0.0);
                 extra += 1;
             }
         }
@@ -709,7 +731,9 @@ impl SearchIndex {
             }
         };
         for t in analyze(&mut analyzer, raw) {
-            add_original(t, &mut originals);
+            if self.config.numbers || !t.chars().all(|c| c.is_ascii_digit()) {
+                add_original(t, &mut originals);
+            }
         }
         for word in raw.split_whitespace() {
             if word.chars().any(|c| !c.is_alphanumeric()) {
@@ -724,37 +748,44 @@ impl SearchIndex {
             .map(|(i, t)| QueryTerm {
                 text: t.clone(),
                 weight: 1.0,
+                corrected: false,
                 origin: i,
             })
             .collect();
-        let add_expansion = |terms: &mut Vec<QueryTerm>, text: &str, weight: f32, origin| {
-            if originals.iter().any(|o| o == text) {
-                return;
-            }
-            match terms.iter_mut().find(|t| t.text == text) {
-                Some(t) if t.weight < weight => {
-                    t.weight = weight;
-                    t.origin = origin;
+        let add_expansion =
+            |terms: &mut Vec<QueryTerm>, text: &str, weight: f32, corrected, origin| {
+                if originals.iter().any(|o| o == text) {
+                    return;
                 }
-                Some(_) => {}
-                None => terms.push(QueryTerm {
-                    text: text.to_string(),
-                    weight,
-                    origin,
-                }),
-            }
-        };
+                match terms.iter_mut().find(|t| t.text == text) {
+                    Some(t) if t.weight < weight => {
+                        t.weight = weight;
+                        t.corrected = corrected;
+                        t.origin = origin;
+                    }
+                    Some(_) => {}
+                    None => terms.push(QueryTerm {
+                        text: text.to_string(),
+                        weight,
+                        corrected,
+                        origin,
+                    }),
+                }
+            };
         for (i, t) in originals.iter().enumerate() {
             if self.config.synonyms > 0.0 {
                 for s in self.synonyms.of(t) {
                     if self.doc_freq.contains_key(s) {
-                        add_expansion(&mut terms, s, self.config.synonyms, i);
+                        add_expansion(&mut terms, s, self.config.synonyms, false, i);
                     }
                 }
             }
-            if self.config.fuzzy > 0.0 && !self.doc_freq.contains_key(t) {
+            if self.config.fuzzy > 0.0
+                && originals.len() <= FUZZY_MAX_TERMS
+                && !self.doc_freq.contains_key(t)
+            {
                 for s in self.corrections(t) {
-                    add_expansion(&mut terms, &s, self.config.fuzzy, i);
+                    add_expansion(&mut terms, &s, self.config.fuzzy, true, i);
                 }
             }
         }
@@ -825,11 +856,11 @@ impl SearchIndex {
         found.into_iter().map(|(_, k)| k).collect()
     }
 
-    /// Up to three name terms within one typo (terms of 4–7 characters) or two (longer) of an
+    /// Up to three name terms within one typo (terms of 3–7 characters) or two (longer) of an
     /// analyzed query term that no tool contains; most frequent first among the closest.
     fn corrections(&self, term: &str) -> Vec<String> {
         let len = term.chars().count();
-        if len < 4 || term.chars().any(|c| c.is_ascii_digit()) {
+        if len < 3 || term.chars().any(|c| c.is_ascii_digit()) {
             return Vec::new();
         }
         let max = if len < 8 { 1 } else { 2 };
@@ -851,12 +882,16 @@ impl SearchIndex {
     }
 }
 
+/// Typo correction applies to queries of at most this many terms: in longer queries an unknown
+/// word is a name or a number far more often than a typo, and correcting it adds noise.
+const FUZZY_MAX_TERMS: usize = 3;
+
 /// Share of the query's IDF mass a tool's terms cover: a typed term counts fully, a term matched
-/// only through an expansion counts at that expansion's weight.
+/// only through a synonym counts at the synonym's weight, a typo correction not at all.
 fn coverage(plan: &QueryPlan, doc_terms: &[String]) -> f32 {
     let has = |t: &str| doc_terms.binary_search_by(|d| d.as_str().cmp(t)).is_ok();
     let mut credit = vec![0.0_f32; plan.originals.len()];
-    for term in &plan.terms {
+    for term in plan.terms.iter().filter(|t| !t.corrected) {
         if credit[term.origin] < term.weight.min(1.0) && has(&term.text) {
             credit[term.origin] = term.weight.min(1.0);
         }

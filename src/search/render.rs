@@ -10,9 +10,12 @@ use serde_json::{Map, Value, json};
 use super::Hit;
 
 /// Longest tool description kept, in characters.
-pub const DESCRIPTION_CHARS: usize = 300;
-/// Longest description kept for a property inside the input schema, in characters.
-pub const SCHEMA_DESCRIPTION_CHARS: usize = 120;
+pub const DESCRIPTION_CHARS: usize = 200;
+/// Longest description kept for a top-level property of the input schema, in characters.
+pub const SCHEMA_DESCRIPTION_CHARS: usize = 80;
+/// Longest description kept for properties of properties, in characters. Deeper descriptions
+/// are dropped: by then the structure (types, required, enums) says what a caller needs.
+pub const NESTED_DESCRIPTION_CHARS: usize = 50;
 
 /// `{"server", "tool", "description", "inputSchema", "score"}` for one hit.
 pub fn render_match(hit: &Hit) -> Value {
@@ -55,21 +58,31 @@ fn byte_index_of_char(s: &str, n: usize) -> usize {
     s.char_indices().nth(n).map_or(s.len(), |(i, _)| i)
 }
 
-/// Copies the schema, trimming long `description` strings at any depth and dropping the
-/// `$schema` dialect marker (it tells the model nothing). Property maps are walked as maps, so a
-/// property that happens to be *named* `description` is kept intact.
+/// Copies the schema, trimming long `description` strings at any depth, dropping what cannot
+/// change its meaning (the `$schema` dialect marker, `additionalProperties: true`, which is the
+/// default, and `$defs`/`definitions` entries nothing refers to). Property maps are walked as
+/// maps, so a property that happens to be *named* `description` is kept intact.
 pub fn trim_schema(schema: &Value) -> Value {
+    let mut trimmed = trim_value(schema, 0);
+    prune_unreferenced_definitions(&mut trimmed);
+    trimmed
+}
+
+/// `depth` counts the `properties` maps above `schema`: 1 for a tool's own parameters.
+fn trim_value(schema: &Value, depth: usize) -> Value {
     match schema {
         Value::Object(map) => {
             let mut out = Map::with_capacity(map.len());
             for (k, v) in map {
                 match (k.as_str(), v) {
-                    ("$schema", _) => {}
+                    ("$schema", _) | ("additionalProperties", Value::Bool(true)) => {}
                     ("description", Value::String(s)) => {
-                        out.insert(
-                            k.clone(),
-                            Value::String(trim_description(s, SCHEMA_DESCRIPTION_CHARS)),
-                        );
+                        let budget = match depth {
+                            0 | 1 => SCHEMA_DESCRIPTION_CHARS,
+                            2 => NESTED_DESCRIPTION_CHARS,
+                            _ => continue,
+                        };
+                        out.insert(k.clone(), Value::String(trim_description(s, budget)));
                     }
                     (
                         "properties" | "patternProperties" | "$defs" | "definitions",
@@ -77,19 +90,71 @@ pub fn trim_schema(schema: &Value) -> Value {
                     ) => {
                         let props = props
                             .iter()
-                            .map(|(name, sub)| (name.clone(), trim_schema(sub)))
+                            .map(|(name, sub)| (name.clone(), trim_value(sub, depth + 1)))
                             .collect();
                         out.insert(k.clone(), Value::Object(props));
                     }
                     _ => {
-                        out.insert(k.clone(), trim_schema(v));
+                        out.insert(k.clone(), trim_value(v, depth));
                     }
                 }
             }
             Value::Object(out)
         }
-        Value::Array(items) => Value::Array(items.iter().map(trim_schema).collect()),
+        Value::Array(items) => Value::Array(items.iter().map(|v| trim_value(v, depth)).collect()),
         other => other.clone(),
+    }
+}
+
+/// Removes entries of the top-level `$defs` / `definitions` that no `$ref` reaches, following
+/// references between definitions. Servers often ship one shared block of definitions in every
+/// tool's schema; only the ones a tool uses matter to a caller.
+fn prune_unreferenced_definitions(schema: &mut Value) {
+    let Some(root) = schema.as_object_mut() else {
+        return;
+    };
+    for key in ["$defs", "definitions"] {
+        let Some(Value::Object(defs)) = root.remove(key) else {
+            continue;
+        };
+        let prefix = format!("#/{key}/");
+        let mut wanted: Vec<String> = Vec::new();
+        collect_refs(&Value::Object(root.clone()), &prefix, &mut wanted);
+        let mut i = 0;
+        while i < wanted.len() {
+            if let Some(def) = defs.get(&wanted[i]) {
+                collect_refs(def, &prefix, &mut wanted);
+            }
+            i += 1;
+        }
+        let kept: Map<String, Value> = defs
+            .into_iter()
+            .filter(|(name, _)| wanted.contains(name))
+            .collect();
+        if !kept.is_empty() {
+            root.insert(key.to_string(), Value::Object(kept));
+        }
+    }
+}
+
+/// Adds to `out` the definition names of every `$ref` below `value` that starts with `prefix`.
+fn collect_refs(value: &Value, prefix: &str, out: &mut Vec<String>) {
+    match value {
+        Value::Object(map) => {
+            for (k, v) in map {
+                if let ("$ref", Value::String(r)) = (k.as_str(), v)
+                    && let Some(name) = r.strip_prefix(prefix)
+                {
+                    if !out.iter().any(|n| n == name) {
+                        out.push(name.to_string());
+                    }
+                } else {
+                    collect_refs(v, prefix, out);
+                }
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|v| collect_refs(v, prefix, out)),
+        _ => {}
     }
 }
 
@@ -108,6 +173,27 @@ mod tests {
         );
         let word = trim_description(&"word ".repeat(100), 50);
         assert!(word.ends_with('…') && word.chars().count() <= 51, "{word}");
+    }
+
+    #[test]
+    fn only_referenced_definitions_are_kept() {
+        let schema = json!({
+            "$defs": {
+                "used": {"type": "object", "properties": {"x": {"$ref": "#/$defs/nested"}}},
+                "nested": {"type": "string"},
+                "unused": {"type": "number"}
+            },
+            "type": "object",
+            "additionalProperties": true,
+            "properties": {"a": {"$ref": "#/$defs/used"}}
+        });
+        let t = trim_schema(&schema);
+        let defs = t["$defs"].as_object().unwrap();
+        assert!(defs.contains_key("used") && defs.contains_key("nested"));
+        assert!(!defs.contains_key("unused"));
+        assert!(t.get("additionalProperties").is_none());
+        let none = trim_schema(&json!({"$defs": {"u": {}}, "type": "object"}));
+        assert_eq!(none, json!({"type": "object"}));
     }
 
     #[test]

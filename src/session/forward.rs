@@ -58,15 +58,24 @@ fn invalid(message: String) -> Failure {
 /// Splits a public resource URI into its backend and original URI.
 fn route_uri<'a>(gateway: &Gateway, public: &'a str) -> Result<(String, &'a str), Failure> {
     match names::split_uri(public) {
-        Some((server, uri)) if gateway.backend(server).is_some() => Ok((server.to_string(), uri)),
+        Some((server, uri)) if gateway.backend(&server).is_some() => Ok((server, uri)),
         _ => Err(invalid(format!(
             "unknown resource `{public}`: gateway resource URIs look like `server+original-uri`"
         ))),
     }
 }
 
-/// Maps a public prompt name back to its backend and original name.
-fn route_prompt(gateway: &Gateway, public: &str) -> Result<(String, String), Failure> {
+/// Maps a public prompt name back to its backend and original name, waiting for first
+/// discoveries if the name is not known yet (a cold start must cost only time).
+async fn route_prompt(gateway: &Gateway, public: &str) -> Result<(String, String), Failure> {
+    if let Ok(found) = lookup_prompt(gateway, public) {
+        return Ok(found);
+    }
+    gateway.wait_for_discovery(super::DISCOVERY_WAIT).await;
+    lookup_prompt(gateway, public)
+}
+
+fn lookup_prompt(gateway: &Gateway, public: &str) -> Result<(String, String), Failure> {
     let snapshot = gateway.catalog.snapshot();
     let map = NameMap::build(snapshot.iter().flat_map(|e| {
         e.prompts
@@ -88,7 +97,7 @@ pub async fn routed(gateway: &Gateway, method: &str, params: Value, ctx: &CallCo
                 .get("name")
                 .and_then(Value::as_str)
                 .unwrap_or_default();
-            let (server, name) = route_prompt(gateway, public)?;
+            let (server, name) = route_prompt(gateway, public).await?;
             params["name"] = Value::String(name);
             server
         }
@@ -100,7 +109,7 @@ pub async fn routed(gateway: &Gateway, method: &str, params: Value, ctx: &CallCo
                         .get("name")
                         .and_then(Value::as_str)
                         .unwrap_or_default();
-                    let (server, name) = route_prompt(gateway, public)?;
+                    let (server, name) = route_prompt(gateway, public).await?;
                     params["ref"]["name"] = Value::String(name);
                     server
                 }

@@ -204,7 +204,14 @@ async fn invoke(
         found = known(gw);
     }
     match found {
-        Some(None) => return Ok(tool_error(unknown_tool_text(session, server, tool))),
+        Some(None) => {
+            if let crate::config::Transport::Capabilities(spec) = &backend.config.transport
+                && let Some(reason) = spec.board.quarantine_reason(tool)
+            {
+                return Ok(tool_error(reason));
+            }
+            return Ok(tool_error(unknown_tool_text(session, server, tool)));
+        }
         Some(Some(def)) if requires_task(&def) => {
             return Ok(tool_error(format!(
                 "{server}/{tool} only runs as a task, which the gateway does not support yet"
@@ -252,6 +259,12 @@ fn list_servers(session: &Arc<Session>) -> Box<RawValue> {
             });
             if let crate::backend::Status::Failed(reason) = status {
                 s["reason"] = json!(reason);
+            }
+            if let crate::config::Transport::Capabilities(spec) = &b.config.transport {
+                let problems = spec.board.problems();
+                if !problems.is_empty() {
+                    s["problems"] = json!(problems);
+                }
             }
             s
         })

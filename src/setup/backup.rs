@@ -99,7 +99,7 @@ impl Run {
         let mut n = 1;
         while root.join(&id).exists() {
             n += 1;
-            id = format!("{base}-{n}");
+            id = format!("{base}-{n:03}");
         }
         let dir = root.join(&id);
         std::fs::create_dir_all(&dir).map_err(io(&dir))?;

@@ -2,9 +2,9 @@
 //! sanitising (`[A-Za-z0-9_-]{1,32}`), and reading existing backends back for de-duplication.
 //!
 //! Edits go through `crate::clients::doc` (targeted YAML line edits, verified by re-parsing), so a
-//! hand-written gateway.yaml keeps its comments. Values are carried over as they are (secrets in
-//! env values included); only VS Code / Cursor style `${env:NAME}` references are rewritten to the
-//! gateway's `${NAME}`. Never validates env vars or starts anything.
+//! hand-written gateway.yaml keeps its comments. Values arrive already in the gateway's `${…}`
+//! grammar (see `crate::clients::EnvSyntax`) and are written as they are, secrets included.
+//! Never validates env vars or starts anything.
 
 use std::collections::BTreeMap;
 
@@ -14,7 +14,7 @@ use crate::clients::doc::{self, DocError};
 use crate::clients::{FileFormat, RemoteTransport, ServerSpec, Shape};
 
 /// Header of a gateway.yaml created by setup / add.
-pub const NEW_FILE_HEADER: &str = "# mcp-gateway configuration. Reference: docs/config.md\n# Backends are started lazily; secrets may be written as ${ENV_VAR}.\n";
+pub const NEW_FILE_HEADER: &str = "# mcp-gateway configuration. Reference: docs/configuration.md\n# Backends are started lazily; secrets may be written as ${ENV_VAR}.\n";
 
 fn section() -> Vec<String> {
     vec!["backends".to_string()]
@@ -43,19 +43,6 @@ pub fn sanitize_name(raw: &str) -> String {
     }
 }
 
-/// `${env:NAME}` → `${NAME}` (the gateway's expansion syntax); everything else unchanged.
-pub fn translate_env_refs(s: &str) -> String {
-    s.replace("${env:", "${")
-}
-
-fn translate_map(m: &BTreeMap<String, String>) -> Value {
-    Value::Object(
-        m.iter()
-            .map(|(k, v)| (k.clone(), Value::String(translate_env_refs(v))))
-            .collect(),
-    )
-}
-
 /// The `backends.NAME` value for a server.
 pub fn backend_value(spec: &ServerSpec, enabled: bool, description: Option<&str>) -> Value {
     let mut m = Map::new();
@@ -68,16 +55,10 @@ pub fn backend_value(spec: &ServerSpec, enabled: bool, description: Option<&str>
         } => {
             m.insert("command".into(), command.clone().into());
             if !args.is_empty() {
-                m.insert(
-                    "args".into(),
-                    args.iter()
-                        .map(|a| translate_env_refs(a))
-                        .collect::<Vec<_>>()
-                        .into(),
-                );
+                m.insert("args".into(), args.clone().into());
             }
             if !env.is_empty() {
-                m.insert("env".into(), translate_map(env));
+                m.insert("env".into(), crate::clients::string_map(env));
             }
             if let Some(cwd) = cwd {
                 m.insert("cwd".into(), cwd.clone().into());
@@ -90,7 +71,7 @@ pub fn backend_value(spec: &ServerSpec, enabled: bool, description: Option<&str>
         } => {
             m.insert("http_url".into(), url.clone().into());
             if !headers.is_empty() {
-                m.insert("headers".into(), translate_map(headers));
+                m.insert("headers".into(), crate::clients::string_map(headers));
             }
             if *transport == RemoteTransport::Sse {
                 m.insert("transport".into(), "sse".into());
@@ -217,11 +198,11 @@ mod tests {
         let spec = ServerSpec::Stdio {
             command: "npx".into(),
             args: vec!["-y".into(), "srv".into()],
-            env: [("TOKEN".to_string(), "${env:GH}".to_string())].into(),
+            env: [("TOKEN".to_string(), "${GH:-} p$$w".to_string())].into(),
             cwd: None,
         };
         let v = backend_value(&spec, true, Some("imported from Cursor"));
-        assert_eq!(v["env"]["TOKEN"], "${GH}");
+        assert_eq!(v["env"]["TOKEN"], "${GH:-} p$$w");
         let text = edit_backends("", &[], &[("gh".into(), v)]).unwrap();
         assert!(text.starts_with(NEW_FILE_HEADER), "{text}");
         let back = read_backends(&text).unwrap();
@@ -229,7 +210,7 @@ mod tests {
         let ServerSpec::Stdio { env, .. } = backend_spec(&back[0].1).unwrap() else {
             panic!()
         };
-        assert_eq!(env["TOKEN"], "${GH}");
+        assert_eq!(env["TOKEN"], "${GH:-} p$$w");
         let one_string =
             serde_json::json!({"command": "npx -y @modelcontextprotocol/server-filesystem /tmp"});
         let ServerSpec::Stdio { command, args, .. } = backend_spec(&one_string).unwrap() else {

@@ -87,7 +87,7 @@ fn read_location(location: &Location, text: String) -> LocationState {
             value.get("type").and_then(Value::as_str),
             Some("builtin" | "platform" | "frontend" | "inline_python")
         );
-        match clients::decode_entry(&name, &value) {
+        match clients::decode_entry(&name, &value, location.client.env_syntax()) {
             Ok(s) if clients::is_gateway_entry(&s) => {}
             Ok(s) => servers.push(s),
             Err(_) if builtin => skipped.push(format!("{name} (built-in extension)")),

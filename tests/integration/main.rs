@@ -2,6 +2,7 @@
 //! and clients (installed by `scripts/install-test-deps.sh`) and a fault-injecting fake backend
 //! (`tests/fixtures/fake_backend.py`). One module per area; `harness` is shared.
 
+mod capabilities;
 mod catalog;
 mod concurrency;
 mod config_errors;
@@ -10,5 +11,6 @@ mod harness;
 mod inspector;
 mod processes;
 mod protocol;
+mod proxy_features;
 mod real_backends;
 mod setup;

@@ -227,10 +227,14 @@ fn import_rewrite_rerun_undo_for_every_client() {
         "{gw}"
     );
     assert!(
-        gw.contains("\"${LOG_LEVEL}\""),
+        gw.contains("\"${LOG_LEVEL:-}\""),
         "VS Code ${{env:…}} translated: {gw}"
     );
-    assert!(gw.contains("\"Bearer ${CONTEXT7_TOKEN}\""), "{gw}");
+    assert!(gw.contains("\"Bearer ${CONTEXT7_TOKEN:-}\""), "{gw}");
+    assert!(
+        gw.contains("\"STRIPE_SECRET_KEY\": \"${STRIPE_KEY}\""),
+        "Gemini $VAR: {gw}"
+    );
     let filesystem = &backends.iter().find(|(n, _)| n == "filesystem").unwrap().1;
     assert_eq!(
         filesystem["description"],
@@ -391,11 +395,25 @@ fn gateway_yaml_written_by_setup_loads() {
     let home = Home::new();
     home.install("claude-desktop", "claude_desktop.json");
     home.install("lmstudio", "lmstudio.mcp.json");
+    // A literal secret with `$` in a client without expansion must arrive unchanged.
+    let kiro = home.path_of("kiro");
+    std::fs::create_dir_all(kiro.parent().unwrap()).unwrap();
+    std::fs::write(
+        &kiro,
+        r#"{"mcpServers": {"db": {"command": "db-mcp", "env": {"PASS": "pa$$w0rd${NOT_SET}"}}}}"#,
+    )
+    .unwrap();
     home.run(yes());
     let cfg =
         mcp_gateway::config::load_file(&home.gateway_yaml()).unwrap_or_else(|e| panic!("{e}"));
     let names: Vec<&String> = cfg.backends.keys().collect();
-    assert_eq!(names, ["filesystem", "hf-mcp-server", "memory"]);
+    assert_eq!(names, ["db", "filesystem", "hf-mcp-server", "memory"]);
+    match &cfg.backends["db"].transport {
+        mcp_gateway::config::Transport::Stdio(spec) => {
+            assert_eq!(spec.env["PASS"], "pa$$w0rd${NOT_SET}")
+        }
+        other => panic!("{other:?}"),
+    }
     assert_eq!(cfg.backends["memory"].transport.kind(), "stdio");
     assert_eq!(cfg.backends["hf-mcp-server"].transport.kind(), "http");
 }
@@ -588,4 +606,84 @@ fn wizard_in_a_pseudo_terminal() {
     );
     assert_eq!(entry_names(&home, "kiro"), ["gateway"]);
     assert_ne!(std::fs::read(&cursor).unwrap(), fixture("cursor.mcp.json"));
+}
+
+/// Where `scripts/install-test-deps.sh` put the real servers and the Python SDK.
+fn test_deps() -> Option<PathBuf> {
+    let dir = std::env::var_os("MCP_GATEWAY_TEST_DEPS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join(".test-deps"));
+    dir.join("py/bin/python").exists().then_some(dir)
+}
+
+#[test]
+fn python_sdk_reaches_servers_imported_by_setup() {
+    let Some(deps) = test_deps() else {
+        eprintln!("test deps missing (run scripts/install-test-deps.sh); skipping");
+        return;
+    };
+    let home = Home::new();
+    // Claude Desktop holds a Node server, Codex a Python one: both real, both keyless.
+    let memory = deps.join("npm/node_modules/.bin/mcp-server-memory");
+    let time = deps.join("py/bin/mcp-server-time");
+    let desktop = home.path_of("claude-desktop");
+    std::fs::create_dir_all(desktop.parent().unwrap()).unwrap();
+    let memory_file = home.root.join("memory.jsonl");
+    std::fs::write(&desktop, serde_json::to_string_pretty(&serde_json::json!({"mcpServers": {"memory": {"command": memory, "env": {"MEMORY_FILE_PATH": memory_file}}}})).unwrap()).unwrap();
+    let codex = home.path_of("codex");
+    std::fs::create_dir_all(codex.parent().unwrap()).unwrap();
+    std::fs::write(
+        &codex,
+        format!(
+            "[mcp_servers.time]\ncommand = {:?}\nargs = [\"--local-timezone=UTC\"]\n",
+            time.to_string_lossy()
+        ),
+    )
+    .unwrap();
+    home.run(yes());
+
+    let gateway = env!("CARGO_BIN_EXE_mcp-gateway");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/integration/py/invoke_through_gateway.py");
+    let call = |server: &str, tool: &str, args: &str| -> serde_json::Value {
+        let out = std::process::Command::new(deps.join("py/bin/python"))
+            .arg(&script)
+            .args([server, tool, args, "--", gateway, "--config"])
+            .arg(home.gateway_yaml())
+            .env("HOME", &home.root)
+            .env("XDG_CACHE_HOME", home.root.join(".cache"))
+            .env("XDG_STATE_HOME", home.root.join(".local/state"))
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "python client failed: {stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_str(stdout.lines().last().unwrap_or_default())
+            .unwrap_or_else(|e| panic!("{e}: {stdout}"))
+    };
+    let r = call(
+        "memory",
+        "create_entities",
+        r#"{"entities": [{"name": "gateway", "entityType": "tool", "observations": ["imported by setup"]}]}"#,
+    );
+    assert_eq!(r["isError"], false, "{r}");
+    assert!(
+        r["tools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t == "gateway_search_tools"),
+        "{r}"
+    );
+    let r = call("memory", "read_graph", "{}");
+    assert!(
+        r["text"].as_str().unwrap().contains("imported by setup"),
+        "{r}"
+    );
+    let r = call("time", "get_current_time", r#"{"timezone": "UTC"}"#);
+    assert_eq!(r["isError"], false, "{r}");
+    assert!(r["text"].as_str().unwrap().contains("UTC"), "{r}");
 }

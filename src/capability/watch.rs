@@ -1,0 +1,141 @@
+//! Watches capability directories and signals "reload now" after a quiet period.
+//!
+//! Owns the `notify` watcher and the debounce. Editors' temp and swap files are ignored;
+//! atomic-rename saves, deletions and whole-directory removal or creation all count, because
+//! the parent of each directory is watched too and the recursive watch is re-established after
+//! every burst. It never reads or parses capability files: the receiver reloads.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use notify::{EventKind, RecursiveMode, Watcher as _};
+use tokio::sync::mpsc;
+
+#[derive(Debug, thiserror::Error)]
+pub enum WatchError {
+    #[error("cannot watch {}: {source}", path.display())]
+    Watch {
+        path: PathBuf,
+        #[source]
+        source: notify::Error,
+    },
+    #[error("cannot start the file watcher: {0}")]
+    Start(#[source] notify::Error),
+}
+
+/// Keeps the watch alive; dropping it stops watching.
+pub struct Watcher {
+    _inner: Arc<Mutex<notify::RecommendedWatcher>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl std::fmt::Debug for Watcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Watcher").finish_non_exhaustive()
+    }
+}
+
+impl Drop for Watcher {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+fn relevant(event: &notify::Event, dirs: &[PathBuf]) -> bool {
+    if matches!(event.kind, EventKind::Access(_)) {
+        return false;
+    }
+    event
+        .paths
+        .iter()
+        .any(|p| dirs.iter().any(|d| p.starts_with(d)) && !super::is_temp_file(p))
+}
+
+/// Makes sure each existing dir is watched recursively and each dir's existing parent
+/// non-recursively (so a directory created or removed as a whole is seen).
+fn establish(
+    watcher: &mut notify::RecommendedWatcher,
+    dirs: &[PathBuf],
+    strict: bool,
+) -> Result<(), WatchError> {
+    for dir in dirs {
+        if dir.is_dir()
+            && let Err(source) = watcher.watch(dir, RecursiveMode::Recursive)
+            && strict
+        {
+            return Err(WatchError::Watch {
+                path: dir.clone(),
+                source,
+            });
+        }
+        if let Some(parent) = dir.parent().filter(|p| p.is_dir()) {
+            let _ = watcher.watch(parent, RecursiveMode::NonRecursive);
+        }
+    }
+    Ok(())
+}
+
+fn absolute(dir: &Path) -> PathBuf {
+    std::fs::canonicalize(dir).unwrap_or_else(|_| {
+        if dir.is_absolute() {
+            dir.to_path_buf()
+        } else {
+            std::env::current_dir()
+                .map(|c| c.join(dir))
+                .unwrap_or_else(|_| dir.to_path_buf())
+        }
+    })
+}
+
+/// Watches `dirs`; the receiver gets `()` once per burst of changes, `debounce` after the last
+/// change of the burst. Must be called inside a tokio runtime.
+pub fn watch(
+    dirs: &[PathBuf],
+    debounce: Duration,
+) -> Result<(Watcher, mpsc::Receiver<()>), WatchError> {
+    let dirs: Vec<PathBuf> = dirs.iter().map(|d| absolute(d)).collect();
+    let (raw_tx, mut raw_rx) = mpsc::unbounded_channel::<()>();
+    let filter_dirs = dirs.clone();
+    let inner = notify::recommended_watcher(move |res: notify::Result<notify::Event>| match res {
+        Ok(event) if relevant(&event, &filter_dirs) => {
+            let _ = raw_tx.send(());
+        }
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "capability watcher error"),
+    })
+    .map_err(WatchError::Start)?;
+    let inner = Arc::new(Mutex::new(inner));
+    {
+        let mut w = inner.lock().unwrap_or_else(|p| p.into_inner());
+        establish(&mut w, &dirs, true)?;
+    }
+    let (tx, rx) = mpsc::channel(1);
+    let task_watcher = Arc::clone(&inner);
+    let task = tokio::spawn(async move {
+        while raw_rx.recv().await.is_some() {
+            loop {
+                match tokio::time::timeout(debounce, raw_rx.recv()).await {
+                    Ok(Some(())) => continue,
+                    Ok(None) => return,
+                    Err(_) => break,
+                }
+            }
+            {
+                let mut w = task_watcher.lock().unwrap_or_else(|p| p.into_inner());
+                let _ = establish(&mut w, &dirs, false);
+            }
+            match tx.try_send(()) {
+                Ok(()) | Err(mpsc::error::TrySendError::Full(())) => {}
+                Err(mpsc::error::TrySendError::Closed(())) => return,
+            }
+        }
+    });
+    Ok((
+        Watcher {
+            _inner: inner,
+            task,
+        },
+        rx,
+    ))
+}

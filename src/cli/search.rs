@@ -1,0 +1,169 @@
+//! `mcp-gateway search "QUERY" [--server S] [--limit N] [--json]`: the meta-tool's ranking from
+//! the shell.
+//!
+//! Owns building an index from the documents it is handed (the persisted catalog), applying the
+//! saved usage prior, and printing an aligned table or the meta-tool's JSON. It never starts a
+//! backend and never writes state.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+
+use anyhow::Context;
+use serde_json::json;
+
+use crate::search::render::trim_description;
+use crate::search::{SearchIndex, SearchOutcome, ToolDoc, UsageCounts, render_match};
+
+/// Arguments of `mcp-gateway search`.
+#[derive(Debug, clap::Args)]
+pub struct SearchArgs {
+    /// What the tool should do, or its name (`create_issue`, `github/create_issue`).
+    pub query: String,
+    /// Only tools of this server.
+    #[arg(long, short = 's')]
+    pub server: Option<String>,
+    /// How many matches to show.
+    #[arg(long, short = 'n', default_value_t = 5, value_parser = clap::value_parser!(u16).range(1..=100))]
+    pub limit: u16,
+    /// Print the `gateway_search_tools` result JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Searches `docs` (every tool of every server) and prints the result on stdout.
+pub fn run(args: SearchArgs, docs: Vec<ToolDoc>) -> anyhow::Result<()> {
+    let mut by_server: BTreeMap<String, Vec<ToolDoc>> = BTreeMap::new();
+    for d in docs {
+        by_server.entry(d.server.clone()).or_default().push(d);
+    }
+    if let Some(s) = &args.server
+        && !by_server.contains_key(s)
+    {
+        let known: Vec<&str> = by_server.keys().map(String::as_str).collect();
+        anyhow::bail!(
+            "no server named `{s}` in the catalog (known: {})",
+            if known.is_empty() {
+                "none".to_string()
+            } else {
+                known.join(", ")
+            }
+        );
+    }
+    let mut index = SearchIndex::new().context("creating the search index")?;
+    index
+        .replace_servers(by_server.into_iter().collect())
+        .context("indexing the catalog")?;
+    if let Some(paths) = crate::state::Paths::from_env() {
+        match UsageCounts::load(&UsageCounts::path(&paths)) {
+            Ok(usage) => index.set_usage(usage),
+            Err(e) => tracing::warn!("ignoring usage prior: {e}"),
+        }
+    }
+    let outcome = index
+        .search(&args.query, usize::from(args.limit), args.server.as_deref())
+        .with_context(|| format!("searching for `{}`", args.query))?;
+    let text = if args.json {
+        let matches: Vec<_> = outcome.hits.iter().map(render_match).collect();
+        let value = json!({
+            "matches": matches,
+            "total": outcome.total,
+            "no_good_match": outcome.no_good_match,
+        });
+        format!("{}\n", serde_json::to_string_pretty(&value)?)
+    } else {
+        table(&outcome)
+    };
+    std::io::stdout()
+        .lock()
+        .write_all(text.as_bytes())
+        .context("writing to stdout")
+}
+
+/// Width the description column is cut to.
+const DESCRIPTION_WIDTH: usize = 72;
+
+fn table(outcome: &SearchOutcome) -> String {
+    if outcome.hits.is_empty() {
+        return "no matching tools\n".to_string();
+    }
+    let rows: Vec<[String; 3]> = outcome
+        .hits
+        .iter()
+        .map(|h| {
+            [
+                format!("{:.2}", h.score),
+                format!("{}/{}", h.doc.server, h.doc.name),
+                trim_description(&h.doc.description, DESCRIPTION_WIDTH),
+            ]
+        })
+        .collect();
+    let width = |col: usize, header: &str| {
+        rows.iter()
+            .map(|r| r[col].chars().count())
+            .chain([header.chars().count()])
+            .max()
+            .unwrap_or(0)
+    };
+    let (ws, wt) = (width(0, "SCORE"), width(1, "TOOL"));
+    let mut out = format!("{:>ws$}  {:<wt$}  DESCRIPTION\n", "SCORE", "TOOL");
+    for [score, tool, description] in &rows {
+        out.push_str(&format!("{score:>ws$}  {tool:<wt$}  {description}\n"));
+    }
+    out.push_str(&format!(
+        "{} of {} matching tools shown",
+        rows.len(),
+        outcome.total
+    ));
+    if outcome.no_good_match {
+        out.push_str("; no good match: these are weak guesses");
+    }
+    out.push('\n');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    #[test]
+    fn table_aligns_columns_and_flags_weak_results() {
+        let doc = |name: &str| {
+            Arc::new(ToolDoc {
+                server: "github".into(),
+                server_description: None,
+                name: name.into(),
+                title: None,
+                description: "Create a new issue in a repository.".into(),
+                input_schema: json!({}),
+            })
+        };
+        let outcome = SearchOutcome {
+            hits: vec![
+                crate::search::Hit {
+                    doc: doc("create_issue"),
+                    score: 12.5,
+                },
+                crate::search::Hit {
+                    doc: doc("x"),
+                    score: 3.25,
+                },
+            ],
+            total: 7,
+            no_good_match: true,
+            confidence: 0.1,
+        };
+        let t = table(&outcome);
+        let lines: Vec<&str> = t.lines().collect();
+        assert_eq!(lines[0], "SCORE  TOOL                 DESCRIPTION");
+        assert_eq!(
+            lines[1],
+            "12.50  github/create_issue  Create a new issue in a repository."
+        );
+        assert_eq!(
+            lines[2],
+            " 3.25  github/x             Create a new issue in a repository."
+        );
+        assert!(lines[3].starts_with("2 of 7") && lines[3].contains("no good match"));
+    }
+}
