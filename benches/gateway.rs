@@ -52,9 +52,12 @@ fn main() {
     let env = TestEnv::new();
     writeln!(
         report,
-        "Measured on {} ({} CPUs visible), gateway binary {}.\n",
+        "Measured on {} ({} CPUs visible, load average {} at start), gateway binary {}.\n",
         host(),
         cpus(),
+        std::fs::read_to_string("/proc/loadavg")
+            .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+            .unwrap_or_default(),
         harness::gateway_bin().display()
     )
     .ok();

@@ -54,7 +54,9 @@ pub fn namespace_uri(server: &str, uri: &str) -> String {
 
 /// Splits a public URI back into `(server, original)`.
 pub fn split_uri(public: &str) -> Option<(String, &str)> {
-    let (scheme, uri) = public.split_once('+').filter(|(s, u)| !s.is_empty() && !u.is_empty())?;
+    let (scheme, uri) = public
+        .split_once('+')
+        .filter(|(s, u)| !s.is_empty() && !u.is_empty())?;
     let name = scheme.strip_prefix("x.").unwrap_or(scheme);
     Some((name.replace('.', "_"), uri))
 }
@@ -95,13 +97,20 @@ mod tests {
     fn uris_round_trip() {
         let p = namespace_uri("everything", "git+ssh://host/x");
         assert_eq!(p, "everything+git+ssh://host/x");
-        assert_eq!(split_uri(&p), Some(("everything".into(), "git+ssh://host/x")));
+        assert_eq!(
+            split_uri(&p),
+            Some(("everything".into(), "git+ssh://host/x"))
+        );
         assert_eq!(split_uri("file:///no-server"), None);
         for server in ["my_docs", "9lives", "a-b_c"] {
             let p = namespace_uri(server, "demo://r/1");
             let scheme = p.split('+').next().unwrap();
             assert!(scheme.starts_with(|c: char| c.is_ascii_alphabetic()), "{p}");
-            assert!(scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c)));
+            assert!(
+                scheme
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+            );
             assert_eq!(split_uri(&p), Some((server.to_string(), "demo://r/1")));
         }
     }
