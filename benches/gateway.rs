@@ -52,9 +52,12 @@ fn main() {
     let env = TestEnv::new();
     writeln!(
         report,
-        "Measured on {} ({} CPUs visible), gateway binary {}.\n",
+        "Measured on {} ({} CPUs visible, load average {} at start), gateway binary {}.\n",
         host(),
         cpus(),
+        std::fs::read_to_string("/proc/loadavg")
+            .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+            .unwrap_or_default(),
         harness::gateway_bin().display()
     )
     .ok();
@@ -203,40 +206,44 @@ fn startup_times(env: &TestEnv, config: &Path, runs: usize) -> Vec<Duration> {
         .collect()
 }
 
-/// (direct, via `gateway_invoke`, via `fake__echo`) latencies of the same echo call.
+/// (direct, via `gateway_invoke`, via `fake__echo`) latencies of the same echo call. The three
+/// connections are open at once and called in turn, so load changes during the run hit all three
+/// alike.
 fn call_latencies(env: &TestEnv, calls: usize) -> (Vec<Duration>, Vec<Duration>, Vec<Duration>) {
-    let time = |client: &mut RpcClient, name: &str, args: serde_json::Value| -> Vec<Duration> {
-        for _ in 0..100 {
-            client.call_tool(name, args.clone());
-        }
-        (0..calls)
-            .map(|_| {
-                let started = Instant::now();
-                client.call_tool(name, args.clone());
-                started.elapsed()
-            })
-            .collect()
-    };
     let echo = json!({"text": "latency"});
     let mut cmd = Command::new("python3");
     cmd.arg(harness::fixture("fake_backend.py"));
     env.apply(&mut cmd);
     let mut direct = RpcClient::spawn(cmd);
     direct.initialize();
-    let d = time(&mut direct, "echo", echo.clone());
-    direct.shutdown();
-
     let config = env.write_config(false, &[("fake", fake_backend(&[], ""))]);
-    let mut client = env.start(&config);
-    harness::list_tools_until(&mut client, &["fake__echo"], Duration::from_secs(60));
-    let namespaced = time(&mut client, "fake__echo", echo.clone());
-    client.shutdown();
+    let mut namespaced = env.start(&config);
+    harness::list_tools_until(&mut namespaced, &["fake__echo"], Duration::from_secs(60));
     let config = env.write_config(true, &[("fake", fake_backend(&[], ""))]);
-    let mut client = env.start(&config);
+    let mut meta = env.start(&config);
     let invoke_args = json!({"server": "fake", "tool": "echo", "arguments": echo});
-    let invoke = time(&mut client, "gateway_invoke", invoke_args);
-    client.shutdown();
-    (d, invoke, namespaced)
+
+    let mut runs: [(&mut RpcClient, &str, serde_json::Value, Vec<Duration>); 3] = [
+        (&mut direct, "echo", echo.clone(), Vec::new()),
+        (&mut meta, "gateway_invoke", invoke_args, Vec::new()),
+        (&mut namespaced, "fake__echo", echo, Vec::new()),
+    ];
+    for round in 0..calls + 100 {
+        for (client, name, args, samples) in runs.iter_mut() {
+            let started = Instant::now();
+            let result = client.call_tool(name, args.clone());
+            let took = started.elapsed();
+            assert_eq!(first_text(&result), "latency");
+            if round >= 100 {
+                samples.push(took);
+            }
+        }
+    }
+    let [(_, _, _, d), (_, _, _, i), (_, _, _, n)] = runs;
+    direct.shutdown();
+    meta.shutdown();
+    namespaced.shutdown();
+    (d, i, n)
 }
 
 fn ping_during_slow_call(env: &TestEnv, rounds: usize) -> Vec<Duration> {
