@@ -83,12 +83,14 @@ pub fn run(global: &GlobalArgs, args: &DoctorArgs) -> ExitCode {
     if args.fix {
         for client in unpointed {
             let export = super::setup::SetupArgs {
-                action: Some(super::setup::SetupAction::Export(super::setup::ExportArgs {
-                    target: client.clone(),
-                    project: None,
-                    dry_run: false,
-                    json: false,
-                })),
+                action: Some(super::setup::SetupAction::Export(
+                    super::setup::ExportArgs {
+                        target: client.clone(),
+                        project: None,
+                        dry_run: false,
+                        json: false,
+                    },
+                )),
                 yes: true,
                 dry_run: false,
                 clients: Vec::new(),
@@ -97,7 +99,10 @@ pub fn run(global: &GlobalArgs, args: &DoctorArgs) -> ExitCode {
             };
             let fixed = super::setup::run(global.config.as_deref(), export);
             let (level, detail) = match fixed {
-                Ok(_) => (Level::Ok, "gateway entry added (undo: mcp-gateway setup undo)".to_string()),
+                Ok(_) => (
+                    Level::Ok,
+                    "gateway entry added (undo: mcp-gateway setup undo)".to_string(),
+                ),
                 Err(e) => (Level::Fail, format!("{e:#}")),
             };
             checks.push(Check::new(level, format!("fix client {client}"), detail));
@@ -166,7 +171,11 @@ fn client_configs(cwd: &std::path::Path, checks: &mut Vec<Check>) -> Vec<String>
             let what = format!("client {}", client.id());
             match loc.read_servers(&text) {
                 Ok(servers) if servers.iter().any(crate::clients::is_gateway_entry) => {
-                    checks.push(Check::new(Level::Ok, what, format!("{} uses the gateway", loc.describe())));
+                    checks.push(Check::new(
+                        Level::Ok,
+                        what,
+                        format!("{} uses the gateway", loc.describe()),
+                    ));
                 }
                 Ok(servers) if servers.is_empty() => {}
                 Ok(servers) => {
@@ -267,7 +276,11 @@ async fn probe_backends(config: config::Config) -> Vec<Check> {
                     checks.extend(scan_listing(&name, &listing.tools));
                     checks
                 }
-                Err(e) => vec![Check::new(Level::Fail, format!("backend {name}"), e.to_string())],
+                Err(e) => vec![Check::new(
+                    Level::Fail,
+                    format!("backend {name}"),
+                    e.to_string(),
+                )],
             };
             (name, checks)
         });

@@ -142,6 +142,7 @@ async fn search(session: &Arc<Session>, args: &Value) -> Outcome {
         return Ok(tool_error(unknown_server_text(session, s)));
     }
     let pending = gw.wait_for_discovery(DISCOVERY_WAIT).await;
+    gw.wait_for_index().await;
     let outcome = gw
         .search(query, limit, server)
         .map_err(|e| Failure::Rpc(ErrorObject::new(code::INTERNAL_ERROR, e.to_string())))?;
