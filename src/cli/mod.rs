@@ -136,14 +136,20 @@ pub fn run(cli: Cli) -> ExitCode {
     }
 }
 
+/// Loads the effective config (discovery or `--config`); a config error is printed with its
+/// file, line and key and becomes exit code 2.
+fn load_config(global: &GlobalArgs) -> Result<crate::config::Config, ExitCode> {
+    let cwd = std::env::current_dir().unwrap_or_default();
+    crate::config::load(global.config.as_deref(), &cwd).map_err(|e| {
+        eprintln!("mcp-gateway: config error: {e}");
+        ExitCode::from(EXIT_USAGE)
+    })
+}
+
 /// Every tool of every enabled backend, for commands that search from the shell. Backends the
 /// catalog has never seen are discovered first (started once, then stopped).
 fn catalog_docs(global: &GlobalArgs) -> Result<Vec<crate::search::ToolDoc>, ExitCode> {
-    let cwd = std::env::current_dir().unwrap_or_default();
-    let config = crate::config::load(global.config.as_deref(), &cwd).map_err(|e| {
-        eprintln!("mcp-gateway: config error: {e}");
-        ExitCode::from(EXIT_USAGE)
-    })?;
+    let config = load_config(global)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

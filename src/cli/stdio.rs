@@ -9,13 +9,9 @@ use crate::gateway::Gateway;
 use crate::state::Paths;
 
 pub fn run(global: &GlobalArgs) -> ExitCode {
-    let cwd = std::env::current_dir().unwrap_or_default();
-    let config = match config::load(global.config.as_deref(), &cwd) {
+    let config = match super::load_config(global) {
         Ok(c) => c,
-        Err(e) => {
-            eprintln!("mcp-gateway: config error: {e}");
-            return ExitCode::from(EXIT_USAGE);
-        }
+        Err(code) => return code,
     };
     let level = global
         .log_level

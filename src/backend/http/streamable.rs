@@ -21,6 +21,8 @@ use crate::jsonrpc::{Id, Message};
 const SESSION_HEADER: &str = "mcp-session-id";
 /// Reconnects of one response stream that brought nothing new before giving up.
 const MAX_RESUME_ATTEMPTS: u32 = 5;
+/// How long the first request after `initialized` waits for the GET stream to open.
+const LISTENER_OPEN_WAIT: Duration = Duration::from_secs(2);
 /// Longest pause between attempts to reopen the GET stream.
 const MAX_LISTEN_BACKOFF: Duration = Duration::from_secs(30);
 /// A request task outlives the caller's own timeout by at most this.
@@ -227,7 +229,7 @@ impl Streamable {
         }
         if status == StatusCode::ACCEPTED || status == StatusCode::NO_CONTENT {
             if method == "notifications/initialized" {
-                self.spawn_listener();
+                self.open_listener().await;
             }
             return Ok(());
         }
@@ -236,24 +238,26 @@ impl Streamable {
             Outgoing::Request(id) => Some(id.clone()),
             Outgoing::OneWay => None,
         };
-        match ctype.as_str() {
+        let outcome = match ctype.as_str() {
             "text/event-stream" => {
                 self.consume_stream(resp, awaiting).await;
                 Ok(())
             }
             "application/json" => {
-                let body = self.shared.read_body(resp).await.map_err(|e| {
-                    PostFailure::Transport(format!("POST {url}: {e}"))
-                })?;
+                let body = self
+                    .shared
+                    .read_body(resp)
+                    .await
+                    .map_err(|e| PostFailure::Transport(format!("POST {url}: {e}")))?;
                 let answered = if body.trim().is_empty() {
                     Vec::new()
                 } else {
                     self.shared.deliver(&body)
                 };
                 match awaiting {
-                    Some(id) if !answered.contains(&id) => Err(PostFailure::Refused(
-                        format!("POST {url} answered JSON without the response to request {id}"),
-                    )),
+                    Some(id) if !answered.contains(&id) => Err(PostFailure::Refused(format!(
+                        "POST {url} answered JSON without the response to request {id}"
+                    ))),
                     _ => Ok(()),
                 }
             }
@@ -261,12 +265,11 @@ impl Streamable {
             other => Err(PostFailure::NotStreamable(format!(
                 "POST {url} answered with content type `{other}` (expected application/json or text/event-stream)"
             ))),
+        };
+        if outcome.is_ok() && method == "notifications/initialized" {
+            self.open_listener().await;
         }
-        .inspect(|()| {
-            if method == "notifications/initialized" {
-                self.spawn_listener();
-            }
-        })
+        outcome
     }
 
     /// A POST answered with an error status: a JSON-RPC error for the request in the body is
@@ -346,13 +349,18 @@ impl Streamable {
         }
     }
 
-    /// Opens the standalone GET stream for server-initiated messages, for the current session.
-    fn spawn_listener(&self) {
+    /// Opens the standalone GET stream for server-initiated messages, for the current session,
+    /// and waits (briefly) until the server answered it: requests sent after `initialized` must
+    /// not race the stream's opening, or a server may take it for the resumption of theirs.
+    async fn open_listener(&self) {
+        let (opened, answered) = tokio::sync::oneshot::channel();
         tokio::spawn(listen(
             Arc::clone(&self.shared),
             Arc::clone(&self.session),
             self.session(),
+            opened,
         ));
+        let _ = tokio::time::timeout(LISTENER_OPEN_WAIT, answered).await;
     }
 
     /// Replays `initialize` and `notifications/initialized` for a new session, unless another
@@ -432,7 +440,7 @@ impl Streamable {
             )));
         }
         tracing::info!(backend = %self.shared.backend, session = ?sid, "new session after expiry");
-        self.spawn_listener();
+        self.open_listener().await;
         Ok(())
     }
 
@@ -504,14 +512,20 @@ async fn listen(
     shared: Arc<Shared>,
     sessions: Arc<Mutex<Option<String>>>,
     session: Option<String>,
+    opened: tokio::sync::oneshot::Sender<()>,
 ) {
     let mut parser = SseParser::new(MAX_MESSAGE_BYTES);
     let mut failures: u32 = 0;
+    let mut opened = Some(opened);
     loop {
         if shared.stop.is_cancelled() || current(&sessions) != session {
             return;
         }
-        match open_get(&shared, session.as_deref(), parser.last_event_id()).await {
+        let attempt = open_get(&shared, session.as_deref(), parser.last_event_id()).await;
+        if let Some(tx) = opened.take() {
+            let _ = tx.send(());
+        }
+        match attempt {
             Ok(mut resp) => {
                 failures = 0;
                 let end = shared
