@@ -300,7 +300,7 @@ fn paginated_backend_tool_lists_are_merged() {
     }
     crate::harness::search_until_found(
         &mut client,
-        "filler tool number 29",
+        "filler_029",
         "paged",
         "filler_029",
         Duration::from_secs(20),
