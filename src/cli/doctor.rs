@@ -20,6 +20,10 @@ pub struct DoctorArgs {
     /// Skip starting backends
     #[arg(long)]
     pub no_probe: bool,
+    /// Repair what can be repaired: add the gateway entry to client configs that lack it
+    /// (backed up first; undo with `mcp-gateway setup undo`)
+    #[arg(long)]
+    pub fix: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,6 +78,36 @@ pub fn run(global: &GlobalArgs, args: &DoctorArgs) -> ExitCode {
         }
     };
     checks.push(binary_on_path());
+    checks.extend(capability_files(&config));
+    let unpointed = client_configs(&cwd, &mut checks);
+    if args.fix {
+        for client in unpointed {
+            let export = super::setup::SetupArgs {
+                action: Some(super::setup::SetupAction::Export(
+                    super::setup::ExportArgs {
+                        target: client.clone(),
+                        project: None,
+                        dry_run: false,
+                        json: false,
+                    },
+                )),
+                yes: true,
+                dry_run: false,
+                clients: Vec::new(),
+                project: None,
+                json: false,
+            };
+            let fixed = super::setup::run(global.config.as_deref(), export);
+            let (level, detail) = match fixed {
+                Ok(_) => (
+                    Level::Ok,
+                    "gateway entry added (undo: mcp-gateway setup undo)".to_string(),
+                ),
+                Err(e) => (Level::Fail, format!("{e:#}")),
+            };
+            checks.push(Check::new(level, format!("fix client {client}"), detail));
+        }
+    }
     if !args.no_probe && !config.backends.is_empty() {
         match tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -93,6 +127,98 @@ pub fn run(global: &GlobalArgs, args: &DoctorArgs) -> ExitCode {
     } else {
         ExitCode::SUCCESS
     }
+}
+
+/// Capability files that do not load, or changed since they were pinned.
+fn capability_files(config: &config::Config) -> Vec<Check> {
+    use crate::capability::{CapabilitySet, PinStore, ProblemKind};
+    if !config.capabilities.enabled {
+        return Vec::new();
+    }
+    let pins = match Paths::from_env().map(|p| PinStore::open(&p)) {
+        Some(Ok(pins)) => pins,
+        Some(Err(e)) => return vec![Check::new(Level::Fail, "capability pins", e.to_string())],
+        None => PinStore::in_memory(),
+    };
+    let (set, problems) = CapabilitySet::load(&config.capabilities.directories, &pins);
+    let mut checks = vec![Check::new(
+        Level::Ok,
+        "capabilities",
+        format!("{} tools loaded", set.tools().len()),
+    )];
+    for p in problems {
+        let level = match p.kind {
+            ProblemKind::ChangedSinceApproval => Level::Warn,
+            ProblemKind::Invalid => Level::Fail,
+        };
+        checks.push(Check::new(level, "capability file", p.to_string()));
+    }
+    checks
+}
+
+/// Which AI clients point at the gateway. Returns the ids of clients whose config files list
+/// servers but no gateway entry.
+fn client_configs(cwd: &std::path::Path, checks: &mut Vec<Check>) -> Vec<String> {
+    let Ok(env) = crate::clients::HostEnv::from_env() else {
+        return Vec::new();
+    };
+    let mut unpointed = Vec::new();
+    for client in crate::clients::all() {
+        for loc in client.locations(&env, Some(cwd)) {
+            let Ok(text) = std::fs::read_to_string(&loc.path) else {
+                continue;
+            };
+            let what = format!("client {}", client.id());
+            match loc.read_servers(&text) {
+                Ok(servers) if servers.iter().any(crate::clients::is_gateway_entry) => {
+                    checks.push(Check::new(
+                        Level::Ok,
+                        what,
+                        format!("{} uses the gateway", loc.describe()),
+                    ));
+                }
+                Ok(servers) if servers.is_empty() => {}
+                Ok(servers) => {
+                    checks.push(Check::new(
+                        Level::Warn,
+                        what,
+                        format!(
+                            "{} has {} server(s) but no gateway entry (fix: mcp-gateway setup, or doctor --fix)",
+                            loc.describe(),
+                            servers.len()
+                        ),
+                    ));
+                    if !unpointed.contains(&client.id().to_string()) {
+                        unpointed.push(client.id().to_string());
+                    }
+                }
+                Err(e) => checks.push(Check::new(Level::Warn, what, e.to_string())),
+            }
+        }
+    }
+    unpointed
+}
+
+/// High findings are withheld by the gateway; medium ones are served with a warning.
+fn scan_listing(name: &str, tools: &[Value]) -> Vec<Check> {
+    use crate::scanner::{Severity, scan_tool};
+    let mut checks = Vec::new();
+    for tool in tools {
+        let tool_name = tool.get("name").and_then(Value::as_str).unwrap_or("?");
+        for f in scan_tool(tool) {
+            let (level, verdict) = match f.severity {
+                Severity::High => (Level::Warn, "withheld"),
+                Severity::Medium => (Level::Warn, "served with a warning"),
+                Severity::Low => continue,
+            };
+            checks.push(Check::new(
+                level,
+                format!("tool {name}/{tool_name}"),
+                format!("{verdict}: {} ({})", f.detail, f.rule),
+            ));
+        }
+    }
+    checks
 }
 
 fn binary_on_path() -> Check {
@@ -132,23 +258,31 @@ async fn probe_backends(config: config::Config) -> Vec<Check> {
             let started = Instant::now();
             let result = match gw.backend(&name) {
                 Some(b) => b.fetch_listing(Duration::ZERO).await,
-                None => return (name, Check::new(Level::Fail, "backend", "vanished")),
+                None => return (name, Vec::new()),
             };
-            let check = match result {
-                Ok(listing) => Check::new(
-                    Level::Ok,
+            let checks = match result {
+                Ok(listing) => {
+                    let mut checks = vec![Check::new(
+                        Level::Ok,
+                        format!("backend {name}"),
+                        format!(
+                            "{} tools, {} resources, {} prompts ({} ms)",
+                            listing.tools.len(),
+                            listing.resources.len(),
+                            listing.prompts.len(),
+                            started.elapsed().as_millis()
+                        ),
+                    )];
+                    checks.extend(scan_listing(&name, &listing.tools));
+                    checks
+                }
+                Err(e) => vec![Check::new(
+                    Level::Fail,
                     format!("backend {name}"),
-                    format!(
-                        "{} tools, {} resources, {} prompts ({} ms)",
-                        listing.tools.len(),
-                        listing.resources.len(),
-                        listing.prompts.len(),
-                        started.elapsed().as_millis()
-                    ),
-                ),
-                Err(e) => Check::new(Level::Fail, format!("backend {name}"), e.to_string()),
+                    e.to_string(),
+                )],
             };
-            (name, check)
+            (name, checks)
         });
     }
     let mut checks = Vec::new();
@@ -156,8 +290,8 @@ async fn probe_backends(config: config::Config) -> Vec<Check> {
     while let Some(joined) = set.join_next().await {
         done += 1;
         progress(done, total);
-        if let Ok((_, check)) = joined {
-            checks.push(check);
+        if let Ok((_, found)) = joined {
+            checks.extend(found);
         }
     }
     progress_done();

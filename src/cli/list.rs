@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use serde_json::json;
 
-use super::{EXIT_USAGE, GlobalArgs};
+use super::GlobalArgs;
 use crate::catalog::Catalog;
 use crate::config;
 use crate::state::Paths;
@@ -18,13 +18,9 @@ pub struct ListArgs {
 }
 
 pub fn run(global: &GlobalArgs, args: &ListArgs) -> ExitCode {
-    let cwd = std::env::current_dir().unwrap_or_default();
-    let config = match config::load(global.config.as_deref(), &cwd) {
+    let config = match super::load_config(global) {
         Ok(c) => c,
-        Err(e) => {
-            eprintln!("mcp-gateway: config error: {e}");
-            return ExitCode::from(EXIT_USAGE);
-        }
+        Err(code) => return code,
     };
     let wanted = config
         .backends

@@ -10,6 +10,7 @@ mod doctor;
 pub mod get;
 pub mod init;
 mod list;
+pub mod probe;
 pub mod remove;
 mod search;
 pub mod setup;
@@ -59,6 +60,8 @@ pub enum Command {
     Doctor(doctor::DoctorArgs),
     /// Search every backend's tools with the meta-tool's ranking
     Search(search::SearchArgs),
+    /// Connect to one MCP server (URL or command), list its tools, optionally call one
+    Probe(probe::ProbeArgs),
     /// Benchmarks (retrieval quality of the search ranking)
     Bench(bench::BenchArgs),
     /// Import the MCP servers of your AI clients and point the clients at the gateway
@@ -108,6 +111,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::List(args) => list::run(&cli.global, &args),
         Command::Doctor(args) => doctor::run(&cli.global, &args),
         Command::Bench(args) => edge(bench::run(args).map(|()| ExitCode::SUCCESS)),
+        Command::Probe(args) => probe::main(args),
         Command::Search(args) => match catalog_docs(&cli.global) {
             Ok(docs) => edge(search::run(args, docs).map(|()| ExitCode::SUCCESS)),
             Err(code) => code,
@@ -132,14 +136,20 @@ pub fn run(cli: Cli) -> ExitCode {
     }
 }
 
+/// Loads the effective config (discovery or `--config`); a config error is printed with its
+/// file, line and key and becomes exit code 2.
+fn load_config(global: &GlobalArgs) -> Result<crate::config::Config, ExitCode> {
+    let cwd = std::env::current_dir().unwrap_or_default();
+    crate::config::load(global.config.as_deref(), &cwd).map_err(|e| {
+        eprintln!("mcp-gateway: config error: {e}");
+        ExitCode::from(EXIT_USAGE)
+    })
+}
+
 /// Every tool of every enabled backend, for commands that search from the shell. Backends the
 /// catalog has never seen are discovered first (started once, then stopped).
 fn catalog_docs(global: &GlobalArgs) -> Result<Vec<crate::search::ToolDoc>, ExitCode> {
-    let cwd = std::env::current_dir().unwrap_or_default();
-    let config = crate::config::load(global.config.as_deref(), &cwd).map_err(|e| {
-        eprintln!("mcp-gateway: config error: {e}");
-        ExitCode::from(EXIT_USAGE)
-    })?;
+    let config = load_config(global)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 /// Parses `text` as a duration. The error is a sentence fragment for a config message.
-pub(super) fn parse(text: &str) -> Result<Duration, String> {
+pub fn parse(text: &str) -> Result<Duration, String> {
     let text = text.trim();
     if text.is_empty() {
         return Err("empty duration (use e.g. `30s`, `500ms`, `10m`, `1h`)".to_string());

@@ -22,6 +22,7 @@ mod yaml;
 pub use discover::{
     Found, Origin, PROJECT_FILE_NAMES, SYSTEM_CONFIG_FILE, SearchPaths, discover_in, project_file,
 };
+pub use duration::parse as parse_duration;
 pub use error::ConfigError;
 pub use load::{discover, load, load_file, parse_str};
 

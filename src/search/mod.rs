@@ -106,6 +106,9 @@ pub struct RankConfig {
     pub usage_boost: f32,
     /// How many BM25 candidates are re-ranked.
     pub candidates: usize,
+    /// Longest query, in distinct terms: a longer one keeps its rarest terms (long pasted text
+    /// costs time and mostly adds noise).
+    pub max_terms: usize,
     /// Below this coverage of the query by the best hit, the outcome says `no_good_match`.
     pub no_match_below: f32,
 }
@@ -130,6 +133,7 @@ impl Default for RankConfig {
             exact_names: true,
             usage_boost: 0.1,
             candidates: 50,
+            max_terms: 32,
             no_match_below: 0.15,
         }
     }
@@ -153,6 +157,7 @@ impl RankConfig {
         "exact_names",
         "usage_boost",
         "candidates",
+        "max_terms",
         "no_match_below",
     ];
 
@@ -185,6 +190,11 @@ impl RankConfig {
             "usage_boost" => self.usage_boost = float()?,
             "candidates" => {
                 self.candidates = value
+                    .parse()
+                    .map_err(|e| format!("{key}={value}: not a count ({e})"))?
+            }
+            "max_terms" => {
+                self.max_terms = value
                     .parse()
                     .map_err(|e| format!("{key}={value}: not a count ({e})"))?
             }
@@ -256,6 +266,8 @@ pub struct SearchIndex {
 }
 
 const WRITER_BUDGET: usize = 15_000_000;
+/// Segments tolerated before additions are merged (each costs a little per search).
+const MAX_SEGMENTS: usize = 4;
 
 /// One weighted term of a planned query.
 struct QueryTerm {
@@ -383,15 +395,16 @@ impl SearchIndex {
             }
         }
         writer.commit()?;
-        // One segment without deleted documents: BM25 statistics then count only live tools, so an
-        // updated index ranks exactly like a fresh one (and a single segment searches fastest).
+        // Deleted documents still count in BM25 statistics until their segment is merged, so any
+        // delete triggers a merge into one segment: an updated index then ranks like a fresh one.
+        // Pure additions (startup, one server at a time) merge only once segments pile up.
         let segments = self.index.searchable_segment_ids()?;
         let deletes = self
             .index
             .searchable_segment_metas()?
             .iter()
             .any(tantivy::index::SegmentMeta::has_deletes);
-        if segments.len() > 1 || deletes {
+        if deletes || segments.len() > MAX_SEGMENTS {
             writer.merge(&segments).wait()?;
         }
         writer.wait_merging_threads()?;
@@ -741,6 +754,21 @@ impl SearchIndex {
                     add_original(t, &mut originals);
                 }
             }
+        }
+        if originals.len() > self.config.max_terms {
+            let mut by_idf: Vec<(f32, usize)> = originals
+                .iter()
+                .enumerate()
+                .map(|(i, t)| (self.idf(t), i))
+                .collect();
+            by_idf.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+            let mut keep: Vec<usize> = by_idf
+                .into_iter()
+                .take(self.config.max_terms)
+                .map(|(_, i)| i)
+                .collect();
+            keep.sort_unstable();
+            originals = keep.into_iter().map(|i| originals[i].clone()).collect();
         }
         let mut terms: Vec<QueryTerm> = originals
             .iter()

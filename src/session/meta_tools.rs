@@ -142,6 +142,7 @@ async fn search(session: &Arc<Session>, args: &Value) -> Outcome {
         return Ok(tool_error(unknown_server_text(session, s)));
     }
     let pending = gw.wait_for_discovery(DISCOVERY_WAIT).await;
+    gw.wait_for_index().await;
     let outcome = gw
         .search(query, limit, server)
         .map_err(|e| Failure::Rpc(ErrorObject::new(code::INTERNAL_ERROR, e.to_string())))?;
@@ -279,6 +280,10 @@ async fn list_tools(session: &Arc<Session>, args: &Value) -> Outcome {
     let gw = &session.gateway;
     if gw.backend(server).is_none() {
         return Ok(tool_error(unknown_server_text(session, server)));
+    }
+    if gw.catalog.get(server).is_none() {
+        // A first discovery may be running; wait for it before starting one of our own.
+        gw.wait_for_discovery(DISCOVERY_WAIT).await;
     }
     if gw.catalog.get(server).is_none() {
         gw.refresh(server).await;

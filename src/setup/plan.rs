@@ -332,9 +332,22 @@ pub fn build(
         }
         let path = fsio::real_path(&d.location.path);
         let current = edits.current(&path).unwrap_or_else(|| text.clone());
-        let after = d
+        // A gateway entry under another name (one the user wrote) is kept and not duplicated.
+        let has_gateway = d
             .location
-            .rewrite(&current, &remove, std::slice::from_ref(gateway_entry))?;
+            .read_servers(&current)
+            .map(|servers| {
+                servers
+                    .iter()
+                    .any(|s| clients::is_gateway_entry(s) && s.name != gateway_entry.name)
+            })
+            .unwrap_or(false);
+        let add: &[Server] = if has_gateway {
+            &[]
+        } else {
+            std::slice::from_ref(gateway_entry)
+        };
+        let after = d.location.rewrite(&current, &remove, add)?;
         plan.rewritten.push(format!(
             "{} {}",
             d.location.client.name(),

@@ -8,6 +8,7 @@ mod concurrency;
 mod config_errors;
 mod faults;
 mod harness;
+mod http_backends;
 mod inspector;
 mod processes;
 mod protocol;

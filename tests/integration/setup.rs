@@ -378,6 +378,18 @@ fn broken_file_is_reported_and_left_untouched() {
 }
 
 #[test]
+fn an_existing_gateway_entry_under_another_name_is_not_duplicated() {
+    let home = Home::new();
+    let p = home.path_of("cursor");
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(&p, r#"{"mcpServers": {"my-gw": {"command": "/opt/bin/mcp-gateway"}, "time": {"command": "uvx", "args": ["mcp-server-time"]}}}"#).unwrap();
+    home.run(yes());
+    assert_eq!(entry_names(&home, "cursor"), ["my-gw"]);
+    let gw = std::fs::read_to_string(home.gateway_yaml()).unwrap();
+    assert!(gw.contains("time:") && !gw.contains("my-gw"), "{gw}");
+}
+
+#[test]
 fn client_filter_limits_the_run() {
     let home = Home::new();
     home.install("cursor", "cursor.mcp.json");
@@ -616,6 +628,9 @@ fn test_deps() -> Option<PathBuf> {
     dir.join("py/bin/python").exists().then_some(dir)
 }
 
+/// The issue's "done when": Claude Code, Cursor and Codex configs holding real servers;
+/// `setup --yes` leaves each with one gateway entry, every server is reachable through the
+/// gateway by the official Python SDK, and `setup undo` puts every file back exactly.
 #[test]
 fn python_sdk_reaches_servers_imported_by_setup() {
     let Some(deps) = test_deps() else {
@@ -623,24 +638,27 @@ fn python_sdk_reaches_servers_imported_by_setup() {
         return;
     };
     let home = Home::new();
-    // Claude Desktop holds a Node server, Codex a Python one: both real, both keyless.
-    let memory = deps.join("npm/node_modules/.bin/mcp-server-memory");
-    let time = deps.join("py/bin/mcp-server-time");
-    let desktop = home.path_of("claude-desktop");
-    std::fs::create_dir_all(desktop.parent().unwrap()).unwrap();
+    let bin = |p: &str| deps.join(p).to_string_lossy().into_owned();
     let memory_file = home.root.join("memory.jsonl");
-    std::fs::write(&desktop, serde_json::to_string_pretty(&serde_json::json!({"mcpServers": {"memory": {"command": memory, "env": {"MEMORY_FILE_PATH": memory_file}}}})).unwrap()).unwrap();
-    let codex = home.path_of("codex");
-    std::fs::create_dir_all(codex.parent().unwrap()).unwrap();
-    std::fs::write(
-        &codex,
+    let write = |client: &str, text: String| {
+        let p = home.path_of(client);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, text).unwrap();
+    };
+    write("claude-code", serde_json::to_string_pretty(&serde_json::json!({"numStartups": 3, "mcpServers": {"memory": {"type": "stdio", "command": bin("npm/node_modules/.bin/mcp-server-memory"), "args": [], "env": {"MEMORY_FILE_PATH": memory_file}}}})).unwrap());
+    write("cursor", serde_json::to_string_pretty(&serde_json::json!({"mcpServers": {"everything": {"command": bin("npm/node_modules/.bin/mcp-server-everything")}}})).unwrap());
+    write(
+        "codex",
         format!(
-            "[mcp_servers.time]\ncommand = {:?}\nargs = [\"--local-timezone=UTC\"]\n",
-            time.to_string_lossy()
+            "# my codex config\nmodel = \"o3\"\n\n[mcp_servers.time]\ncommand = {:?}\nargs = [\"--local-timezone=UTC\"]\n",
+            bin("py/bin/mcp-server-time")
         ),
-    )
-    .unwrap();
+    );
+    let before = home.snapshot();
     home.run(yes());
+    for client in ["claude-code", "cursor", "codex"] {
+        assert_eq!(entry_names(&home, client), ["gateway"], "{client}");
+    }
 
     let gateway = env!("CARGO_BIN_EXE_mcp-gateway");
     let script = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -683,7 +701,28 @@ fn python_sdk_reaches_servers_imported_by_setup() {
         r["text"].as_str().unwrap().contains("imported by setup"),
         "{r}"
     );
+    let r = call(
+        "everything",
+        "echo",
+        r#"{"message": "through the gateway"}"#,
+    );
+    assert!(
+        r["text"].as_str().unwrap().contains("through the gateway"),
+        "{r}"
+    );
     let r = call("time", "get_current_time", r#"{"timezone": "UTC"}"#);
     assert_eq!(r["isError"], false, "{r}");
     assert!(r["text"].as_str().unwrap().contains("UTC"), "{r}");
+
+    // Undo restores the three client files exactly (ignoring what the servers and the gateway
+    // wrote while running: the memory file and the catalog cache).
+    home.run(undo());
+    let mut after = home.snapshot();
+    after.remove(&memory_file);
+    after.retain(|p, _| !p.starts_with(home.root.join(".cache")));
+    assert_eq!(
+        after.keys().collect::<Vec<_>>(),
+        before.keys().collect::<Vec<_>>()
+    );
+    assert_eq!(after, before);
 }
