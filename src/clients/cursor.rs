@@ -8,7 +8,7 @@
 
 use std::path::Path;
 
-use super::{Client, HostEnv, Location, Scope};
+use super::{Client, HostEnv, Location};
 
 pub struct Cursor;
 
@@ -26,10 +26,7 @@ impl Client for Cursor {
         super::EnvSyntax::Dollar
     }
     fn locations(&'static self, env: &HostEnv, project: Option<&Path>) -> Vec<Location> {
-        let (scope, base) = match project {
-            None => (Scope::User, env.home.clone()),
-            Some(dir) => (Scope::Project, dir.to_path_buf()),
-        };
+        let (scope, base) = super::home_or_project(env, project);
         vec![Location::new(
             self,
             scope,

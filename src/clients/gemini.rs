@@ -13,7 +13,7 @@ use std::path::Path;
 
 use serde_json::{Map, Value};
 
-use super::{Client, HostEnv, Location, RemoteTransport, Scope, Server, ServerSpec};
+use super::{Client, HostEnv, Location, RemoteTransport, Server, ServerSpec};
 
 pub struct GeminiCli;
 
@@ -31,10 +31,7 @@ impl Client for GeminiCli {
         super::EnvSyntax::DollarBare
     }
     fn locations(&'static self, env: &HostEnv, project: Option<&Path>) -> Vec<Location> {
-        let (scope, base) = match project {
-            None => (Scope::User, env.home.clone()),
-            Some(dir) => (Scope::Project, dir.to_path_buf()),
-        };
+        let (scope, base) = super::home_or_project(env, project);
         vec![Location::new(
             self,
             scope,

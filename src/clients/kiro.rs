@@ -9,7 +9,7 @@
 
 use std::path::Path;
 
-use super::{Client, HostEnv, Location, Scope};
+use super::{Client, HostEnv, Location};
 
 pub struct Kiro;
 
@@ -27,10 +27,7 @@ impl Client for Kiro {
         super::EnvSyntax::Dollar
     }
     fn locations(&'static self, env: &HostEnv, project: Option<&Path>) -> Vec<Location> {
-        let (scope, base) = match project {
-            None => (Scope::User, env.home.clone()),
-            Some(dir) => (Scope::Project, dir.to_path_buf()),
-        };
+        let (scope, base) = super::home_or_project(env, project);
         vec![Location::new(
             self,
             scope,

@@ -295,6 +295,15 @@ impl HostEnv {
     }
 }
 
+/// Where a client that keeps the same file under `~` and in a project looks: the home directory
+/// (user scope) or the project directory.
+pub(crate) fn home_or_project(env: &HostEnv, project: Option<&Path>) -> (Scope, PathBuf) {
+    match project {
+        None => (Scope::User, env.home.clone()),
+        Some(dir) => (Scope::Project, dir.to_path_buf()),
+    }
+}
+
 /// The shared interface every client module implements.
 pub trait Client: Sync {
     /// Stable id used on the command line (`--client cursor`).

@@ -408,10 +408,11 @@ fn gateway_yaml_written_by_setup_loads() {
     home.install("claude-desktop", "claude_desktop.json");
     home.install("lmstudio", "lmstudio.mcp.json");
     // A literal secret with `$` in a client without expansion must arrive unchanged.
-    let kiro = home.path_of("kiro");
-    std::fs::create_dir_all(kiro.parent().unwrap()).unwrap();
+    // Cline does not expand variables (Kiro does, since its format was verified).
+    let cline = home.path_of("cline");
+    std::fs::create_dir_all(cline.parent().unwrap()).unwrap();
     std::fs::write(
-        &kiro,
+        &cline,
         r#"{"mcpServers": {"db": {"command": "db-mcp", "env": {"PASS": "pa$$w0rd${NOT_SET}"}}}}"#,
     )
     .unwrap();
