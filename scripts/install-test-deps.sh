@@ -20,6 +20,7 @@ npm_pkgs=(
   "supergateway@4.0.0"
   "@octokit/openapi@23.0.2"
   "@readme/oas-examples@8.2.2"
+  "@modelcontextprotocol/server-github@2025.4.8"
 )
 stamp="$deps/npm/.installed-$(printf '%s\n' "${npm_pkgs[@]}" | sha256sum | cut -c1-16)"
 if [ ! -f "$stamp" ]; then

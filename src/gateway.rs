@@ -302,7 +302,7 @@ impl Gateway {
         listing.tools = crate::scanner::screen(
             name,
             std::mem::take(&mut listing.tools),
-            &crate::scanner::AllowList::default(),
+            &self.config.scanner_allow,
         );
         let count = listing.tools.len();
         let changes = self

@@ -29,6 +29,8 @@ pub struct CapabilitiesSpec {
     pub pins: Option<PathBuf>,
     /// What the last load could not serve, for `gateway_list_servers` and `gateway_invoke`.
     pub board: Board,
+    /// Scanner findings the operator accepted (`scanner.allow`).
+    pub allow: scanner::AllowList,
 }
 
 /// The problems of the last load, shared with whoever reports status.
@@ -89,7 +91,7 @@ fn load(spec: &CapabilitiesSpec, backend: &str) -> State {
         None => PinStore::in_memory(),
     };
     let (set, problems) = CapabilitySet::load(&spec.directories, &pins);
-    let tools = scanner::screen(backend, set.tools(), &scanner::AllowList::default());
+    let tools = scanner::screen(backend, set.tools(), &spec.allow);
     tracing::info!(
         backend,
         tools = tools.len(),
@@ -288,6 +290,7 @@ pub fn backend_config(
             directories: caps.directories.clone(),
             pins: paths.map(|p| p.state_dir.join(super::pins::LOCK_FILE)),
             board: Board::default(),
+            allow: config.scanner_allow.clone(),
         }),
         timeout: crate::config::DEFAULT_TIMEOUT,
         // In process and watching its files: never stopped for idleness.

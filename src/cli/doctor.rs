@@ -200,12 +200,12 @@ fn client_configs(cwd: &std::path::Path, checks: &mut Vec<Check>) -> Vec<String>
 }
 
 /// High findings are withheld by the gateway; medium ones are served with a warning.
-fn scan_listing(name: &str, tools: &[Value]) -> Vec<Check> {
-    use crate::scanner::{Severity, scan_tool};
+fn scan_listing(name: &str, tools: &[Value], allow: &crate::scanner::AllowList) -> Vec<Check> {
+    use crate::scanner::{Severity, scan_tool_for};
     let mut checks = Vec::new();
     for tool in tools {
         let tool_name = tool.get("name").and_then(Value::as_str).unwrap_or("?");
-        for f in scan_tool(tool) {
+        for f in scan_tool_for(name, tool, allow) {
             let (level, verdict) = match f.severity {
                 Severity::High => (Level::Warn, "withheld"),
                 Severity::Medium => (Level::Warn, "served with a warning"),
@@ -244,6 +244,7 @@ async fn probe_backends(config: config::Config) -> Vec<Check> {
         .filter(|b| !b.enabled)
         .map(|b| b.name.clone())
         .collect();
+    let allow = Arc::new(config.scanner_allow.clone());
     let gateway = match Gateway::start(config, Paths::from_env().as_ref()) {
         Ok(g) => g,
         Err(e) => return vec![Check::new(Level::Fail, "search index", e.to_string())],
@@ -253,6 +254,7 @@ async fn probe_backends(config: config::Config) -> Vec<Check> {
     let mut set = tokio::task::JoinSet::new();
     for b in gateway.backends() {
         let gw = Arc::clone(&gateway);
+        let allow = Arc::clone(&allow);
         let name = b.name().to_string();
         set.spawn(async move {
             let started = Instant::now();
@@ -273,7 +275,7 @@ async fn probe_backends(config: config::Config) -> Vec<Check> {
                             started.elapsed().as_millis()
                         ),
                     )];
-                    checks.extend(scan_listing(&name, &listing.tools));
+                    checks.extend(scan_listing(&name, &listing.tools, &allow));
                     checks
                 }
                 Err(e) => vec![Check::new(

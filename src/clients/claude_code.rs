@@ -1,9 +1,11 @@
 //! Claude Code: user scope in `~/.claude.json` (`mcpServers`), local scope per project in the
 //! same file (`projects.<absolute project dir>.mcpServers`), project scope in `<dir>/.mcp.json`
 //! (`mcpServers`). Entries carry `type` (`stdio`, `http`, `sse`) with `command`/`args`/`env` or
-//! `url`/`headers`. `$CLAUDE_CONFIG_DIR` moves `.claude.json`.
+//! `url`/`headers`. `$CLAUDE_CONFIG_DIR` moves `.claude.json` (not on the MCP page; unverified).
+//! `${VAR}` and `${VAR:-default}` are expanded in `command`, `args`, `env`, `url` and `headers`.
 //!
-//! Source: <https://docs.anthropic.com/en/docs/claude-code/mcp> ("MCP installation scopes").
+//! Source: <https://code.claude.com/docs/en/mcp> (formerly docs.anthropic.com/en/docs/claude-code/mcp;
+//! "MCP installation scopes", "Environment variable expansion in `.mcp.json`"), verified 2026-11-21.
 //! `.claude.json` is large and rewritten by Claude Code itself: only the touched properties change.
 
 use std::path::Path;
@@ -22,7 +24,7 @@ impl Client for ClaudeCode {
         "Claude Code"
     }
     fn docs_url(&self) -> &'static str {
-        "https://docs.anthropic.com/en/docs/claude-code/mcp"
+        "https://code.claude.com/docs/en/mcp"
     }
     fn env_syntax(&self) -> super::EnvSyntax {
         super::EnvSyntax::Dollar

@@ -2,8 +2,12 @@
 //! (`{command, args, env}`). User scope only.
 //!
 //! Paths: macOS `~/Library/Application Support/Claude/`, Windows `%APPDATA%\Claude\`, Linux
-//! `$XDG_CONFIG_HOME/Claude/` (the community Linux build's location).
-//! Source: <https://modelcontextprotocol.io/quickstart/user> ("Installing the Filesystem Server").
+//! `$XDG_CONFIG_HOME/Claude/` (the community Linux build's location; the official page names no
+//! Linux path). No `${VAR}` expansion is documented, so values are read literally.
+//!
+//! Source: <https://modelcontextprotocol.io/docs/develop/connect-local-servers> ("Access Developer
+//! Settings"; repo `modelcontextprotocol/modelcontextprotocol`,
+//! `docs/docs/develop/connect-local-servers.mdx`), verified 2026-11-21.
 
 use std::path::Path;
 
@@ -19,7 +23,7 @@ impl Client for ClaudeDesktop {
         "Claude Desktop"
     }
     fn docs_url(&self) -> &'static str {
-        "https://modelcontextprotocol.io/quickstart/user"
+        "https://modelcontextprotocol.io/docs/develop/connect-local-servers"
     }
     fn locations(&'static self, env: &HostEnv, project: Option<&Path>) -> Vec<Location> {
         if project.is_some() {

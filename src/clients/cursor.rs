@@ -1,7 +1,10 @@
 //! Cursor: `~/.cursor/mcp.json` (global) and `<project>/.cursor/mcp.json`, servers under
-//! `mcpServers`: `{command, args, env}` or `{url, headers}`.
+//! `mcpServers`: `{command, args, env}` or `{url, headers}` (stdio, SSE and Streamable HTTP; the
+//! transport of a `url` entry is detected). Values may use `${env:NAME}` (also `${userHome}`,
+//! `${workspaceFolder}`).
 //!
-//! Source: <https://docs.cursor.com/context/model-context-protocol> ("Configuration locations").
+//! Source: <https://cursor.com/docs/mcp> (formerly docs.cursor.com/context/model-context-protocol;
+//! "Configuration locations", "Config interpolation"), verified 2026-11-21.
 
 use std::path::Path;
 
@@ -17,7 +20,7 @@ impl Client for Cursor {
         "Cursor"
     }
     fn docs_url(&self) -> &'static str {
-        "https://docs.cursor.com/context/model-context-protocol"
+        "https://cursor.com/docs/mcp"
     }
     fn env_syntax(&self) -> super::EnvSyntax {
         super::EnvSyntax::Dollar

@@ -2,8 +2,12 @@
 //! `mcpServers`: `{command, args, env, cwd}`, or `url` (SSE) / `httpUrl` (Streamable HTTP) with
 //! `headers`.
 //!
+//! `env` values may reference `$VAR_NAME` or `${VAR_NAME}`; the transport follows the key
+//! (`httpUrl` → Streamable HTTP, `url` → SSE, `command` → stdio).
+//!
 //! Source: <https://github.com/google-gemini/gemini-cli/blob/main/docs/tools/mcp-server.md>
-//! ("Configuration structure").
+//! ("Configuration Structure", "Configuration Properties", "Transport selection"), verified
+//! 2026-11-21.
 
 use std::path::Path;
 

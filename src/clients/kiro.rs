@@ -1,7 +1,11 @@
 //! Kiro: `~/.kiro/settings/mcp.json` (user) and `<project>/.kiro/settings/mcp.json` (workspace),
-//! servers under `mcpServers`: `{command, args, env, disabled, autoApprove}` or `{url, headers}`.
+//! servers under `mcpServers`: `{command, args, env, disabled, autoApprove, disabledTools}` or
+//! `{url, headers, …}` (same flags, plus `oauth`). Workspace entries override user ones.
+//! `${VAR}` references are expanded (only for variables on Kiro's approved list; others stay
+//! literal), so they are imported as gateway `${VAR}` references.
 //!
-//! Source: <https://kiro.dev/docs/mcp/configuration/> ("Configuration file structure").
+//! Source: <https://kiro.dev/docs/mcp/configuration/> ("Configuration file structure",
+//! "Configuration locations", "Environment variables"), verified 2026-11-21.
 
 use std::path::Path;
 
@@ -19,6 +23,9 @@ impl Client for Kiro {
     fn docs_url(&self) -> &'static str {
         "https://kiro.dev/docs/mcp/configuration/"
     }
+    fn env_syntax(&self) -> super::EnvSyntax {
+        super::EnvSyntax::Dollar
+    }
     fn locations(&'static self, env: &HostEnv, project: Option<&Path>) -> Vec<Location> {
         let (scope, base) = match project {
             None => (Scope::User, env.home.clone()),
@@ -30,5 +37,19 @@ impl Client for Kiro {
             base.join(".kiro").join("settings").join("mcp.json"),
             &["mcpServers"],
         )]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clients::{ServerSpec, decode_entry};
+    use serde_json::json;
+
+    #[test]
+    fn dollar_references_stay_references() {
+        let entry = json!({"command": "x", "env": {"K": "${TOK}"}});
+        let server = decode_entry("k", &entry, Kiro.env_syntax()).unwrap();
+        assert!(matches!(&server.spec, ServerSpec::Stdio { env, .. } if env["K"] == "${TOK}"));
     }
 }

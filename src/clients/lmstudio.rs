@@ -1,7 +1,10 @@
 //! LM Studio: `~/.lmstudio/mcp.json`, Cursor's notation: servers under `mcpServers`,
 //! `{command, args, env}` or `{url, headers}`. User scope only.
 //!
-//! Source: <https://lmstudio.ai/docs/app/plugins/mcp> ("Install new servers: mcp.json").
+//! Source: <https://lmstudio.ai/docs/app/plugins/mcp> ("Install new servers: mcp.json"; repo
+//! `lmstudio-ai/docs`, `0_app/2_plugins/mcp/index.md`), verified 2026-11-21 for the key and the
+//! entry shape. The page opens the file from the app and names no path; `~/.lmstudio/mcp.json` is
+//! the location third-party install guides use. No `${VAR}` expansion is documented.
 
 use std::path::Path;
 

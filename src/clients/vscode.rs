@@ -3,10 +3,14 @@
 //! on macOS, `%APPDATA%\Code\User` on Windows; servers still in the user `settings.json` under
 //! `mcp.servers`, the older location, are read and moved too). The key is `servers` (not `mcpServers`) and
 //! entries carry `type`: `stdio` with `command`/`args`/`env`, or `http`/`sse` with
-//! `url`/`headers`. The file is JSON with comments; the sibling `inputs` array is kept.
+//! `url`/`headers` (stdio entries may also carry `envFile`). The file is JSON with comments; the
+//! sibling `inputs` array is kept. Values may use VS Code variables (`${env:NAME}`, `${input:id}`).
 //!
-//! Source: <https://code.visualstudio.com/docs/copilot/customization/mcp-servers>
-//! ("Configuration format").
+//! Source: <https://code.visualstudio.com/docs/copilot/reference/mcp-configuration> (repo
+//! `microsoft/vscode-docs`, `docs/copilot/reference/mcp-configuration.md`: "Configuration
+//! structure", "Standard I/O (stdio) servers", "HTTP and Server-Sent Events (SSE) servers"),
+//! verified 2026-11-21. The page says "user profile" without a path; `<Code>/User/mcp.json` is the
+//! default profile's folder.
 
 use std::path::Path;
 

@@ -44,6 +44,8 @@ pub struct Config {
     pub backends: BTreeMap<String, BackendConfig>,
     pub capabilities: CapabilitiesConfig,
     pub log: LogConfig,
+    /// `scanner.allow`: tool-description findings the operator accepted (per server, tool, rule).
+    pub scanner_allow: crate::scanner::AllowList,
     /// Keys that were accepted but are not implemented (keys of the MikkoParkkola/mcp-gateway
     /// format such as `failsafe`), as `file:line: message`. Loading happens before logging is
     /// set up, so the caller reports them with [`Config::log_warnings`] once it is.
@@ -179,6 +181,7 @@ impl Default for Config {
                 format: LogFormat::Text,
                 file: None,
             },
+            scanner_allow: crate::scanner::AllowList::default(),
             warnings: Vec::new(),
         }
     }

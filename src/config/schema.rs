@@ -37,6 +37,8 @@ pub(super) struct FileConfig {
     pub log_level: Option<String>,
     pub log_format: Option<LogFormat>,
     pub log_file: Option<PathBuf>,
+    /// `scanner.allow`: exceptions to the tool-description scanner.
+    pub scanner_allow: Option<Vec<crate::scanner::AllowEntry>>,
     /// Accepted but unimplemented keys, as `file:line: message`.
     pub warnings: Vec<String>,
 }
@@ -76,6 +78,7 @@ impl FileConfig {
             log_level: upper.log_level.or(self.log_level),
             log_format: upper.log_format.or(self.log_format),
             log_file: upper.log_file.or(self.log_file),
+            scanner_allow: upper.scanner_allow.or(self.scanner_allow),
             warnings: self.warnings,
         })
     }
@@ -89,8 +92,11 @@ const TOP: &[&str] = &[
     "backends",
     "capabilities",
     "log",
+    "scanner",
     "inherit",
 ];
+const SCANNER: &[&str] = &["allow"];
+const ALLOW_ENTRY: &[&str] = &["server", "backend", "tool", "rules"];
 const TOP_IGNORED: &[&str] = &[
     "env_files",
     "auth",
@@ -491,6 +497,40 @@ impl Cx<'_> {
                     .map(|item| self.path_value(item, key))
                     .collect::<Result<Vec<_>, _>>()?;
                 out.capability_dirs = Some(dirs);
+            }
+        }
+        if let Some(n) = top.get("scanner") {
+            let s = self.section(n, "scanner", SCANNER, &[])?;
+            if let Some(list) = s.get("allow") {
+                let mut entries = Vec::new();
+                for (i, item) in self.seq(list, "scanner.allow")?.iter().enumerate() {
+                    let key = format!("scanner.allow[{i}]");
+                    let e = self.section(item, &key, ALLOW_ENTRY, &[])?;
+                    let text = |name: &str| -> Result<String, ConfigError> {
+                        match e.get(name) {
+                            Some(n) => self.string(n, &format!("{key}.{name}")),
+                            None => Ok("*".to_string()),
+                        }
+                    };
+                    let backend = match e.get("server") {
+                        Some(_) => text("server")?,
+                        None => text("backend")?,
+                    };
+                    let rules = match e.get("rules") {
+                        Some(r) => self
+                            .seq(r, &format!("{key}.rules"))?
+                            .iter()
+                            .map(|n| self.string(n, &format!("{key}.rules")))
+                            .collect::<Result<Vec<_>, _>>()?,
+                        None => Vec::new(),
+                    };
+                    entries.push(crate::scanner::AllowEntry {
+                        backend,
+                        tool: text("tool")?,
+                        rules,
+                    });
+                }
+                out.scanner_allow = Some(entries);
             }
         }
         if let Some(n) = top.get("log") {

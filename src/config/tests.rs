@@ -896,3 +896,18 @@ fn example_config_loads() {
     let empty: BTreeMap<String, BackendConfig> = BTreeMap::new();
     assert_ne!(c.backends, empty);
 }
+
+#[test]
+fn scanner_allow_list_names_server_tool_and_rules() {
+    let c = ok(
+        "scanner:\n  allow:\n    - server: circleci\n      tool: \"*\"\n      rules: [secret-path]\n    - tool: odd_tool\n",
+    );
+    let allow = &c.scanner_allow;
+    assert!(allow.allows("circleci", "any_tool", "secret-path"));
+    assert!(!allow.allows("circleci", "any_tool", "hidden-instruction-tag"));
+    assert!(allow.allows("other", "odd_tool", "anything"));
+    assert!(!allow.allows("other", "another", "anything"));
+    assert!(Config::default().scanner_allow.entries.is_empty());
+    let e = err("scanner:\n  allow:\n    - sever: x\n");
+    assert!(e.to_string().contains("did you mean `server`"), "{e}");
+}

@@ -10,6 +10,7 @@ mod faults;
 mod harness;
 mod http_backends;
 mod inspector;
+mod old_protocol;
 mod processes;
 mod protocol;
 mod proxy_features;
