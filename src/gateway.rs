@@ -282,6 +282,9 @@ impl Gateway {
         loop {
             match backend.fetch_listing(DISCOVERY_LINGER).await {
                 Ok(listing) => self.apply_listing(backend, listing),
+                Err(e) if backend.is_stopping() => {
+                    tracing::debug!(backend = %name, "refresh abandoned: {e}")
+                }
                 Err(e) => tracing::warn!(backend = %name, "cannot list tools: {e}"),
             }
             let mut running = self.refreshing.lock().unwrap_or_else(|e| e.into_inner());

@@ -449,6 +449,11 @@ impl Backend {
         self.set_status(Status::Stopped);
     }
 
+    /// Whether the gateway is shutting this backend down.
+    pub fn is_stopping(&self) -> bool {
+        self.stopping.is_cancelled()
+    }
+
     /// Stops the backend now (gateway shutdown); a start in progress is abandoned.
     pub async fn shutdown(&self) {
         self.stopping.cancel();
