@@ -112,8 +112,8 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Doctor(args) => doctor::run(&cli.global, &args),
         Command::Bench(args) => edge(bench::run(args).map(|()| ExitCode::SUCCESS)),
         Command::Probe(args) => probe::main(args),
-        Command::Search(args) => match catalog_docs(&cli.global) {
-            Ok(docs) => edge(search::run(args, docs).map(|()| ExitCode::SUCCESS)),
+        Command::Search(args) => match search_gateway(&cli.global, &args) {
+            Ok(outcome) => edge(search::print(&args, &outcome).map(|()| ExitCode::SUCCESS)),
             Err(code) => code,
         },
         Command::Setup(args) => edge(setup::run(cli.global.config.as_deref(), args)),
@@ -146,9 +146,12 @@ fn load_config(global: &GlobalArgs) -> Result<crate::config::Config, ExitCode> {
     })
 }
 
-/// Every tool of every enabled backend, for commands that search from the shell. Backends the
-/// catalog has never seen are discovered first (started once, then stopped).
-fn catalog_docs(global: &GlobalArgs) -> Result<Vec<crate::search::ToolDoc>, ExitCode> {
+/// Runs one search through a gateway started on the config: backends the catalog has never seen
+/// are discovered first (started once, then stopped), then the gateway's own index answers.
+fn search_gateway(
+    global: &GlobalArgs,
+    args: &search::SearchArgs,
+) -> Result<crate::search::SearchOutcome, ExitCode> {
     let config = load_config(global)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -158,13 +161,28 @@ fn catalog_docs(global: &GlobalArgs) -> Result<Vec<crate::search::ToolDoc>, Exit
             eprintln!("mcp-gateway: cannot start the async runtime: {e}");
             ExitCode::FAILURE
         })?;
-    let docs = runtime.block_on(async {
+    let outcome = runtime.block_on(async {
         let paths = crate::state::Paths::from_env();
         let gateway = crate::gateway::Gateway::start(config, paths.as_ref()).map_err(|e| {
             eprintln!("mcp-gateway: {e}");
             ExitCode::FAILURE
         })?;
         gateway.set_client_capabilities(serde_json::json!({}));
+        if let Some(s) = &args.server
+            && gateway.backend(s).is_none()
+        {
+            let known: Vec<&str> = gateway.backends().map(|b| b.name()).collect();
+            eprintln!(
+                "mcp-gateway: no server named `{s}` (configured: {})",
+                if known.is_empty() {
+                    "none".to_string()
+                } else {
+                    known.join(", ")
+                }
+            );
+            gateway.shutdown().await;
+            return Err(ExitCode::from(EXIT_USAGE));
+        }
         let pending = gateway
             .wait_for_discovery(std::time::Duration::from_millis(100))
             .await;
@@ -177,21 +195,16 @@ fn catalog_docs(global: &GlobalArgs) -> Result<Vec<crate::search::ToolDoc>, Exit
                 eprintln!("not ready, left out: {}", still.join(", "));
             }
         }
-        let docs: Vec<_> = gateway
-            .catalog
-            .snapshot()
-            .iter()
-            .filter_map(|entry| {
-                let backend = gateway.backend(&entry.backend)?;
-                Some(entry.tool_docs(backend.config.description.as_deref()))
-            })
-            .flatten()
-            .collect();
+        gateway.wait_for_index().await;
+        let outcome = gateway.search(&args.query, usize::from(args.limit), args.server.as_deref());
         gateway.shutdown().await;
-        Ok(docs)
+        outcome.map_err(|e| {
+            eprintln!("mcp-gateway: {e}");
+            ExitCode::FAILURE
+        })
     });
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
-    docs
+    outcome
 }
 
 /// Prints an error from an `anyhow` command to stderr and maps it to exit code 1; usage

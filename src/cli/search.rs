@@ -1,18 +1,17 @@
 //! `mcp-gateway search "QUERY" [--server S] [--limit N] [--json]`: the meta-tool's ranking from
 //! the shell.
 //!
-//! Owns building an index from the documents it is handed (the persisted catalog), applying the
-//! saved usage prior, and printing an aligned table or the meta-tool's JSON. It never starts a
-//! backend and never writes state.
+//! Owns printing the gateway's search outcome as an aligned table or the meta-tool's JSON. The
+//! ranking, the index and the usage prior are the gateway's (`Gateway::search`); it never builds
+//! an index of its own and never writes state.
 
-use std::collections::BTreeMap;
 use std::io::Write;
 
 use anyhow::Context;
 use serde_json::json;
 
 use crate::search::render::trim_description;
-use crate::search::{SearchIndex, SearchOutcome, ToolDoc, UsageCounts, render_match};
+use crate::search::{SearchOutcome, render_match};
 
 /// Arguments of `mcp-gateway search`.
 #[derive(Debug, clap::Args)]
@@ -30,38 +29,8 @@ pub struct SearchArgs {
     pub json: bool,
 }
 
-/// Searches `docs` (every tool of every server) and prints the result on stdout.
-pub fn run(args: SearchArgs, docs: Vec<ToolDoc>) -> anyhow::Result<()> {
-    let mut by_server: BTreeMap<String, Vec<ToolDoc>> = BTreeMap::new();
-    for d in docs {
-        by_server.entry(d.server.clone()).or_default().push(d);
-    }
-    if let Some(s) = &args.server
-        && !by_server.contains_key(s)
-    {
-        let known: Vec<&str> = by_server.keys().map(String::as_str).collect();
-        anyhow::bail!(
-            "no server named `{s}` in the catalog (known: {})",
-            if known.is_empty() {
-                "none".to_string()
-            } else {
-                known.join(", ")
-            }
-        );
-    }
-    let mut index = SearchIndex::new().context("creating the search index")?;
-    index
-        .replace_servers(by_server.into_iter().collect())
-        .context("indexing the catalog")?;
-    if let Some(paths) = crate::state::Paths::from_env() {
-        match UsageCounts::load(&UsageCounts::path(&paths)) {
-            Ok(usage) => index.set_usage(usage),
-            Err(e) => tracing::warn!("ignoring usage prior: {e}"),
-        }
-    }
-    let outcome = index
-        .search(&args.query, usize::from(args.limit), args.server.as_deref())
-        .with_context(|| format!("searching for `{}`", args.query))?;
+/// Prints `outcome` (the gateway's own ranking) as an aligned table or the meta-tool's JSON.
+pub fn print(args: &SearchArgs, outcome: &SearchOutcome) -> anyhow::Result<()> {
     let text = if args.json {
         let matches: Vec<_> = outcome.hits.iter().map(render_match).collect();
         let value = json!({
@@ -71,7 +40,7 @@ pub fn run(args: SearchArgs, docs: Vec<ToolDoc>) -> anyhow::Result<()> {
         });
         format!("{}\n", serde_json::to_string_pretty(&value)?)
     } else {
-        table(&outcome)
+        table(outcome)
     };
     std::io::stdout()
         .lock()
@@ -124,6 +93,7 @@ fn table(outcome: &SearchOutcome) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::search::ToolDoc;
     use std::sync::Arc;
 
     #[test]
