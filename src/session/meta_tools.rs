@@ -196,8 +196,12 @@ async fn invoke(
     let Some(backend) = gw.backend(server) else {
         return Ok(tool_error(unknown_server_text(session, server)));
     };
-    let known =
-        |gw: &crate::gateway::Gateway| gw.catalog.get(server).map(|e| e.tool(tool).cloned());
+    // Some(None): cataloged backend without that tool; Some(Some(task_only)) otherwise.
+    let known = |gw: &crate::gateway::Gateway| {
+        gw.catalog
+            .get(server)
+            .map(|e| e.tool(tool).map(requires_task))
+    };
     let mut found = known(gw);
     if matches!(found, Some(None)) && backend.status() != crate::backend::Status::Running {
         // The catalog may predate the backend's current tools: look again before refusing.
@@ -213,7 +217,7 @@ async fn invoke(
             }
             return Ok(tool_error(unknown_tool_text(session, server, tool)));
         }
-        Some(Some(def)) if requires_task(&def) => {
+        Some(Some(true)) => {
             return Ok(tool_error(format!(
                 "{server}/{tool} only runs as a task, which the gateway does not support yet"
             )));
