@@ -278,7 +278,10 @@ async fn capability_tools_are_found_by_search_and_invoked_in_meta_mode() {
     let mut c = start(dir.path(), state.path(), true).await;
     // A search waits (bounded) for discovery and indexing: no retry loop needed.
     let r = c
-        .request("tools/call", json!({"name": "gateway_search_tools", "arguments": {"query": "look up user record"}}))
+        .request(
+            "tools/call",
+            json!({"name": "gateway_search_tools", "arguments": {"query": "look up user record"}}),
+        )
         .await;
     let found = r["structuredContent"]["matches"].clone();
     assert_eq!(found[0]["server"], "capabilities", "{found}");

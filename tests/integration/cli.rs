@@ -51,7 +51,11 @@ fn init_add_list_get_search_export_remove() {
     let listed = env.cli(&["list", "--json"]).expect_code(0).json();
     assert_eq!(listed, json!([]), "init writes no backends");
     let again = env.cli(&["init"]);
-    assert_ne!(again.code, Some(0), "init replaced an existing file: {again:?}");
+    assert_ne!(
+        again.code,
+        Some(0),
+        "init replaced an existing file: {again:?}"
+    );
     assert!(again.stderr.contains("already exists"), "{again:?}");
 
     env.cli(&["add", "fake", "--", "python3", &fake_script()])
@@ -66,7 +70,11 @@ fn init_add_list_get_search_export_remove() {
     ])
     .expect_code(0);
     let dup = env.cli(&["add", "fake", "--", "python3", &fake_script()]);
-    assert_ne!(dup.code, Some(0), "add replaced an existing backend: {dup:?}");
+    assert_ne!(
+        dup.code,
+        Some(0),
+        "add replaced an existing backend: {dup:?}"
+    );
     assert!(dup.stderr.contains("--force"), "{dup:?}");
 
     let listed = env.cli(&["list", "--json"]).expect_code(0).json();
@@ -84,8 +92,14 @@ fn init_add_list_get_search_export_remove() {
     // `get` redacts header values unless asked.
     let got = env.cli(&["get", "web", "--json"]).expect_code(0).json();
     assert_eq!(got["name"], "web");
-    assert!(!got.to_string().contains("s3cret-value"), "secret shown: {got}");
-    assert!(got["config"].to_string().contains("127.0.0.1:9/mcp"), "{got}");
+    assert!(
+        !got.to_string().contains("s3cret-value"),
+        "secret shown: {got}"
+    );
+    assert!(
+        got["config"].to_string().contains("127.0.0.1:9/mcp"),
+        "{got}"
+    );
     let shown = env
         .cli(&["get", "web", "--json", "--show-secrets"])
         .expect_code(0)
@@ -100,7 +114,11 @@ fn init_add_list_get_search_export_remove() {
         .expect_code(0)
         .json();
     let first = &found["matches"][0];
-    assert_eq!((&first["server"], &first["tool"]), (&json!("fake"), &json!("add")), "{found:#}");
+    assert_eq!(
+        (&first["server"], &first["tool"]),
+        (&json!("fake"), &json!("add")),
+        "{found:#}"
+    );
     for field in ["description", "inputSchema", "score"] {
         assert!(!first[field].is_null(), "match without {field}: {first}");
     }
@@ -109,16 +127,28 @@ fn init_add_list_get_search_export_remove() {
         .cli(&["search", "tool", "--limit", "2", "--json"])
         .expect_code(0)
         .json();
-    assert_eq!(limited["matches"].as_array().map(Vec::len), Some(2), "{limited}");
+    assert_eq!(
+        limited["matches"].as_array().map(Vec::len),
+        Some(2),
+        "{limited}"
+    );
     let human = env.cli(&["search", "echo text back"]).expect_code(0).stdout;
     assert!(human.contains("echo"), "{human}");
     let listed = env.cli(&["list", "--json"]).expect_code(0).json();
     assert_eq!(row(&listed, "fake")["state"], "cataloged", "{listed:#}");
-    assert!(row(&listed, "fake")["tools"].as_u64().is_some_and(|n| n >= 10), "{listed:#}");
+    assert!(
+        row(&listed, "fake")["tools"]
+            .as_u64()
+            .is_some_and(|n| n >= 10),
+        "{listed:#}"
+    );
 
     // `config export` redacts, in YAML and JSON.
     let yaml = env.cli(&["config", "export"]).expect_code(0).stdout;
-    assert!(yaml.contains("<redacted>") && !yaml.contains("s3cret"), "{yaml}");
+    assert!(
+        yaml.contains("<redacted>") && !yaml.contains("s3cret"),
+        "{yaml}"
+    );
     assert!(yaml.contains("fake") && yaml.contains("web"), "{yaml}");
     let exported = env
         .cli(&["config", "export", "--format", "json"])
@@ -134,10 +164,16 @@ fn init_add_list_get_search_export_remove() {
     assert_eq!(names(&listed), ["fake"], "{listed:#}");
     let missing = env.cli(&["remove", "web"]);
     assert_ne!(missing.code, Some(0), "{missing:?}");
-    assert!(missing.stderr.contains("fake"), "does not list what exists: {missing:?}");
+    assert!(
+        missing.stderr.contains("fake"),
+        "does not list what exists: {missing:?}"
+    );
     // Every change was backed up: the runs are listed for `setup undo`.
     let runs = env.cli(&["setup", "undo", "--list"]).expect_code(0).stdout;
-    assert!(runs.lines().count() >= 3, "init, two adds and a remove were backed up: {runs}");
+    assert!(
+        runs.lines().count() >= 3,
+        "init, two adds and a remove were backed up: {runs}"
+    );
 }
 
 #[test]
@@ -154,8 +190,15 @@ fn init_with_examples_writes_the_servers_whose_launcher_exists() {
     cmd.env("PATH", &bin);
     let out = cmd.output().expect("run init");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
-    assert!(stdout.contains("uvx"), "the skipped `time` is not explained: {stdout}");
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("uvx"),
+        "the skipped `time` is not explained: {stdout}"
+    );
     let listed = env.cli(&["list", "--json"]).expect_code(0).json();
     let mut listed = names(&listed);
     listed.sort_unstable();
@@ -227,13 +270,26 @@ fn doctor_reports_config_backends_and_withheld_tools() {
     let config_check = doctor_check(&checks, "config");
     assert_eq!(config_check.len(), 1, "{checks:#}");
     assert_eq!(config_check[0]["status"], "ok", "{checks:#}");
-    assert!(config_check[0]["detail"].as_str().unwrap_or("").contains(cfg), "{checks:#}");
+    assert!(
+        config_check[0]["detail"]
+            .as_str()
+            .unwrap_or("")
+            .contains(cfg),
+        "{checks:#}"
+    );
     let all = checks.to_string();
-    assert!(!all.contains("ghost"), "--no-probe probed the backends: {checks:#}");
+    assert!(
+        !all.contains("ghost"),
+        "--no-probe probed the backends: {checks:#}"
+    );
     assert_eq!(quick.code, Some(0), "{quick:?}");
 
     let full = env.cli(&["doctor", "--config", cfg, "--json"]);
-    assert_eq!(full.code, Some(1), "a backend that cannot start is a failure: {full:?}");
+    assert_eq!(
+        full.code,
+        Some(1),
+        "a backend that cannot start is a failure: {full:?}"
+    );
     let checks = full.json();
     let all = checks.to_string();
     let fails: Vec<&Value> = checks
@@ -254,7 +310,12 @@ fn doctor_reports_config_backends_and_withheld_tools() {
     assert!(text.lines().any(|l| l.starts_with("ok")), "{text}");
 
     let broken = env.write("broken.yaml", "backends:\n  x:\n    comand: y\n");
-    let bad = env.cli(&["doctor", "--config", broken.to_str().expect("utf-8"), "--json"]);
+    let bad = env.cli(&[
+        "doctor",
+        "--config",
+        broken.to_str().expect("utf-8"),
+        "--json",
+    ]);
     assert_eq!(bad.code, Some(2), "{bad:?}");
     assert!(bad.json().to_string().contains("comand"), "{bad:?}");
 }
@@ -272,7 +333,10 @@ fn setup_json_and_undo_list_through_the_binary() {
     );
     std::fs::write(&cursor, &original).expect("write cursor config");
 
-    let dry = env.cli(&["setup", "--dry-run", "--json"]).expect_code(0).json();
+    let dry = env
+        .cli(&["setup", "--dry-run", "--json"])
+        .expect_code(0)
+        .json();
     assert_eq!(dry["dry_run"], true, "{dry:#}");
     assert_eq!(std::fs::read_to_string(&cursor).expect("read"), original);
 
@@ -292,14 +356,22 @@ fn setup_json_and_undo_list_through_the_binary() {
         serde_json::from_str(&stripped).unwrap_or_else(|e| panic!("{e}: {text}"))
     };
     assert_eq!(
-        rewritten["mcpServers"].as_object().map(|m| m.keys().cloned().collect::<Vec<_>>()),
+        rewritten["mcpServers"]
+            .as_object()
+            .map(|m| m.keys().cloned().collect::<Vec<_>>()),
         Some(vec!["gateway".to_string()]),
         "{rewritten:#}"
     );
 
     // What the rewritten client now runs — plain `mcp-gateway`, no --config — reaches the server.
     let entry = &rewritten["mcpServers"]["gateway"];
-    assert_eq!(entry["command"].as_str().map(|c| c.ends_with("mcp-gateway")), Some(true), "{entry}");
+    assert_eq!(
+        entry["command"]
+            .as_str()
+            .map(|c| c.ends_with("mcp-gateway")),
+        Some(true),
+        "{entry}"
+    );
     assert!(entry.get("args").is_none_or(|a| a == &json!([])), "{entry}");
     let mut cmd = std::process::Command::new(gateway_bin());
     env.apply(&mut cmd);
@@ -350,13 +422,19 @@ fn cap_list_shows_capabilities_and_problems() {
         "{line}"
     );
     assert!(
-        out.stdout.lines().any(|l| l.starts_with("SKIPPED") && l.contains("broken.yaml")),
+        out.stdout
+            .lines()
+            .any(|l| l.starts_with("SKIPPED") && l.contains("broken.yaml")),
         "{out:?}"
     );
-    assert!(out.stdout.contains("1 capabilities, 1 problem(s)"), "{out:?}");
+    assert!(
+        out.stdout.contains("1 capabilities, 1 problem(s)"),
+        "{out:?}"
+    );
     // docs/security.md: pinned, then changed → quarantined and listed so; approved → back.
     let file = dir.join("weather.yaml");
-    env.cli(&["cap", "pin", file.to_str().expect("utf-8")]).expect_code(0);
+    env.cli(&["cap", "pin", file.to_str().expect("utf-8")])
+        .expect_code(0);
     let pinned = env.cli(&["cap", "list", "--dir", d]).expect_code(0).stdout;
     assert!(pinned.contains("weather_now [pinned]"), "{pinned}");
     let text = std::fs::read_to_string(&file).expect("read");
@@ -367,9 +445,9 @@ fn cap_list_shows_capabilities_and_problems() {
         "a changed pinned file still loads: {tampered}"
     );
     assert!(
-        tampered
-            .lines()
-            .any(|l| l.starts_with("QUARANTINED") && l.contains("weather.yaml") && l.contains("changed since approval")),
+        tampered.lines().any(|l| l.starts_with("QUARANTINED")
+            && l.contains("weather.yaml")
+            && l.contains("changed since approval")),
         "{tampered}"
     );
     env.cli(&["cap", "approve", "weather_now"]).expect_code(0);

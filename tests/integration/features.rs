@@ -51,7 +51,10 @@ fn surfaced_tools_are_listed_next_to_the_meta_tools_and_callable() {
             "gateway_search_tools"
         ]
     );
-    let add = tools.iter().find(|t| t["name"] == "fake__add").expect("add");
+    let add = tools
+        .iter()
+        .find(|t| t["name"] == "fake__add")
+        .expect("add");
     assert_eq!(add["description"], "Add two numbers and return their sum");
     let sum = client.call_tool("fake__add", json!({"a": 20, "b": 22}));
     assert_eq!(sum["structuredContent"], json!({"sum": 42}));
@@ -167,9 +170,17 @@ fn inherit_merges_the_project_file_over_the_user_file() {
     };
     assert_eq!(who(&mut client, "from_user"), "user");
     assert_eq!(who(&mut client, "from_project"), "project");
-    assert_eq!(who(&mut client, "shared"), "project", "the project's entry wins");
+    assert_eq!(
+        who(&mut client, "shared"),
+        "project",
+        "the project's entry wins"
+    );
     let off = client.invoke("switched_off", "echo", json!({"text": "x"}));
-    assert_eq!(off["isError"], json!(true), "a disabled backend answered: {off}");
+    assert_eq!(
+        off["isError"],
+        json!(true),
+        "a disabled backend answered: {off}"
+    );
 }
 
 #[test]
@@ -177,14 +188,21 @@ fn meta_tools_clamp_limit_and_accept_their_aliases() {
     let env = TestEnv::new();
     let config = env.write_config(
         true,
-        &[(
-            "fake",
-            fake_backend(&["--extra-tools", "60"], ""),
-        )],
+        &[("fake", fake_backend(&["--extra-tools", "60"], ""))],
     );
     let mut client = env.start(&config);
-    search_until_found(&mut client, "filler tool", "fake", "filler_000", Duration::from_secs(30));
-    let count = |r: &Value| r["structuredContent"]["matches"].as_array().map_or(0, Vec::len);
+    search_until_found(
+        &mut client,
+        "filler tool",
+        "fake",
+        "filler_000",
+        Duration::from_secs(30),
+    );
+    let count = |r: &Value| {
+        r["structuredContent"]["matches"]
+            .as_array()
+            .map_or(0, Vec::len)
+    };
     let search = |client: &mut RpcClient, args: Value| {
         let r = client.call_tool("gateway_search_tools", args);
         assert_ne!(r["isError"], json!(true), "{r}");
@@ -199,18 +217,31 @@ fn meta_tools_clamp_limit_and_accept_their_aliases() {
         .expect("limit maximum in the schema");
     let zero = search(&mut client, json!({"query": "filler tool", "limit": 0}));
     assert_eq!(count(&zero), 1, "{zero}");
-    let huge = search(&mut client, json!({"query": "filler tool", "limit": 100000}));
+    let huge = search(
+        &mut client,
+        json!({"query": "filler tool", "limit": 100000}),
+    );
     assert_eq!(count(&huge) as u64, schema_max, "{huge}");
     let default = search(&mut client, json!({"query": "filler tool"}));
-    assert!(count(&default) >= 1 && (count(&default) as u64) < schema_max, "{default}");
+    assert!(
+        count(&default) >= 1 && (count(&default) as u64) < schema_max,
+        "{default}"
+    );
     // `backend` for `server` (search, list_tools, invoke), `name` for `tool`, `args` for `arguments`.
-    let filtered = search(&mut client, json!({"query": "echo text", "backend": "fake"}));
+    let filtered = search(
+        &mut client,
+        json!({"query": "echo text", "backend": "fake"}),
+    );
     assert!(count(&filtered) >= 1, "{filtered}");
     let wrong = client.call_tool(
         "gateway_search_tools",
         json!({"query": "echo", "backend": "nope"}),
     );
-    assert_eq!(wrong["isError"], json!(true), "the `backend` alias was ignored: {wrong}");
+    assert_eq!(
+        wrong["isError"],
+        json!(true),
+        "the `backend` alias was ignored: {wrong}"
+    );
     let listed = client.call_tool("gateway_list_tools", json!({"backend": "fake"}));
     assert!(first_text(&listed).contains("filler_059"), "{listed}");
     let sum = client.call_tool(
@@ -232,7 +263,13 @@ fn task_only_tools_are_marked_and_refused() {
         )],
     );
     let mut client = env.start(&config);
-    let found = search_until_found(&mut client, "long batch job", "fake", "batch", Duration::from_secs(30));
+    let found = search_until_found(
+        &mut client,
+        "long batch job",
+        "fake",
+        "batch",
+        Duration::from_secs(30),
+    );
     let hit = found["matches"]
         .as_array()
         .and_then(|m| m.iter().find(|h| h["tool"] == "batch"))
@@ -258,7 +295,13 @@ fn a_backend_list_changed_refreshes_the_catalog_and_the_client_list() {
     list_server_tools(&mut client, "fake", Duration::from_secs(30));
     let added = client.invoke("fake", "add_tool", json!({"name": "fresh_tool"}));
     assert_eq!(first_text(&added), "added");
-    search_until_found(&mut client, "fresh_tool", "fake", "fresh_tool", Duration::from_secs(30));
+    search_until_found(
+        &mut client,
+        "fresh_tool",
+        "fake",
+        "fresh_tool",
+        Duration::from_secs(30),
+    );
     assert!(client.shutdown().success());
 
     // Direct mode: the client is told, and tools/list shows it.
@@ -305,5 +348,8 @@ fn backend_log_messages_reach_the_client_with_the_backend_named() {
         .unwrap_or_else(|| panic!("the backend's log message was not relayed; saw {seen:#?}"));
     assert_eq!(msg["params"]["level"], "warning", "{msg}");
     let logger = msg["params"]["logger"].as_str().unwrap_or("");
-    assert!(logger.contains("chatty"), "logger does not name the backend: {msg}");
+    assert!(
+        logger.contains("chatty"),
+        "logger does not name the backend: {msg}"
+    );
 }

@@ -577,7 +577,10 @@ impl RpcClient {
     /// Every line the peer wrote to stdout, up to and including its exit: waits (up to `timeout`)
     /// until the peer's stdout is closed, so nothing written during shutdown is missed.
     pub fn stdout_lines_through_exit(&mut self, timeout: Duration) -> Vec<String> {
-        let reader = self.stdout_reader.take().expect("stdout read to the end once");
+        let reader = self
+            .stdout_reader
+            .take()
+            .expect("stdout read to the end once");
         let deadline = Instant::now() + timeout;
         while !reader.is_finished() {
             assert!(

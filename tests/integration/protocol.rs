@@ -204,7 +204,10 @@ fn exits_zero_when_stdin_closes() {
     let pid: u32 = first_text(&client.invoke("fake", "pid", json!({})))
         .parse()
         .expect("the backend answers with its pid");
-    assert!(crate::harness::is_alive(pid), "backend {pid} is not running");
+    assert!(
+        crate::harness::is_alive(pid),
+        "backend {pid} is not running"
+    );
     let started = std::time::Instant::now();
     let status = client.shutdown();
     assert_eq!(status.code(), Some(0), "stderr: {}", client.stderr());

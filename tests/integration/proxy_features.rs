@@ -174,7 +174,9 @@ impl Wire {
             "gateway exited with {status}; stderr:\n{}",
             tail(&self.client.stderr(), 4000)
         );
-        let lines = self.client.stdout_lines_through_exit(Duration::from_secs(10));
+        let lines = self
+            .client
+            .stdout_lines_through_exit(Duration::from_secs(10));
         let emitted = env.write(&format!("{label}-emitted.jsonl"), &lines.join("\n"));
         let sent: Vec<String> = self
             .sent

@@ -362,5 +362,8 @@ fn raw_client_sees_backend_errors_unchanged() {
     assert!(resp.get("error").is_none(), "{resp}");
     assert_eq!(resp["result"]["isError"], json!(true), "{resp}");
     let text = crate::harness::first_text(&resp["result"]);
-    assert!(text.contains("get-sum"), "the error does not name the tool: {text}");
+    assert!(
+        text.contains("get-sum"),
+        "the error does not name the tool: {text}"
+    );
 }

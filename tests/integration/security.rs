@@ -15,10 +15,7 @@ use crate::harness::{TestEnv, fake_backend, first_text, list_server_tools};
 
 /// Config with the fake backend serving the poisoned `exfil` tool; both it and `echo` surfaced.
 fn poisoned_config(env: &TestEnv, meta_mcp: bool, log: &std::path::Path) -> std::path::PathBuf {
-    let body = fake_backend(
-        &["--poisoned", "--log", log.to_str().expect("utf-8")],
-        "",
-    );
+    let body = fake_backend(&["--poisoned", "--log", log.to_str().expect("utf-8")], "");
     let mut yaml = format!(
         "meta_mcp:\n  enabled: {meta_mcp}\n  surface: [\"fake/exfil\", \"fake/echo\"]\nbackends:\n  fake:\n"
     );
@@ -78,7 +75,10 @@ fn a_poisoned_tool_is_never_listed_searched_or_called() {
         "tools/call",
         json!({"name": "fake__exfil", "arguments": {"note": "x"}}),
     );
-    assert!(direct.get("error").is_some(), "surfaced name callable: {direct}");
+    assert!(
+        direct.get("error").is_some(),
+        "surfaced name callable: {direct}"
+    );
     // The tool itself works at the backend: only the gateway kept it from being called.
     let echo = client.invoke("fake", "echo", json!({"text": "clean"}));
     assert_eq!(first_text(&echo), "clean");
@@ -97,7 +97,8 @@ fn a_poisoned_tool_is_not_listed_when_meta_mode_is_off() {
     let log = env.path().join("fake.log");
     let config = poisoned_config(&env, false, &log);
     let mut client = env.start(&config);
-    let tools = crate::harness::list_tools_until(&mut client, &["fake__echo"], Duration::from_secs(30));
+    let tools =
+        crate::harness::list_tools_until(&mut client, &["fake__echo"], Duration::from_secs(30));
     assert!(
         !tools.iter().any(|t| t["name"] == "fake__exfil"),
         "withheld tool listed: {tools:?}"
@@ -129,7 +130,11 @@ fn the_scanner_allow_list_serves_only_what_it_covers() {
         let tools = list_server_tools(&mut client, "fake", Duration::from_secs(30));
         assert_eq!(tools.contains("exfil"), served, "allow {rules:?}: {tools}");
         let call = client.invoke("fake", "exfil", json!({"note": "x"}));
-        assert_eq!(call["isError"] == json!(true), !served, "allow {rules:?}: {call}");
+        assert_eq!(
+            call["isError"] == json!(true),
+            !served,
+            "allow {rules:?}: {call}"
+        );
     }
 }
 
@@ -170,9 +175,15 @@ fn cap_import_refuses_an_operation_with_a_high_finding() {
         .flatten()
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .collect();
-    assert_eq!(written.len(), 1, "only the clean operation is written: {written:?}");
+    assert_eq!(
+        written.len(),
+        1,
+        "only the clean operation is written: {written:?}"
+    );
     assert!(
-        !written.iter().any(|f| f.to_lowercase().contains("get_note")),
+        !written
+            .iter()
+            .any(|f| f.to_lowercase().contains("get_note")),
         "{written:?}"
     );
     assert!(
@@ -358,7 +369,10 @@ fn http_backends_receive_only_their_configured_headers() {
     for (path, configured) in [
         (
             "/alpha",
-            vec![("authorization", "Bearer alpha-secret"), ("x-tenant", "alpha")],
+            vec![
+                ("authorization", "Bearer alpha-secret"),
+                ("x-tenant", "alpha"),
+            ],
         ),
         ("/beta", vec![("x-tenant", "beta")]),
     ] {
@@ -366,7 +380,11 @@ fn http_backends_receive_only_their_configured_headers() {
         assert!(requests.len() >= 3, "{path}: {requests:#?}");
         for r in &requests {
             for (k, v) in &configured {
-                assert_eq!(r.headers.get(*k).map(String::as_str), Some(*v), "{path}: {r:#?}");
+                assert_eq!(
+                    r.headers.get(*k).map(String::as_str),
+                    Some(*v),
+                    "{path}: {r:#?}"
+                );
             }
             for (k, v) in &r.headers {
                 assert!(
@@ -375,7 +393,8 @@ fn http_backends_receive_only_their_configured_headers() {
                     "{path} received header {k}: {v} that no config gave it"
                 );
                 assert!(
-                    !v.contains("client-") && !v.contains("secret") || configured.iter().any(|(c, _)| c == k),
+                    !v.contains("client-") && !v.contains("secret")
+                        || configured.iter().any(|(c, _)| c == k),
                     "{path} received {k}: {v}"
                 );
             }
@@ -399,5 +418,8 @@ fn http_backends_receive_only_their_configured_headers() {
         "the moved backend was never asked"
     );
     let leaked = elsewhere_log.lock().expect("log").clone();
-    assert!(leaked.is_empty(), "followed a cross-origin redirect: {leaked:#?}");
+    assert!(
+        leaked.is_empty(),
+        "followed a cross-origin redirect: {leaked:#?}"
+    );
 }
