@@ -13,12 +13,12 @@ mod auth;
 mod discover;
 mod duration;
 mod error;
-mod expand;
+pub mod expand;
 mod load;
 mod schema;
 #[cfg(test)]
 mod tests;
-mod yaml;
+pub(crate) mod yaml;
 
 pub use auth::{
     ApiKey, AuthConfig, JwksSource, JwtAlgorithm, JwtConfig, RequestLogConfig, ScopeGrant,
