@@ -455,7 +455,7 @@ fn same_origin(a: &Url, b: &Url) -> bool {
 }
 
 /// Follows redirects only within the origin the request started on.
-fn same_origin_redirects() -> reqwest::redirect::Policy {
+pub(crate) fn same_origin_redirects() -> reqwest::redirect::Policy {
     reqwest::redirect::Policy::custom(|attempt| {
         if attempt.previous().len() > MAX_REDIRECTS {
             return attempt.error(format!("more than {MAX_REDIRECTS} redirects"));

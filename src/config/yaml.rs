@@ -16,7 +16,7 @@ use super::ConfigError;
 /// A 1-based position in the config file (0 when the parser could not tell).
 /// Ordered by line, then column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
-pub(super) struct Pos {
+pub(crate) struct Pos {
     pub line: usize,
     pub column: usize,
 }
@@ -32,20 +32,20 @@ impl Pos {
 
 /// One YAML node with its position.
 #[derive(Debug, Clone, PartialEq)]
-pub(super) struct Node {
+pub(crate) struct Node {
     pub value: Value,
     pub pos: Pos,
 }
 
 /// A mapping key: always text (numbers and booleans keep their spelling).
 #[derive(Debug, Clone, PartialEq)]
-pub(super) struct Key {
+pub(crate) struct Key {
     pub name: String,
     pub pos: Pos,
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub(super) enum Value {
+pub(crate) enum Value {
     /// `~`, `null` or an empty value.
     Null,
     /// A quoted or plain string.
@@ -62,7 +62,7 @@ pub(super) enum Value {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub(super) enum TypedKind {
+pub(crate) enum TypedKind {
     Bool(bool),
     Int(i128),
     Float(f64),
@@ -94,7 +94,7 @@ impl Value {
 
 /// Parses `text` (read from `path`, used in messages) into a node tree. An empty file or a file
 /// holding only comments is an empty mapping.
-pub(super) fn parse(text: &str, path: &Path) -> Result<Node, ConfigError> {
+pub(crate) fn parse(text: &str, path: &Path) -> Result<Node, ConfigError> {
     let options = serde_saphyr::options! {
         with_snippet: false,
         // YAML 1.2 booleans only: `on`/`no`/`y` stay strings.

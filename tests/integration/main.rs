@@ -16,3 +16,4 @@ mod protocol;
 mod proxy_features;
 mod real_backends;
 mod setup;
+mod skills;
