@@ -32,3 +32,4 @@ pub mod session;
 pub mod setup;
 pub mod skills;
 pub mod state;
+pub mod suggest;

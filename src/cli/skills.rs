@@ -190,9 +190,7 @@ fn show(
                     || p.message.contains(&format!("`{name}`"))
             })
             .collect();
-        let hint = crate::capability::did_you_mean(name, set.iter().map(|s| s.name.as_str()))
-            .map(|n| format!(" (did you mean `{n}`?)"))
-            .unwrap_or_default();
+        let hint = crate::suggest::hint(name, set.iter().map(|s| s.name.as_str()));
         eprintln!("error: no skill named `{name}` is served{hint}");
         print_problems(&why.into_iter().cloned().collect::<Vec<_>>());
         return Ok(ExitCode::from(super::EXIT_USAGE));

@@ -12,7 +12,7 @@ use std::time::Duration;
 mod discover;
 mod duration;
 mod error;
-mod expand;
+pub mod expand;
 mod load;
 mod schema;
 #[cfg(test)]

@@ -458,9 +458,7 @@ pub fn remove(name: &str, root: &Path) -> Result<PathBuf, ImportError> {
                     .collect()
             })
             .unwrap_or_default();
-        let hint = crate::capability::did_you_mean(name, imported.iter().map(String::as_str))
-            .map(|n| format!(" (did you mean `{n}`?)"))
-            .unwrap_or_default();
+        let hint = crate::suggest::hint(name, imported.iter().map(String::as_str));
         return Err(ImportError::NotImported {
             name: name.to_string(),
             dir: root.to_path_buf(),

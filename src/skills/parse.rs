@@ -202,18 +202,16 @@ pub fn parse(text: &str, file: &Path) -> Result<Parsed, ParseError> {
         if KNOWN.contains(&k.name.as_str()) || AGENT_KEYS.contains(&k.name.as_str()) {
             continue;
         }
-        let hint = crate::capability::did_you_mean(&k.name, KNOWN.iter().copied())
-            .map(|s| format!(" (did you mean `{s}`?)"))
-            .unwrap_or_default();
+        let hint = crate::suggest::hint(&k.name, KNOWN.iter().copied());
         warnings.push((
             k.pos.line + shift,
             format!("unknown front-matter key `{}` ignored{hint}", k.name),
         ));
     }
     let missing = |key: &str| {
-        let typo = entries.iter().find(|(k, _)| {
-            crate::capability::did_you_mean(&k.name, [key].into_iter()).is_some() && k.name != key
-        });
+        let typo = entries
+            .iter()
+            .find(|(k, _)| crate::suggest::closest(&k.name, [key]).is_some() && k.name != key);
         let (line, hint) = match typo {
             Some((k, _)) => (
                 k.pos.line + shift,

@@ -126,9 +126,7 @@ fn error_result(text: String) -> Value {
 /// `tools/call` of a skill: SKILL.md's body (or `arguments.part`) and the list of other parts.
 pub fn call(set: &SkillSet, name: &str, arguments: &Value) -> Value {
     let Some(skill) = set.get(name) else {
-        let hint = crate::capability::did_you_mean(name, set.iter().map(|s| s.name.as_str()))
-            .map(|n| format!(" (did you mean `{n}`?)"))
-            .unwrap_or_default();
+        let hint = crate::suggest::hint(name, set.iter().map(|s| s.name.as_str()));
         return error_result(format!("no skill named `{name}`{hint}"));
     };
     let part = arguments
