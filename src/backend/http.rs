@@ -489,7 +489,7 @@ fn describe_status(method: &str, url: &Url, resp: &reqwest::Response) -> String 
 }
 
 /// An error and its causes on one line ("error sending request: connection refused").
-fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+pub(crate) fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
     let mut out = e.to_string();
     let mut source = e.source();
     while let Some(s) = source {

@@ -20,7 +20,6 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::clients::HostEnv;
 use crate::config::SkillsConfig;
 
 /// Where a skill directory comes from, in precedence order.
@@ -70,8 +69,32 @@ pub fn import_dir(paths: &crate::state::Paths) -> PathBuf {
     paths.data_dir.join("skills")
 }
 
+/// The user's directories the personal skill folders hang off.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Homes {
+    pub home: PathBuf,
+    /// `$XDG_CONFIG_HOME`, default `~/.config`.
+    pub xdg_config: PathBuf,
+    /// `$CODEX_HOME`, default `~/.codex`.
+    pub codex_home: PathBuf,
+}
+
+impl Homes {
+    /// From `HOME`, `XDG_CONFIG_HOME` and `CODEX_HOME` as `var` gives them (relative values are
+    /// ignored); `None` without a home directory.
+    pub fn from_vars(var: impl Fn(&str) -> Option<std::ffi::OsString>) -> Option<Homes> {
+        let home = PathBuf::from(var("HOME").filter(|h| !h.is_empty())?);
+        let abs = |k: &str| var(k).map(PathBuf::from).filter(|p| p.is_absolute());
+        Some(Homes {
+            xdg_config: abs("XDG_CONFIG_HOME").unwrap_or_else(|| home.join(".config")),
+            codex_home: abs("CODEX_HOME").unwrap_or_else(|| home.join(".codex")),
+            home,
+        })
+    }
+}
+
 /// Personal skill directories under the home directory, in search order.
-fn user_dirs(host: &HostEnv) -> Vec<PathBuf> {
+fn user_dirs(host: &Homes) -> Vec<PathBuf> {
     let home = &host.home;
     vec![
         home.join(".claude/skills"),
@@ -89,7 +112,7 @@ fn user_dirs(host: &HostEnv) -> Vec<PathBuf> {
 pub fn directories(
     config: &SkillsConfig,
     import: Option<&Path>,
-    host: Option<&HostEnv>,
+    host: Option<&Homes>,
     cwd: &Path,
 ) -> Vec<SkillDir> {
     let mut out: Vec<SkillDir> = Vec::new();
@@ -135,7 +158,7 @@ pub fn directories(
 /// [`directories`] for this process: the home directory and `XDG_CONFIG_HOME`/`CODEX_HOME`
 /// from the environment, the working directory, and the import dir of `paths`.
 pub fn from_env(config: &SkillsConfig, paths: Option<&crate::state::Paths>) -> Vec<SkillDir> {
-    let host = HostEnv::from_env().ok();
+    let host = Homes::from_vars(|k| std::env::var_os(k));
     let cwd = std::env::current_dir().unwrap_or_default();
     let import = paths.map(import_dir);
     directories(config, import.as_deref(), host.as_ref(), &cwd)
@@ -152,14 +175,10 @@ fn same_dir(a: &Path, b: &Path) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::clients::HostOs;
 
-    fn host(home: &Path) -> HostEnv {
+    fn host(home: &Path) -> Homes {
         let home = home.to_path_buf();
-        HostEnv::from_vars(HostOs::Linux, move |k| {
-            (k == "HOME").then(|| home.clone().into_os_string())
-        })
-        .unwrap()
+        Homes::from_vars(move |k| (k == "HOME").then(|| home.clone().into_os_string())).unwrap()
     }
 
     fn cfg(dirs: &[&str], defaults: bool) -> SkillsConfig {

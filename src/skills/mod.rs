@@ -4,14 +4,14 @@
 //! Owns finding skill folders ([`discover`]), parsing SKILL.md ([`parse`]), loading a
 //! [`SkillSet`] with the skill's other Markdown files as parts, screening every text with the
 //! scanner (a skill is instructions for the model: a high finding withholds the whole skill),
-//! reading a skill or part back byte for byte ([`Skill::read`]) and importing or removing skills
-//! in the gateway's data dir ([`import`]). A broken skill is a [`SkillProblem`] (file, line,
-//! key) and is skipped without affecting the others.
+//! reading a skill or part back byte for byte ([`Skill::read`]) and the MCP shape of skills
+//! ([`serve`]). A broken skill is a [`SkillProblem`] (file, line, key) and is skipped without
+//! affecting the others. Importing skills is the `skills import` command's (`cli::skills`).
 //!
 //! Skills are data. It never runs a code block or a script of a skill, never follows a link in
-//! one, and never writes anywhere but the import directory (and only from `import`). What it
-//! serves is what it screened: each file's SHA-256 is recorded when the skill is loaded and a
-//! read of a file changed since then is refused until the next reload.
+//! one, and never writes a file. What it serves is what it screened: each file's SHA-256 is
+//! recorded when the skill is loaded and a read of a file changed since then is refused until
+//! the next reload.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -22,7 +22,6 @@ use sha2::{Digest, Sha256};
 use crate::scanner::{self, AllowList, Finding, Severity};
 
 pub mod discover;
-pub mod import;
 pub mod parse;
 pub mod serve;
 

@@ -213,48 +213,6 @@ fn parts_never_leave_the_skill_folder() {
     assert_eq!(paths, ["SKILL.md", "inside.md"]);
 }
 
-#[test]
-fn import_copies_validates_replaces_and_removes() {
-    let tmp = tempfile::tempdir().unwrap();
-    let root = tmp.path().join("data/skills");
-    let allow = AllowList::default();
-    let done = import::import_path(&fixtures("good/pdf-forms"), &root, &allow, false).unwrap();
-    assert_eq!(done.name, "pdf-forms");
-    assert_eq!(
-        done.files,
-        [
-            "SKILL.md",
-            "references/fields.md",
-            "references/filling.md",
-            "scripts/fill_form.py"
-        ]
-    );
-    assert_eq!(
-        std::fs::read(root.join("pdf-forms/references/fields.md")).unwrap(),
-        std::fs::read(fixtures("good/pdf-forms/references/fields.md")).unwrap()
-    );
-    let again = import::import_path(&fixtures("good/pdf-forms/SKILL.md"), &root, &allow, false);
-    assert!(matches!(again, Err(import::ImportError::Exists { .. })));
-    let replaced = import::import_path(&fixtures("good/pdf-forms"), &root, &allow, true).unwrap();
-    assert!(replaced.replaced);
-    // Invalid or poisoned skills are refused and leave nothing behind.
-    let e = import::import_path(&fixtures("bad/broken-yaml"), &root, &allow, false).unwrap_err();
-    assert!(e.to_string().contains(":3"), "{e}");
-    let e =
-        import::import_path(&fixtures("poisoned/tidy-files"), &root, &allow, false).unwrap_err();
-    assert!(e.to_string().contains("withheld"), "{e}");
-    let left: Vec<String> = std::fs::read_dir(&root)
-        .unwrap()
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .collect();
-    assert_eq!(left, ["pdf-forms"]);
-    let e = import::remove("pdf-form", &root).unwrap_err();
-    assert!(e.to_string().contains("did you mean `pdf-forms`"), "{e}");
-    import::remove("pdf-forms", &root).unwrap();
-    assert!(!root.join("pdf-forms").exists());
-}
-
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for entry in std::fs::read_dir(from).unwrap().flatten() {

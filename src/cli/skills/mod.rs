@@ -14,8 +14,10 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
 
-use crate::skills::import::{self, ImportError, Source};
+mod import;
+
 use crate::skills::{ProblemKind, SkillProblem, SkillSet};
+use import::{ImportError, Source};
 
 /// `skills` subcommands.
 #[derive(Debug, Args)]

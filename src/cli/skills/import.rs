@@ -14,8 +14,10 @@ use std::time::Duration;
 
 use url::Url;
 
-use super::{MAIN_FILE, ProblemKind, Scope, SkillProblem};
 use crate::scanner::AllowList;
+use crate::skills::{
+    MAIN_FILE, MAX_FILE_BYTES, ProblemKind, Scope, SkillDir, SkillProblem, SkillSet,
+};
 
 /// Most files one imported skill folder may have.
 pub const MAX_FILES: usize = 512;
@@ -125,11 +127,11 @@ fn github_raw(url: Url) -> Url {
 
 /// Validates the skill folder at `staged` (load + scan) and returns its name and warnings.
 fn validate(staged: &Path, allow: &AllowList) -> Result<(String, Vec<String>), ImportError> {
-    let dirs = [super::SkillDir {
+    let dirs = [SkillDir {
         path: staged.to_path_buf(),
         scope: Scope::Imported,
     }];
-    let (set, problems) = super::SkillSet::load(&dirs, allow);
+    let (set, problems) = SkillSet::load(&dirs, allow);
     if let Some(p) = problems
         .iter()
         .find(|p| matches!(p.kind, ProblemKind::Invalid | ProblemKind::Withheld))
@@ -299,7 +301,7 @@ async fn fetch(client: &reqwest::Client, url: &Url, cap: u64) -> Result<String, 
         .get(url.clone())
         .send()
         .await
-        .map_err(|e| err(error_chain(&e)))?;
+        .map_err(|e| err(crate::backend::http::error_chain(&e)))?;
     let status = resp.status();
     if status.is_redirection() {
         return Err(err(format!(
@@ -315,7 +317,11 @@ async fn fetch(client: &reqwest::Client, url: &Url, cap: u64) -> Result<String, 
         )));
     }
     let mut body = Vec::new();
-    while let Some(chunk) = resp.chunk().await.map_err(|e| err(error_chain(&e)))? {
+    while let Some(chunk) = resp
+        .chunk()
+        .await
+        .map_err(|e| err(crate::backend::http::error_chain(&e)))?
+    {
         body.extend_from_slice(&chunk);
         if body.len() as u64 > cap {
             return Err(ImportError::TooLarge(format!(
@@ -324,20 +330,6 @@ async fn fetch(client: &reqwest::Client, url: &Url, cap: u64) -> Result<String, 
         }
     }
     String::from_utf8(body).map_err(|_| err("not UTF-8 text".into()))
-}
-
-fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        source = s.source();
-    }
-    out
 }
 
 /// Relative Markdown links of `body` (`[x](references/a.md)`) that resolve under `base`'s
@@ -401,9 +393,9 @@ pub async fn import_url(
             url: url.to_string(),
             message: e.to_string(),
         })?;
-    let main = fetch(&client, url, super::MAX_FILE_BYTES).await?;
+    let main = fetch(&client, url, MAX_FILE_BYTES).await?;
     // Fail on a bad SKILL.md before fetching anything else.
-    let parsed = super::parse::parse(&main, Path::new(url.as_str())).map_err(|e| {
+    let parsed = crate::skills::parse::parse(&main, Path::new(url.as_str())).map_err(|e| {
         ImportError::Invalid(SkillProblem {
             file: PathBuf::from(url.as_str()),
             line: Some(e.line).filter(|l| *l > 0),
@@ -418,7 +410,7 @@ pub async fn import_url(
         .into_iter()
         .take(MAX_FETCHED_PARTS)
     {
-        match fetch(&client, &part_url, super::MAX_FILE_BYTES).await {
+        match fetch(&client, &part_url, MAX_FILE_BYTES).await {
             Ok(text) => parts.push((rel, text)),
             Err(e) => warnings.push(format!("part `{rel}` not imported: {e}")),
         }
@@ -449,7 +441,7 @@ pub async fn import_url(
 /// in an agent's own folder belongs to that agent.
 pub fn remove(name: &str, root: &Path) -> Result<PathBuf, ImportError> {
     let dir = root.join(name);
-    if !super::parse::valid_name(name) || !dir.join(MAIN_FILE).is_file() {
+    if !crate::skills::parse::valid_name(name) || !dir.join(MAIN_FILE).is_file() {
         let imported: Vec<String> = std::fs::read_dir(root)
             .map(|rd| {
                 rd.flatten()
@@ -472,6 +464,53 @@ pub fn remove(name: &str, root: &Path) -> Result<PathBuf, ImportError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn fixture(sub: &str) -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/skills")
+            .join(sub)
+    }
+
+    #[test]
+    fn import_copies_validates_replaces_and_removes() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("data/skills");
+        let allow = AllowList::default();
+        let done = import_path(&fixture("good/pdf-forms"), &root, &allow, false).unwrap();
+        assert_eq!(done.name, "pdf-forms");
+        assert_eq!(
+            done.files,
+            [
+                "SKILL.md",
+                "references/fields.md",
+                "references/filling.md",
+                "scripts/fill_form.py"
+            ]
+        );
+        assert_eq!(
+            std::fs::read(root.join("pdf-forms/references/fields.md")).unwrap(),
+            std::fs::read(fixture("good/pdf-forms/references/fields.md")).unwrap()
+        );
+        let again = import_path(&fixture("good/pdf-forms/SKILL.md"), &root, &allow, false);
+        assert!(matches!(again, Err(ImportError::Exists { .. })));
+        let replaced = import_path(&fixture("good/pdf-forms"), &root, &allow, true).unwrap();
+        assert!(replaced.replaced);
+        // Invalid or poisoned skills are refused and leave nothing behind.
+        let e = import_path(&fixture("bad/broken-yaml"), &root, &allow, false).unwrap_err();
+        assert!(e.to_string().contains(":3"), "{e}");
+        let e = import_path(&fixture("poisoned/tidy-files"), &root, &allow, false).unwrap_err();
+        assert!(e.to_string().contains("withheld"), "{e}");
+        let left: Vec<String> = std::fs::read_dir(&root)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(left, ["pdf-forms"]);
+        let e = remove("pdf-form", &root).unwrap_err();
+        assert!(e.to_string().contains("did you mean `pdf-forms`"), "{e}");
+        remove("pdf-forms", &root).unwrap();
+        assert!(!root.join("pdf-forms").exists());
+    }
 
     #[test]
     fn sources() {
