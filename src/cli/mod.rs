@@ -9,6 +9,7 @@ mod config_export;
 mod doctor;
 pub mod get;
 pub mod init;
+mod keys;
 mod list;
 pub mod probe;
 pub mod remove;
@@ -82,6 +83,8 @@ pub enum Command {
     Cap(cap::CapArgs),
     /// Agent skills (SKILL.md folders): list, show, import, remove
     Skills(skills::SkillsArgs),
+    /// API keys for the HTTP listener: add (printed once), list, revoke
+    Keys(keys::KeysArgs),
     /// Print a shell completion script
     Completions(completions::CompletionsArgs),
     #[command(name = "__reaper", hide = true)]
@@ -132,6 +135,7 @@ pub fn run(cli: Cli) -> ExitCode {
             Ok(config) => edge(skills::run(args, &config)),
             Err(code) => code,
         },
+        Command::Keys(args) => edge(keys::run(args)),
         Command::Completions(args) => edge(completions::run(
             args,
             <Cli as clap::CommandFactory>::command(),
