@@ -8,7 +8,7 @@
 //! Bird's-eye data flow (see `ARCHITECTURE.md` for the code map and the invariants):
 //!
 //! ```text
-//! client ⇄ front (stdio) ⇄ session ⇄ router ⇄ backend handles ⇄ MCP servers
+//! client ⇄ front (stdio) ⇄ session ⇄ peer ⇄ backend handles ⇄ MCP servers
 //!                              │
 //!                              └─ catalog (persisted) → search index (tantivy)
 //! ```
@@ -24,8 +24,8 @@ pub mod gateway;
 pub mod jsonrpc;
 pub mod logging;
 pub mod mcp;
+pub mod peer;
 pub mod registry;
-pub mod router;
 pub mod scanner;
 pub mod search;
 pub mod session;

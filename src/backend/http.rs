@@ -4,7 +4,7 @@
 //! Owns the HTTP side of one backend connection: the `reqwest` client (same-origin redirects
 //! only, timeouts), the headers from config (and only those: a client's own `Authorization` or
 //! session ids never reach a backend), the transport sessions, and handing every message that
-//! arrives to the router's [`Peer`]. When the server becomes unreachable it closes the Peer with
+//! arrives to the [`Peer`]. When the server becomes unreachable it closes the Peer with
 //! "lost connection: …" so pending calls fail clearly and the supervisor reconnects on next use.
 //! It never interprets MCP payloads and never decides when to connect or stop.
 
@@ -22,7 +22,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::{HttpKind, HttpSpec};
 use crate::jsonrpc::{ErrorObject, Id, Message, code};
-use crate::router::{Peer, Unrouted};
+use crate::peer::{Peer, Unrouted};
 use sse_parser::SseParser;
 use streamable::Streamable;
 
@@ -81,7 +81,7 @@ enum StreamEnd {
 impl HttpConnection {
     /// Prepares a connection. Legacy SSE (`transport: sse`) connects here and waits for the
     /// `endpoint` event; Streamable HTTP and detection happen when the first message (the
-    /// Backend's `initialize`) is sent. Messages the router does not consume arrive on the
+    /// Backend's `initialize`) is sent. Messages the Peer does not consume arrive on the
     /// returned receiver.
     pub async fn connect(
         backend: &str,
@@ -582,7 +582,7 @@ mod tests {
             .request(
                 "initialize",
                 Some(serde_json::json!({})),
-                &crate::router::CallContext::default(),
+                &crate::peer::CallContext::default(),
                 Duration::from_secs(5),
             )
             .await
@@ -646,7 +646,7 @@ mod tests {
             .request(
                 "initialize",
                 Some(serde_json::json!({})),
-                &crate::router::CallContext::default(),
+                &crate::peer::CallContext::default(),
                 Duration::from_secs(5),
             )
             .await

@@ -23,7 +23,7 @@ use crate::config::{BackendConfig, Transport};
 use crate::error::CallError;
 use crate::jsonrpc::{ErrorObject, Message, code, empty_object};
 use crate::mcp;
-use crate::router::{CallContext, ClientLink, Unrouted};
+use crate::peer::{CallContext, ClientLink, Unrouted};
 use connection::Connection;
 use http::HttpConnection;
 use process::Reaper;
@@ -473,7 +473,7 @@ fn backoff(failures: u32) -> Duration {
     Duration::from_millis(ms).min(MAX_BACKOFF)
 }
 
-/// Handles what the router did not consume: requests from the backend (relayed to the client
+/// Handles what the Peer did not consume: requests from the backend (relayed to the client
 /// that caused them, if it declared the capability) and notifications.
 async fn serve_unrouted(
     backend: String,

@@ -1,4 +1,4 @@
-//! The capabilities backend as an in-process MCP server behind the router's [`Peer`].
+//! The capabilities backend as an in-process MCP server behind a [`Peer`].
 //!
 //! Owns serving the loaded [`CapabilitySet`] over JSON-RPC to the gateway's backend machinery
 //! (`initialize`, `ping`, `tools/list`, `tools/call`), reloading it when the watcher fires and
@@ -15,7 +15,7 @@ use tokio::sync::mpsc;
 
 use super::{CapabilitySet, LoadProblem, PinStore};
 use crate::jsonrpc::{ErrorObject, Message, code, to_raw};
-use crate::router::{Peer, Unrouted};
+use crate::peer::{Peer, Unrouted};
 use crate::scanner;
 
 /// Quiet time after the last file change before reloading.

@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use super::{DISCOVERY_WAIT, Failure, Outcome, Session};
 use crate::error::CallError;
 use crate::jsonrpc::{ErrorObject, code, to_raw};
-use crate::router::CallContext;
+use crate::peer::CallContext;
 use crate::search::render_match;
 
 pub const SEARCH: &str = "gateway_search_tools";

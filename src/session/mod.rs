@@ -24,7 +24,7 @@ use crate::error::CallError;
 use crate::gateway::{ClientNotice, Gateway};
 use crate::jsonrpc::{ErrorObject, Id, LineReader, Message, ReadLine, code, empty_object, to_raw};
 use crate::mcp;
-use crate::router::{CallContext, ClientLink, ClientSink};
+use crate::peer::{CallContext, ClientLink, ClientSink};
 
 /// Longest line accepted from a client.
 const MAX_CLIENT_LINE: usize = 64 * 1024 * 1024;
