@@ -4,7 +4,9 @@
 //! `initialize` handshake offering the newest protocol version, restarts it with backoff after a
 //! crash (the calls that were in flight fail with a clear error), stops it after `idle_timeout`,
 //! and shuts its process group down in order. It reports what it sees (started, tool list changed,
-//! log messages) as [`BackendEvent`]s; it never touches the catalog, the index or a client.
+//! log messages) as [`BackendEvent`]s and its problems as a [`Report`]; requests the server sends
+//! for the client are handed to the [`Relay`]. It never touches the catalog, the index or a
+//! client.
 
 pub mod connection;
 pub mod http;
@@ -81,6 +83,17 @@ impl Status {
     }
 }
 
+/// What a backend reports besides its [`Status`]: problems that do not stop it, and tools it
+/// holds back. Every transport may fill it; the in-process capabilities backend reports the files
+/// it could not load and the tools it quarantined.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Report {
+    /// Readable lines, e.g. `file:line: key: message` of a capability file not loaded.
+    pub problems: Vec<String>,
+    /// Tools not served, with why (e.g. changed since approval).
+    pub held: std::collections::BTreeMap<String, String>,
+}
+
 /// A live, initialized connection.
 struct Live {
     conn: Connection,
@@ -122,6 +135,8 @@ pub struct Backend {
     relay: Arc<Relay>,
     /// Cancelled at gateway shutdown: a start in progress gives up at once.
     stopping: CancellationToken,
+    /// What the transport last reported; kept across restarts until it reports again.
+    report: Arc<Mutex<Report>>,
 }
 
 /// What a backend shares with the gateway around it.
@@ -158,6 +173,20 @@ impl Backend {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
+    }
+
+    /// Problems and held-back tools the backend reported last.
+    pub fn report(&self) -> Report {
+        self.report
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Why `tool` is not served, when the backend holds it back.
+    pub fn held_reason(&self, tool: &str) -> Option<String> {
+        let report = self.report.lock().unwrap_or_else(|e| e.into_inner());
+        report.held.get(tool).cloned()
     }
 
     fn set_status(&self, s: Status) {
@@ -249,8 +278,19 @@ impl Backend {
                 (Connection::Http(c), rx)
             }
             Transport::Capabilities(spec) => {
-                let (c, rx) =
-                    crate::capability::server::CapabilityConnection::start(self.name(), spec)?;
+                let report = Arc::clone(&self.report);
+                let on_load: crate::capability::server::ReportFn =
+                    Arc::new(move |problems, held| {
+                        *report.lock().unwrap_or_else(|e| e.into_inner()) = Report {
+                            problems,
+                            held: held.into_iter().collect(),
+                        };
+                    });
+                let (c, rx) = crate::capability::server::CapabilityConnection::start(
+                    self.name(),
+                    spec,
+                    on_load,
+                )?;
                 (Connection::Capabilities(c), rx)
             }
         };

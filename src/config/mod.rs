@@ -2,13 +2,15 @@
 //!
 //! Owns discovery (which file wins), `${VAR}` / `${VAR:-default}` expansion, per-project layering
 //! (`inherit: true`) and validation with errors that name the file, line and key (and suggest the
-//! right key for typos). It never starts processes or touches the network: it only describes them.
-//! A loaded `Config` is never mutated; a reload builds a new one and swaps it atomically.
+//! right key for typos). It never starts processes or touches the network: it only describes them,
+//! and it imports nothing that runs. A loaded `Config` is plain data, never mutated and comparable
+//! (`PartialEq`), so two loads can be compared.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
+mod allow;
 mod discover;
 mod duration;
 mod error;
@@ -19,6 +21,7 @@ mod schema;
 mod tests;
 mod yaml;
 
+pub use allow::{AllowEntry, AllowList};
 pub use discover::{
     Found, Origin, PROJECT_FILE_NAMES, SYSTEM_CONFIG_FILE, SearchPaths, discover_in, project_file,
 };
@@ -45,7 +48,7 @@ pub struct Config {
     pub capabilities: CapabilitiesConfig,
     pub log: LogConfig,
     /// `scanner.allow`: tool-description findings the operator accepted (per server, tool, rule).
-    pub scanner_allow: crate::scanner::AllowList,
+    pub scanner_allow: AllowList,
     /// Keys that were accepted but are not implemented (keys of the MikkoParkkola/mcp-gateway
     /// format such as `failsafe`), as `file:line: message`. Loading happens before logging is
     /// set up, so the caller reports them with [`Config::log_warnings`] once it is.
@@ -90,8 +93,9 @@ pub struct BackendConfig {
 pub enum Transport {
     Stdio(StdioSpec),
     Http(HttpSpec),
-    /// The in-process REST capabilities backend (built from `capabilities:`, never configured).
-    Capabilities(crate::capability::server::CapabilitiesSpec),
+    /// The in-process REST capabilities backend (built from `capabilities:` by the gateway, never
+    /// written as a backend).
+    Capabilities(CapabilitiesSpec),
 }
 
 impl Transport {
@@ -134,6 +138,14 @@ pub enum HttpKind {
     Auto,
     StreamableHttp,
     Sse,
+}
+
+/// What the in-process capabilities backend serves: plain data, like a command line.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CapabilitiesSpec {
+    pub directories: Vec<PathBuf>,
+    /// The pin lock file (`None`: nothing is pinned).
+    pub pins: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -181,7 +193,7 @@ impl Default for Config {
                 format: LogFormat::Text,
                 file: None,
             },
-            scanner_allow: crate::scanner::AllowList::default(),
+            scanner_allow: AllowList::default(),
             warnings: Vec::new(),
         }
     }

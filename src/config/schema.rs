@@ -38,7 +38,7 @@ pub(super) struct FileConfig {
     pub log_format: Option<LogFormat>,
     pub log_file: Option<PathBuf>,
     /// `scanner.allow`: exceptions to the tool-description scanner.
-    pub scanner_allow: Option<Vec<crate::scanner::AllowEntry>>,
+    pub scanner_allow: Option<Vec<super::AllowEntry>>,
     /// Accepted but unimplemented keys, as `file:line: message`.
     pub warnings: Vec<String>,
 }
@@ -524,7 +524,7 @@ impl Cx<'_> {
                             .collect::<Result<Vec<_>, _>>()?,
                         None => Vec::new(),
                     };
-                    entries.push(crate::scanner::AllowEntry {
+                    entries.push(super::AllowEntry {
                         backend,
                         tool: text("tool")?,
                         rules,
