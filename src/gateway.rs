@@ -325,7 +325,7 @@ impl Gateway {
             }
             release_freed_memory();
             tracing::info!(backend = %name, tools = count, "catalog updated");
-            if self.tools_visible_directly(name) {
+            if self.listed_directly(name, None) {
                 let _ = self.notices.send(ClientNotice::ToolsListChanged);
             }
         }
@@ -337,15 +337,49 @@ impl Gateway {
         }
     }
 
-    /// Whether a change of `backend`'s tools changes the client's `tools/list`.
-    fn tools_visible_directly(&self, backend: &str) -> bool {
-        !self.config.meta_mcp.enabled
-            || self
-                .config
-                .meta_mcp
+    /// The one rule for which backend tools the client sees next to (or instead of) the
+    /// meta-tools: with meta-tools on, the `surface` ones; with them off, all of them. `tool`
+    /// `None` asks whether any tool of `backend` may be.
+    fn listed_directly(&self, backend: &str, tool: Option<&str>) -> bool {
+        let meta = &self.config.meta_mcp;
+        !meta.enabled
+            || meta
                 .surface
                 .iter()
-                .any(|t| t.server == backend)
+                .any(|r| r.server == backend && tool.is_none_or(|t| r.tool == t))
+    }
+
+    /// The cataloged tools `tools/list` shows and `tools/call` accepts by namespaced name, as
+    /// `(server, definition)` with the backend's own name: the surfaced tools in config order,
+    /// or (meta-tools off) every tool by server. Withheld tools are not cataloged, so never here.
+    pub fn direct_tools(&self) -> Vec<(String, Value)> {
+        let meta = &self.config.meta_mcp;
+        let mut tools = Vec::new();
+        if meta.enabled {
+            for r in &meta.surface {
+                let found = self
+                    .backends
+                    .contains_key(&r.server)
+                    .then(|| self.catalog.get(&r.server))
+                    .flatten();
+                if let Some(t) = found.as_ref().and_then(|e| e.tool(&r.tool)) {
+                    tools.push((r.server.clone(), t.clone()));
+                }
+            }
+            return tools;
+        }
+        for entry in self.catalog.snapshot() {
+            if !self.backends.contains_key(&entry.backend) {
+                continue;
+            }
+            for t in &entry.tools {
+                let name = t.get("name").and_then(Value::as_str).unwrap_or("");
+                if self.listed_directly(&entry.backend, Some(name)) {
+                    tools.push((entry.backend.clone(), t.clone()));
+                }
+            }
+        }
+        tools
     }
 
     async fn handle_events(self: Arc<Self>, mut rx: mpsc::UnboundedReceiver<BackendEvent>) {

@@ -324,30 +324,14 @@ impl Session {
         let mut tools: Vec<Value> = Vec::new();
         if cfg.enabled {
             tools.extend(meta_tools::definitions());
-            if !cfg.surface.is_empty() {
-                self.gateway.wait_for_discovery(DISCOVERY_WAIT).await;
-            }
-            for r in &cfg.surface {
-                if let Some(t) = self
-                    .gateway
-                    .catalog
-                    .get(&r.server)
-                    .and_then(|e| e.tool(&r.tool).cloned())
-                {
-                    tools.push(renamed(t, names::namespaced(&r.server, &r.tool)));
-                }
-            }
-        } else {
+        }
+        if !cfg.enabled || !cfg.surface.is_empty() {
             self.gateway.wait_for_discovery(DISCOVERY_WAIT).await;
-            for entry in self.gateway.catalog.snapshot() {
-                if self.gateway.backend(&entry.backend).is_none() {
-                    continue;
-                }
-                for t in &entry.tools {
-                    if let Some(name) = t.get("name").and_then(Value::as_str) {
-                        tools.push(renamed(t.clone(), names::namespaced(&entry.backend, name)));
-                    }
-                }
+        }
+        for (server, t) in self.gateway.direct_tools() {
+            if let Some(name) = t.get("name").and_then(Value::as_str) {
+                let public = names::namespaced(&server, name);
+                tools.push(renamed(t, public));
             }
         }
         paginate(tools, params, "tools")
@@ -363,7 +347,7 @@ impl Session {
         if let Some(result) = meta_tools::call(self, &name, &params, &ctx).await {
             return result;
         }
-        let target = self.resolve_direct(&name);
+        let target = self.resolve_direct(&name).await;
         let Some((server, tool)) = target else {
             return Err(ErrorObject::new(
                 code::INVALID_PARAMS,
@@ -383,24 +367,23 @@ impl Session {
         Ok(backend.request("tools/call", Some(forwarded), &ctx).await?)
     }
 
-    /// Maps a directly listed `server__tool` name back to its backend.
-    fn resolve_direct(&self, public: &str) -> Option<(String, String)> {
-        let cfg = &self.gateway.config.meta_mcp;
-        let snapshot = self.gateway.catalog.snapshot();
-        let pairs: Vec<(&str, &str)> = if cfg.enabled {
-            cfg.surface
-                .iter()
-                .map(|r| (r.server.as_str(), r.tool.as_str()))
-                .collect()
-        } else {
-            snapshot
-                .iter()
-                .flat_map(|e| e.tool_names().map(move |t| (e.backend.as_str(), t)))
-                .collect()
+    /// Maps a directly listed `server__tool` name back to its backend, waiting for first
+    /// discoveries if the name is not known yet (a cold start must cost only time).
+    async fn resolve_direct(&self, public: &str) -> Option<(String, String)> {
+        let lookup = || {
+            let tools = self.gateway.direct_tools();
+            let pairs = tools.iter().filter_map(|(server, t)| {
+                Some((server.as_str(), t.get("name").and_then(Value::as_str)?))
+            });
+            NameMap::build(pairs)
+                .resolve(public)
+                .map(|(s, t)| (s.to_string(), t.to_string()))
         };
-        NameMap::build(pairs)
-            .resolve(public)
-            .map(|(s, t)| (s.to_string(), t.to_string()))
+        if let Some(found) = lookup() {
+            return Some(found);
+        }
+        self.gateway.wait_for_discovery(DISCOVERY_WAIT).await;
+        lookup()
     }
 
     fn call_context(&self, params: &Value, cancel: &CancellationToken) -> CallContext {
