@@ -30,4 +30,5 @@ pub mod scanner;
 pub mod search;
 pub mod session;
 pub mod setup;
+pub mod shutdown;
 pub mod state;
