@@ -25,7 +25,7 @@ use crate::config::{BackendConfig, Transport};
 use crate::error::CallError;
 use crate::jsonrpc::{ErrorObject, Message, code, empty_object};
 use crate::mcp;
-use crate::peer::{CallContext, ClientLink, Unrouted};
+use crate::peer::{CallContext, Relay, Unrouted};
 use connection::Connection;
 use http::HttpConnection;
 use process::Reaper;
@@ -42,8 +42,6 @@ const MAX_LIST_PAGES: usize = 1000;
 /// A backend starting before the client initialized waits this long to learn what the client
 /// supports (it is told only those capabilities).
 const CLIENT_INIT_WAIT: Duration = Duration::from_secs(10);
-/// Sampling and elicitation wait for a human: relayed requests get this long.
-const RELAY_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// What a backend reports to the gateway.
 #[derive(Debug)]
@@ -103,15 +101,6 @@ struct Live {
     capabilities: Value,
 }
 
-/// Relay state shared with the task serving a connection's backend→client requests.
-#[derive(Default)]
-struct Relay {
-    /// The client whose request reached this backend last; its requests are relayed there.
-    last_caller: Mutex<Option<std::sync::Weak<ClientLink>>>,
-    /// Backend request ids (as JSON) of relayed requests, to cancel them on the backend's say.
-    relayed: Mutex<std::collections::HashMap<String, CancellationToken>>,
-}
-
 #[derive(Default)]
 struct Lifecycle {
     live: Option<Arc<Live>>,
@@ -161,6 +150,7 @@ impl Backend {
             client_caps: env.client_caps,
             relay: Arc::new(Relay::default()),
             stopping: CancellationToken::new(),
+            report: Arc::default(),
         }
     }
 
@@ -378,11 +368,7 @@ impl Backend {
     ) -> Result<Box<serde_json::value::RawValue>, CallError> {
         let live = self.ensure_live().await?;
         if let Some(client) = &ctx.client {
-            *self
-                .relay
-                .last_caller
-                .lock()
-                .unwrap_or_else(|e| e.into_inner()) = Some(Arc::downgrade(client));
+            self.relay.record_caller(client);
         }
         self.extend_idle(self.config.idle_timeout);
         let result = live
@@ -513,8 +499,9 @@ fn backoff(failures: u32) -> Duration {
     Duration::from_millis(ms).min(MAX_BACKOFF)
 }
 
-/// Handles what the Peer did not consume: requests from the backend (relayed to the client
-/// that caused them, if it declared the capability) and notifications.
+/// Handles what the Peer did not consume: `ping` is answered, requests for the client and their
+/// cancellations go to the [`Relay`], list changes and other notifications become
+/// [`BackendEvent`]s. The backend itself never talks to a client.
 async fn serve_unrouted(
     backend: String,
     conn: Connection,
@@ -531,72 +518,10 @@ async fn serve_unrouted(
                 });
             }
             Unrouted::Request { id, method, params } => {
-                let client = relay
-                    .last_caller
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .as_ref()
-                    .and_then(std::sync::Weak::upgrade);
-                let Some(client) = client.filter(|c| c.supports(&method)) else {
-                    tracing::debug!(%backend, %method, "backend request the client cannot serve");
-                    conn.peer().respond(Message::error(
-                        id,
-                        ErrorObject::new(
-                            code::METHOD_NOT_FOUND,
-                            format!("the client did not declare support for `{method}`"),
-                        ),
-                    ));
-                    continue;
-                };
-                let cancel = CancellationToken::new();
-                let key = serde_json::to_string(&id).unwrap_or_default();
-                relay
-                    .relayed
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .insert(key.clone(), cancel.clone());
-                let (conn, relay) = (conn.clone(), Arc::clone(&relay));
-                tokio::spawn(async move {
-                    let params = params.and_then(|p| serde_json::from_str::<Value>(p.get()).ok());
-                    let ctx = CallContext {
-                        cancel,
-                        ..CallContext::default()
-                    };
-                    let answer = client
-                        .peer
-                        .request(&method, params, &ctx, RELAY_TIMEOUT)
-                        .await;
-                    relay
-                        .relayed
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .remove(&key);
-                    let result = match answer {
-                        Ok(r) => Ok(r),
-                        Err(CallError::Cancelled) => return,
-                        Err(CallError::Backend { error, .. }) => Err(error),
-                        Err(other) => {
-                            Err(ErrorObject::new(code::INTERNAL_ERROR, other.to_string()))
-                        }
-                    };
-                    conn.peer().respond(Message::Response { id, result });
-                });
+                relay.request(&backend, Arc::clone(conn.peer()), id, method, params)
             }
             Unrouted::Notification { method, params } if method == "notifications/cancelled" => {
-                let id = params
-                    .and_then(|p| serde_json::from_str::<Value>(p.get()).ok())
-                    .and_then(|v| v.get("requestId").cloned());
-                if let Some(id) = id {
-                    let key = id.to_string();
-                    if let Some(token) = relay
-                        .relayed
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .remove(&key)
-                    {
-                        token.cancel();
-                    }
-                }
+                relay.cancelled(params)
             }
             Unrouted::Notification { method, .. }
                 if matches!(

@@ -21,37 +21,13 @@ use tokio_util::sync::CancellationToken;
 use crate::error::CallError;
 use crate::jsonrpc::{Id, Message, to_raw};
 
-/// Where client-bound lines go: the writer of the session that caused the request.
+mod relay;
+
+pub use relay::{ClientLink, Relay};
+
+/// Where client-bound messages go (one serialized JSON-RPC message per string): the sink of the
+/// session that caused the request.
 pub type ClientSink = mpsc::UnboundedSender<String>;
-
-/// A connected client as backends see it: where to relay their requests (`sampling/…`,
-/// `elicitation/…`, `roots/list`) and which of those the client declared it can serve.
-pub struct ClientLink {
-    /// Requests to the client; its ids are minted here like any other.
-    pub peer: Peer,
-    /// The `capabilities` object of the client's `initialize`.
-    pub capabilities: Value,
-}
-
-impl ClientLink {
-    pub fn new(sink: ClientSink, capabilities: Value) -> ClientLink {
-        ClientLink {
-            peer: Peer::new("client", sink),
-            capabilities,
-        }
-    }
-
-    /// Whether the client declared the capability a backend request needs.
-    pub fn supports(&self, method: &str) -> bool {
-        let cap = match method {
-            "sampling/createMessage" => "sampling",
-            "elicitation/create" => "elicitation",
-            "roots/list" => "roots",
-            _ => return false,
-        };
-        self.capabilities.get(cap).is_some_and(|v| !v.is_null())
-    }
-}
 
 /// What the caller of a forwarded request brings along.
 #[derive(Clone, Default)]
