@@ -7,7 +7,7 @@ use std::path::Path;
 
 /// Core modules by layer, lowest first.
 const LAYERS: &[&[&str]] = &[
-    &["jsonrpc", "mcp", "state", "shutdown"],
+    &["jsonrpc", "mcp", "state", "shutdown", "suggest"],
     &["error", "config"],
     &["peer", "scanner", "search", "logging"],
     &["catalog", "capability"],

@@ -35,3 +35,4 @@ pub mod session;
 pub mod setup;
 pub mod shutdown;
 pub mod state;
+pub mod suggest;

@@ -14,12 +14,12 @@ mod allow;
 mod discover;
 mod duration;
 mod error;
-mod expand;
+pub mod expand;
 mod load;
 mod schema;
 #[cfg(test)]
 mod tests;
-mod yaml;
+pub(crate) mod yaml;
 
 pub use allow::{AllowEntry, AllowList};
 pub use discover::{
