@@ -7,7 +7,15 @@ use std::path::Path;
 
 /// Core modules by layer, lowest first.
 const LAYERS: &[&[&str]] = &[
-    &["jsonrpc", "mcp", "state", "shutdown", "suggest"],
+    &[
+        "jsonrpc",
+        "mcp",
+        "state",
+        "shutdown",
+        "suggest",
+        "scope",
+        "ratelimit",
+    ],
     &["error", "config"],
     &["peer", "scanner", "search", "logging"],
     &["catalog", "capability"],

@@ -13,6 +13,7 @@
 //!                              └─ catalog (persisted, screened) → search index (tantivy)
 //! ```
 
+pub mod auth;
 pub mod backend;
 pub mod capability;
 pub mod catalog;
@@ -28,8 +29,11 @@ mod layering;
 pub mod logging;
 pub mod mcp;
 pub mod peer;
+pub mod ratelimit;
 pub mod registry;
+pub mod request_log;
 pub mod scanner;
+pub mod scope;
 pub mod search;
 pub mod session;
 pub mod setup;
