@@ -1,7 +1,9 @@
 //! The gateway's shared state: backends, catalog, search index, and the tasks that keep them
 //! in step (discovery at startup, catalog refresh on first start and on `list_changed`, the idle
 //! sweeper). Sessions hold an `Arc<Gateway>`; it never speaks to a client directly, it only
-//! broadcasts [`ClientNotice`]s that each session turns into messages for its client.
+//! broadcasts [`ClientNotice`]s that each session turns into messages for its client. Every task
+//! it starts is owned by its [`Background`] and stopped by [`Gateway::shutdown`] in the order
+//! documented in [`crate::shutdown`].
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, RwLock};
@@ -15,6 +17,7 @@ use crate::backend::{Backend, BackendEnv, BackendEvent};
 use crate::catalog::{Catalog, names};
 use crate::config::Config;
 use crate::search::{SearchError, SearchIndex, SearchOutcome};
+use crate::shutdown::Background;
 use crate::state::Paths;
 
 /// How long a backend started only to discover its tools stays up.
@@ -61,7 +64,12 @@ pub struct Gateway {
     paths: Option<Paths>,
     /// Usage counts changed since they were last saved.
     usage_dirty: std::sync::atomic::AtomicBool,
+    /// Every task the gateway starts, and the token that stops them.
+    background: Background,
 }
+
+/// How long shutdown waits for background tasks once backends are stopped.
+const TASKS_GRACE: Duration = Duration::from_secs(5);
 
 impl Gateway {
     /// Builds the gateway and starts its background tasks. Backends are not started, except
@@ -146,19 +154,39 @@ impl Gateway {
             client_caps,
             paths: paths.cloned(),
             usage_dirty: std::sync::atomic::AtomicBool::new(false),
+            background: Background::new(),
         });
         let indexer = Arc::clone(&gw);
-        tokio::task::spawn_blocking(move || indexer.index_catalog());
-        tokio::spawn(Arc::clone(&gw).handle_events(events_rx));
-        tokio::spawn(Arc::clone(&gw).sweep_idle());
+        gw.background
+            .spawn_blocking(move || indexer.index_catalog());
+        gw.background
+            .spawn(Arc::clone(&gw).handle_events(events_rx));
+        gw.background.spawn(Arc::clone(&gw).sweep_idle());
         let always = capabilities
             .map(|c| c.name)
             .filter(|n| !unseen.contains(n) && !stale.contains(n));
         for name in unseen.into_iter().chain(stale).chain(always) {
-            let gw = Arc::clone(&gw);
-            tokio::spawn(async move { gw.refresh(&name).await });
+            gw.spawn_refresh(name, Duration::ZERO);
         }
         Ok(gw)
+    }
+
+    /// The gateway's background work: fronts and future listeners spawn their own long-running
+    /// tasks here so that [`Gateway::shutdown`] stops and waits for them too.
+    pub fn background(&self) -> &Background {
+        &self.background
+    }
+
+    /// Refreshes `backend` in the background after `delay` (skipped if shutdown begins first).
+    fn spawn_refresh(self: &Arc<Self>, backend: String, delay: Duration) {
+        let gw = Arc::clone(self);
+        let stop = self.background.token().clone();
+        self.background.spawn(async move {
+            tokio::select! {
+                _ = stop.cancelled() => {}
+                _ = tokio::time::sleep(delay) => gw.refresh(&backend).await,
+            }
+        });
     }
 
     pub fn backend(&self, name: &str) -> Option<&Arc<Backend>> {
@@ -331,7 +359,7 @@ impl Gateway {
             }
             release_freed_memory();
             tracing::info!(backend = %name, tools = count, "catalog updated");
-            if self.tools_visible_directly(name) {
+            if self.listed_directly(name, None) {
                 let _ = self.notices.send(ClientNotice::ToolsListChanged);
             }
         }
@@ -343,30 +371,65 @@ impl Gateway {
         }
     }
 
-    /// Whether a change of `backend`'s tools changes the client's `tools/list`.
-    fn tools_visible_directly(&self, backend: &str) -> bool {
-        !self.config.meta_mcp.enabled
-            || self
-                .config
-                .meta_mcp
+    /// The one rule for which backend tools the client sees next to (or instead of) the
+    /// meta-tools: with meta-tools on, the `surface` ones; with them off, all of them. `tool`
+    /// `None` asks whether any tool of `backend` may be.
+    fn listed_directly(&self, backend: &str, tool: Option<&str>) -> bool {
+        let meta = &self.config.meta_mcp;
+        !meta.enabled
+            || meta
                 .surface
                 .iter()
-                .any(|t| t.server == backend)
+                .any(|r| r.server == backend && tool.is_none_or(|t| r.tool == t))
+    }
+
+    /// The cataloged tools `tools/list` shows and `tools/call` accepts by namespaced name, as
+    /// `(server, definition)` with the backend's own name: the surfaced tools in config order,
+    /// or (meta-tools off) every tool by server. Withheld tools are not cataloged, so never here.
+    pub fn direct_tools(&self) -> Vec<(String, Value)> {
+        let meta = &self.config.meta_mcp;
+        let mut tools = Vec::new();
+        if meta.enabled {
+            for r in &meta.surface {
+                let found = self
+                    .backends
+                    .contains_key(&r.server)
+                    .then(|| self.catalog.get(&r.server))
+                    .flatten();
+                if let Some(t) = found.as_ref().and_then(|e| e.tool(&r.tool)) {
+                    tools.push((r.server.clone(), t.clone()));
+                }
+            }
+            return tools;
+        }
+        for entry in self.catalog.snapshot() {
+            if !self.backends.contains_key(&entry.backend) {
+                continue;
+            }
+            for t in &entry.tools {
+                let name = t.get("name").and_then(Value::as_str).unwrap_or("");
+                if self.listed_directly(&entry.backend, Some(name)) {
+                    tools.push((entry.backend.clone(), t.clone()));
+                }
+            }
+        }
+        tools
     }
 
     async fn handle_events(self: Arc<Self>, mut rx: mpsc::UnboundedReceiver<BackendEvent>) {
-        while let Some(event) = rx.recv().await {
+        let stop = self.background.token().clone();
+        loop {
+            let event = tokio::select! {
+                _ = stop.cancelled() => return,
+                event = rx.recv() => match event {
+                    Some(e) => e,
+                    None => return,
+                },
+            };
             match event {
-                BackendEvent::Started { backend } => {
-                    let gw = Arc::clone(&self);
-                    tokio::spawn(async move { gw.refresh(&backend).await });
-                }
+                BackendEvent::Started { backend } => self.spawn_refresh(backend, Duration::ZERO),
                 BackendEvent::ListChanged { backend } => {
-                    let gw = Arc::clone(&self);
-                    tokio::spawn(async move {
-                        tokio::time::sleep(LIST_CHANGED_DEBOUNCE).await;
-                        gw.refresh(&backend).await
-                    });
+                    self.spawn_refresh(backend, LIST_CHANGED_DEBOUNCE)
                 }
                 BackendEvent::Notification {
                     backend,
@@ -396,9 +459,13 @@ impl Gateway {
     }
 
     async fn sweep_idle(self: Arc<Self>) {
+        let stop = self.background.token().clone();
         let mut tick = tokio::time::interval(Duration::from_millis(500));
         for n in 0u64.. {
-            tick.tick().await;
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = tick.tick() => {}
+            }
             for b in self.backends.values() {
                 b.stop_if_idle().await;
             }
@@ -408,8 +475,11 @@ impl Gateway {
         }
     }
 
-    /// Stops every backend (in parallel), each in order: stdin closed, SIGTERM, SIGKILL.
+    /// Stops everything the gateway runs, in the order documented in [`crate::shutdown`]:
+    /// signal the background tasks, save usage counts, stop every backend (in parallel, each in
+    /// order: stdin closed, SIGTERM, SIGKILL), then wait (bounded) for the tasks to end.
     pub async fn shutdown(&self) {
+        self.background.cancel();
         self.save_usage();
         let mut stops = tokio::task::JoinSet::new();
         for b in self.backends.values() {
@@ -417,6 +487,10 @@ impl Gateway {
             stops.spawn(async move { b.shutdown().await });
         }
         while stops.join_next().await.is_some() {}
+        let left = self.background.wait(TASKS_GRACE).await;
+        if left > 0 {
+            tracing::warn!(tasks = left, "background tasks still running at shutdown");
+        }
     }
 }
 

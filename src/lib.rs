@@ -1,16 +1,16 @@
 //! mcp-gateway: one MCP server in front of many.
 //!
 //! An AI client starts `mcp-gateway` as its only MCP server. Behind it sit any number of backends
-//! (stdio MCP servers started lazily, later also HTTP servers and REST capabilities). Instead of
-//! listing every backend tool, the gateway offers a few stable meta-tools: search the catalog, then
-//! invoke the tool found.
+//! (stdio MCP servers started lazily, remote MCP servers over Streamable HTTP or SSE, and REST APIs
+//! described by capability files, served in process). Instead of listing every backend tool, the
+//! gateway offers a few stable meta-tools: search the catalog, then invoke the tool found.
 //!
 //! Bird's-eye data flow (see `ARCHITECTURE.md` for the code map and the invariants):
 //!
 //! ```text
-//! client ⇄ front (stdio) ⇄ session ⇄ router ⇄ backend handles ⇄ MCP servers
+//! client ⇄ front (stdio) ⇄ session ⇄ peer ⇄ backend handles ⇄ MCP servers / REST APIs
 //!                              │
-//!                              └─ catalog (persisted) → search index (tantivy)
+//!                              └─ catalog (persisted, screened) → search index (tantivy)
 //! ```
 
 pub mod auth;
@@ -21,19 +21,23 @@ pub mod cli;
 pub mod clients;
 pub mod config;
 pub mod error;
+pub mod front;
 pub mod gateway;
 pub mod jsonrpc;
+#[cfg(test)]
+mod layering;
 pub mod logging;
 pub mod mcp;
+pub mod peer;
 pub mod ratelimit;
 pub mod registry;
 pub mod request_log;
-pub mod router;
 pub mod scanner;
 pub mod scope;
 pub mod search;
 pub mod session;
 pub mod setup;
+pub mod shutdown;
 pub mod skills;
 pub mod state;
 pub mod suggest;

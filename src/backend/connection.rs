@@ -1,4 +1,4 @@
-//! A live connection to a backend, whatever its transport. The router's [`Peer`] is the same for
+//! A live connection to a backend, whatever its transport. The [`Peer`] is the same for
 //! all of them; only how bytes move and how the connection ends differ.
 
 use std::sync::Arc;
@@ -7,7 +7,7 @@ use std::time::Duration;
 use super::http::HttpConnection;
 use super::stdio::StdioConnection;
 use crate::capability::server::CapabilityConnection;
-use crate::router::Peer;
+use crate::peer::Peer;
 
 #[derive(Clone)]
 pub enum Connection {

@@ -4,25 +4,31 @@
 //! Owns the HTTP side of one backend connection: the `reqwest` client (same-origin redirects
 //! only, timeouts), the headers from config (and only those: a client's own `Authorization` or
 //! session ids never reach a backend), the transport sessions, and handing every message that
-//! arrives to the router's [`Peer`]. When the server becomes unreachable it closes the Peer with
+//! arrives to the [`Peer`]. When the server becomes unreachable it closes the Peer with
 //! "lost connection: …" so pending calls fail clearly and the supervisor reconnects on next use.
 //! It never interprets MCP payloads and never decides when to connect or stop.
 
+pub(crate) mod policy;
 mod sse;
 mod sse_parser;
 mod streamable;
+#[cfg(test)]
+mod tests;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use reqwest::Url;
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use reqwest::header::HeaderMap;
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{HttpKind, HttpSpec};
 use crate::jsonrpc::{ErrorObject, Id, Message, code};
-use crate::router::{Peer, Unrouted};
+use crate::peer::{Peer, Unrouted};
+use policy::{
+    content_type, describe_status, error_chain, header_map, same_origin, same_origin_redirects,
+};
 use sse_parser::SseParser;
 use streamable::Streamable;
 
@@ -30,16 +36,6 @@ use streamable::Streamable;
 const MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
 /// Reconnection delay for SSE streams when the server sent no `retry:` field.
 const DEFAULT_RETRY: Duration = Duration::from_secs(1);
-/// Redirect hops followed (all on the same origin).
-const MAX_REDIRECTS: usize = 10;
-
-/// Headers the gateway manages itself per hop; config may not set them.
-const MANAGED_HEADERS: [&str; 4] = [
-    "mcp-session-id",
-    "mcp-protocol-version",
-    "last-event-id",
-    "content-type",
-];
 
 /// A connection to one remote MCP server.
 pub struct HttpConnection {
@@ -81,7 +77,7 @@ enum StreamEnd {
 impl HttpConnection {
     /// Prepares a connection. Legacy SSE (`transport: sse`) connects here and waits for the
     /// `endpoint` event; Streamable HTTP and detection happen when the first message (the
-    /// Backend's `initialize`) is sent. Messages the router does not consume arrive on the
+    /// Backend's `initialize`) is sent. Messages the Peer does not consume arrive on the
     /// returned receiver.
     pub async fn connect(
         backend: &str,
@@ -421,302 +417,5 @@ impl Shared {
                 return StreamEnd::Done;
             }
         }
-    }
-}
-
-/// The config headers as a map; names the gateway manages per hop are refused.
-fn header_map(spec: &HttpSpec) -> Result<HeaderMap, String> {
-    let mut map = HeaderMap::new();
-    for (name, value) in &spec.headers {
-        let lower = name.to_ascii_lowercase();
-        if MANAGED_HEADERS.contains(&lower.as_str()) {
-            return Err(format!(
-                "header `{name}` in `headers` is managed by the gateway per connection; remove it"
-            ));
-        }
-        let n = HeaderName::from_bytes(name.as_bytes())
-            .map_err(|_| format!("`{name}` in `headers` is not a valid HTTP header name"))?;
-        let mut v = HeaderValue::from_str(value).map_err(|_| {
-            format!("the value of header `{name}` contains characters HTTP does not allow")
-        })?;
-        v.set_sensitive(
-            lower == "authorization" || lower.contains("token") || lower.contains("key"),
-        );
-        map.insert(n, v);
-    }
-    Ok(map)
-}
-
-/// Same scheme, host and port.
-fn same_origin(a: &Url, b: &Url) -> bool {
-    a.scheme() == b.scheme()
-        && a.host_str() == b.host_str()
-        && a.port_or_known_default() == b.port_or_known_default()
-}
-
-/// Follows redirects only within the origin the request started on.
-pub(crate) fn same_origin_redirects() -> reqwest::redirect::Policy {
-    reqwest::redirect::Policy::custom(|attempt| {
-        if attempt.previous().len() > MAX_REDIRECTS {
-            return attempt.error(format!("more than {MAX_REDIRECTS} redirects"));
-        }
-        let allowed = attempt
-            .previous()
-            .first()
-            .is_some_and(|first| same_origin(first, attempt.url()));
-        if allowed {
-            attempt.follow()
-        } else {
-            attempt.stop()
-        }
-    })
-}
-
-/// Describes a non-success HTTP answer, including where a refused redirect pointed.
-fn describe_status(method: &str, url: &Url, resp: &reqwest::Response) -> String {
-    let status = resp.status();
-    if status.is_redirection() {
-        let to = resp
-            .headers()
-            .get(reqwest::header::LOCATION)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("?");
-        return format!(
-            "{method} {url} answered {status}, redirecting to {to}: redirects to another origin are not followed"
-        );
-    }
-    format!("{method} {url} answered {status}")
-}
-
-/// An error and its causes on one line ("error sending request: connection refused").
-pub(crate) fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        source = s.source();
-    }
-    out
-}
-
-fn content_type(resp: &reqwest::Response) -> String {
-    resp.headers()
-        .get(reqwest::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .map(|v| {
-            v.split(';')
-                .next()
-                .unwrap_or_default()
-                .trim()
-                .to_ascii_lowercase()
-        })
-        .unwrap_or_default()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::collections::BTreeMap;
-
-    fn spec(headers: &[(&str, &str)]) -> HttpSpec {
-        HttpSpec {
-            url: "http://127.0.0.1:1/mcp".into(),
-            headers: headers
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect::<BTreeMap<_, _>>(),
-            kind: HttpKind::Auto,
-        }
-    }
-
-    #[test]
-    fn origins_compare_scheme_host_and_port() {
-        let u = |s: &str| Url::parse(s).unwrap();
-        assert!(same_origin(
-            &u("http://a.example/mcp"),
-            &u("http://a.example:80/x")
-        ));
-        assert!(!same_origin(
-            &u("http://a.example/mcp"),
-            &u("https://a.example/mcp")
-        ));
-        assert!(!same_origin(
-            &u("http://a.example/"),
-            &u("http://b.example/")
-        ));
-        assert!(!same_origin(
-            &u("http://127.0.0.1:1/"),
-            &u("http://127.0.0.1:2/")
-        ));
-    }
-
-    #[test]
-    fn config_headers_are_checked() {
-        let m = header_map(&spec(&[("Authorization", "Bearer x"), ("X-Team", "a")])).unwrap();
-        assert_eq!(m.len(), 2);
-        assert!(m["authorization"].is_sensitive());
-        let e = header_map(&spec(&[("Mcp-Session-Id", "abc")])).unwrap_err();
-        assert!(e.contains("managed by the gateway"), "{e}");
-        let e = header_map(&spec(&[("X-Bad", "a\nb")])).unwrap_err();
-        assert!(e.contains("X-Bad"), "{e}");
-        let e = header_map(&spec(&[("bad name", "a")])).unwrap_err();
-        assert!(e.contains("bad name"), "{e}");
-    }
-
-    #[tokio::test]
-    async fn unreachable_server_fails_initialize_with_a_clear_error() {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        drop(listener); // nothing listens there now
-        let mut s = spec(&[]);
-        s.url = format!("http://127.0.0.1:{port}/mcp");
-        let (conn, _rx) = HttpConnection::connect("b", &s, Duration::from_secs(5))
-            .await
-            .unwrap();
-        let err = conn
-            .peer
-            .request(
-                "initialize",
-                Some(serde_json::json!({})),
-                &crate::router::CallContext::default(),
-                Duration::from_secs(5),
-            )
-            .await
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains(&format!("127.0.0.1:{port}")), "{err}");
-        assert!(err.to_lowercase().contains("connect"), "{err}");
-    }
-
-    /// A tiny HTTP/1.1 server on 127.0.0.1: answers each request with `respond(method, path)`
-    /// (a full raw response). Returns its base URL.
-    async fn raw_server(respond: fn(&str, &str) -> String) -> String {
-        use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(async move {
-            while let Ok((sock, _)) = listener.accept().await {
-                tokio::spawn(async move {
-                    let mut sock = BufReader::new(sock);
-                    loop {
-                        let mut head = String::new();
-                        let mut line = String::new();
-                        let mut len = 0usize;
-                        loop {
-                            line.clear();
-                            if sock.read_line(&mut line).await.unwrap_or(0) == 0 {
-                                return;
-                            }
-                            if let Some(v) =
-                                line.to_ascii_lowercase().strip_prefix("content-length:")
-                            {
-                                len = v.trim().parse().unwrap_or(0);
-                            }
-                            if line == "\r\n" {
-                                break;
-                            }
-                            head.push_str(&line);
-                        }
-                        let mut body = vec![0; len];
-                        let _ = sock.read_exact(&mut body).await;
-                        let mut words = head.split_whitespace();
-                        let (method, path) =
-                            (words.next().unwrap_or(""), words.next().unwrap_or(""));
-                        let reply = respond(method, path);
-                        if sock.get_mut().write_all(reply.as_bytes()).await.is_err() {
-                            return;
-                        }
-                    }
-                });
-            }
-        });
-        base
-    }
-
-    async fn initialize(url: String, kind: HttpKind) -> Result<String, String> {
-        let mut s = spec(&[]);
-        s.url = url;
-        s.kind = kind;
-        let (conn, _rx) = HttpConnection::connect("b", &s, Duration::from_secs(5)).await?;
-        conn.peer
-            .request(
-                "initialize",
-                Some(serde_json::json!({})),
-                &crate::router::CallContext::default(),
-                Duration::from_secs(5),
-            )
-            .await
-            .map(|raw| raw.get().to_string())
-            .map_err(|e| e.to_string())
-    }
-
-    #[tokio::test]
-    async fn redirects_are_followed_only_within_the_origin() {
-        let base = raw_server(|_, path| match path {
-            "/mcp" => "HTTP/1.1 307 Temporary Redirect\r\nLocation: /real\r\nContent-Length: 0\r\n\r\n".into(),
-            "/real" => {
-                let body = r#"{"jsonrpc":"2.0","id":1,"result":{"protocolVersion":"2025-11-25"}}"#;
-                format!("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}", body.len())
-            }
-            _ => "HTTP/1.1 307 Temporary Redirect\r\nLocation: http://127.0.0.2:9/mcp\r\nContent-Length: 0\r\n\r\n".into(),
-        })
-        .await;
-        let ok = initialize(format!("{base}/mcp"), HttpKind::StreamableHttp)
-            .await
-            .unwrap();
-        assert!(ok.contains("2025-11-25"), "{ok}");
-        let err = initialize(format!("{base}/elsewhere"), HttpKind::StreamableHttp)
-            .await
-            .unwrap_err();
-        assert!(err.contains("127.0.0.2:9"), "{err}");
-        assert!(err.contains("not followed"), "{err}");
-    }
-
-    #[tokio::test]
-    async fn legacy_endpoint_must_be_same_origin() {
-        let base = raw_server(|_, path| {
-            let target = if path == "/evil" { "http://127.0.0.2:9/messages" } else { "/messages?s=1" };
-            format!("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\r\nevent: endpoint\ndata: {target}\n\n")
-        })
-        .await;
-        let mut s = spec(&[]);
-        s.kind = HttpKind::Sse;
-        s.url = format!("{base}/evil");
-        let err = HttpConnection::connect("b", &s, Duration::from_secs(5))
-            .await
-            .err()
-            .unwrap();
-        assert!(err.contains("another origin"), "{err}");
-        s.url = format!("{base}/sse");
-        assert!(
-            HttpConnection::connect("b", &s, Duration::from_secs(5))
-                .await
-                .is_ok()
-        );
-    }
-
-    #[test]
-    fn explicit_sse_rejects_bad_urls() {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        let mut s = spec(&[]);
-        s.url = "ftp://127.0.0.1/x".into();
-        let e = rt
-            .block_on(HttpConnection::connect("b", &s, Duration::from_secs(1)))
-            .err()
-            .unwrap();
-        assert!(e.contains("http://"), "{e}");
-        s.url = "not a url".into();
-        let e = rt
-            .block_on(HttpConnection::connect("b", &s, Duration::from_secs(1)))
-            .err()
-            .unwrap();
-        assert!(e.contains("invalid URL"), "{e}");
     }
 }

@@ -4,7 +4,9 @@
 //! `initialize` handshake offering the newest protocol version, restarts it with backoff after a
 //! crash (the calls that were in flight fail with a clear error), stops it after `idle_timeout`,
 //! and shuts its process group down in order. It reports what it sees (started, tool list changed,
-//! log messages) as [`BackendEvent`]s; it never touches the catalog, the index or a client.
+//! log messages) as [`BackendEvent`]s and its problems as a [`Report`]; requests the server sends
+//! for the client are handed to the [`Relay`]. It never touches the catalog, the index or a
+//! client.
 
 pub mod connection;
 pub mod http;
@@ -23,7 +25,7 @@ use crate::config::{BackendConfig, Transport};
 use crate::error::CallError;
 use crate::jsonrpc::{ErrorObject, Message, code, empty_object};
 use crate::mcp;
-use crate::router::{CallContext, ClientLink, Unrouted};
+use crate::peer::{CallContext, Relay, Unrouted};
 use connection::Connection;
 use http::HttpConnection;
 use process::Reaper;
@@ -40,8 +42,6 @@ const MAX_LIST_PAGES: usize = 1000;
 /// A backend starting before the client initialized waits this long to learn what the client
 /// supports (it is told only those capabilities).
 const CLIENT_INIT_WAIT: Duration = Duration::from_secs(10);
-/// Sampling and elicitation wait for a human: relayed requests get this long.
-const RELAY_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// What a backend reports to the gateway.
 #[derive(Debug)]
@@ -81,6 +81,17 @@ impl Status {
     }
 }
 
+/// What a backend reports besides its [`Status`]: problems that do not stop it, and tools it
+/// holds back. Every transport may fill it; the in-process capabilities backend reports the files
+/// it could not load and the tools it quarantined.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Report {
+    /// Readable lines, e.g. `file:line: key: message` of a capability file not loaded.
+    pub problems: Vec<String>,
+    /// Tools not served, with why (e.g. changed since approval).
+    pub held: std::collections::BTreeMap<String, String>,
+}
+
 /// A live, initialized connection.
 struct Live {
     conn: Connection,
@@ -88,15 +99,6 @@ struct Live {
     protocol_version: String,
     /// The backend's `capabilities` from `initialize`.
     capabilities: Value,
-}
-
-/// Relay state shared with the task serving a connection's backend→client requests.
-#[derive(Default)]
-struct Relay {
-    /// The client whose request reached this backend last; its requests are relayed there.
-    last_caller: Mutex<Option<std::sync::Weak<ClientLink>>>,
-    /// Backend request ids (as JSON) of relayed requests, to cancel them on the backend's say.
-    relayed: Mutex<std::collections::HashMap<String, CancellationToken>>,
 }
 
 #[derive(Default)]
@@ -122,6 +124,8 @@ pub struct Backend {
     relay: Arc<Relay>,
     /// Cancelled at gateway shutdown: a start in progress gives up at once.
     stopping: CancellationToken,
+    /// What the transport last reported; kept across restarts until it reports again.
+    report: Arc<Mutex<Report>>,
 }
 
 /// What a backend shares with the gateway around it.
@@ -146,6 +150,7 @@ impl Backend {
             client_caps: env.client_caps,
             relay: Arc::new(Relay::default()),
             stopping: CancellationToken::new(),
+            report: Arc::default(),
         }
     }
 
@@ -158,6 +163,20 @@ impl Backend {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
+    }
+
+    /// Problems and held-back tools the backend reported last.
+    pub fn report(&self) -> Report {
+        self.report
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Why `tool` is not served, when the backend holds it back.
+    pub fn held_reason(&self, tool: &str) -> Option<String> {
+        let report = self.report.lock().unwrap_or_else(|e| e.into_inner());
+        report.held.get(tool).cloned()
     }
 
     fn set_status(&self, s: Status) {
@@ -249,8 +268,19 @@ impl Backend {
                 (Connection::Http(c), rx)
             }
             Transport::Capabilities(spec) => {
-                let (c, rx) =
-                    crate::capability::server::CapabilityConnection::start(self.name(), spec)?;
+                let report = Arc::clone(&self.report);
+                let on_load: crate::capability::server::ReportFn =
+                    Arc::new(move |problems, held| {
+                        *report.lock().unwrap_or_else(|e| e.into_inner()) = Report {
+                            problems,
+                            held: held.into_iter().collect(),
+                        };
+                    });
+                let (c, rx) = crate::capability::server::CapabilityConnection::start(
+                    self.name(),
+                    spec,
+                    on_load,
+                )?;
                 (Connection::Capabilities(c), rx)
             }
         };
@@ -338,11 +368,7 @@ impl Backend {
     ) -> Result<Box<serde_json::value::RawValue>, CallError> {
         let live = self.ensure_live().await?;
         if let Some(client) = &ctx.client {
-            *self
-                .relay
-                .last_caller
-                .lock()
-                .unwrap_or_else(|e| e.into_inner()) = Some(Arc::downgrade(client));
+            self.relay.record_caller(client);
         }
         self.extend_idle(self.config.idle_timeout);
         let result = live
@@ -473,8 +499,9 @@ fn backoff(failures: u32) -> Duration {
     Duration::from_millis(ms).min(MAX_BACKOFF)
 }
 
-/// Handles what the router did not consume: requests from the backend (relayed to the client
-/// that caused them, if it declared the capability) and notifications.
+/// Handles what the Peer did not consume: `ping` is answered, requests for the client and their
+/// cancellations go to the [`Relay`], list changes and other notifications become
+/// [`BackendEvent`]s. The backend itself never talks to a client.
 async fn serve_unrouted(
     backend: String,
     conn: Connection,
@@ -491,72 +518,10 @@ async fn serve_unrouted(
                 });
             }
             Unrouted::Request { id, method, params } => {
-                let client = relay
-                    .last_caller
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .as_ref()
-                    .and_then(std::sync::Weak::upgrade);
-                let Some(client) = client.filter(|c| c.supports(&method)) else {
-                    tracing::debug!(%backend, %method, "backend request the client cannot serve");
-                    conn.peer().respond(Message::error(
-                        id,
-                        ErrorObject::new(
-                            code::METHOD_NOT_FOUND,
-                            format!("the client did not declare support for `{method}`"),
-                        ),
-                    ));
-                    continue;
-                };
-                let cancel = CancellationToken::new();
-                let key = serde_json::to_string(&id).unwrap_or_default();
-                relay
-                    .relayed
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .insert(key.clone(), cancel.clone());
-                let (conn, relay) = (conn.clone(), Arc::clone(&relay));
-                tokio::spawn(async move {
-                    let params = params.and_then(|p| serde_json::from_str::<Value>(p.get()).ok());
-                    let ctx = CallContext {
-                        cancel,
-                        ..CallContext::default()
-                    };
-                    let answer = client
-                        .peer
-                        .request(&method, params, &ctx, RELAY_TIMEOUT)
-                        .await;
-                    relay
-                        .relayed
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .remove(&key);
-                    let result = match answer {
-                        Ok(r) => Ok(r),
-                        Err(CallError::Cancelled) => return,
-                        Err(CallError::Backend { error, .. }) => Err(error),
-                        Err(other) => {
-                            Err(ErrorObject::new(code::INTERNAL_ERROR, other.to_string()))
-                        }
-                    };
-                    conn.peer().respond(Message::Response { id, result });
-                });
+                relay.request(&backend, Arc::clone(conn.peer()), id, method, params)
             }
             Unrouted::Notification { method, params } if method == "notifications/cancelled" => {
-                let id = params
-                    .and_then(|p| serde_json::from_str::<Value>(p.get()).ok())
-                    .and_then(|v| v.get("requestId").cloned());
-                if let Some(id) = id {
-                    let key = id.to_string();
-                    if let Some(token) = relay
-                        .relayed
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .remove(&key)
-                    {
-                        token.cancel();
-                    }
-                }
+                relay.cancelled(params)
             }
             Unrouted::Notification { method, .. }
                 if matches!(

@@ -2,7 +2,7 @@
 //!
 //! Owns the child's pipes: a writer task feeding stdin, a reader task that frames stdout (skipping
 //! and logging overlong or non-JSON lines, never answering them) and hands messages to the
-//! router's [`Peer`], and a task draining stderr into the log under the backend's name. It knows
+//! [`Peer`], and a task draining stderr into the log under the backend's name. It knows
 //! how to shut its process group down; it never decides when.
 
 use std::process::Stdio;
@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 use super::process::{self, Reaper};
 use crate::config::StdioSpec;
 use crate::jsonrpc::{LineReader, Message, ReadLine};
-use crate::router::{Peer, Unrouted};
+use crate::peer::{Peer, Unrouted};
 
 /// Longest stdout line accepted from a backend; longer lines are skipped and logged.
 pub const MAX_LINE_BYTES: usize = 64 * 1024 * 1024;
@@ -32,7 +32,7 @@ pub struct StdioConnection {
 }
 
 impl StdioConnection {
-    /// Starts the child. Messages the router does not consume arrive on the returned receiver.
+    /// Starts the child. Messages the [`Peer`] does not consume arrive on the returned receiver.
     pub fn spawn(
         backend: &str,
         spec: &StdioSpec,

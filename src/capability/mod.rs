@@ -79,6 +79,16 @@ pub struct Quarantined {
     pub actual_sha256: String,
 }
 
+impl Quarantined {
+    /// Why `tool` (one of [`Quarantined::names`]) is not served.
+    pub fn reason(&self, tool: &str) -> String {
+        format!(
+            "`{tool}` is quarantined: {} changed since approval; run `mcp-gateway cap approve {tool}` after reviewing it",
+            self.file.display()
+        )
+    }
+}
+
 /// A loaded capability and the file it came from.
 #[derive(Debug, Clone)]
 pub struct Loaded {
@@ -356,10 +366,7 @@ impl CapabilitySet {
                 .iter()
                 .find(|q| q.names.iter().any(|n| n == tool))
             {
-                format!(
-                    "`{tool}` is quarantined: {} changed since approval; run `mcp-gateway cap approve {tool}` after reviewing it",
-                    q.file.display()
-                )
+                q.reason(tool)
             } else {
                 let hint = crate::suggest::hint(tool, self.by_name.keys().map(String::as_str));
                 format!("no capability named `{tool}`{hint}")

@@ -1,88 +1,45 @@
-//! The capabilities backend as an in-process MCP server behind the router's [`Peer`].
+//! The capabilities backend as an in-process MCP server behind a [`Peer`].
 //!
 //! Owns serving the loaded [`CapabilitySet`] over JSON-RPC to the gateway's backend machinery
 //! (`initialize`, `ping`, `tools/list`, `tools/call`), reloading it when the watcher fires and
 //! announcing `notifications/tools/list_changed` so the catalog, the index and clients follow.
-//! Tools with a high-severity scanner finding are withheld from `tools/list` (logged with the
-//! reason); medium findings are logged. It never spawns processes and never writes files.
+//! After every load it reports what it could not serve (files not loaded, quarantined tools)
+//! through the callback its backend handle gave it, like any backend reports its status. It
+//! lists every loaded tool: screening them is the gateway's job, the same for every backend. It
+//! never spawns processes and never writes files.
 
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
-use super::{CapabilitySet, LoadProblem, PinStore};
+use super::{CapabilitySet, PinStore};
+use crate::config::CapabilitiesSpec;
 use crate::jsonrpc::{ErrorObject, Message, code, to_raw};
-use crate::router::{Peer, Unrouted};
-use crate::scanner;
+use crate::peer::{Peer, Unrouted};
 
 /// Quiet time after the last file change before reloading.
 pub const RELOAD_DEBOUNCE: Duration = Duration::from_millis(100);
 
-/// Where the capabilities come from.
-#[derive(Debug, Clone, PartialEq)]
-pub struct CapabilitiesSpec {
-    pub directories: Vec<PathBuf>,
-    /// The pin lock file (`None`: nothing is pinned).
-    pub pins: Option<PathBuf>,
-    /// What the last load could not serve, for `gateway_list_servers` and `gateway_invoke`.
-    pub board: Board,
-    /// Scanner findings the operator accepted (`scanner.allow`).
-    pub allow: scanner::AllowList,
-}
-
-/// The problems of the last load, shared with whoever reports status.
-#[derive(Debug, Clone, Default)]
-pub struct Board(Arc<RwLock<(Vec<LoadProblem>, Vec<super::Quarantined>)>>);
-
-/// A board is status, not configuration: two specs differing only in it are the same config.
-impl PartialEq for Board {
-    fn eq(&self, _: &Board) -> bool {
-        true
-    }
-}
-
-impl Board {
-    fn set(&self, problems: Vec<LoadProblem>, quarantined: Vec<super::Quarantined>) {
-        *self.0.write().unwrap_or_else(|e| e.into_inner()) = (problems, quarantined);
-    }
-
-    /// Files not loaded at the last (re)load, as `file:line: key: message` lines.
-    pub fn problems(&self) -> Vec<String> {
-        let guard = self.0.read().unwrap_or_else(|e| e.into_inner());
-        guard.0.iter().map(ToString::to_string).collect()
-    }
-
-    /// Why `tool` is not served, when it belongs to a file quarantined as changed since approval.
-    pub fn quarantine_reason(&self, tool: &str) -> Option<String> {
-        let guard = self.0.read().unwrap_or_else(|e| e.into_inner());
-        guard.1.iter().find(|q| q.names.iter().any(|n| n == tool)).map(|q| {
-            format!(
-                "`{tool}` is quarantined: {} changed since approval; review it, then run `mcp-gateway cap approve {tool}`",
-                q.file.display()
-            )
-        })
-    }
-}
+/// Receives, after every load, the problems (`file:line: key: message` lines) and the tools held
+/// back with why.
+pub type ReportFn = Arc<dyn Fn(Vec<String>, Vec<(String, String)>) + Send + Sync>;
 
 struct State {
     set: Arc<CapabilitySet>,
-    /// Tools served (scanned, high findings withheld).
+    /// Tools served.
     tools: Vec<Value>,
-    problems: Vec<LoadProblem>,
 }
 
 /// A running in-process capabilities server.
 pub struct CapabilityConnection {
     pub peer: Arc<Peer>,
-    state: Arc<RwLock<State>>,
     tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
     _watcher: Option<super::Watcher>,
 }
 
-fn load(spec: &CapabilitiesSpec, backend: &str) -> State {
+fn load(spec: &CapabilitiesSpec, backend: &str, report: &ReportFn) -> State {
     let pins = match &spec.pins {
         Some(path) => PinStore::open_at(path.clone()).unwrap_or_else(|e| {
             tracing::error!(backend, "{e}; treating every file as unpinned");
@@ -91,18 +48,22 @@ fn load(spec: &CapabilitiesSpec, backend: &str) -> State {
         None => PinStore::in_memory(),
     };
     let (set, problems) = CapabilitySet::load(&spec.directories, &pins);
-    let tools = scanner::screen(backend, set.tools(), &spec.allow);
+    let tools = set.tools();
     tracing::info!(
         backend,
         tools = tools.len(),
         problems = problems.len(),
         "capabilities loaded"
     );
-    spec.board.set(problems.clone(), set.quarantined().to_vec());
+    let held = set
+        .quarantined()
+        .iter()
+        .flat_map(|q| q.names.iter().map(|n| (n.clone(), q.reason(n))))
+        .collect();
+    report(problems.iter().map(ToString::to_string).collect(), held);
     State {
         set: Arc::new(set),
         tools,
-        problems,
     }
 }
 
@@ -111,11 +72,12 @@ impl CapabilityConnection {
     pub fn start(
         backend: &str,
         spec: &CapabilitiesSpec,
+        report: ReportFn,
     ) -> Result<(Arc<CapabilityConnection>, mpsc::UnboundedReceiver<Unrouted>), String> {
         let (out_tx, mut out_rx) = mpsc::unbounded_channel::<String>();
         let peer = Arc::new(Peer::new(backend, out_tx));
         let (unrouted_tx, unrouted_rx) = mpsc::unbounded_channel();
-        let state = Arc::new(RwLock::new(load(spec, backend)));
+        let state = Arc::new(RwLock::new(load(spec, backend, &report)));
         let mut tasks = Vec::new();
 
         // Requests from the gateway.
@@ -160,7 +122,7 @@ impl CapabilityConnection {
                 );
                 tasks.push(tokio::spawn(async move {
                     while rx.recv().await.is_some() {
-                        let fresh = load(&spec, &name);
+                        let fresh = load(&spec, &name, &report);
                         *state.write().unwrap_or_else(|e| e.into_inner()) = fresh;
                         let note = Message::notification("notifications/tools/list_changed", None);
                         if let Some(u) = peer.dispatch(note)
@@ -183,21 +145,11 @@ impl CapabilityConnection {
         Ok((
             Arc::new(CapabilityConnection {
                 peer,
-                state,
                 tasks: Mutex::new(tasks),
                 _watcher: watcher,
             }),
             unrouted_rx,
         ))
-    }
-
-    /// Files that were not loaded (invalid, or changed since approval), as of the last load.
-    pub fn problems(&self) -> Vec<LoadProblem> {
-        self.state
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .problems
-            .clone()
     }
 
     /// Always usable while it exists.
@@ -245,17 +197,7 @@ async fn handle(state: &RwLock<State>, method: &str, params: &Value) -> Result<V
             let Some(name) = params.get("name").and_then(Value::as_str) else {
                 return Err(ErrorObject::new(code::INVALID_PARAMS, "`name` is required"));
             };
-            let (set, served) = {
-                let s = state.read().unwrap_or_else(|e| e.into_inner());
-                let served = s.tools.iter().any(|t| t["name"] == name);
-                (Arc::clone(&s.set), served)
-            };
-            if !served && set.get(name).is_some() {
-                return Ok(json!({
-                    "content": [{"type": "text", "text": format!("`{name}` is withheld: its description failed the security scan (see the gateway log)")}],
-                    "isError": true,
-                }));
-            }
+            let set = Arc::clone(&state.read().unwrap_or_else(|e| e.into_inner()).set);
             let arguments = params.get("arguments").cloned().unwrap_or(Value::Null);
             Ok(set.call(name, arguments).await)
         }
@@ -290,8 +232,6 @@ pub fn backend_config(
         transport: crate::config::Transport::Capabilities(CapabilitiesSpec {
             directories: caps.directories.clone(),
             pins: paths.map(|p| p.state_dir.join(super::pins::LOCK_FILE)),
-            board: Board::default(),
-            allow: config.scanner_allow.clone(),
         }),
         timeout: crate::config::DEFAULT_TIMEOUT,
         // In process and watching its files: never stopped for idleness.

@@ -899,3 +899,18 @@ async fn shipped_capabilities_load_and_work_against_recorded_responses() {
 }
 
 mod openapi_import;
+
+#[test]
+fn shipped_capabilities_have_no_findings_at_medium_or_above() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("capabilities");
+    let files = find_files(&dir).unwrap();
+    assert!(!files.is_empty());
+    for f in files {
+        let cap = load_file(&f).unwrap();
+        let findings: Vec<crate::scanner::Finding> = crate::scanner::scan_tool(&cap.tool())
+            .into_iter()
+            .filter(|x| x.severity >= crate::scanner::Severity::Medium)
+            .collect();
+        assert!(findings.is_empty(), "{}: {findings:?}", f.display());
+    }
+}

@@ -18,7 +18,7 @@ use super::EXIT_USAGE;
 use crate::backend::process::Reaper;
 use crate::backend::{Backend, BackendEnv};
 use crate::config::{BackendConfig, HttpKind, HttpSpec, StdioSpec, Transport};
-use crate::router::CallContext;
+use crate::peer::CallContext;
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct ProbeArgs {

@@ -61,7 +61,7 @@ async fn serve(config: config::Config) -> ExitCode {
         }
     };
     let stdin = tokio::io::BufReader::new(tokio::io::stdin());
-    let session = crate::session::serve(gateway.clone(), stdin, tokio::io::stdout());
+    let session = crate::front::stdio::serve(gateway.clone(), stdin, tokio::io::stdout());
     let code = tokio::select! {
         r = session => match r {
             Ok(()) => ExitCode::SUCCESS,

@@ -227,7 +227,7 @@ pub(super) fn finish(f: FileConfig, sources: Vec<PathBuf>) -> Config {
             format: f.log_format.unwrap_or(d.log.format),
             file: f.log_file.or(d.log.file),
         },
-        scanner_allow: crate::scanner::AllowList {
+        scanner_allow: super::AllowList {
             entries: f.scanner_allow.unwrap_or_default(),
         },
         auth: f.auth.unwrap_or_default(),

@@ -2,13 +2,15 @@
 //!
 //! Owns discovery (which file wins), `${VAR}` / `${VAR:-default}` expansion, per-project layering
 //! (`inherit: true`) and validation with errors that name the file, line and key (and suggest the
-//! right key for typos). It never starts processes or touches the network: it only describes them.
-//! A loaded `Config` is never mutated; a reload builds a new one and swaps it atomically.
+//! right key for typos). It never starts processes or touches the network: it only describes them,
+//! and it imports nothing that runs. A loaded `Config` is plain data, never mutated and comparable
+//! (`PartialEq`), so two loads can be compared.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
+mod allow;
 mod auth;
 mod discover;
 mod duration;
@@ -20,6 +22,7 @@ mod schema;
 mod tests;
 pub(crate) mod yaml;
 
+pub use allow::{AllowEntry, AllowList};
 pub use auth::{
     ApiKey, AuthConfig, JwksSource, JwtAlgorithm, JwtConfig, RequestLogConfig, ScopeGrant,
 };
@@ -52,7 +55,7 @@ pub struct Config {
     pub skills: SkillsConfig,
     pub log: LogConfig,
     /// `scanner.allow`: tool-description findings the operator accepted (per server, tool, rule).
-    pub scanner_allow: crate::scanner::AllowList,
+    pub scanner_allow: AllowList,
     /// `auth:`: API keys, JWT, default rate limit (used by the HTTP listener).
     pub auth: AuthConfig,
     /// `request_log:`: the per-call log in memory and in the state dir.
@@ -103,8 +106,9 @@ pub struct BackendConfig {
 pub enum Transport {
     Stdio(StdioSpec),
     Http(HttpSpec),
-    /// The in-process REST capabilities backend (built from `capabilities:`, never configured).
-    Capabilities(crate::capability::server::CapabilitiesSpec),
+    /// The in-process REST capabilities backend (built from `capabilities:` by the gateway, never
+    /// written as a backend).
+    Capabilities(CapabilitiesSpec),
 }
 
 impl Transport {
@@ -147,6 +151,14 @@ pub enum HttpKind {
     Auto,
     StreamableHttp,
     Sse,
+}
+
+/// What the in-process capabilities backend serves: plain data, like a command line.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CapabilitiesSpec {
+    pub directories: Vec<PathBuf>,
+    /// The pin lock file (`None`: nothing is pinned).
+    pub pins: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -212,7 +224,7 @@ impl Default for Config {
                 format: LogFormat::Text,
                 file: None,
             },
-            scanner_allow: crate::scanner::AllowList::default(),
+            scanner_allow: AllowList::default(),
             auth: AuthConfig::default(),
             request_log: RequestLogConfig::default(),
             warnings: Vec::new(),

@@ -43,7 +43,7 @@ pub(super) struct FileConfig {
     pub log_format: Option<LogFormat>,
     pub log_file: Option<PathBuf>,
     /// `scanner.allow`: exceptions to the tool-description scanner.
-    pub scanner_allow: Option<Vec<crate::scanner::AllowEntry>>,
+    pub scanner_allow: Option<Vec<super::AllowEntry>>,
     /// `auth:` (replaced as a whole by an upper layer).
     pub auth: Option<super::AuthConfig>,
     /// `request_log:` (replaced as a whole by an upper layer).
@@ -562,7 +562,7 @@ impl Cx<'_> {
                             .collect::<Result<Vec<_>, _>>()?,
                         None => Vec::new(),
                     };
-                    entries.push(crate::scanner::AllowEntry {
+                    entries.push(super::AllowEntry {
                         backend,
                         tool: text("tool")?,
                         rules,

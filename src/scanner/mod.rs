@@ -15,6 +15,8 @@ use regex::{Regex, RegexBuilder};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+pub use crate::config::{AllowEntry, AllowList};
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
@@ -353,59 +355,13 @@ pub fn max_severity(findings: &[Finding]) -> Option<Severity> {
     findings.iter().map(|f| f.severity).max()
 }
 
-/// One allow-list entry: findings of `rules` (all rules when empty) on tools matching
-/// `backend`/`tool` (glob patterns, `*` for any) are dropped.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AllowEntry {
-    #[serde(default = "any")]
-    pub backend: String,
-    #[serde(default = "any")]
-    pub tool: String,
-    #[serde(default)]
-    pub rules: Vec<String>,
-}
-
-fn any() -> String {
-    "*".to_string()
-}
-
-/// Operator-approved exceptions to the scanner.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct AllowList {
-    pub entries: Vec<AllowEntry>,
-}
-
-fn glob_match(pattern: &str, text: &str) -> bool {
-    globset::Glob::new(pattern)
-        .map(|g| g.compile_matcher().is_match(text))
-        .unwrap_or(pattern == text)
-}
-
-impl AllowList {
-    /// Is `rule` allowed for `backend`/`tool`?
-    pub fn allows(&self, backend: &str, tool: &str, rule: &str) -> bool {
-        self.entries.iter().any(|e| {
-            glob_match(&e.backend, backend)
-                && glob_match(&e.tool, tool)
-                && (e.rules.is_empty() || e.rules.iter().any(|r| r == rule))
-        })
-    }
-
-    /// `findings` minus the allowed ones.
-    pub fn filter(&self, backend: &str, tool: &str, findings: Vec<Finding>) -> Vec<Finding> {
-        findings
-            .into_iter()
-            .filter(|f| !self.allows(backend, tool, f.rule))
-            .collect()
-    }
-}
-
 /// Scans `tool` served by `backend`, honouring `allow`.
 pub fn scan_tool_for(backend: &str, tool: &Value, allow: &AllowList) -> Vec<Finding> {
     let name = tool.get("name").and_then(Value::as_str).unwrap_or("");
-    allow.filter(backend, name, scan_tool(tool))
+    scan_tool(tool)
+        .into_iter()
+        .filter(|f| !allow.allows(backend, name, f.rule))
+        .collect()
 }
 
 /// The tools of `backend` that may be served: those with a high finding (not allowed by

@@ -11,7 +11,7 @@ use super::{Failure, Outcome};
 use crate::catalog::names::{self, NameMap};
 use crate::gateway::Gateway;
 use crate::jsonrpc::{ErrorObject, code, to_raw};
-use crate::router::CallContext;
+use crate::peer::CallContext;
 
 /// The result key of a list method.
 pub fn list_key(method: &str) -> &'static str {

@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use super::{DISCOVERY_WAIT, Failure, Outcome, Session};
 use crate::error::CallError;
 use crate::jsonrpc::{ErrorObject, code, to_raw};
-use crate::router::CallContext;
+use crate::peer::CallContext;
 use crate::search::render_match;
 
 pub const SEARCH: &str = "gateway_search_tools";
@@ -232,9 +232,7 @@ async fn invoke(
             )));
         }
         Some(None) => {
-            if let crate::config::Transport::Capabilities(spec) = &backend.config.transport
-                && let Some(reason) = spec.board.quarantine_reason(tool)
-            {
+            if let Some(reason) = backend.held_reason(tool) {
                 return Ok(tool_error(reason));
             }
             return Ok(tool_error(unknown_tool_text(session, server, tool)));
@@ -287,11 +285,9 @@ fn list_servers(session: &Arc<Session>) -> Box<RawValue> {
             if let crate::backend::Status::Failed(reason) = status {
                 s["reason"] = json!(reason);
             }
-            if let crate::config::Transport::Capabilities(spec) = &b.config.transport {
-                let problems = spec.board.problems();
-                if !problems.is_empty() {
-                    s["problems"] = json!(problems);
-                }
+            let problems = b.report().problems;
+            if !problems.is_empty() {
+                s["problems"] = json!(problems);
             }
             s
         })

@@ -4,7 +4,25 @@
 //! terminate per hop), serves the meta-tools, and forwards calls of directly listed tools to their
 //! backend. Every request runs in its own task, so a slow tool call never delays a `ping` or a
 //! call to another backend; `notifications/cancelled` cancels the task's backend request and no
-//! response is sent for it. Framing is the caller's: [`serve`] works on any line stream.
+//! response is sent for it.
+//!
+//! # The client side is an interface, not a transport
+//!
+//! A session does not know its front (stdio, HTTP, …). A front hosts one session per client
+//! connection through three calls:
+//!
+//! - [`Session::open`] with a [`ClientSink`]: every message for the client leaves through it,
+//!   one serialized JSON-RPC message per string, in the order produced: responses, the gateway's
+//!   notifications (`list_changed`, log messages, progress) and requests relayed from backends
+//!   (`sampling/createMessage`, `elicitation/create`, `roots/list`, with ids minted by the
+//!   client's own [`crate::peer::Peer`]).
+//! - [`Session::receive`] with each message the client sent (framing already removed): requests,
+//!   notifications, and the client's responses to relayed requests.
+//! - [`Session::close`] when the connection ends: requests in flight are cancelled and nothing
+//!   more is sent.
+//!
+//! Framing errors (a line too long, not UTF-8) are the front's to answer; it may write them to
+//! the same sink. The stdio front is [`crate::front::stdio`].
 
 mod forward;
 mod meta_tools;
@@ -15,19 +33,15 @@ use std::time::Duration;
 
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufRead, AsyncWrite, AsyncWriteExt};
-use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::catalog::names::{self, NameMap};
 use crate::error::CallError;
 use crate::gateway::{ClientNotice, Gateway};
-use crate::jsonrpc::{ErrorObject, Id, LineReader, Message, ReadLine, code, empty_object, to_raw};
+use crate::jsonrpc::{ErrorObject, Id, Message, code, empty_object, to_raw};
 use crate::mcp;
-use crate::router::{CallContext, ClientLink, ClientSink};
-
-/// Longest line accepted from a client.
-const MAX_CLIENT_LINE: usize = 64 * 1024 * 1024;
+pub use crate::peer::ClientSink;
+use crate::peer::{CallContext, ClientLink};
 /// Page size of the list methods.
 const PAGE_SIZE: usize = 200;
 /// How long a list or search waits for first discoveries before answering without them.
@@ -69,67 +83,50 @@ pub struct Session {
     out: ClientSink,
     state: Mutex<ClientState>,
     in_flight: Mutex<HashMap<Id, CancellationToken>>,
+    /// Cancelled by [`Session::close`]: stops relaying gateway notices.
+    closed: CancellationToken,
 }
 
-/// Serves one client over a line stream until it closes; then cancels what is in flight.
-pub async fn serve<R, W>(gateway: Arc<Gateway>, reader: R, writer: W) -> std::io::Result<()>
-where
-    R: AsyncBufRead + Unpin,
-    W: AsyncWrite + Unpin + Send + 'static,
-{
-    let (out, mut out_rx) = mpsc::unbounded_channel::<String>();
-    let writer_task = tokio::spawn(async move {
-        let mut writer = writer;
-        while let Some(mut line) = out_rx.recv().await {
-            line.push('\n');
-            if writer.write_all(line.as_bytes()).await.is_err() || writer.flush().await.is_err() {
-                break;
-            }
-        }
-    });
-    let session = Arc::new(Session {
-        gateway: Arc::clone(&gateway),
-        out: out.clone(),
-        state: Mutex::new(ClientState {
-            log_level: mcp::log_level_rank("info"),
-            link: None,
-        }),
-        in_flight: Mutex::new(HashMap::new()),
-    });
-    let notices = tokio::spawn(Arc::clone(&session).relay_notices());
-
-    let mut lines = LineReader::new(reader, MAX_CLIENT_LINE);
-    loop {
-        match lines.next_line().await? {
-            ReadLine::Line(line) => session.on_line(&line),
-            ReadLine::TooLong(n) => {
-                tracing::warn!("client sent a line of {n} bytes; skipped");
-                session.send(Message::error(
-                    Id::Null,
-                    ErrorObject::new(code::INVALID_REQUEST, "message too long"),
-                ));
-            }
-            ReadLine::NotUtf8 => session.send(parse_error("message is not UTF-8")),
-            ReadLine::Eof => break,
-        }
-    }
-    tracing::info!("client closed the connection");
-    for token in session.in_flight_tokens() {
-        token.cancel();
-    }
-    notices.abort();
-    drop(session);
-    drop(out);
-    // Let responses already queued reach the client.
-    let _ = tokio::time::timeout(Duration::from_secs(1), writer_task).await;
-    Ok(())
-}
-
-fn parse_error(detail: &str) -> Message {
+/// A JSON-RPC parse error answer (`id` null), for fronts that reject a frame.
+pub fn parse_error(detail: &str) -> Message {
     Message::error(
         Id::Null,
         ErrorObject::new(code::PARSE_ERROR, format!("parse error: {detail}")),
     )
+}
+
+impl Session {
+    /// Opens a session for one client connection; everything for the client goes to `out`.
+    pub fn open(gateway: Arc<Gateway>, out: ClientSink) -> Arc<Session> {
+        let session = Arc::new(Session {
+            gateway: Arc::clone(&gateway),
+            out,
+            state: Mutex::new(ClientState {
+                log_level: mcp::log_level_rank("info"),
+                link: None,
+            }),
+            in_flight: Mutex::new(HashMap::new()),
+            closed: CancellationToken::new(),
+        });
+        gateway
+            .background()
+            .spawn(Arc::clone(&session).relay_notices());
+        session
+    }
+
+    /// Handles one message from the client (one JSON-RPC message, framing removed).
+    pub fn receive(self: &Arc<Self>, message: &str) {
+        self.on_line(message);
+    }
+
+    /// Ends the session: cancels what is in flight and stops relaying notices. The sink is
+    /// dropped with the session; messages already queued stay queued.
+    pub fn close(&self) {
+        for token in self.in_flight_tokens() {
+            token.cancel();
+        }
+        self.closed.cancel();
+    }
 }
 
 impl Session {
@@ -324,30 +321,14 @@ impl Session {
         let mut tools: Vec<Value> = Vec::new();
         if cfg.enabled {
             tools.extend(meta_tools::definitions());
-            if !cfg.surface.is_empty() {
-                self.gateway.wait_for_discovery(DISCOVERY_WAIT).await;
-            }
-            for r in &cfg.surface {
-                if let Some(t) = self
-                    .gateway
-                    .catalog
-                    .get(&r.server)
-                    .and_then(|e| e.tool(&r.tool).cloned())
-                {
-                    tools.push(renamed(t, names::namespaced(&r.server, &r.tool)));
-                }
-            }
-        } else {
+        }
+        if !cfg.enabled || !cfg.surface.is_empty() {
             self.gateway.wait_for_discovery(DISCOVERY_WAIT).await;
-            for entry in self.gateway.catalog.snapshot() {
-                if self.gateway.backend(&entry.backend).is_none() {
-                    continue;
-                }
-                for t in &entry.tools {
-                    if let Some(name) = t.get("name").and_then(Value::as_str) {
-                        tools.push(renamed(t.clone(), names::namespaced(&entry.backend, name)));
-                    }
-                }
+        }
+        for (server, t) in self.gateway.direct_tools() {
+            if let Some(name) = t.get("name").and_then(Value::as_str) {
+                let public = names::namespaced(&server, name);
+                tools.push(renamed(t, public));
             }
         }
         paginate(tools, params, "tools")
@@ -363,12 +344,7 @@ impl Session {
         if let Some(result) = meta_tools::call(self, &name, &params, &ctx).await {
             return result;
         }
-        let mut target = self.resolve_direct(&name);
-        if target.is_none() {
-            // Its backend may still be in its first discovery (tools are screened there).
-            self.gateway.wait_for_discovery(DISCOVERY_WAIT).await;
-            target = self.resolve_direct(&name);
-        }
+        let target = self.resolve_direct(&name).await;
         let Some((server, tool)) = target else {
             return Err(ErrorObject::new(
                 code::INVALID_PARAMS,
@@ -388,30 +364,23 @@ impl Session {
         Ok(backend.request("tools/call", Some(forwarded), &ctx).await?)
     }
 
-    /// Maps a directly listed `server__tool` name back to its backend.
-    fn resolve_direct(&self, public: &str) -> Option<(String, String)> {
-        let cfg = &self.gateway.config.meta_mcp;
-        let snapshot = self.gateway.catalog.snapshot();
-        let pairs: Vec<(&str, &str)> = if cfg.enabled {
-            // Only surfaced tools the catalog holds: a tool the scanner withheld is not there.
-            cfg.surface
-                .iter()
-                .filter(|r| {
-                    snapshot
-                        .iter()
-                        .any(|e| e.backend == r.server && e.tool_names().any(|t| t == r.tool))
-                })
-                .map(|r| (r.server.as_str(), r.tool.as_str()))
-                .collect()
-        } else {
-            snapshot
-                .iter()
-                .flat_map(|e| e.tool_names().map(move |t| (e.backend.as_str(), t)))
-                .collect()
+    /// Maps a directly listed `server__tool` name back to its backend, waiting for first
+    /// discoveries if the name is not known yet (a cold start must cost only time).
+    async fn resolve_direct(&self, public: &str) -> Option<(String, String)> {
+        let lookup = || {
+            let tools = self.gateway.direct_tools();
+            let pairs = tools.iter().filter_map(|(server, t)| {
+                Some((server.as_str(), t.get("name").and_then(Value::as_str)?))
+            });
+            NameMap::build(pairs)
+                .resolve(public)
+                .map(|(s, t)| (s.to_string(), t.to_string()))
         };
-        NameMap::build(pairs)
-            .resolve(public)
-            .map(|(s, t)| (s.to_string(), t.to_string()))
+        if let Some(found) = lookup() {
+            return Some(found);
+        }
+        self.gateway.wait_for_discovery(DISCOVERY_WAIT).await;
+        lookup()
     }
 
     fn call_context(&self, params: &Value, cancel: &CancellationToken) -> CallContext {
@@ -428,8 +397,17 @@ impl Session {
 
     async fn relay_notices(self: Arc<Self>) {
         let mut rx = self.gateway.subscribe();
+        let (closed, stop) = (
+            self.closed.clone(),
+            self.gateway.background().token().clone(),
+        );
         loop {
-            let notice = match rx.recv().await {
+            let received = tokio::select! {
+                _ = closed.cancelled() => return,
+                _ = stop.cancelled() => return,
+                r = rx.recv() => r,
+            };
+            let notice = match received {
                 Ok(n) => n,
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
                     tracing::warn!("dropped {n} notifications for a slow client");

@@ -112,7 +112,7 @@ async fn start(dir: &Path, state: &Path, meta: bool) -> Client {
     let gw: std::sync::Arc<Gateway> = Gateway::start(config, Some(&paths)).unwrap();
     let (client_io, server_io) = tokio::io::duplex(1 << 20);
     let (sr, sw) = tokio::io::split(server_io);
-    tokio::spawn(mcp_gateway::session::serve(gw, BufReader::new(sr), sw));
+    tokio::spawn(mcp_gateway::front::stdio::serve(gw, BufReader::new(sr), sw));
     let (cr, cw) = tokio::io::split(client_io);
     let mut client = Client {
         write: cw,

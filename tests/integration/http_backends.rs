@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use mcp_gateway::backend::{Backend, BackendEnv, BackendEvent};
 use mcp_gateway::config::{BackendConfig, HttpKind, HttpSpec, Transport};
 use mcp_gateway::error::CallError;
-use mcp_gateway::router::CallContext;
+use mcp_gateway::peer::CallContext;
 use serde_json::{Value, json};
 use tokio::sync::{mpsc, watch};
 

@@ -301,7 +301,7 @@ async fn fetch(client: &reqwest::Client, url: &Url, cap: u64) -> Result<String, 
         .get(url.clone())
         .send()
         .await
-        .map_err(|e| err(crate::backend::http::error_chain(&e)))?;
+        .map_err(|e| err(crate::backend::http::policy::error_chain(&e)))?;
     let status = resp.status();
     if status.is_redirection() {
         return Err(err(format!(
@@ -320,7 +320,7 @@ async fn fetch(client: &reqwest::Client, url: &Url, cap: u64) -> Result<String, 
     while let Some(chunk) = resp
         .chunk()
         .await
-        .map_err(|e| err(crate::backend::http::error_chain(&e)))?
+        .map_err(|e| err(crate::backend::http::policy::error_chain(&e)))?
     {
         body.extend_from_slice(&chunk);
         if body.len() as u64 > cap {
@@ -386,7 +386,7 @@ pub async fn import_url(
     let client = reqwest::Client::builder()
         .user_agent(concat!("mcp-gateway/", env!("CARGO_PKG_VERSION")))
         .https_only(true)
-        .redirect(crate::backend::http::same_origin_redirects())
+        .redirect(crate::backend::http::policy::same_origin_redirects())
         .timeout(FETCH_TIMEOUT)
         .build()
         .map_err(|e| ImportError::Fetch {

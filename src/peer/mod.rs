@@ -1,9 +1,12 @@
-//! The router: the only place that mints backend request ids and progress tokens (invariant 3).
+//! Request/response correlation with one JSON-RPC peer: the only place that mints outgoing request
+//! ids and progress tokens (invariant 3).
 //!
-//! A [`Peer`] is one JSON-RPC connection to a backend, whatever its transport. It owns the maps
-//! from minted ids back to waiting callers and from minted progress tokens back to the client's
-//! own token and session, sends `notifications/cancelled` when a caller gives up, and fails every
-//! pending call with a clear error when the connection is lost. It never interprets results.
+//! A [`Peer`] is one JSON-RPC connection, whatever its transport: a backend, or a client the
+//! gateway sends requests to (sampling, elicitation, roots relayed from a backend). It owns the
+//! maps from minted ids back to waiting callers and from minted progress tokens back to the
+//! client's own token and session, sends `notifications/cancelled` when a caller gives up, and
+//! fails every pending call with a clear error when the connection is lost. It routes nothing by
+//! name and never interprets results.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -18,37 +21,13 @@ use tokio_util::sync::CancellationToken;
 use crate::error::CallError;
 use crate::jsonrpc::{Id, Message, to_raw};
 
-/// Where client-bound lines go: the writer of the session that caused the request.
+mod relay;
+
+pub use relay::{ClientLink, Relay};
+
+/// Where client-bound messages go (one serialized JSON-RPC message per string): the sink of the
+/// session that caused the request.
 pub type ClientSink = mpsc::UnboundedSender<String>;
-
-/// A connected client as backends see it: where to relay their requests (`sampling/…`,
-/// `elicitation/…`, `roots/list`) and which of those the client declared it can serve.
-pub struct ClientLink {
-    /// Requests to the client; its ids are minted here like any other.
-    pub peer: Peer,
-    /// The `capabilities` object of the client's `initialize`.
-    pub capabilities: Value,
-}
-
-impl ClientLink {
-    pub fn new(sink: ClientSink, capabilities: Value) -> ClientLink {
-        ClientLink {
-            peer: Peer::new("client", sink),
-            capabilities,
-        }
-    }
-
-    /// Whether the client declared the capability a backend request needs.
-    pub fn supports(&self, method: &str) -> bool {
-        let cap = match method {
-            "sampling/createMessage" => "sampling",
-            "elicitation/create" => "elicitation",
-            "roots/list" => "roots",
-            _ => return false,
-        };
-        self.capabilities.get(cap).is_some_and(|v| !v.is_null())
-    }
-}
 
 /// What the caller of a forwarded request brings along.
 #[derive(Clone, Default)]
@@ -90,7 +69,7 @@ pub struct Peer {
     tables: Mutex<Tables>,
 }
 
-/// A message from the backend that the router did not consume itself.
+/// A message from the peer that [`Peer::dispatch`] did not consume itself.
 #[derive(Debug)]
 pub enum Unrouted {
     Notification {
@@ -343,7 +322,7 @@ mod tests {
         });
         let sent: Value = serde_json::from_str(&out.recv().await.unwrap()).unwrap();
         let token = sent["params"]["_meta"]["progressToken"].clone();
-        assert_ne!(token, json!(42), "token must be minted by the router");
+        assert_ne!(token, json!(42), "token must be minted by the peer");
         let id = sent["id"].as_i64().unwrap();
         let progress = format!(
             r#"{{"jsonrpc":"2.0","method":"notifications/progress","params":{{"progressToken":{token},"progress":1}}}}"#
