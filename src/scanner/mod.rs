@@ -355,13 +355,23 @@ pub fn max_severity(findings: &[Finding]) -> Option<Severity> {
     findings.iter().map(|f| f.severity).max()
 }
 
-/// Scans `tool` served by `backend`, honouring `allow`.
-pub fn scan_tool_for(backend: &str, tool: &Value, allow: &AllowList) -> Vec<Finding> {
-    let name = tool.get("name").and_then(Value::as_str).unwrap_or("");
-    scan_tool(tool)
+/// `findings` on `backend`/`name` less those the operator accepted in `allow`.
+pub fn not_allowed(
+    backend: &str,
+    name: &str,
+    findings: Vec<Finding>,
+    allow: &AllowList,
+) -> Vec<Finding> {
+    findings
         .into_iter()
         .filter(|f| !allow.allows(backend, name, f.rule))
         .collect()
+}
+
+/// Scans `tool` served by `backend`, honouring `allow`.
+pub fn scan_tool_for(backend: &str, tool: &Value, allow: &AllowList) -> Vec<Finding> {
+    let name = tool.get("name").and_then(Value::as_str).unwrap_or("");
+    not_allowed(backend, name, scan_tool(tool), allow)
 }
 
 /// The tools of `backend` that may be served: those with a high finding (not allowed by
