@@ -31,3 +31,4 @@ pub mod search;
 pub mod session;
 pub mod setup;
 pub mod state;
+pub mod suggest;
