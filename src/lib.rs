@@ -34,3 +34,4 @@ pub mod search;
 pub mod session;
 pub mod setup;
 pub mod state;
+pub mod suggest;

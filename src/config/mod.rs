@@ -12,12 +12,12 @@ use std::time::Duration;
 mod discover;
 mod duration;
 mod error;
-mod expand;
+pub mod expand;
 mod load;
 mod schema;
 #[cfg(test)]
 mod tests;
-mod yaml;
+pub(crate) mod yaml;
 
 pub use discover::{
     Found, Origin, PROJECT_FILE_NAMES, SYSTEM_CONFIG_FILE, SearchPaths, discover_in, project_file,

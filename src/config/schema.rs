@@ -337,12 +337,14 @@ impl Cx<'_> {
                 ));
                 continue;
             }
-            let suggestion = suggest(&k.name, known).or_else(|| {
-                key.is_empty()
-                    .then(|| moved_key(&k.name))
-                    .flatten()
-                    .map(str::to_string)
-            });
+            let suggestion = crate::suggest::closest(&k.name, known.iter().copied())
+                .map(str::to_string)
+                .or_else(|| {
+                    key.is_empty()
+                        .then(|| moved_key(&k.name))
+                        .flatten()
+                        .map(str::to_string)
+                });
             return Err(ConfigError::UnknownKey {
                 path: self.path.to_path_buf(),
                 line: k.pos.line,
@@ -1036,24 +1038,6 @@ fn check_url(url: &str) -> Result<(), String> {
 fn url_path_is_sse(url: &str) -> bool {
     let without_query = url.split(['?', '#']).next().unwrap_or_default();
     without_query.trim_end_matches('/').ends_with("/sse")
-}
-
-/// The closest known key to `unknown`, if one is close enough to be a typo: a small edit
-/// distance (`comand` → `command`) or a strong common prefix (`directory` → `directories`).
-pub(super) fn suggest(unknown: &str, known: &[&str]) -> Option<String> {
-    let norm = |s: &str| s.to_ascii_lowercase().replace('-', "_");
-    let u = norm(unknown);
-    let limit = if u.chars().count() >= 5 { 2 } else { 1 };
-    known
-        .iter()
-        .map(|k| {
-            let k_norm = norm(k);
-            let distance = strsim::damerau_levenshtein(&u, &k_norm);
-            (strsim::jaro_winkler(&u, &k_norm), distance, *k)
-        })
-        .filter(|(similarity, distance, _)| *distance <= limit || *similarity >= 0.9)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, _, k)| k.to_string())
 }
 
 fn moved_key(name: &str) -> Option<&'static str> {

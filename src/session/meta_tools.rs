@@ -327,16 +327,11 @@ fn first_line(text: &str, max: usize) -> String {
     format!("{}…", cut.trim_end())
 }
 
-/// The candidates closest to `wanted`, best first.
+/// Up to three candidates close to `wanted` (see `crate::suggest`), best first.
 fn nearest<'a>(wanted: &str, candidates: impl IntoIterator<Item = &'a str>) -> Vec<&'a str> {
-    let wanted = wanted.to_lowercase();
-    let mut scored: Vec<(f64, &str)> = candidates
-        .into_iter()
-        .map(|c| (strsim::jaro_winkler(&wanted, &c.to_lowercase()), c))
-        .filter(|(s, _)| *s >= 0.7)
-        .collect();
-    scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(b.1)));
-    scored.into_iter().take(3).map(|(_, c)| c).collect()
+    let mut near = crate::suggest::ranked(wanted, candidates);
+    near.truncate(3);
+    near
 }
 
 fn unknown_server_text(session: &Arc<Session>, server: &str) -> String {
