@@ -13,6 +13,7 @@
 //!                              └─ catalog (persisted) → search index (tantivy)
 //! ```
 
+pub mod auth;
 pub mod backend;
 pub mod capability;
 pub mod catalog;
@@ -27,9 +28,12 @@ pub mod jsonrpc;
 pub mod logging;
 pub mod mcp;
 pub mod output;
+pub mod ratelimit;
 pub mod registry;
+pub mod request_log;
 pub mod router;
 pub mod scanner;
+pub mod scope;
 pub mod search;
 pub mod session;
 pub mod setup;

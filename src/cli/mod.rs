@@ -9,6 +9,7 @@ mod config_export;
 mod doctor;
 pub mod get;
 pub mod init;
+mod keys;
 mod list;
 pub mod probe;
 pub mod remove;
@@ -79,6 +80,8 @@ pub enum Command {
     Config(ConfigCommand),
     /// REST capabilities: import OpenAPI specs, validate, list, pin and approve files
     Cap(cap::CapArgs),
+    /// API keys for the HTTP listener: add (printed once), list, revoke
+    Keys(keys::KeysArgs),
     /// Print a shell completion script
     Completions(completions::CompletionsArgs),
     #[command(name = "__reaper", hide = true)]
@@ -153,6 +156,7 @@ fn dispatch(global: &GlobalArgs, command: Command) -> Result<ExitCode, CliError>
         Command::Completions(args) => {
             completions::run(args, <Cli as clap::CommandFactory>::command())
         }
+        Command::Keys(args) => Ok(keys::run(args)?),
         Command::Reaper => {
             crate::backend::process::run_reaper();
             Ok(ExitCode::SUCCESS)
