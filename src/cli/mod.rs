@@ -15,6 +15,7 @@ pub mod probe;
 pub mod remove;
 mod search;
 pub mod setup;
+mod skills;
 mod stdio;
 
 use std::path::PathBuf;
@@ -80,6 +81,8 @@ pub enum Command {
     Config(ConfigCommand),
     /// REST capabilities: import OpenAPI specs, validate, list, pin and approve files
     Cap(cap::CapArgs),
+    /// Agent skills (SKILL.md folders): list, show, import, remove
+    Skills(skills::SkillsArgs),
     /// API keys for the HTTP listener: add (printed once), list, revoke
     Keys(keys::KeysArgs),
     /// Print a shell completion script
@@ -157,6 +160,10 @@ fn dispatch(global: &GlobalArgs, command: Command) -> Result<ExitCode, CliError>
             completions::run(args, <Cli as clap::CommandFactory>::command())
         }
         Command::Keys(args) => Ok(keys::run(args)?),
+        Command::Skills(args) => {
+            let config = load_config(global)?;
+            Ok(skills::run(args, &config)?)
+        }
         Command::Reaper => {
             crate::backend::process::run_reaper();
             Ok(ExitCode::SUCCESS)
