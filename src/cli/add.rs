@@ -9,10 +9,12 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 
+use super::{CliError, usage};
+
+use super::ScopeArg;
 use crate::clients::{RemoteTransport, ServerSpec};
+use crate::configedit::{self, backends as gateway_yaml};
 use crate::registry;
-use crate::setup::{self, ConfigScope, gateway_yaml};
-use crate::state::Paths;
 
 /// Add a backend: a command, a URL, or a well-known server by name
 #[derive(Debug, clap::Args)]
@@ -40,7 +42,7 @@ pub struct AddArgs {
     pub headers: Vec<String>,
     /// Which config file to write
     #[arg(short = 's', long, value_enum, default_value = "user")]
-    pub scope: ConfigScope,
+    pub scope: ScopeArg,
     /// Description shown by `list` and `gateway_list_servers`
     #[arg(long)]
     pub description: Option<String>,
@@ -186,29 +188,27 @@ pub fn spec_from_args(
     ))
 }
 
-pub fn run(config: Option<&Path>, args: AddArgs) -> anyhow::Result<ExitCode> {
-    let paths = Paths::from_env().context("cannot determine the XDG directories (is HOME set?)")?;
+pub fn run(config: Option<&Path>, args: AddArgs) -> Result<ExitCode, CliError> {
+    let paths = super::paths()?;
     let cwd = std::env::current_dir()?;
     let name = gateway_yaml::sanitize_name(&args.name);
     if name != args.name {
-        bail!(
+        usage!(
             "`{}` is not a valid backend name: use [A-Za-z0-9_-], at most 32 characters (e.g. `{name}`)",
             args.name
         );
     }
-    let (spec, description, notes) = spec_from_args(&args, &cwd)?;
-    let scope = if config.is_some() && args.scope == ConfigScope::User {
+    let (spec, description, notes) = spec_from_args(&args, &cwd).map_err(CliError::Usage)?;
+    let scope = if config.is_some() && args.scope == ScopeArg::User {
         None
     } else {
-        Some(args.scope)
+        Some(args.scope.at(&cwd))
     };
-    let path = setup::config_file(&paths, config, scope, &cwd);
+    let path = configedit::target_file(&paths, config, scope, &cwd);
     let text = std::fs::read_to_string(&path).unwrap_or_default();
-    let existing = gateway_yaml::read_backends(&text)
-        .with_context(|| format!("{} does not parse", path.display()))?;
-    let exists = existing.iter().any(|(n, _)| *n == name);
+    let exists = gateway_yaml::read(&text, &path)?.has(&name);
     if exists && !args.force {
-        bail!(
+        usage!(
             "{} already has a backend `{name}` (use --force to replace it)",
             path.display()
         );
@@ -221,7 +221,7 @@ pub fn run(config: Option<&Path>, args: AddArgs) -> anyhow::Result<ExitCode> {
     };
     let new_text = gateway_yaml::edit_backends(&text, &remove, &[(name.clone(), value)])
         .with_context(|| format!("cannot edit {}", path.display()))?;
-    setup::write_config(&paths, &path, &new_text, &format!("add {name}"))?;
+    configedit::write_config(&paths, &path, &new_text, &format!("add {name}"))?;
     println!(
         "{} backend `{name}` in {}",
         if exists { "Replaced" } else { "Added" },

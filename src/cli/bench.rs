@@ -15,7 +15,7 @@ use anyhow::{Context, bail};
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::search::{RankConfig, SearchIndex, ToolDoc, render_match};
+use crate::search::{Knob, RankConfig, SearchIndex, ToolDoc, render_match};
 
 /// `mcp-gateway bench …`
 #[derive(Debug, clap::Args)]
@@ -56,7 +56,7 @@ pub struct RetrievalArgs {
     pub irrelevant: Option<PathBuf>,
     /// Override a ranking knob, e.g. `--set name=3 --set stemming=false` (repeatable).
     #[arg(long = "set", value_name = "KEY=VALUE")]
-    pub overrides: Vec<String>,
+    pub overrides: Vec<Knob>,
     /// Also score each ranking idea switched off, one at a time.
     #[arg(long)]
     pub ablation: bool,
@@ -311,51 +311,46 @@ fn score(pool: &Pool, queries: &[QueryLine], config: RankConfig) -> anyhow::Resu
     })
 }
 
-fn parse_override(text: &str) -> anyhow::Result<(&str, &str)> {
-    text.split_once('=')
-        .with_context(|| format!("`{text}`: expected KEY=VALUE"))
-}
-
 /// One idea switched off at a time, in the order the ideas were added.
-const ABLATIONS: &[(&str, &[(&str, &str)])] = &[
+const ABLATIONS: &[(&str, &[Knob])] = &[
     (
         "plain BM25: name + description, no stemming, no stop words",
         &[
-            ("stemming", "false"),
-            ("stop_words", "false"),
-            ("name", "1"),
-            ("title", "1"),
-            ("description", "1"),
-            ("params", "0"),
-            ("param_desc", "0"),
-            ("server", "0"),
-            ("synonyms", "0"),
-            ("fuzzy", "0"),
-            ("coverage", "0"),
-            ("exact_names", "false"),
+            Knob::Stemming(false),
+            Knob::StopWords(false),
+            Knob::Name(1.0),
+            Knob::Title(1.0),
+            Knob::Description(1.0),
+            Knob::Params(0.0),
+            Knob::ParamDesc(0.0),
+            Knob::Server(0.0),
+            Knob::Synonyms(0.0),
+            Knob::Fuzzy(0.0),
+            Knob::Coverage(0.0),
+            Knob::ExactNames(false),
         ],
     ),
-    ("− stemming", &[("stemming", "false")]),
-    ("− stop words", &[("stop_words", "false")]),
+    ("− stemming", &[Knob::Stemming(false)]),
+    ("− stop words", &[Knob::StopWords(false)]),
     (
         "− field boosts (all fields 1)",
         &[
-            ("name", "1"),
-            ("title", "1"),
-            ("description", "1"),
-            ("params", "1"),
-            ("param_desc", "1"),
-            ("server", "1"),
+            Knob::Name(1.0),
+            Knob::Title(1.0),
+            Knob::Description(1.0),
+            Knob::Params(1.0),
+            Knob::ParamDesc(1.0),
+            Knob::Server(1.0),
         ],
     ),
     (
         "− parameter fields",
-        &[("params", "0"), ("param_desc", "0")],
+        &[Knob::Params(0.0), Knob::ParamDesc(0.0)],
     ),
-    ("− synonym expansion", &[("synonyms", "0")]),
-    ("− typo correction", &[("fuzzy", "0")]),
-    ("− coverage re-weighting", &[("coverage", "0")]),
-    ("− exact/near-name tiers", &[("exact_names", "false")]),
+    ("− synonym expansion", &[Knob::Synonyms(0.0)]),
+    ("− typo correction", &[Knob::Fuzzy(0.0)]),
+    ("− coverage re-weighting", &[Knob::Coverage(0.0)]),
+    ("− exact/near-name tiers", &[Knob::ExactNames(false)]),
 ];
 
 fn retrieval(args: RetrievalArgs) -> anyhow::Result<()> {
@@ -376,26 +371,27 @@ fn retrieval(args: RetrievalArgs) -> anyhow::Result<()> {
         );
     }
     let mut base = RankConfig::default();
-    for o in &args.overrides {
-        let (k, v) = parse_override(o)?;
-        base.set(k, v).map_err(anyhow::Error::msg)?;
+    for knob in &args.overrides {
+        base.apply(*knob);
     }
     let mut variants: Vec<(String, RankConfig)> =
         vec![("default ranking".to_string(), base.clone())];
     if args.ablation {
         for (label, changes) in ABLATIONS {
             let mut c = base.clone();
-            for (k, v) in *changes {
-                c.set(k, v).map_err(anyhow::Error::msg)?;
+            for knob in *changes {
+                c.apply(*knob);
             }
             variants.push(((*label).to_string(), c));
         }
     }
     for spec in &args.sweep {
-        let (k, values) = parse_override(spec)?;
+        let (k, values) = spec
+            .split_once('=')
+            .with_context(|| format!("`{spec}`: expected KEY=V1,V2,…"))?;
         for v in values.split(',') {
             let mut c = base.clone();
-            c.set(k, v).map_err(anyhow::Error::msg)?;
+            c.apply(Knob::parse(k, v)?);
             variants.push((format!("{k}={v}"), c));
         }
     }

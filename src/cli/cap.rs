@@ -11,6 +11,8 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
 
+use super::CliError;
+
 use crate::capability::{self, PinStatus, PinStore, ProblemKind, openapi};
 use crate::scanner::{self, Severity};
 
@@ -62,7 +64,7 @@ pub enum CapCommand {
 
 /// Runs a `cap` subcommand from the synchronous CLI: resolves the XDG paths and, for `cap list`
 /// without `--dir`, the capability directories of the config in effect (`--config` or discovery).
-pub fn run_blocking(mut args: CapArgs, config: Option<&Path>) -> anyhow::Result<ExitCode> {
+pub fn run_blocking(mut args: CapArgs, config: Option<&Path>) -> Result<ExitCode, CliError> {
     let paths = crate::state::Paths::from_env()
         .context("cannot determine the XDG directories (is HOME set?)")?;
     if let CapCommand::List { dirs } = &mut args.command
@@ -70,15 +72,12 @@ pub fn run_blocking(mut args: CapArgs, config: Option<&Path>) -> anyhow::Result<
     {
         *dirs = configured_dirs(config)?;
     }
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
+    let runtime = super::runtime()?;
     runtime.block_on(run(args, &paths))
 }
 
 /// Runs a `cap` subcommand.
-pub async fn run(args: CapArgs, paths: &crate::state::Paths) -> anyhow::Result<ExitCode> {
+pub async fn run(args: CapArgs, paths: &crate::state::Paths) -> Result<ExitCode, CliError> {
     match args.command {
         CapCommand::Import {
             spec,
@@ -87,9 +86,12 @@ pub async fn run(args: CapArgs, paths: &crate::state::Paths) -> anyhow::Result<E
             include,
             base_url,
         } => import(&spec, &output, prefix, include, base_url).await,
-        CapCommand::Validate { paths: targets } => Ok(validate(&targets, &PinStore::open(paths)?)),
-        CapCommand::List { dirs } => list(dirs, paths),
-        CapCommand::Pin { paths: targets } => pin(&targets, paths),
+        CapCommand::Validate { paths: targets } => {
+            let pins = PinStore::open(paths).map_err(anyhow::Error::from)?;
+            Ok(validate(&targets, &pins))
+        }
+        CapCommand::List { dirs } => Ok(list(dirs, paths)?),
+        CapCommand::Pin { paths: targets } => Ok(pin(&targets, paths)?),
         CapCommand::Approve { name } => approve(&name, paths),
     }
 }
@@ -100,27 +102,15 @@ async fn import(
     prefix: Option<String>,
     include: Vec<String>,
     base_url: Option<String>,
-) -> anyhow::Result<ExitCode> {
-    let (doc, url) = match openapi::read_spec(spec).await {
-        Ok(v) => v,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return Ok(ExitCode::from(2));
-        }
-    };
+) -> Result<ExitCode, CliError> {
+    let (doc, url) = openapi::read_spec(spec).await.map_err(CliError::usage)?;
     let opts = openapi::ImportOptions {
         prefix,
         include,
         base_url,
     };
-    let conversion = match openapi::convert(&doc, &opts, url.as_ref()) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return Ok(ExitCode::from(2));
-        }
-    };
-    let report = openapi::write(&conversion, output)?;
+    let conversion = openapi::convert(&doc, &opts, url.as_ref()).map_err(CliError::usage)?;
+    let report = openapi::write(&conversion, output).map_err(anyhow::Error::from)?;
     for (op, reason) in conversion.skipped.iter().chain(report.rejected.iter()) {
         eprintln!("skipped {op}: {reason}");
     }
@@ -295,8 +285,8 @@ fn pin(targets: &[PathBuf], paths: &crate::state::Paths) -> anyhow::Result<ExitC
     })
 }
 
-fn approve(name: &str, paths: &crate::state::Paths) -> anyhow::Result<ExitCode> {
-    let mut store = PinStore::open(paths)?;
+fn approve(name: &str, paths: &crate::state::Paths) -> Result<ExitCode, CliError> {
+    let mut store = PinStore::open(paths).map_err(anyhow::Error::from)?;
     let names_of = |f: &Path| {
         capability::load_file(f)
             .map(|c| vec![c.name])
@@ -313,10 +303,7 @@ fn approve(name: &str, paths: &crate::state::Paths) -> anyhow::Result<ExitCode> 
             }
             Ok(ExitCode::SUCCESS)
         }
-        Err(e) => {
-            eprintln!("error: {e}");
-            Ok(ExitCode::from(2))
-        }
+        Err(e) => Err(CliError::usage(e)),
     }
 }
 
@@ -424,7 +411,8 @@ mod tests {
             &p,
         )
         .await
-        .unwrap();
+        .unwrap_err()
+        .exit_code();
         assert_eq!(code, ExitCode::from(2));
         let code = run(
             cap(CapCommand::Approve {
@@ -462,7 +450,8 @@ mod tests {
             &p,
         )
         .await
-        .unwrap();
+        .unwrap_err()
+        .exit_code();
         assert_eq!(missing, ExitCode::from(2));
         let swagger = root.path().join("s.json");
         std::fs::write(&swagger, "{\"swagger\": \"2.0\", \"paths\": {}}").unwrap();
@@ -477,7 +466,8 @@ mod tests {
             &p,
         )
         .await
-        .unwrap();
+        .unwrap_err()
+        .exit_code();
         assert_eq!(code, ExitCode::from(2));
         assert!(!root.path().join("out").exists());
     }

@@ -28,7 +28,7 @@ pub fn write(args: &CompletionsArgs, mut cmd: clap::Command, out: &mut dyn std::
     clap_complete::generate(shell, &mut cmd, name, out);
 }
 
-pub fn run(args: CompletionsArgs, cmd: clap::Command) -> anyhow::Result<ExitCode> {
+pub fn run(args: CompletionsArgs, cmd: clap::Command) -> Result<ExitCode, super::CliError> {
     write(&args, cmd, &mut std::io::stdout());
     Ok(ExitCode::SUCCESS)
 }

@@ -6,11 +6,12 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Context;
+
+use super::CliError;
 use serde_json::Value;
 
-use crate::clients::{FileFormat, doc};
-use crate::setup;
-use crate::state::Paths;
+use crate::configedit;
+use crate::docedit::{self as doc, FileFormat};
 
 /// Print the effective config with secrets redacted
 #[derive(Debug, clap::Args)]
@@ -18,7 +19,7 @@ pub struct ConfigExportArgs {
     #[arg(long, value_enum, default_value = "yaml")]
     pub format: ExportFormat,
     #[arg(short = 's', long, value_enum)]
-    pub scope: Option<setup::ConfigScope>,
+    pub scope: Option<super::ScopeArg>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -80,10 +81,10 @@ pub fn redact(doc: &mut Value) {
     }
 }
 
-pub fn run(config: Option<&Path>, args: ConfigExportArgs) -> anyhow::Result<ExitCode> {
-    let paths = Paths::from_env().context("cannot determine the XDG directories (is HOME set?)")?;
+pub fn run(config: Option<&Path>, args: ConfigExportArgs) -> Result<ExitCode, CliError> {
+    let paths = super::paths()?;
     let cwd = std::env::current_dir()?;
-    let path = setup::config_file(&paths, config, args.scope, &cwd);
+    let path = configedit::target_file(&paths, config, args.scope.map(|s| s.at(&cwd)), &cwd);
     let text = std::fs::read_to_string(&path)
         .with_context(|| format!("cannot read {}", path.display()))?;
     let mut value = doc::parse(&text, FileFormat::Yaml)
@@ -94,7 +95,7 @@ pub fn run(config: Option<&Path>, args: ConfigExportArgs) -> anyhow::Result<Exit
         ExportFormat::Yaml => print!(
             "# exported from {} (secrets redacted)\n{}",
             path.display(),
-            serde_saphyr::to_string(&value)?
+            serde_saphyr::to_string(&value).map_err(anyhow::Error::from)?
         ),
     }
     Ok(ExitCode::SUCCESS)

@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use super::{EXIT_USAGE, GlobalArgs};
+use super::{CliError, EXIT_USAGE, GlobalArgs};
+use crate::clients::Location;
 use crate::config;
 use crate::gateway::Gateway;
 use crate::state::Paths;
@@ -49,7 +50,7 @@ impl Check {
     }
 }
 
-pub fn run(global: &GlobalArgs, args: &DoctorArgs) -> ExitCode {
+pub fn run(global: &GlobalArgs, args: &DoctorArgs) -> Result<ExitCode, CliError> {
     let cwd = std::env::current_dir().unwrap_or_default();
     let mut checks = Vec::new();
     let config = match config::load(global.config.as_deref(), &cwd) {
@@ -73,60 +74,74 @@ pub fn run(global: &GlobalArgs, args: &DoctorArgs) -> ExitCode {
         }
         Err(e) => {
             checks.push(Check::new(Level::Fail, "config", e.to_string()));
-            report(&checks, args.json);
-            return ExitCode::from(EXIT_USAGE);
+            report(&checks, args.json)?;
+            return Ok(ExitCode::from(EXIT_USAGE));
         }
     };
     checks.push(binary_on_path());
     checks.extend(capability_files(&config));
     let unpointed = client_configs(&cwd, &mut checks);
-    if args.fix {
-        for client in unpointed {
-            let export = super::setup::SetupArgs {
-                action: Some(super::setup::SetupAction::Export(
-                    super::setup::ExportArgs {
-                        target: client.clone(),
-                        project: None,
-                        dry_run: false,
-                        json: false,
-                    },
-                )),
-                yes: true,
-                dry_run: false,
-                clients: Vec::new(),
-                project: None,
-                json: false,
-            };
-            let fixed = super::setup::run(global.config.as_deref(), export);
-            let (level, detail) = match fixed {
-                Ok(_) => (
-                    Level::Ok,
-                    "gateway entry added (undo: mcp-gateway setup undo)".to_string(),
-                ),
-                Err(e) => (Level::Fail, format!("{e:#}")),
-            };
-            checks.push(Check::new(level, format!("fix client {client}"), detail));
-        }
+    if args.fix && !unpointed.is_empty() {
+        checks.extend(fix_clients(global, &unpointed));
     }
     if !args.no_probe && !config.backends.is_empty() {
-        match tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-        {
-            Ok(rt) => {
-                checks.extend(rt.block_on(probe_backends(config)));
-                rt.shutdown_timeout(Duration::from_secs(1));
-            }
-            Err(e) => checks.push(Check::new(Level::Fail, "runtime", e.to_string())),
-        }
+        let rt = super::runtime()?;
+        checks.extend(rt.block_on(probe_backends(config)));
+        rt.shutdown_timeout(Duration::from_secs(1));
     }
-    report(&checks, args.json);
-    if checks.iter().any(|c| c.level == Level::Fail) {
+    report(&checks, args.json)?;
+    Ok(if checks.iter().any(|c| c.level == Level::Fail) {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
-    }
+    })
+}
+
+/// `--fix`: adds the gateway entry to exactly the client files flagged, in one backup run.
+fn fix_clients(global: &GlobalArgs, flagged: &[Location]) -> Vec<Check> {
+    use crate::configedit;
+    let what = |l: &Location| format!("fix client {}", l.client.id());
+    let Some(paths) = Paths::from_env() else {
+        return flagged
+            .iter()
+            .map(|l| {
+                Check::new(
+                    Level::Fail,
+                    what(l),
+                    "cannot determine the XDG directories (is HOME set?)",
+                )
+            })
+            .collect();
+    };
+    let config = global
+        .config
+        .clone()
+        .unwrap_or_else(|| configedit::scope_file(&paths, configedit::Scope::User));
+    let entry = crate::setup::entry_for(&crate::setup::gateway_program(), &paths, &config);
+    let applied = crate::setup::plan::build_export(flagged, &entry)
+        .map_err(anyhow::Error::from)
+        .and_then(|plan| {
+            configedit::apply(
+                &plan.changes,
+                &configedit::backups_root(&paths),
+                "doctor --fix",
+            )
+            .map_err(anyhow::Error::from)
+        });
+    flagged
+        .iter()
+        .map(|l| match &applied {
+            Ok(_) => Check::new(
+                Level::Ok,
+                what(l),
+                format!(
+                    "gateway entry added to {} (undo: mcp-gateway setup undo)",
+                    l.describe()
+                ),
+            ),
+            Err(e) => Check::new(Level::Fail, what(l), format!("{e:#}")),
+        })
+        .collect()
 }
 
 /// Capability files that do not load, or changed since they were pinned.
@@ -156,9 +171,9 @@ fn capability_files(config: &config::Config) -> Vec<Check> {
     checks
 }
 
-/// Which AI clients point at the gateway. Returns the ids of clients whose config files list
-/// servers but no gateway entry.
-fn client_configs(cwd: &std::path::Path, checks: &mut Vec<Check>) -> Vec<String> {
+/// Which AI clients point at the gateway. Returns the locations that list servers but no
+/// gateway entry.
+fn client_configs(cwd: &std::path::Path, checks: &mut Vec<Check>) -> Vec<Location> {
     let Ok(env) = crate::clients::HostEnv::from_env() else {
         return Vec::new();
     };
@@ -188,9 +203,7 @@ fn client_configs(cwd: &std::path::Path, checks: &mut Vec<Check>) -> Vec<String>
                             servers.len()
                         ),
                     ));
-                    if !unpointed.contains(&client.id().to_string()) {
-                        unpointed.push(client.id().to_string());
-                    }
+                    unpointed.push(loc.clone());
                 }
                 Err(e) => checks.push(Check::new(Level::Warn, what, e.to_string())),
             }
@@ -291,12 +304,12 @@ async fn probe_backends(config: config::Config) -> Vec<Check> {
     let mut done = 0;
     while let Some(joined) = set.join_next().await {
         done += 1;
-        progress(done, total);
+        crate::output::progress(&format!("probing backends… {done}/{total}"));
         if let Ok((_, found)) = joined {
             checks.extend(found);
         }
     }
-    progress_done();
+    crate::output::progress_done();
     checks.sort_by(|a, b| a.what.cmp(&b.what));
     for name in disabled {
         checks.push(Check::new(Level::Ok, format!("backend {name}"), "disabled"));
@@ -305,25 +318,7 @@ async fn probe_backends(config: config::Config) -> Vec<Check> {
     checks
 }
 
-fn progress(done: usize, total: usize) {
-    use std::io::{IsTerminal, Write};
-    let mut err = std::io::stderr();
-    if err.is_terminal() {
-        let _ = write!(err, "\rprobing backends… {done}/{total}");
-        let _ = err.flush();
-    }
-}
-
-fn progress_done() {
-    use std::io::{IsTerminal, Write};
-    let mut err = std::io::stderr();
-    if err.is_terminal() {
-        let _ = write!(err, "\r\x1b[2K");
-        let _ = err.flush();
-    }
-}
-
-fn report(checks: &[Check], as_json: bool) {
+fn report(checks: &[Check], as_json: bool) -> Result<(), CliError> {
     if as_json {
         let rows: Vec<Value> = checks
             .iter()
@@ -335,29 +330,18 @@ fn report(checks: &[Check], as_json: bool) {
                 })
             })
             .collect();
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&rows).unwrap_or_default()
-        );
-        return;
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+        return Ok(());
     }
-    let color = super::use_color();
-    let width = checks
-        .iter()
-        .map(|c| c.what.chars().count())
-        .max()
-        .unwrap_or(0);
-    for c in checks {
-        let (mark, code) = match c.level {
-            Level::Ok => ("ok  ", "32"),
-            Level::Warn => ("warn", "33"),
-            Level::Fail => ("FAIL", "31"),
+    let style = crate::output::Style::detect();
+    let rows = checks.iter().map(|c| {
+        let mark = match c.level {
+            Level::Ok => style.green("ok"),
+            Level::Warn => style.yellow("warn"),
+            Level::Fail => style.red("FAIL"),
         };
-        let mark = if color {
-            format!("\x1b[{code}m{mark}\x1b[0m")
-        } else {
-            mark.to_string()
-        };
-        println!("{mark}  {:<width$}  {}", c.what, c.detail);
-    }
+        vec![mark, c.what.clone(), c.detail.clone()]
+    });
+    print!("{}", crate::output::Table::headless().rows(rows).render());
+    Ok(())
 }

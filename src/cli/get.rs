@@ -4,11 +4,13 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
+
+use super::{CliError, usage};
 use serde_json::Value;
 
-use crate::setup::{self, ConfigScope, gateway_yaml};
-use crate::state::Paths;
+use super::ScopeArg;
+use crate::configedit::{self, backends as gateway_yaml};
 
 use super::config_export::redact_backend;
 
@@ -17,7 +19,7 @@ use super::config_export::redact_backend;
 pub struct GetArgs {
     pub name: String,
     #[arg(short = 's', long, value_enum)]
-    pub scope: Option<ConfigScope>,
+    pub scope: Option<ScopeArg>,
     /// Print env and header values as written
     #[arg(long)]
     pub show_secrets: bool,
@@ -25,16 +27,20 @@ pub struct GetArgs {
     pub json: bool,
 }
 
-pub fn run(config: Option<&Path>, args: GetArgs) -> anyhow::Result<ExitCode> {
-    let paths = Paths::from_env().context("cannot determine the XDG directories (is HOME set?)")?;
+pub fn run(config: Option<&Path>, args: GetArgs) -> Result<ExitCode, CliError> {
+    let paths = super::paths()?;
     let cwd = std::env::current_dir()?;
-    let path = setup::config_file(&paths, config, args.scope, &cwd);
+    let path = configedit::target_file(&paths, config, args.scope.map(|s| s.at(&cwd)), &cwd);
     let text = std::fs::read_to_string(&path)
         .with_context(|| format!("cannot read {}", path.display()))?;
-    let backends = gateway_yaml::read_backends(&text)
+    if !gateway_yaml::read(&text, &path)?.has(&args.name) {
+        usage!("{} has no backend `{}`", path.display(), args.name);
+    }
+    // Shown as written (keys, order, `${…}`), now that the schema has accepted it.
+    let backends = gateway_yaml::entries(&text)
         .with_context(|| format!("{} does not parse", path.display()))?;
     let Some((_, value)) = backends.iter().find(|(n, _)| *n == args.name) else {
-        bail!("{} has no backend `{}`", path.display(), args.name);
+        usage!("{} has no backend `{}`", path.display(), args.name);
     };
     let mut value = value.clone();
     if !args.show_secrets {

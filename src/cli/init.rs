@@ -7,11 +7,13 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
+
+use super::{CliError, usage};
 use serde_json::{Value, json};
 
-use crate::setup::{self, ConfigScope, gateway_yaml};
-use crate::state::Paths;
+use super::ScopeArg;
+use crate::configedit::{self, backends as gateway_yaml};
 
 /// Write a starter gateway.yaml
 #[derive(Debug, clap::Args)]
@@ -20,7 +22,7 @@ pub struct InitArgs {
     #[arg(long)]
     pub with_examples: bool,
     #[arg(short = 's', long, value_enum, default_value = "user")]
-    pub scope: ConfigScope,
+    pub scope: ScopeArg,
     /// Overwrite an existing file (it is backed up first)
     #[arg(long)]
     pub force: bool,
@@ -83,17 +85,17 @@ pub fn examples(
     (out, notes)
 }
 
-pub fn run(config: Option<&Path>, args: InitArgs) -> anyhow::Result<ExitCode> {
-    let paths = Paths::from_env().context("cannot determine the XDG directories (is HOME set?)")?;
+pub fn run(config: Option<&Path>, args: InitArgs) -> Result<ExitCode, CliError> {
+    let paths = super::paths()?;
     let cwd = std::env::current_dir()?;
-    let scope = if config.is_some() && args.scope == ConfigScope::User {
+    let scope = if config.is_some() && args.scope == ScopeArg::User {
         None
     } else {
-        Some(args.scope)
+        Some(args.scope.at(&cwd))
     };
-    let path = setup::config_file(&paths, config, scope, &cwd);
+    let path = configedit::target_file(&paths, config, scope, &cwd);
     if path.exists() && !args.force {
-        bail!(
+        usage!(
             "{} already exists (use --force to replace it; the old file is backed up)",
             path.display()
         );
@@ -106,9 +108,10 @@ pub fn run(config: Option<&Path>, args: InitArgs) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("cannot create {}", files_dir.display()))?;
         let (backends, skipped) = examples(&files_dir, on_path);
         notes = skipped;
-        text = gateway_yaml::edit_backends(&text, &[], &backends)?;
+        text = gateway_yaml::edit_backends(&text, &[], &backends)
+            .context("cannot add the examples")?;
     }
-    setup::write_config(&paths, &path, &text, "init")?;
+    configedit::write_config(&paths, &path, &text, "init")?;
     println!("Wrote {}", path.display());
     for n in notes {
         println!("  note: {n}");
@@ -123,7 +126,7 @@ pub fn run(config: Option<&Path>, args: InitArgs) -> anyhow::Result<ExitCode> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::clients::{FileFormat, doc};
+    use crate::docedit::{self as doc, FileFormat};
 
     #[test]
     fn base_and_examples_parse() {
@@ -134,7 +137,7 @@ mod tests {
         assert!(notes.is_empty());
         let text = gateway_yaml::edit_backends(BASE, &[], &all).unwrap();
         assert!(text.contains("meta_mcp:\n  enabled: true"), "{text}");
-        let back = gateway_yaml::read_backends(&text).unwrap();
+        let back = gateway_yaml::entries(&text).unwrap();
         assert_eq!(
             back.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(),
             ["everything", "memory", "filesystem", "time"]

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use serde_json::json;
 
-use super::GlobalArgs;
+use super::{CliError, GlobalArgs};
 use crate::catalog::Catalog;
 use crate::config;
 use crate::state::Paths;
@@ -17,11 +17,8 @@ pub struct ListArgs {
     pub json: bool,
 }
 
-pub fn run(global: &GlobalArgs, args: &ListArgs) -> ExitCode {
-    let config = match super::load_config(global) {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
+pub fn run(global: &GlobalArgs, args: &ListArgs) -> Result<ExitCode, CliError> {
+    let config = super::load_config(global)?;
     let wanted = config
         .backends
         .iter()
@@ -49,23 +46,20 @@ pub fn run(global: &GlobalArgs, args: &ListArgs) -> ExitCode {
         })
         .collect();
     if args.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&rows).unwrap_or_default()
-        );
-        return ExitCode::SUCCESS;
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+        return Ok(ExitCode::SUCCESS);
     }
     if rows.is_empty() {
         println!(
             "no backends configured (config: {})",
             describe_sources(&config)
         );
-        return ExitCode::SUCCESS;
+        return Ok(ExitCode::SUCCESS);
     }
-    let table: Vec<[String; 4]> = rows
+    let table: Vec<Vec<String>> = rows
         .iter()
         .map(|r| {
-            [
+            vec![
                 r["name"].as_str().unwrap_or_default().to_string(),
                 r["transport"].as_str().unwrap_or_default().to_string(),
                 r["state"].as_str().unwrap_or_default().to_string(),
@@ -76,8 +70,11 @@ pub fn run(global: &GlobalArgs, args: &ListArgs) -> ExitCode {
             ]
         })
         .collect();
-    print_table(&["NAME", "TRANSPORT", "STATE", "TOOLS"], &table);
-    ExitCode::SUCCESS
+    print!(
+        "{}",
+        crate::output::table(&["NAME", "TRANSPORT", "STATE", "TOOLS"], &table)
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 fn describe_sources(config: &config::Config) -> String {
@@ -90,30 +87,5 @@ fn describe_sources(config: &config::Config) -> String {
             .map(|p| p.display().to_string())
             .collect::<Vec<_>>()
             .join(", ")
-    }
-}
-
-/// Prints rows as a left-aligned table with two spaces between columns.
-pub fn print_table<const N: usize>(header: &[&str; N], rows: &[[String; N]]) {
-    let mut widths = header.map(|h| h.chars().count());
-    for row in rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
-        }
-    }
-    let line = |cells: Vec<&str>| {
-        let mut out = String::new();
-        for (i, (cell, w)) in cells.iter().zip(widths).enumerate() {
-            if i + 1 == N {
-                out.push_str(cell);
-            } else {
-                out.push_str(&format!("{cell:<w$}  "));
-            }
-        }
-        println!("{}", out.trim_end());
-    };
-    line(header.to_vec());
-    for row in rows {
-        line(row.iter().map(String::as_str).collect());
     }
 }

@@ -91,13 +91,33 @@ pub enum Command {
     Reaper,
 }
 
+/// `--scope`: which gateway.yaml a config-editing command uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ScopeArg {
+    /// `$XDG_CONFIG_HOME/mcp-gateway/gateway.yaml`
+    User,
+    /// `./.mcp-gateway.yaml` (or the `gateway.yaml` already there)
+    Project,
+}
+
+impl ScopeArg {
+    /// The scope, with the working directory as the project.
+    pub fn at(self, cwd: &std::path::Path) -> crate::configedit::Scope<'_> {
+        match self {
+            ScopeArg::User => crate::configedit::Scope::User,
+            ScopeArg::Project => crate::configedit::Scope::Project(cwd),
+        }
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub enum ConfigCommand {
     /// Print the config in effect with env and header values redacted
     Export(config_export::ConfigExportArgs),
 }
 
-/// Runs the parsed command line.
+/// Runs the parsed command line: the one place that prints a command's error and turns it into
+/// an exit code.
 pub fn run(cli: Cli) -> ExitCode {
     let command = cli.command.unwrap_or(Command::Stdio);
     if !matches!(command, Command::Stdio | Command::Reaper) {
@@ -108,137 +128,144 @@ pub fn run(cli: Cli) -> ExitCode {
             _ => crate::config::LogFormat::Text,
         };
         if let Err(e) = crate::logging::init(level, format, None) {
-            eprintln!("mcp-gateway: {e}");
-            return ExitCode::from(EXIT_USAGE);
+            return report(&CliError::usage(e));
         }
     }
+    match dispatch(&cli.global, command) {
+        Ok(code) => code,
+        Err(e) => report(&e),
+    }
+}
+
+fn dispatch(global: &GlobalArgs, command: Command) -> Result<ExitCode, CliError> {
+    let config = global.config.as_deref();
     match command {
-        Command::Stdio => stdio::run(&cli.global),
-        Command::List(args) => list::run(&cli.global, &args),
-        Command::Doctor(args) => doctor::run(&cli.global, &args),
-        Command::Bench(args) => edge(bench::run(args).map(|()| ExitCode::SUCCESS)),
-        Command::Probe(args) => probe::main(args),
-        Command::Search(args) => match search_gateway(&cli.global, &args) {
-            Ok(outcome) => edge(search::print(&args, &outcome).map(|()| ExitCode::SUCCESS)),
-            Err(code) => code,
-        },
-        Command::Setup(args) => edge(setup::run(cli.global.config.as_deref(), args)),
-        Command::Add(args) => edge(add::run(cli.global.config.as_deref(), args)),
-        Command::Remove(args) => edge(remove::run(cli.global.config.as_deref(), args)),
-        Command::Get(args) => edge(get::run(cli.global.config.as_deref(), args)),
-        Command::Init(args) => edge(init::run(cli.global.config.as_deref(), args)),
-        Command::Config(ConfigCommand::Export(args)) => {
-            edge(config_export::run(cli.global.config.as_deref(), args))
+        Command::Stdio => stdio::run(global),
+        Command::List(args) => list::run(global, &args),
+        Command::Doctor(args) => doctor::run(global, &args),
+        Command::Bench(args) => {
+            bench::run(args)?;
+            Ok(ExitCode::SUCCESS)
         }
-        Command::Cap(args) => edge(cap::run_blocking(args, cli.global.config.as_deref())),
-        Command::Skills(args) => match load_config(&cli.global) {
-            Ok(config) => edge(skills::run(args, &config)),
-            Err(code) => code,
-        },
-        Command::Keys(args) => edge(keys::run(args)),
-        Command::Completions(args) => edge(completions::run(
-            args,
-            <Cli as clap::CommandFactory>::command(),
-        )),
+        Command::Probe(args) => probe::main(args),
+        Command::Search(args) => search::run(global, &args),
+        Command::Setup(args) => setup::run(config, args),
+        Command::Add(args) => add::run(config, args),
+        Command::Remove(args) => remove::run(config, args),
+        Command::Get(args) => get::run(config, args),
+        Command::Init(args) => init::run(config, args),
+        Command::Config(ConfigCommand::Export(args)) => config_export::run(config, args),
+        Command::Cap(args) => cap::run_blocking(args, config),
+        Command::Completions(args) => {
+            completions::run(args, <Cli as clap::CommandFactory>::command())
+        }
+        Command::Keys(args) => Ok(keys::run(args)?),
+        Command::Skills(args) => {
+            let config = load_config(global)?;
+            Ok(skills::run(args, &config)?)
+        }
         Command::Reaper => {
             crate::backend::process::run_reaper();
-            ExitCode::SUCCESS
+            Ok(ExitCode::SUCCESS)
         }
     }
 }
 
-/// Loads the effective config (discovery or `--config`); a config error is printed with its
-/// file, line and key and becomes exit code 2.
-fn load_config(global: &GlobalArgs) -> Result<crate::config::Config, ExitCode> {
-    let cwd = std::env::current_dir().unwrap_or_default();
-    crate::config::load(global.config.as_deref(), &cwd).map_err(|e| {
-        eprintln!("mcp-gateway: config error: {e}");
-        ExitCode::from(EXIT_USAGE)
-    })
+/// Prints `e` to stderr and returns its exit code.
+fn report(e: &CliError) -> ExitCode {
+    eprintln!("mcp-gateway: {e}");
+    e.exit_code()
 }
 
-/// Runs one search through a gateway started on the config: backends the catalog has never seen
-/// are discovered first (started once, then stopped), then the gateway's own index answers.
-fn search_gateway(
-    global: &GlobalArgs,
-    args: &search::SearchArgs,
-) -> Result<crate::search::SearchOutcome, ExitCode> {
-    let config = load_config(global)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+/// Why a command failed. Its variant alone decides the exit code: 2 for a usage or config error,
+/// 1 for everything else (a command that ran and found problems returns its code as `Ok`).
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// The config does not load: named with its file, line and key.
+    #[error("config error: {0}")]
+    Config(#[from] crate::config::ConfigError),
+    /// The command line asks for something impossible or unknown.
+    #[error("{0:#}")]
+    Usage(anyhow::Error),
+    /// The command could not do its job.
+    #[error("{0:#}")]
+    Failed(#[from] anyhow::Error),
+}
+
+impl CliError {
+    pub fn usage(e: impl Into<anyhow::Error>) -> CliError {
+        CliError::Usage(e.into())
+    }
+
+    /// The one error → exit-code map.
+    pub fn exit_code(&self) -> ExitCode {
+        match self {
+            CliError::Config(_) | CliError::Usage(_) => ExitCode::from(EXIT_USAGE),
+            CliError::Failed(_) => ExitCode::FAILURE,
+        }
+    }
+}
+
+impl From<std::io::Error> for CliError {
+    fn from(e: std::io::Error) -> CliError {
+        CliError::Failed(e.into())
+    }
+}
+
+impl From<serde_json::Error> for CliError {
+    fn from(e: serde_json::Error) -> CliError {
+        CliError::Failed(e.into())
+    }
+}
+
+impl From<crate::configedit::backup::BackupError> for CliError {
+    fn from(e: crate::configedit::backup::BackupError) -> CliError {
+        CliError::Failed(e.into())
+    }
+}
+
+impl From<crate::clients::ClientError> for CliError {
+    fn from(e: crate::clients::ClientError) -> CliError {
+        match e {
+            crate::clients::ClientError::UnknownClient { .. } => CliError::usage(e),
+            other => CliError::Failed(other.into()),
+        }
+    }
+}
+
+/// `return Err(CliError::Usage(…))` with a formatted message.
+macro_rules! usage {
+    ($($arg:tt)*) => {
+        return Err($crate::cli::CliError::Usage(anyhow::anyhow!($($arg)*)))
+    };
+}
+pub(crate) use usage;
+
+/// The one async runtime every command that needs one runs on: two worker threads (the
+/// gateway's few tasks need no more, and they keep the idle memory small).
+pub fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
+    tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .map_err(|e| {
-            eprintln!("mcp-gateway: cannot start the async runtime: {e}");
-            ExitCode::FAILURE
-        })?;
-    let outcome = runtime.block_on(async {
-        let paths = crate::state::Paths::from_env();
-        let gateway = crate::gateway::Gateway::start(config, paths.as_ref()).map_err(|e| {
-            eprintln!("mcp-gateway: {e}");
-            ExitCode::FAILURE
-        })?;
-        gateway.set_client_capabilities(serde_json::json!({}));
-        if let Some(s) = &args.server
-            && gateway.backend(s).is_none()
-        {
-            let known: Vec<&str> = gateway.backends().map(|b| b.name()).collect();
-            eprintln!(
-                "mcp-gateway: no server named `{s}` (configured: {})",
-                if known.is_empty() {
-                    "none".to_string()
-                } else {
-                    known.join(", ")
-                }
-            );
-            gateway.shutdown().await;
-            return Err(ExitCode::from(EXIT_USAGE));
-        }
-        let pending = gateway
-            .wait_for_discovery(std::time::Duration::from_millis(100))
-            .await;
-        if !pending.is_empty() {
-            eprintln!("discovering the tools of {} …", pending.join(", "));
-            let still = gateway
-                .wait_for_discovery(std::time::Duration::from_secs(120))
-                .await;
-            if !still.is_empty() {
-                eprintln!("not ready, left out: {}", still.join(", "));
-            }
-        }
-        gateway.wait_for_index().await;
-        let outcome = gateway.search(&args.query, usize::from(args.limit), args.server.as_deref());
-        gateway.shutdown().await;
-        outcome.map_err(|e| {
-            eprintln!("mcp-gateway: {e}");
-            ExitCode::FAILURE
+            CliError::Failed(anyhow::Error::new(e).context("cannot start the async runtime"))
         })
-    });
-    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
-    outcome
 }
 
-/// Prints an error from an `anyhow` command to stderr and maps it to exit code 1; usage
-/// mistakes (an unknown client name, a prompt without a terminal) exit with 2.
-fn edge(result: anyhow::Result<ExitCode>) -> ExitCode {
-    result.unwrap_or_else(|e| {
-        eprintln!("error: {e:#}");
-        let usage = matches!(
-            e.downcast_ref::<crate::clients::ClientError>(),
-            Some(crate::clients::ClientError::UnknownClient { .. })
-        ) || e.downcast_ref::<setup::NeedsTerminal>().is_some();
-        if usage {
-            ExitCode::from(EXIT_USAGE)
-        } else {
-            ExitCode::FAILURE
-        }
+/// The XDG directories, or why they are unknown.
+fn paths() -> Result<crate::state::Paths, CliError> {
+    crate::state::Paths::from_env().ok_or_else(|| {
+        CliError::Failed(anyhow::anyhow!(
+            "cannot determine the XDG directories (is HOME set?)"
+        ))
     })
 }
 
-/// Colour only on a terminal, and never when `NO_COLOR` is set.
-pub fn use_color() -> bool {
-    use std::io::IsTerminal;
-    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+/// Loads the effective config (discovery or `--config`).
+fn load_config(global: &GlobalArgs) -> Result<crate::config::Config, CliError> {
+    let cwd = std::env::current_dir().unwrap_or_default();
+    Ok(crate::config::load(global.config.as_deref(), &cwd)?)
 }
 
 /// Exit code for usage and config errors.

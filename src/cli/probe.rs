@@ -14,7 +14,7 @@ use anyhow::Context;
 use serde_json::{Value, json};
 use tokio::sync::{mpsc, watch};
 
-use super::EXIT_USAGE;
+use super::CliError;
 use crate::backend::process::Reaper;
 use crate::backend::{Backend, BackendEnv};
 use crate::config::{BackendConfig, HttpKind, HttpSpec, StdioSpec, Transport};
@@ -113,50 +113,22 @@ struct Report {
     call: Option<(String, Result<Value, String>)>,
 }
 
-/// Entry from the command line (logging is already set up): runs [`run`] on its own runtime.
-pub fn main(args: ProbeArgs) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("mcp-gateway: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let code = match runtime.block_on(run(args)) {
-        Ok(code) => code,
-        Err(e) => {
-            eprintln!("mcp-gateway probe: {e:#}");
-            ExitCode::FAILURE
-        }
-    };
+/// Entry from the command line (logging is already set up): runs [`run`] on the CLI's runtime.
+pub fn main(args: ProbeArgs) -> Result<ExitCode, CliError> {
+    let runtime = super::runtime()?;
+    let code = runtime.block_on(run(args));
     runtime.shutdown_timeout(Duration::from_secs(1));
     code
 }
 
 /// Probes the target; the exit code says how it went.
-pub async fn run(args: ProbeArgs) -> anyhow::Result<ExitCode> {
-    let config = match backend_config(&args) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("mcp-gateway probe: {e}");
-            return Ok(ExitCode::from(EXIT_USAGE));
-        }
-    };
+pub async fn run(args: ProbeArgs) -> Result<ExitCode, CliError> {
+    let config = backend_config(&args).map_err(|e| CliError::Usage(anyhow::anyhow!(e)))?;
     let call_args: Option<Value> = match &args.args {
         Some(text) => match serde_json::from_str::<Value>(text) {
             Ok(v @ Value::Object(_)) => Some(v),
-            Ok(_) => {
-                eprintln!("mcp-gateway probe: --args must be a JSON object");
-                return Ok(ExitCode::from(EXIT_USAGE));
-            }
-            Err(e) => {
-                eprintln!("mcp-gateway probe: --args is not JSON: {e}");
-                return Ok(ExitCode::from(EXIT_USAGE));
-            }
+            Ok(_) => super::usage!("--args must be a JSON object"),
+            Err(e) => super::usage!("--args is not JSON: {e}"),
         },
         None => None,
     };
@@ -192,8 +164,7 @@ pub async fn run(args: ProbeArgs) -> anyhow::Result<ExitCode> {
         Ok(listing) => report.tools = listing.tools,
         Err(e) => {
             backend.shutdown().await;
-            eprintln!("mcp-gateway probe: {e}");
-            return Ok(ExitCode::FAILURE);
+            return Err(anyhow::Error::from(e).into());
         }
     }
     if let Some(tool) = &args.call {
@@ -251,28 +222,23 @@ fn print_table(r: &Report) {
         r.tools.len(),
         r.listed_ms
     );
-    let rows: Vec<(&str, String)> = r
-        .tools
-        .iter()
-        .map(|t| {
-            let name = t.get("name").and_then(Value::as_str).unwrap_or("?");
-            let desc = t
-                .get("description")
-                .and_then(Value::as_str)
-                .and_then(|d| d.lines().find(|l| !l.trim().is_empty()))
-                .unwrap_or("")
-                .trim();
-            (name, one_line(desc, 100))
-        })
-        .collect();
-    let width = rows
-        .iter()
-        .map(|(n, _)| n.chars().count())
-        .max()
-        .unwrap_or(0);
-    for (name, desc) in &rows {
-        println!("  {name:<width$}  {desc}");
-    }
+    let rows = r.tools.iter().map(|t| {
+        let name = t.get("name").and_then(Value::as_str).unwrap_or("?");
+        let desc = t
+            .get("description")
+            .and_then(Value::as_str)
+            .and_then(|d| d.lines().find(|l| !l.trim().is_empty()))
+            .unwrap_or("")
+            .trim();
+        vec![name.to_string(), one_line(desc, 100)]
+    });
+    print!(
+        "{}",
+        crate::output::Table::headless()
+            .indent(2)
+            .rows(rows)
+            .render()
+    );
     if let Some((tool, result)) = &r.call {
         match result {
             Ok(v) => {

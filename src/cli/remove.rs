@@ -4,10 +4,12 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 
-use crate::setup::{self, ConfigScope, gateway_yaml};
-use crate::state::Paths;
+use super::{CliError, usage};
+
+use super::ScopeArg;
+use crate::configedit::{self, backends as gateway_yaml};
 
 /// Remove a backend from the config
 #[derive(Debug, clap::Args)]
@@ -15,20 +17,24 @@ pub struct RemoveArgs {
     pub name: String,
     /// Which config file (default: the one in effect here)
     #[arg(short = 's', long, value_enum)]
-    pub scope: Option<ConfigScope>,
+    pub scope: Option<ScopeArg>,
 }
 
-pub fn run(config: Option<&Path>, args: RemoveArgs) -> anyhow::Result<ExitCode> {
-    let paths = Paths::from_env().context("cannot determine the XDG directories (is HOME set?)")?;
+pub fn run(config: Option<&Path>, args: RemoveArgs) -> Result<ExitCode, CliError> {
+    let paths = super::paths()?;
     let cwd = std::env::current_dir()?;
-    let path = setup::config_file(&paths, config, args.scope, &cwd);
+    let path = configedit::target_file(&paths, config, args.scope.map(|s| s.at(&cwd)), &cwd);
     let text = std::fs::read_to_string(&path)
         .with_context(|| format!("cannot read {}", path.display()))?;
-    let existing = gateway_yaml::read_backends(&text)
-        .with_context(|| format!("{} does not parse", path.display()))?;
-    if !existing.iter().any(|(n, _)| *n == args.name) {
-        let names: Vec<&str> = existing.iter().map(|(n, _)| n.as_str()).collect();
-        bail!(
+    let existing = gateway_yaml::read(&text, &path)?;
+    if !existing.has(&args.name) {
+        let names: Vec<&str> = existing
+            .backends
+            .keys()
+            .chain(existing.switches.keys())
+            .map(String::as_str)
+            .collect();
+        usage!(
             "{} has no backend `{}` (it has: {})",
             path.display(),
             args.name,
@@ -41,7 +47,7 @@ pub fn run(config: Option<&Path>, args: RemoveArgs) -> anyhow::Result<ExitCode> 
     }
     let new_text = gateway_yaml::edit_backends(&text, std::slice::from_ref(&args.name), &[])
         .with_context(|| format!("cannot edit {}", path.display()))?;
-    setup::write_config(&paths, &path, &new_text, &format!("remove {}", args.name))?;
+    configedit::write_config(&paths, &path, &new_text, &format!("remove {}", args.name))?;
     println!("Removed backend `{}` from {}", args.name, path.display());
     Ok(ExitCode::SUCCESS)
 }

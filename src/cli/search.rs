@@ -1,14 +1,19 @@
 //! `mcp-gateway search "QUERY" [--server S] [--limit N] [--json]`: the meta-tool's ranking from
 //! the shell.
 //!
-//! Owns printing the gateway's search outcome as an aligned table or the meta-tool's JSON. The
-//! ranking, the index and the usage prior are the gateway's (`Gateway::search`); it never builds
-//! an index of its own and never writes state.
+//! Owns running one search through a gateway started on the config (backends the catalog has
+//! never seen are discovered first) and printing the outcome as an aligned table or the
+//! meta-tool's JSON. The ranking, the index and the usage prior are the gateway's
+//! (`Gateway::search`); it never builds an index of its own and never writes state.
 
 use std::io::Write;
+use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::Context;
 use serde_json::json;
+
+use super::{CliError, GlobalArgs};
 
 use crate::search::render::trim_description;
 use crate::search::{SearchOutcome, render_match};
@@ -27,6 +32,52 @@ pub struct SearchArgs {
     /// Print the `gateway_search_tools` result JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+}
+
+/// Runs the search and prints it.
+pub fn run(global: &GlobalArgs, args: &SearchArgs) -> Result<ExitCode, CliError> {
+    let config = super::load_config(global)?;
+    let runtime = super::runtime()?;
+    let outcome = runtime.block_on(search(config, args));
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    print(args, &outcome?)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// One search through a gateway started on `config`: backends the catalog has never seen are
+/// discovered first (started once, then stopped), then the gateway's own index answers.
+async fn search(
+    config: crate::config::Config,
+    args: &SearchArgs,
+) -> Result<SearchOutcome, CliError> {
+    let paths = crate::state::Paths::from_env();
+    let gateway =
+        crate::gateway::Gateway::start(config, paths.as_ref()).map_err(anyhow::Error::from)?;
+    gateway.set_client_capabilities(serde_json::json!({}));
+    if let Some(s) = &args.server
+        && gateway.backend(s).is_none()
+    {
+        let known: Vec<&str> = gateway.backends().map(|b| b.name()).collect();
+        let known = if known.is_empty() {
+            "none".to_string()
+        } else {
+            known.join(", ")
+        };
+        gateway.shutdown().await;
+        super::usage!("no server named `{s}` (configured: {known})");
+    }
+    let pending = gateway.wait_for_discovery(Duration::from_millis(100)).await;
+    if !pending.is_empty() {
+        eprintln!("discovering the tools of {} …", pending.join(", "));
+        let still = gateway.wait_for_discovery(Duration::from_secs(120)).await;
+        if !still.is_empty() {
+            eprintln!("not ready, left out: {}", still.join(", "));
+        }
+    }
+    gateway.wait_for_index().await;
+    let outcome = gateway.search(&args.query, usize::from(args.limit), args.server.as_deref());
+    gateway.shutdown().await;
+    Ok(outcome.map_err(anyhow::Error::from)?)
 }
 
 /// Prints `outcome` (the gateway's own ranking) as an aligned table or the meta-tool's JSON.
@@ -55,33 +106,25 @@ fn table(outcome: &SearchOutcome) -> String {
     if outcome.hits.is_empty() {
         return "no matching tools\n".to_string();
     }
-    let rows: Vec<[String; 3]> = outcome
+    let rows: Vec<Vec<String>> = outcome
         .hits
         .iter()
         .map(|h| {
-            [
+            vec![
                 format!("{:.2}", h.score),
                 format!("{}/{}", h.doc.server, h.doc.name),
                 trim_description(&h.doc.description, DESCRIPTION_WIDTH),
             ]
         })
         .collect();
-    let width = |col: usize, header: &str| {
-        rows.iter()
-            .map(|r| r[col].chars().count())
-            .chain([header.chars().count()])
-            .max()
-            .unwrap_or(0)
-    };
-    let (ws, wt) = (width(0, "SCORE"), width(1, "TOOL"));
-    let mut out = format!("{:>ws$}  {:<wt$}  DESCRIPTION\n", "SCORE", "TOOL");
-    for [score, tool, description] in &rows {
-        out.push_str(&format!("{score:>ws$}  {tool:<wt$}  {description}\n"));
-    }
+    let shown = rows.len();
+    let mut out = crate::output::Table::new(&["SCORE", "TOOL", "DESCRIPTION"])
+        .right(0)
+        .rows(rows)
+        .render();
     out.push_str(&format!(
         "{} of {} matching tools shown",
-        rows.len(),
-        outcome.total
+        shown, outcome.total
     ));
     if outcome.no_good_match {
         out.push_str("; no good match: these are weak guesses");

@@ -7,13 +7,15 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{Context, bail};
+use anyhow::{Context, anyhow};
 use serde_json::json;
 
-use crate::clients::{self, Client, HostEnv};
-use crate::setup::output::{Style, table};
+use super::CliError;
+use crate::clients::{self, Client, ClientError, HostEnv};
+use crate::configedit::{self, Scope, backends as gateway_yaml, backup};
+use crate::output::{Style, table};
 use crate::setup::plan::{self, Plan};
-use crate::setup::{self as core, backup, gateway_yaml, wizard};
+use crate::setup::{self as core, wizard};
 use crate::state::Paths;
 
 /// Move the MCP servers of your AI clients behind the gateway
@@ -104,21 +106,20 @@ impl SetupEnv {
     }
 
     fn gateway_config(&self, project: Option<&Path>) -> PathBuf {
-        self.config_override
-            .clone()
-            .unwrap_or_else(|| core::gateway_config_path(&self.paths, project))
+        self.config_override.clone().unwrap_or_else(|| {
+            let scope = project.map_or(Scope::User, Scope::Project);
+            configedit::scope_file(&self.paths, scope)
+        })
     }
 
     /// The entry clients get: `--config` is spelled out unless it is the user default.
     fn entry(&self, project: Option<&Path>) -> clients::Server {
-        let config = self.gateway_config(project);
-        let explicit = (config != self.paths.user_config_file()).then_some(config.as_path());
-        core::gateway_entry(&self.program, explicit)
+        core::entry_for(&self.program, &self.paths, &self.gateway_config(project))
     }
 }
 
 /// Entry point from the CLI.
-pub fn run(config: Option<&Path>, args: SetupArgs) -> anyhow::Result<ExitCode> {
+pub fn run(config: Option<&Path>, args: SetupArgs) -> Result<ExitCode, CliError> {
     let env = SetupEnv::from_process(config.map(Path::to_path_buf))?;
     let interactive = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
     let stdin = std::io::stdin();
@@ -134,7 +135,7 @@ pub fn run_with(
     interactive: bool,
     input: &mut dyn BufRead,
     out: &mut dyn Write,
-) -> anyhow::Result<ExitCode> {
+) -> Result<ExitCode, CliError> {
     match args.action {
         Some(SetupAction::Undo(u)) => undo(env, &u, out),
         Some(SetupAction::Export(e)) => export(env, &e, out),
@@ -152,11 +153,11 @@ fn absolute(p: &Path) -> anyhow::Result<PathBuf> {
         .with_context(|| format!("project directory {}", p.display()))
 }
 
-fn selected_clients(names: &[String]) -> anyhow::Result<Vec<&'static dyn Client>> {
+fn selected_clients(names: &[String]) -> Result<Vec<&'static dyn Client>, ClientError> {
     if names.is_empty() {
         return Ok(clients::all().to_vec());
     }
-    names.iter().map(|n| Ok(clients::by_id(n)?)).collect()
+    names.iter().map(|n| clients::by_id(n)).collect()
 }
 
 fn setup(
@@ -165,14 +166,13 @@ fn setup(
     interactive: bool,
     input: &mut dyn BufRead,
     out: &mut dyn Write,
-) -> anyhow::Result<ExitCode> {
+) -> Result<ExitCode, CliError> {
     let project = args.project.as_deref().map(absolute).transpose()?;
     let chosen_clients = selected_clients(&args.clients)?;
     let detected = plan::scan(&env.host, project.as_deref(), &chosen_clients);
     let gw_path = env.gateway_config(project.as_deref());
     let gw_text = std::fs::read_to_string(&gw_path).unwrap_or_default();
-    let existing = gateway_yaml::read_backends(&gw_text)
-        .with_context(|| format!("{} does not parse; fix it first", gw_path.display()))?;
+    let existing = gateway_yaml::read(&gw_text, &gw_path)?;
     let candidates = plan::candidates(&detected, &existing);
     if !args.json {
         wizard::print_overview(out, &detected, &candidates, env.style)?;
@@ -194,7 +194,7 @@ fn setup(
             None => return Ok(ExitCode::SUCCESS),
         }
     } else {
-        return Err(NeedsTerminal.into());
+        return Err(CliError::usage(NeedsTerminal));
     };
     if picked.is_empty() {
         writeln!(out, "Nothing selected; nothing written.")?;
@@ -233,7 +233,11 @@ fn setup(
         writeln!(out, "Nothing written.")?;
         return Ok(ExitCode::SUCCESS);
     }
-    let run = plan::apply(&the_plan, &core::backups_root(&env.paths), "setup")?;
+    let run = configedit::apply(
+        &the_plan.changes,
+        &configedit::backups_root(&env.paths),
+        "setup",
+    )?;
     report_applied(out, &the_plan, run.as_ref(), args.json, env.style)
 }
 
@@ -242,7 +246,7 @@ fn finish_json_or(
     json: bool,
     value: serde_json::Value,
     text: &str,
-) -> anyhow::Result<ExitCode> {
+) -> Result<ExitCode, CliError> {
     if json {
         writeln!(out, "{}", serde_json::to_string_pretty(&value)?)?;
     } else {
@@ -260,7 +264,7 @@ fn changes_json(p: &Plan) -> serde_json::Value {
     )
 }
 
-fn print_dry_run(out: &mut dyn Write, p: &Plan, json: bool) -> anyhow::Result<ExitCode> {
+fn print_dry_run(out: &mut dyn Write, p: &Plan, json: bool) -> Result<ExitCode, CliError> {
     if json {
         let v = json!({"dry_run": true, "added": p.added, "rewritten": p.rewritten, "changes": changes_json(p)});
         writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
@@ -299,7 +303,7 @@ fn report_applied(
     run: Option<&backup::Run>,
     json: bool,
     style: Style,
-) -> anyhow::Result<ExitCode> {
+) -> Result<ExitCode, CliError> {
     if json {
         let v = json!({"run": run.map(|r| r.id.clone()), "backup_dir": run.map(|r| r.dir.clone()), "added": p.added, "rewritten": p.rewritten, "changes": changes_json(p)});
         writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
@@ -323,8 +327,8 @@ fn report_applied(
     Ok(ExitCode::SUCCESS)
 }
 
-fn undo(env: &SetupEnv, args: &UndoArgs, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
-    let root = core::backups_root(&env.paths);
+fn undo(env: &SetupEnv, args: &UndoArgs, out: &mut dyn Write) -> Result<ExitCode, CliError> {
+    let root = configedit::backups_root(&env.paths);
     if args.list {
         let runs = backup::list_runs(&root)?;
         if args.json {
@@ -380,7 +384,7 @@ fn undo(env: &SetupEnv, args: &UndoArgs, out: &mut dyn Write) -> anyhow::Result<
     Ok(ExitCode::SUCCESS)
 }
 
-fn export(env: &SetupEnv, args: &ExportArgs, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
+fn export(env: &SetupEnv, args: &ExportArgs, out: &mut dyn Write) -> Result<ExitCode, CliError> {
     let project = args.project.as_deref().map(absolute).transpose()?;
     let all = args.target.eq_ignore_ascii_case("all");
     let targets: Vec<&'static dyn Client> = if all {
@@ -396,7 +400,7 @@ fn export(env: &SetupEnv, args: &ExportArgs, out: &mut dyn Write) -> anyhow::Res
             .next()
         else {
             if !all {
-                bail!(
+                return Err(CliError::usage(anyhow!(
                     "{} has no {} config file",
                     c.name(),
                     if project.is_some() {
@@ -404,7 +408,7 @@ fn export(env: &SetupEnv, args: &ExportArgs, out: &mut dyn Write) -> anyhow::Res
                     } else {
                         "user"
                     }
-                );
+                )));
             }
             continue;
         };
@@ -427,9 +431,9 @@ fn export(env: &SetupEnv, args: &ExportArgs, out: &mut dyn Write) -> anyhow::Res
             "Every target already has a gateway entry.",
         );
     }
-    let run = plan::apply(
-        &the_plan,
-        &core::backups_root(&env.paths),
+    let run = configedit::apply(
+        &the_plan.changes,
+        &configedit::backups_root(&env.paths),
         &format!("setup export --target {}", args.target),
     )?;
     report_applied(out, &the_plan, run.as_ref(), args.json, env.style)

@@ -3,16 +3,13 @@
 
 use std::process::ExitCode;
 
-use super::{EXIT_USAGE, GlobalArgs, LogFormatArg};
+use super::{CliError, GlobalArgs, LogFormatArg};
 use crate::config::{self, LogFormat};
 use crate::gateway::Gateway;
 use crate::state::Paths;
 
-pub fn run(global: &GlobalArgs) -> ExitCode {
-    let config = match super::load_config(global) {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
+pub fn run(global: &GlobalArgs) -> Result<ExitCode, CliError> {
+    let config = super::load_config(global)?;
     let level = global
         .log_level
         .clone()
@@ -23,27 +20,14 @@ pub fn run(global: &GlobalArgs) -> ExitCode {
         Some(LogFormatArg::Text) => LogFormat::Text,
         None => config.log.format,
     };
-    if let Err(e) = crate::logging::init(&level, format, config.log.file.as_deref()) {
-        eprintln!("mcp-gateway: {e}");
-        return ExitCode::from(EXIT_USAGE);
-    }
+    crate::logging::init(&level, format, config.log.file.as_deref()).map_err(CliError::usage)?;
     config.log_warnings();
     limit_malloc_arenas();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("mcp-gateway: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
+    let runtime = super::runtime()?;
     let code = runtime.block_on(serve(config));
     // Backends are already stopped; don't wait for blocked stdin reads.
     runtime.shutdown_background();
-    code
+    Ok(code)
 }
 
 async fn serve(config: config::Config) -> ExitCode {

@@ -3,10 +3,10 @@
 //! Owns knowing where each AI client (Claude Desktop, Claude Code, Cursor, VS Code, …) keeps its
 //! MCP server list, how its entries look, and how to edit those files without losing anything:
 //! unknown keys, key order, comments (JSONC via a concrete syntax tree, TOML via `toml_edit`, YAML
-//! via targeted line edits verified by re-parsing). Every edit is re-read and compared with what
+//! via targeted line edits verified by re-parsing, all in `crate::docedit`). Every edit is re-read and compared with what
 //! was intended before it is handed back; a file that does not parse is reported, never rewritten.
 //!
-//! It never writes files itself (that is `crate::setup`, which backs up first), never starts a
+//! It never writes files itself (that is `crate::configedit`, which backs up first), never starts a
 //! server, and never reads a path that does not derive from `HOME`, `APPDATA`, `XDG_CONFIG_HOME`,
 //! `CODEX_HOME`, `CLAUDE_CONFIG_DIR` or an explicit project directory, so tests redirect it all
 //! with a temporary `HOME`.
@@ -16,13 +16,15 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
 
+use crate::docedit as doc;
+pub use crate::docedit::{FileFormat, Shape};
+
 pub mod claude_code;
 pub mod claude_desktop;
 pub mod cline;
 pub mod codex;
 pub mod continue_dev;
 pub mod cursor;
-pub mod doc;
 pub mod gemini;
 pub mod goose;
 pub mod kiro;
@@ -67,24 +69,6 @@ pub struct Server {
     pub spec: ServerSpec,
     /// `false` when the client marks the entry disabled (`disabled: true`, `enabled: false`).
     pub enabled: bool,
-}
-
-/// Syntax of a client config file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FileFormat {
-    /// JSON; comments and trailing commas are tolerated on read and kept on write.
-    Json,
-    Toml,
-    Yaml,
-}
-
-/// How the server collection is laid out in the file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Shape {
-    /// An object/table keyed by server name.
-    Map,
-    /// A list of objects each carrying a `name` field (Continue).
-    NamedList,
 }
 
 /// Whether a location belongs to the user or to one project.

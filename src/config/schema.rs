@@ -203,6 +203,26 @@ pub(super) fn convert(
     path: &Path,
     vars: &dyn Vars,
 ) -> Result<FileConfig, ConfigError> {
+    convert_with(root, path, vars, false)
+}
+
+/// Converts one file's node tree as written: the same checks, but strings (commands, args,
+/// env and header values, URLs, paths) keep their `${…}` and `~` unexpanded; only values that
+/// must be read as a number, duration or switch are expanded with `vars`.
+pub(super) fn convert_as_written(
+    root: &Node,
+    path: &Path,
+    vars: &dyn Vars,
+) -> Result<FileConfig, ConfigError> {
+    convert_with(root, path, vars, true)
+}
+
+fn convert_with(
+    root: &Node,
+    path: &Path,
+    vars: &dyn Vars,
+    as_written: bool,
+) -> Result<FileConfig, ConfigError> {
     let base_dir = match path.parent() {
         Some(dir) if dir.is_absolute() => dir.to_path_buf(),
         Some(dir) => std::env::current_dir()
@@ -219,6 +239,7 @@ pub(super) fn convert(
         base_dir,
         home,
         vars,
+        as_written,
         warnings: RefCell::new(Vec::new()),
     };
     let mut file = cx.file(root)?;
@@ -231,6 +252,8 @@ struct Cx<'a> {
     base_dir: PathBuf,
     home: Option<PathBuf>,
     vars: &'a dyn Vars,
+    /// Keep strings as written (see [`convert_as_written`]).
+    as_written: bool,
     warnings: RefCell<Vec<String>>,
 }
 
@@ -353,8 +376,28 @@ impl Cx<'_> {
 
     // ---- scalars ------------------------------------------------------------------------
 
-    /// A string value with `${…}` expanded. Numbers and booleans keep their spelling.
+    /// A string value: `${…}` expanded (as written in [`convert_as_written`], after a syntax
+    /// check). Numbers and booleans keep their spelling.
     fn string(&self, node: &Node, key: &str) -> Result<String, ConfigError> {
+        match &node.value {
+            Value::Str(s) if self.as_written => {
+                self.check_syntax(s, node.pos, key)?;
+                Ok(s.clone())
+            }
+            _ => self.expanded(node, key),
+        }
+    }
+
+    /// Whether `text` would expand, without looking any variable up.
+    fn check_syntax(&self, text: &str, pos: Pos, key: &str) -> Result<(), ConfigError> {
+        let any = |_: &str| Some(String::new());
+        expand::expand(text, &any)
+            .map(drop)
+            .map_err(|e| self.expand_err(pos, key, e))
+    }
+
+    /// A string value with `${…}` expanded, always (values read as numbers or switches).
+    fn expanded(&self, node: &Node, key: &str) -> Result<String, ConfigError> {
         match &node.value {
             Value::Str(s) => {
                 expand::expand(s, self.vars).map_err(|e| self.expand_err(node.pos, key, e))
@@ -381,7 +424,12 @@ impl Cx<'_> {
             return Ok(b);
         }
         if let Value::Str(_) = node.value {
-            match self.string(node, key)?.trim().to_ascii_lowercase().as_str() {
+            match self
+                .expanded(node, key)?
+                .trim()
+                .to_ascii_lowercase()
+                .as_str()
+            {
                 "true" => return Ok(true),
                 "false" => return Ok(false),
                 other => {
@@ -404,7 +452,7 @@ impl Cx<'_> {
             } if *i < 0 => {
                 return Err(self.invalid(node.pos, key, "a duration cannot be negative"));
             }
-            Value::Str(_) | Value::Typed { .. } => self.string(node, key)?,
+            Value::Str(_) | Value::Typed { .. } => self.expanded(node, key)?,
             _ => return Err(self.expected(node, key, "a duration such as `30s`")),
         };
         let d = super::duration::parse(&text).map_err(|m| self.invalid(node.pos, key, m))?;
@@ -416,6 +464,9 @@ impl Cx<'_> {
 
     fn path_value(&self, node: &Node, key: &str) -> Result<PathBuf, ConfigError> {
         let s = self.nonempty_string(node, key)?;
+        if self.as_written {
+            return Ok(PathBuf::from(s));
+        }
         expand::path(&s, self.home.as_deref(), &self.base_dir)
             .map_err(|m| self.invalid(node.pos, key, m))
     }
@@ -583,7 +634,7 @@ impl Cx<'_> {
                 out.log_level = Some(self.log_level(l)?);
             }
             if let Some(f) = s.get("format") {
-                let text = self.string(f, "log.format")?;
+                let text = self.expanded(f, "log.format")?;
                 out.log_format = Some(match text.trim().to_ascii_lowercase().as_str() {
                     "text" | "pretty" => LogFormat::Text,
                     "json" => LogFormat::Json,
@@ -609,7 +660,7 @@ impl Cx<'_> {
                 kind: TypedKind::Int(i),
                 ..
             } => i.to_string(),
-            Value::Str(_) => self.string(node, key)?,
+            Value::Str(_) => self.expanded(node, key)?,
             _ => return Err(self.expected(node, key, "a port number")),
         };
         text.trim().parse::<u16>().map_err(|_| {
@@ -760,7 +811,7 @@ impl Cx<'_> {
 
         let transport_kind = match s.get("transport") {
             Some(n) => {
-                let text = self.string(n, &k("transport"))?;
+                let text = self.expanded(n, &k("transport"))?;
                 Some(match text.trim().to_ascii_lowercase().as_str() {
                     "stdio" => (None, n.pos),
                     "http" => (Some(HttpKind::Auto), n.pos),
@@ -837,7 +888,9 @@ impl Cx<'_> {
                 }
                 let url_key = k(&uk.name);
                 let url = self.nonempty_string(un, &url_key)?.trim().to_string();
-                check_url(&url).map_err(|m| self.invalid(un.pos, &url_key, m))?;
+                if !(self.as_written && url.contains('$')) {
+                    check_url(&url).map_err(|m| self.invalid(un.pos, &url_key, m))?;
+                }
                 let streamable = match s.get("streamable_http") {
                     Some(n) => Some((self.bool(n, &k("streamable_http"))?, n.pos)),
                     None => None,
@@ -984,6 +1037,10 @@ impl Cx<'_> {
 
     /// One word of a command line: `${…}` expanded, then a leading `~` expanded.
     fn word(&self, text: &str, pos: Pos, key: &str) -> Result<String, ConfigError> {
+        if self.as_written {
+            self.check_syntax(text, pos, key)?;
+            return Ok(text.to_string());
+        }
         let expanded = expand::expand(text, self.vars).map_err(|e| self.expand_err(pos, key, e))?;
         expand::tilde(&expanded, self.home.as_deref()).map_err(|m| self.invalid(pos, key, m))
     }

@@ -2,18 +2,18 @@
 //! servers into candidates (one per distinct server, however many clients list it), and turn a
 //! selection into a [`Plan`]: the exact new text of gateway.yaml and of every client file.
 //!
-//! Applying a plan backs every file up first (`super::backup`), then writes atomically. A plan
+//! A plan is applied by `crate::configedit::apply` (backup first, then atomic writes). A plan
 //! with no changes is a no-op, which is what makes re-running setup safe.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde_json::Value;
 
 use crate::clients::{self, Client, ClientError, HostEnv, Location, Server, ServerSpec};
 
-use super::backup::{self, Run};
-use super::{fsio, gateway_yaml};
+use crate::config::WrittenFile;
+use crate::configedit::{FileChange, backends as gateway_yaml, fsio};
 
 /// What was found at one client location.
 #[derive(Debug)]
@@ -63,7 +63,7 @@ pub fn scan(
 }
 
 fn read_location(location: &Location, text: String) -> LocationState {
-    let entries = match clients::doc::read_entries(
+    let entries = match crate::docedit::read_entries(
         &text,
         location.client.format(),
         &location.section,
@@ -138,11 +138,13 @@ impl Candidate {
     }
 }
 
-/// Merges the servers of `detected` into candidates; `existing` are gateway.yaml's backends.
-pub fn candidates(detected: &[Detected], existing: &[(String, Value)]) -> Vec<Candidate> {
+/// Merges the servers of `detected` into candidates; `existing` is gateway.yaml as written.
+pub fn candidates(detected: &[Detected], existing: &WrittenFile) -> Vec<Candidate> {
     let existing: Vec<(String, Option<ServerSpec>)> = existing
+        .backends
         .iter()
-        .map(|(n, v)| (n.clone(), gateway_yaml::backend_spec(v)))
+        .map(|(n, b)| (n.clone(), gateway_yaml::spec_of(b)))
+        .chain(existing.switches.keys().map(|n| (n.clone(), None)))
         .collect();
     let mut out: Vec<Candidate> = Vec::new();
     for (i, d) in detected.iter().enumerate() {
@@ -188,34 +190,6 @@ pub fn candidates(detected: &[Detected], existing: &[(String, Value)]) -> Vec<Ca
         }
     }
     out
-}
-
-/// One file the plan changes.
-#[derive(Debug, Clone)]
-pub struct FileChange {
-    pub path: PathBuf,
-    /// Current text; `None`: the file will be created.
-    pub before: Option<String>,
-    pub after: String,
-    /// Mode for a created file (`None`: keep / default 0600).
-    pub new_mode: Option<u32>,
-}
-
-impl FileChange {
-    /// Unified diff of this change (`/dev/null` for a created file).
-    pub fn diff(&self) -> String {
-        let before = self.before.as_deref().unwrap_or("");
-        let old = if self.before.is_some() {
-            self.path.display().to_string()
-        } else {
-            "/dev/null".to_string()
-        };
-        similar::TextDiff::from_lines(before, &self.after)
-            .unified_diff()
-            .context_radius(3)
-            .header(&old, &self.path.display().to_string())
-            .to_string()
-    }
 }
 
 #[derive(Debug, Default)]
@@ -392,7 +366,7 @@ pub fn build_export(locations: &[Location], gateway_entry: &Server) -> Result<Pl
 fn read_text(path: &Path) -> Result<Option<String>, ClientError> {
     let doc_err = |message: String| ClientError::Doc {
         path: path.to_path_buf(),
-        source: clients::doc::DocError::Parse {
+        source: crate::docedit::DocError::Parse {
             line: 0,
             column: 0,
             message,
@@ -405,34 +379,6 @@ fn read_text(path: &Path) -> Result<Option<String>, ClientError> {
             .map_err(|_| doc_err("not UTF-8 text".into())),
         Err(e) => Err(doc_err(e.to_string())),
     }
-}
-
-/// Applies a plan: one backup run covering every file, then atomic writes.
-pub fn apply(
-    plan: &Plan,
-    backups_root: &Path,
-    command: &str,
-) -> Result<Option<Run>, backup::BackupError> {
-    if plan.is_empty() {
-        return Ok(None);
-    }
-    let paths: Vec<PathBuf> = plan.changes.iter().map(|c| c.path.clone()).collect();
-    let mut run = Run::begin(backups_root, command, &paths)?;
-    for change in &plan.changes {
-        let mode = if change.before.is_none() {
-            change.new_mode
-        } else {
-            None
-        };
-        fsio::write_atomic_mode(&change.path, change.after.as_bytes(), mode).map_err(|source| {
-            backup::BackupError::Io {
-                path: change.path.clone(),
-                source,
-            }
-        })?;
-        run.record_written(&change.path, change.after.as_bytes())?;
-    }
-    Ok(Some(run))
 }
 
 /// Groups the candidates by backend name for JSON output.

@@ -4,8 +4,8 @@
 
 use std::io::{BufRead, Write};
 
-use super::output::{Style, table};
 use super::plan::{Candidate, Detected, LocationState};
+use crate::output::{Style, table};
 
 /// Prints the detected locations and servers (same server in several clients shown once).
 pub fn print_overview(

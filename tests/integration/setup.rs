@@ -9,8 +9,9 @@ use std::io::Cursor;
 use std::path::{Path, PathBuf};
 
 use mcp_gateway::cli::setup::{ExportArgs, SetupAction, SetupArgs, SetupEnv, UndoArgs, run_with};
-use mcp_gateway::clients::{self, HostEnv, HostOs, doc};
-use mcp_gateway::setup::output::Style;
+use mcp_gateway::clients::{self, HostEnv, HostOs};
+use mcp_gateway::docedit as doc;
+use mcp_gateway::output::Style;
 use mcp_gateway::state::Paths;
 
 const FIXTURES: &[(&str, &str)] = &[
@@ -185,7 +186,7 @@ fn import_rewrite_rerun_undo_for_every_client() {
 
     // gateway.yaml: every distinct server once, secrets carried over, mode 0600.
     let gw = std::fs::read_to_string(home.gateway_yaml()).unwrap();
-    let backends = mcp_gateway::setup::gateway_yaml::read_backends(&gw).unwrap();
+    let backends = mcp_gateway::configedit::backends::entries(&gw).unwrap();
     let names: Vec<&str> = backends.iter().map(|(n, _)| n.as_str()).collect();
     assert_eq!(backends.len(), 25, "{names:?}");
     for expected in [
@@ -611,7 +612,7 @@ fn wizard_in_a_pseudo_terminal() {
         "{screen}"
     );
     let gw = std::fs::read_to_string(home.gateway_yaml()).unwrap();
-    let names: Vec<String> = mcp_gateway::setup::gateway_yaml::read_backends(&gw)
+    let names: Vec<String> = mcp_gateway::configedit::backends::entries(&gw)
         .unwrap()
         .into_iter()
         .map(|(n, _)| n)

@@ -1,17 +1,20 @@
-//! Writing servers into `gateway.yaml`: client entries → `backends.NAME` entries, name
-//! sanitising (`[A-Za-z0-9_-]{1,32}`), and reading existing backends back for de-duplication.
+//! The `backends:` section of a gateway.yaml: client entries → `backends.NAME` values, name
+//! sanitising (`[A-Za-z0-9_-]{1,32}`), and reading existing backends back.
 //!
-//! Edits go through `crate::clients::doc` (targeted YAML line edits, verified by re-parsing), so a
-//! hand-written gateway.yaml keeps its comments. Values arrive already in the gateway's `${…}`
-//! grammar (see `crate::clients::EnvSyntax`) and are written as they are, secrets included.
-//! Never validates env vars or starts anything.
-
-use std::collections::BTreeMap;
+//! Reading goes through the config schema (`crate::config::parse_as_written`): the same rules as
+//! a load (command splitting, transport names, every key), with `${…}` left as written. Edits go
+//! through `crate::docedit` (targeted YAML line edits, verified by re-parsing), so a hand-written
+//! gateway.yaml keeps its comments. Values arrive already in the gateway's `${…}` grammar (see
+//! `crate::clients::EnvSyntax`) and are written as they are, secrets included. Never validates env
+//! vars or starts anything.
 
 use serde_json::{Map, Value};
 
-use crate::clients::doc::{self, DocError};
-use crate::clients::{FileFormat, RemoteTransport, ServerSpec, Shape};
+use std::path::Path;
+
+use crate::clients::{RemoteTransport, ServerSpec};
+use crate::config::{BackendConfig, ConfigError, HttpKind, Transport, WrittenFile};
+use crate::docedit::{self as doc, DocError, FileFormat, Shape};
 
 /// Header of a gateway.yaml created by setup / add.
 pub const NEW_FILE_HEADER: &str = "# mcp-gateway configuration. Reference: docs/configuration.md\n# Backends are started lazily; secrets may be written as ${ENV_VAR}.\n";
@@ -87,59 +90,32 @@ pub fn backend_value(spec: &ServerSpec, enabled: bool, description: Option<&str>
     Value::Object(m)
 }
 
-/// Reads a backend entry back (for comparisons and `get`). `None` when it is not a server.
-pub fn backend_spec(value: &Value) -> Option<ServerSpec> {
-    let obj = value.as_object()?;
-    let strmap = |key: &str| -> BTreeMap<String, String> {
-        obj.get(key)
-            .and_then(Value::as_object)
-            .map(|m| {
-                m.iter()
-                    .filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_string())))
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
-    if let Some(command) = obj.get("command").and_then(Value::as_str) {
-        let mut args: Vec<String> = obj
-            .get("args")
-            .and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .filter_map(|v| v.as_str().map(str::to_string))
-                    .collect()
-            })
-            .unwrap_or_default();
-        let mut program = command.to_string();
-        if args.is_empty() && command.contains(char::is_whitespace) {
-            let mut words = shell_words::split(command).ok()?;
-            if words.is_empty() {
-                return None;
-            }
-            program = words.remove(0);
-            args = words;
-        }
-        return Some(ServerSpec::Stdio {
-            command: program,
-            args,
-            env: strmap("env"),
-            cwd: obj.get("cwd").and_then(Value::as_str).map(str::to_string),
-        });
+/// The backends of gateway.yaml `text` (read from `path`), checked by the config schema.
+pub fn read(text: &str, path: &Path) -> Result<WrittenFile, ConfigError> {
+    crate::config::parse_as_written(text, path)
+}
+
+/// What a backend runs, in the client-side terms setup compares with. `None` for the in-process
+/// capabilities backend, which no client lists.
+pub fn spec_of(backend: &BackendConfig) -> Option<ServerSpec> {
+    match &backend.transport {
+        Transport::Stdio(s) => Some(ServerSpec::Stdio {
+            command: s.program.clone(),
+            args: s.args.clone(),
+            env: s.env.clone(),
+            cwd: s.cwd.as_ref().map(|p| p.to_string_lossy().into_owned()),
+        }),
+        Transport::Http(h) => Some(ServerSpec::Remote {
+            url: h.url.clone(),
+            headers: h.headers.clone(),
+            transport: match h.kind {
+                HttpKind::Auto => RemoteTransport::Auto,
+                HttpKind::StreamableHttp => RemoteTransport::Http,
+                HttpKind::Sse => RemoteTransport::Sse,
+            },
+        }),
+        Transport::Capabilities(_) => None,
     }
-    let url = obj
-        .get("http_url")
-        .or_else(|| obj.get("url"))
-        .and_then(Value::as_str)?;
-    let transport = match obj.get("transport").and_then(Value::as_str) {
-        Some("sse") => RemoteTransport::Sse,
-        Some("http" | "streamable_http" | "streamable-http") => RemoteTransport::Http,
-        _ => RemoteTransport::Auto,
-    };
-    Some(ServerSpec::Remote {
-        url: url.to_string(),
-        headers: strmap("headers"),
-        transport,
-    })
 }
 
 /// Whether two specs run the same thing (an explicit transport and `Auto` count as the same
@@ -162,8 +138,9 @@ pub fn same_server(a: &ServerSpec, b: &ServerSpec) -> bool {
     }
 }
 
-/// Backends already in a gateway.yaml text, in file order.
-pub fn read_backends(text: &str) -> Result<Vec<(String, Value)>, DocError> {
+/// The `backends:` entries of a gateway.yaml text as the document holds them (keys and values as
+/// written, file order): what `get` shows. Meaning comes from [`read`].
+pub fn entries(text: &str) -> Result<Vec<(String, Value)>, DocError> {
     doc::read_entries(text, FileFormat::Yaml, &section(), Shape::Map)
 }
 
@@ -184,6 +161,7 @@ pub fn edit_backends(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::BTreeMap;
 
     #[test]
     fn names_are_sanitised() {
@@ -205,15 +183,17 @@ mod tests {
         assert_eq!(v["env"]["TOKEN"], "${GH:-} p$$w");
         let text = edit_backends("", &[], &[("gh".into(), v)]).unwrap();
         assert!(text.starts_with(NEW_FILE_HEADER), "{text}");
-        let back = read_backends(&text).unwrap();
+        let back = entries(&text).unwrap();
         assert_eq!(back[0].0, "gh");
-        let ServerSpec::Stdio { env, .. } = backend_spec(&back[0].1).unwrap() else {
+        let file = read(&text, Path::new("gateway.yaml")).unwrap();
+        let ServerSpec::Stdio { env, .. } = spec_of(&file.backends["gh"]).unwrap() else {
             panic!()
         };
         assert_eq!(env["TOKEN"], "${GH:-} p$$w");
         let one_string =
-            serde_json::json!({"command": "npx -y @modelcontextprotocol/server-filesystem /tmp"});
-        let ServerSpec::Stdio { command, args, .. } = backend_spec(&one_string).unwrap() else {
+            "backends:\n  fs:\n    command: npx -y @modelcontextprotocol/server-filesystem /tmp\n";
+        let file = read(one_string, Path::new("gateway.yaml")).unwrap();
+        let ServerSpec::Stdio { command, args, .. } = spec_of(&file.backends["fs"]).unwrap() else {
             panic!()
         };
         assert_eq!((command.as_str(), args.len()), ("npx", 3));
@@ -227,6 +207,42 @@ mod tests {
             rv,
             serde_json::json!({"http_url": "https://x/sse", "transport": "sse", "enabled": false})
         );
-        assert_eq!(backend_spec(&rv), Some(remote));
+        let text = edit_backends("", &[], &[("r".into(), rv)]).unwrap();
+        let file = read(&text, Path::new("gateway.yaml")).unwrap();
+        assert_eq!(spec_of(&file.backends["r"]), Some(remote));
+    }
+
+    #[test]
+    fn one_reader_accepts_what_the_loader_accepts() {
+        // `streamablehttp` is a transport name the loader accepts; so does every editing command.
+        let text = "backends:\n  r:\n    http_url: https://x/mcp\n    transport: streamablehttp\n";
+        let file = read(text, Path::new("gateway.yaml")).unwrap();
+        assert!(matches!(
+            spec_of(&file.backends["r"]),
+            Some(ServerSpec::Remote {
+                transport: RemoteTransport::Http,
+                ..
+            })
+        ));
+        let bad = "backends:\n  r:\n    http_url: https://x/mcp\n    transport: websocket\n";
+        let err = read(bad, Path::new("gateway.yaml"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("gateway.yaml:4") && err.contains("transport"),
+            "{err}"
+        );
+        // Secrets stay references: nothing from the environment is read into what is compared.
+        let refs = "backends:\n  a:\n    command: ~/bin/srv ${MGW_NEVER_SET_VAR}\n    env:\n      T: ${MGW_NEVER_SET_VAR}\n";
+        let file = read(refs, Path::new("gateway.yaml")).unwrap();
+        assert_eq!(
+            spec_of(&file.backends["a"]),
+            Some(ServerSpec::Stdio {
+                command: "~/bin/srv".into(),
+                args: vec!["${MGW_NEVER_SET_VAR}".into()],
+                env: [("T".to_string(), "${MGW_NEVER_SET_VAR}".to_string())].into(),
+                cwd: None,
+            })
+        );
     }
 }

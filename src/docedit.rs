@@ -1,5 +1,7 @@
-//! Format engines behind every adapter: read the server collection at a key path, and edit it
-//! (remove entries by name, append entries) while keeping everything else byte for byte.
+//! The format-preserving document editor: parse JSON/JSONC, TOML and YAML text, read the
+//! collection of named entries at a key path, and edit it (remove entries by name, append
+//! entries) while keeping everything else byte for byte. The client adapters (`crate::clients`)
+//! and the gateway.yaml editor (`crate::configedit`) both edit through it.
 //!
 //! - JSON / JSONC: `jsonc-parser`'s concrete syntax tree, so comments, trailing commas,
 //!   whitespace, unknown keys and key order survive; only the touched properties change.
@@ -10,11 +12,9 @@
 //!
 //! Every edit is verified: the result is parsed again and its collection must equal the old one
 //! minus the removed names plus the added entries, else the edit is refused. This module never
-//! touches the filesystem.
+//! touches the filesystem and knows nothing of MCP clients or the gateway's schema.
 
 use serde_json::{Map, Value};
-
-use super::{FileFormat, Shape};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DocError {
@@ -32,6 +32,24 @@ pub enum DocError {
         "internal check failed after editing `{key}`: the result would not hold exactly the intended entries; the file was left untouched"
     )]
     Verify { key: String },
+}
+
+/// Syntax of a document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileFormat {
+    /// JSON; comments and trailing commas are tolerated on read and kept on write.
+    Json,
+    Toml,
+    Yaml,
+}
+
+/// How a collection of named entries is laid out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    /// An object/table keyed by server name.
+    Map,
+    /// A list of objects each carrying a `name` field (Continue's `mcpServers`).
+    NamedList,
 }
 
 /// Entries `(name, value)` of the collection at `section`, in file order. A missing file section

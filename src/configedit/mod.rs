@@ -1,0 +1,167 @@
+//! Editing the config files users own: which `gateway.yaml` a command edits, reading its
+//! backends through the config schema, writing backends into it, and applying a set of file
+//! changes (gateway.yaml or client configs) with a backup run first and atomic writes.
+//!
+//! This is the layer behind `add`, `remove`, `get`, `init`, `config export`, `doctor --fix` and
+//! the setup wizard. It reads gateway.yaml only through `crate::config`'s schema (one reader),
+//! edits text only through `crate::docedit` (one editor), and never loses a byte: every write is
+//! backed up (`setup undo` restores it) and atomic. It never starts servers or prompts anyone.
+
+use std::path::{Path, PathBuf};
+
+pub mod backends;
+pub mod backup;
+pub mod fsio;
+
+use crate::config::PROJECT_FILE_NAMES;
+use crate::state::Paths;
+
+/// Which gateway.yaml a command means when the user names a scope.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope<'a> {
+    /// `$XDG_CONFIG_HOME/mcp-gateway/gateway.yaml`
+    User,
+    /// The project file of this directory.
+    Project(&'a Path),
+}
+
+/// The file of `scope`. A project's file is the one discovery finds in that directory (same
+/// names, same order: [`PROJECT_FILE_NAMES`]), else a new `.mcp-gateway.yaml`.
+pub fn scope_file(paths: &Paths, scope: Scope<'_>) -> PathBuf {
+    match scope {
+        Scope::User => paths.user_config_file(),
+        Scope::Project(dir) => PROJECT_FILE_NAMES
+            .iter()
+            .map(|name| dir.join(name))
+            .find(|p| p.is_file())
+            .unwrap_or_else(|| dir.join(PROJECT_FILE_NAMES[0])),
+    }
+}
+
+/// The one answer to "which file do I edit": the file of `scope` when one is named; else
+/// `--config` / `$MCP_GATEWAY_CONFIG`; else the file discovery picks from `cwd`; else the user
+/// file.
+pub fn target_file(
+    paths: &Paths,
+    explicit: Option<&Path>,
+    scope: Option<Scope<'_>>,
+    cwd: &Path,
+) -> PathBuf {
+    match (scope, explicit) {
+        (Some(scope), _) => scope_file(paths, scope),
+        (None, Some(p)) => p.to_path_buf(),
+        (None, None) => {
+            crate::config::discover(None, cwd).unwrap_or_else(|| paths.user_config_file())
+        }
+    }
+}
+
+/// Where backup runs go: `<state dir>/backups`.
+pub fn backups_root(paths: &Paths) -> PathBuf {
+    paths.state_dir.join("backups")
+}
+
+/// One file a command changes.
+#[derive(Debug, Clone)]
+pub struct FileChange {
+    pub path: PathBuf,
+    /// Current text; `None`: the file will be created.
+    pub before: Option<String>,
+    pub after: String,
+    /// Mode for a created file (`None`: keep / default 0600).
+    pub new_mode: Option<u32>,
+}
+
+impl FileChange {
+    /// Unified diff of this change (`/dev/null` for a created file).
+    pub fn diff(&self) -> String {
+        let before = self.before.as_deref().unwrap_or("");
+        let old = if self.before.is_some() {
+            self.path.display().to_string()
+        } else {
+            "/dev/null".to_string()
+        };
+        similar::TextDiff::from_lines(before, &self.after)
+            .unified_diff()
+            .context_radius(3)
+            .header(&old, &self.path.display().to_string())
+            .to_string()
+    }
+}
+
+/// Applies `changes`: one backup run covering every file, then atomic writes. Nothing to change:
+/// no run.
+pub fn apply(
+    changes: &[FileChange],
+    backups_root: &Path,
+    command: &str,
+) -> Result<Option<backup::Run>, backup::BackupError> {
+    if changes.is_empty() {
+        return Ok(None);
+    }
+    let paths: Vec<PathBuf> = changes.iter().map(|c| c.path.clone()).collect();
+    let mut run = backup::Run::begin(backups_root, command, &paths)?;
+    for change in changes {
+        let mode = if change.before.is_none() {
+            change.new_mode
+        } else {
+            None
+        };
+        fsio::write_atomic_mode(&change.path, change.after.as_bytes(), mode).map_err(|source| {
+            backup::BackupError::Io {
+                path: change.path.clone(),
+                source,
+            }
+        })?;
+        run.record_written(&change.path, change.after.as_bytes())?;
+    }
+    Ok(Some(run))
+}
+
+/// Writes a gateway config: atomically, new files with mode 0600, backed up first when it
+/// already exists (a one-file run that `setup undo` can restore).
+pub fn write_config(paths: &Paths, path: &Path, text: &str, command: &str) -> anyhow::Result<()> {
+    let change = FileChange {
+        path: fsio::real_path(path),
+        before: fsio::read_optional(path)?.map(|b| String::from_utf8_lossy(&b).into_owned()),
+        after: text.to_string(),
+        new_mode: Some(0o600),
+    };
+    apply(&[change], &backups_root(paths), command)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn project_scope_uses_discoverys_file_names() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = Paths {
+            config_dir: dir.path().join("config"),
+            cache_dir: dir.path().join("cache"),
+            state_dir: dir.path().join("state"),
+            data_dir: dir.path().join("data"),
+        };
+        let project = dir.path().join("p");
+        std::fs::create_dir_all(&project).unwrap();
+        let scope = Scope::Project(&project);
+        assert_eq!(scope_file(&paths, scope), project.join(".mcp-gateway.yaml"));
+        std::fs::write(project.join("gateway.yaml"), "backends: {}\n").unwrap();
+        assert_eq!(scope_file(&paths, scope), project.join("gateway.yaml"));
+        assert_eq!(
+            target_file(&paths, Some(Path::new("/x.yaml")), None, &project),
+            Path::new("/x.yaml")
+        );
+        assert_eq!(
+            target_file(
+                &paths,
+                Some(Path::new("/x.yaml")),
+                Some(Scope::User),
+                &project
+            ),
+            paths.user_config_file()
+        );
+    }
+}

@@ -1,0 +1,191 @@
+//! Human output for every command: aligned tables, colour that appears only on a terminal and
+//! never with `NO_COLOR`, and the one-line progress indicator on stderr.
+//!
+//! Formatting only: it never decides what to print or which exit code a command gets (that is
+//! `crate::cli`), and machine-readable output (`--json`) never passes through it.
+
+use std::io::IsTerminal;
+
+/// Whether to colour, decided once per command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Style {
+    pub color: bool,
+}
+
+impl Style {
+    /// Colour only when stdout is a terminal and `NO_COLOR` is unset.
+    pub fn detect() -> Style {
+        Style {
+            color: std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+        }
+    }
+    pub fn plain() -> Style {
+        Style { color: false }
+    }
+    fn paint(&self, code: &str, s: &str) -> String {
+        if self.color {
+            format!("\x1b[{code}m{s}\x1b[0m")
+        } else {
+            s.to_string()
+        }
+    }
+    pub fn bold(&self, s: &str) -> String {
+        self.paint("1", s)
+    }
+    pub fn red(&self, s: &str) -> String {
+        self.paint("31", s)
+    }
+    pub fn green(&self, s: &str) -> String {
+        self.paint("32", s)
+    }
+    pub fn yellow(&self, s: &str) -> String {
+        self.paint("33", s)
+    }
+}
+
+/// Columns separated by two spaces, each as wide as its widest cell; the last column is not
+/// padded and no line has trailing spaces. Colour codes in a cell do not count towards its width.
+#[derive(Debug, Default)]
+pub struct Table {
+    header: Option<Vec<String>>,
+    rows: Vec<Vec<String>>,
+    right_aligned: Vec<usize>,
+    indent: usize,
+}
+
+impl Table {
+    /// A table whose first line is `header`.
+    pub fn new(header: &[&str]) -> Table {
+        Table {
+            header: Some(header.iter().map(|h| h.to_string()).collect()),
+            ..Table::default()
+        }
+    }
+    /// A table without a header line.
+    pub fn headless() -> Table {
+        Table::default()
+    }
+    /// Right-aligns column `col` (numbers).
+    pub fn right(mut self, col: usize) -> Table {
+        self.right_aligned.push(col);
+        self
+    }
+    /// Starts every line with `n` spaces.
+    pub fn indent(mut self, n: usize) -> Table {
+        self.indent = n;
+        self
+    }
+    pub fn row(&mut self, cells: Vec<String>) {
+        self.rows.push(cells);
+    }
+    pub fn rows(mut self, rows: impl IntoIterator<Item = Vec<String>>) -> Table {
+        self.rows.extend(rows);
+        self
+    }
+
+    /// The table as text, one `\n`-terminated line per row.
+    pub fn render(&self) -> String {
+        let lines: Vec<&Vec<String>> = self.header.iter().chain(&self.rows).collect();
+        let columns = lines.iter().map(|l| l.len()).max().unwrap_or(0);
+        let mut widths = vec![0; columns];
+        for line in &lines {
+            for (w, cell) in widths.iter_mut().zip(line.iter()) {
+                *w = (*w).max(visible_width(cell));
+            }
+        }
+        let mut out = String::new();
+        for line in lines {
+            let mut l = " ".repeat(self.indent);
+            for (i, cell) in line.iter().enumerate() {
+                let pad = " ".repeat(widths[i].saturating_sub(visible_width(cell)));
+                if self.right_aligned.contains(&i) {
+                    l.push_str(&pad);
+                    l.push_str(cell);
+                } else {
+                    l.push_str(cell);
+                    if i + 1 < line.len() {
+                        l.push_str(&pad);
+                    }
+                }
+                if i + 1 < line.len() {
+                    l.push_str("  ");
+                }
+            }
+            out.push_str(l.trim_end());
+            out.push('\n');
+        }
+        out
+    }
+}
+
+/// A left-aligned table with a header line (see [`Table`]).
+pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+    Table::new(header).rows(rows.iter().cloned()).render()
+}
+
+/// Characters a terminal shows for `s`: ANSI colour sequences (`ESC [ … m`) take no room.
+pub fn visible_width(s: &str) -> usize {
+    let mut width = 0;
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c == '\x1b' {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            width += 1;
+        }
+    }
+    width
+}
+
+/// A progress line on stderr (`\r`-rewritten), only when stderr is a terminal.
+pub fn progress(text: &str) {
+    use std::io::Write;
+    let mut err = std::io::stderr();
+    if err.is_terminal() {
+        let _ = write!(err, "\r{text}");
+        let _ = err.flush();
+    }
+}
+
+/// Clears the progress line.
+pub fn progress_done() {
+    progress("\x1b[2K");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aligned() {
+        let t = table(
+            &["A", "BB"],
+            &[vec!["xyz".into(), "1".into()], vec!["q".into(), "".into()]],
+        );
+        assert_eq!(t, "A    BB\nxyz  1\nq\n");
+        assert_eq!(Style::plain().red("x"), "x");
+        assert_eq!(Style { color: true }.red("x"), "\x1b[31mx\x1b[0m");
+    }
+
+    #[test]
+    fn colour_codes_take_no_width_and_numbers_align_right() {
+        let red = Style { color: true }.red("FAIL");
+        let t = Table::headless()
+            .rows([
+                vec![red.clone(), "a".into(), "x".into()],
+                vec!["ok".into(), "bbb".into(), "y".into()],
+            ])
+            .render();
+        assert_eq!(t, format!("{red}  a    x\nok    bbb  y\n"));
+        let t = Table::new(&["SCORE", "TOOL"])
+            .right(0)
+            .rows([vec!["3.25".into(), "t".into()]])
+            .indent(1)
+            .render();
+        assert_eq!(t, " SCORE  TOOL\n  3.25  t\n");
+    }
+}

@@ -1,0 +1,105 @@
+//! What a tool is to search: the [`ToolDoc`] the catalog hands over, and which of its texts are
+//! indexed (name with its joined identifier, title, description, parameter names, parameter
+//! descriptions, server name and description).
+//!
+//! It never analyzes text or scores anything.
+
+use serde_json::Value;
+
+use super::analyzer::joined_identifier;
+
+/// One searchable tool.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolDoc {
+    pub server: String,
+    pub server_description: Option<String>,
+    pub name: String,
+    pub title: Option<String>,
+    pub description: String,
+    pub input_schema: Value,
+}
+/// The text of each indexed field of one tool.
+pub(super) struct FieldTexts {
+    pub(super) name: String,
+    pub(super) title: String,
+    pub(super) description: String,
+    pub(super) params: String,
+    pub(super) param_desc: String,
+    pub(super) server: String,
+}
+
+impl FieldTexts {
+    pub(super) fn of(d: &ToolDoc) -> FieldTexts {
+        let joined = joined_identifier(&d.name);
+        let name = if d.name.chars().all(char::is_alphanumeric) {
+            d.name.clone()
+        } else {
+            format!("{} {joined}", d.name)
+        };
+        let mut params = String::new();
+        let mut param_desc = String::new();
+        collect_schema_text(&d.input_schema, &mut params, &mut param_desc, 0);
+        FieldTexts {
+            name,
+            title: d.title.clone().unwrap_or_default(),
+            description: d.description.clone(),
+            params,
+            param_desc,
+            server: format!(
+                "{} {}",
+                d.server,
+                d.server_description.as_deref().unwrap_or("")
+            ),
+        }
+    }
+}
+
+/// Deepest schema nesting walked for parameter text.
+const SCHEMA_DEPTH: usize = 4;
+
+/// Property names (into `names`) and property descriptions, titles and string enum values (into
+/// `descriptions`) of a JSON schema, walking nested objects and array items.
+fn collect_schema_text(
+    schema: &Value,
+    names: &mut String,
+    descriptions: &mut String,
+    depth: usize,
+) {
+    if depth > SCHEMA_DEPTH {
+        return;
+    }
+    let Some(obj) = schema.as_object() else {
+        return;
+    };
+    if let Some(Value::Object(props)) = obj.get("properties") {
+        for (name, sub) in props {
+            names.push_str(name);
+            names.push(' ');
+            if let Some(sub) = sub.as_object() {
+                for key in ["description", "title"] {
+                    if let Some(Value::String(s)) = sub.get(key) {
+                        descriptions.push_str(s);
+                        descriptions.push(' ');
+                    }
+                }
+                if let Some(Value::Array(values)) = sub.get("enum") {
+                    for v in values.iter().filter_map(Value::as_str) {
+                        descriptions.push_str(v);
+                        descriptions.push(' ');
+                    }
+                }
+            }
+            collect_schema_text(sub, names, descriptions, depth + 1);
+        }
+    }
+    if let Some(items) = obj.get("items") {
+        collect_schema_text(items, names, descriptions, depth + 1);
+    }
+    for key in ["anyOf", "oneOf", "allOf"] {
+        if let Some(Value::Array(variants)) = obj.get(key) {
+            for v in variants {
+                collect_schema_text(v, names, descriptions, depth + 1);
+            }
+        }
+    }
+}
