@@ -24,6 +24,8 @@ pub mod gateway;
 pub mod jsonrpc;
 pub mod logging;
 pub mod mcp;
+pub mod outbound;
+pub mod redact;
 pub mod registry;
 pub mod router;
 pub mod scanner;

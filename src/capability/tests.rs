@@ -896,3 +896,5 @@ async fn shipped_capabilities_load_and_work_against_recorded_responses() {
 }
 
 mod openapi_import;
+
+mod hostile;

@@ -1,6 +1,7 @@
 //! `mcp-gateway config export [--format yaml|json] [--show-secrets]`: prints the config file in
-//! effect with every env value and header value redacted (a value that is only a `${VAR}`
-//! reference is not a secret and is kept). For sharing configs and bug reports.
+//! effect redacted by `crate::redact::config_document` (env and header values unless a bare
+//! `${VAR}`, `${VAR:-default}` defaults, URL userinfo and query values, secret-looking
+//! arguments). For sharing configs and bug reports.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -27,37 +28,14 @@ pub enum ExportFormat {
     Json,
 }
 
-pub const REDACTED: &str = "<redacted>";
-
-fn is_reference(s: &str) -> bool {
-    let t = s.trim();
-    t.starts_with("${")
-        && t.ends_with('}')
-        && t[2..t.len() - 1]
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':' || c == '-')
-}
-
-/// Replaces the values of `env` and `headers` (except pure `${VAR}` references).
+/// Redacts one backend entry (see `crate::redact::backend_entry`).
 pub fn redact_backend(backend: &mut Value) {
-    for key in ["env", "headers"] {
-        if let Some(Value::Object(m)) = backend.get_mut(key) {
-            for v in m.values_mut() {
-                if !v.as_str().is_some_and(is_reference) {
-                    *v = Value::String(REDACTED.into());
-                }
-            }
-        }
-    }
+    crate::redact::backend_entry(backend);
 }
 
-/// The whole document with every backend redacted.
+/// The whole document redacted (see `crate::redact::config_document`).
 pub fn redact(doc: &mut Value) {
-    if let Some(Value::Object(backends)) = doc.get_mut("backends") {
-        for b in backends.values_mut() {
-            redact_backend(b);
-        }
-    }
+    crate::redact::config_document(doc);
 }
 
 pub fn run(config: Option<&Path>, args: ConfigExportArgs) -> anyhow::Result<ExitCode> {
@@ -83,6 +61,7 @@ pub fn run(config: Option<&Path>, args: ConfigExportArgs) -> anyhow::Result<Exit
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::redact::REDACTED;
     use serde_json::json;
 
     #[test]

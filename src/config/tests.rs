@@ -911,3 +911,33 @@ fn scanner_allow_list_names_server_tool_and_rules() {
     let e = err("scanner:\n  allow:\n    - sever: x\n");
     assert!(e.to_string().contains("did you mean `server`"), "{e}");
 }
+
+#[test]
+fn backend_names_that_would_blur_the_namespace_separator_are_refused() {
+    // `a` + tool `b__c` and `a__b` + tool `c` were both `a__b__c` (issue 15 item 6).
+    for name in ["a__b", "a_", "x___y"] {
+        let e = err(&format!("backends:\n  {name}:\n    command: x\n"));
+        assert!(e.to_string().contains("`__`"), "{name}: {e}");
+    }
+    ok("backends:\n  a_b:\n    command: x\n  _a-b:\n    command: y\n");
+}
+
+#[test]
+fn mcp_session_id_in_headers_is_a_config_error() {
+    let e = err(
+        "backends:\n  r:\n    http_url: http://127.0.0.1:9/mcp\n    headers:\n      MCP-Session-Id: abc\n",
+    );
+    let msg = e.to_string();
+    assert!(msg.contains("backends.r.headers.MCP-Session-Id"), "{msg}");
+    assert!(msg.contains("session id"), "{msg}");
+}
+
+#[test]
+fn an_endless_config_file_is_refused_with_its_path() {
+    let e = crate::config::load_file(Path::new("/dev/zero")).unwrap_err();
+    let msg = e.to_string();
+    assert!(
+        msg.contains("/dev/zero") && msg.contains("larger than"),
+        "{msg}"
+    );
+}
