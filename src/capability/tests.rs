@@ -901,3 +901,5 @@ async fn shipped_capabilities_load_and_work_against_recorded_responses() {
 mod openapi_import;
 
 mod hostile;
+
+mod props;

@@ -941,3 +941,24 @@ fn an_endless_config_file_is_refused_with_its_path() {
         "{msg}"
     );
 }
+
+/// Property tests (proptest, bounded case counts): config parsing never panics, and every error
+/// names the file.
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn any_config_text_loads_or_names_the_file(text in prop_oneof![
+            "\\PC{0,80}",
+            "(server|backends|log|meta_mcp|capabilities|scanner|[a-z_]{1,8}):( \\{\\}| \\[\\]| [a-z0-9.$\\{\\}:-]{0,10}|\\n  [a-z_-]{1,8}:( [a-z0-9 $\\{\\}:_-]{0,12}|\\n    (command|http_url|args|env|headers|timeout|cwd): [a-z0-9 /:.$\\{\\}\\[\\],_-]{0,16})){1,3}\\n",
+        ]) {
+            if let Err(e) = parse(&text) {
+                prop_assert!(e.to_string().contains("/proj/gateway.yaml"), "{e}");
+            }
+        }
+    }
+}
