@@ -253,6 +253,35 @@ pub fn config_document(doc: &mut Value) {
     for (key, v) in map.iter_mut() {
         match (key.as_str(), v) {
             ("backends", Value::Object(backends)) => backends.values_mut().for_each(backend_entry),
+            ("auth", Value::Object(auth)) => auth_section(auth),
+            (_, other) => redact_strings(other),
+        }
+    }
+}
+
+/// `auth`: `bearer_token` and every API key's `key` and `key_sha256` (a digest is an
+/// offline-guessing target) replaced unless a bare `${NAME}`.
+fn auth_section(auth: &mut serde_json::Map<String, Value>) {
+    let hide = |v: &mut Value| {
+        if !v.as_str().is_some_and(is_bare_reference) {
+            *v = Value::String(REDACTED.into());
+        }
+    };
+    for (key, v) in auth.iter_mut() {
+        match (key.as_str(), v) {
+            ("bearer_token", v) => hide(v),
+            ("api_keys", Value::Array(keys)) => {
+                for k in keys.iter_mut() {
+                    if let Some(m) = k.as_object_mut() {
+                        for (field, v) in m.iter_mut() {
+                            match field.as_str() {
+                                "key" | "key_sha256" => hide(v),
+                                _ => redact_strings(v),
+                            }
+                        }
+                    }
+                }
+            }
             (_, other) => redact_strings(other),
         }
     }

@@ -33,7 +33,8 @@ pub fn redact_backend(backend: &mut Value) {
     crate::redact::backend_entry(backend);
 }
 
-/// The whole document redacted (see `crate::redact::config_document`).
+/// The whole document redacted (see `crate::redact::config_document`: backends, API keys and
+/// bearer tokens, `${VAR:-default}` defaults, URLs).
 pub fn redact(doc: &mut Value) {
     crate::redact::config_document(doc);
 }
@@ -73,5 +74,20 @@ mod tests {
         assert_eq!(v["backends"]["b"]["headers"]["Authorization"], REDACTED);
         assert_eq!(v["backends"]["a"]["command"], "x");
         assert!(!serde_saphyr::to_string(&v).unwrap().contains("secret"));
+    }
+
+    #[test]
+    fn redacts_api_keys() {
+        let mut v = json!({"auth": {"bearer_token": "tok-literal", "api_keys": [
+            {"name": "a", "key": "key-literal", "allowed_tools": ["x"]},
+            {"name": "b", "key_sha256": "ab12"},
+            {"name": "c", "key": "${C_KEY}"}]}});
+        redact(&mut v);
+        let text = serde_json::to_string(&v).unwrap();
+        for secret in ["tok-literal", "key-literal", "ab12"] {
+            assert!(!text.contains(secret), "{text}");
+        }
+        assert_eq!(v["auth"]["api_keys"][2]["key"], "${C_KEY}");
+        assert_eq!(v["auth"]["api_keys"][0]["name"], "a");
     }
 }
