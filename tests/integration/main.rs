@@ -19,3 +19,4 @@ mod proxy_features;
 mod real_backends;
 mod security;
 mod setup;
+mod skills;
