@@ -521,6 +521,15 @@ fn parse_request(
         );
     }
     let url = template(&url_text, &url_key)?;
+    if !url.host_is_fixed() {
+        return err(
+            url_key,
+            format!(
+                "`{url_text}`: an argument would be part of the host; arguments may fill the path, \
+                 query, headers or body only (write the host and a `/` before the first `{{arg}}`)"
+            ),
+        );
+    }
 
     let static_params = opt_map(config, path, "static_params")?
         .cloned()
@@ -648,15 +657,27 @@ fn template(text: &str, key: impl Into<String>) -> Result<Template, DefError> {
     Template::parse(text).or_else(|e| err(key, e.0))
 }
 
-/// `env:VAR`, `${VAR}`, `{env.VAR}` or a bare `VAR` → a secret template.
-fn secret_template(key: &str) -> Result<Template, DefError> {
-    if let Some(var) = key.strip_prefix("env:") {
-        template(&format!("${{{var}}}"), "auth.key")
-    } else if key.contains('{') {
-        template(key, "auth.key")
-    } else {
-        template(&format!("${{{key}}}"), "auth.key")
+/// The one syntax of `auth.key`, `auth.username` and `auth.password`: the name of the
+/// environment variable holding the value, spelled `${VAR}`, `env:VAR`, `{env.VAR}` or `VAR`.
+/// Anything else (literal text, a default, text around the variable) is an error at `field`:
+/// secrets never live in capability files.
+fn secret_ref(text: &str, field: &str) -> Result<Template, DefError> {
+    let t = text.trim();
+    let name = t
+        .strip_prefix("env:")
+        .or_else(|| t.strip_prefix("${").and_then(|r| r.strip_suffix('}')))
+        .or_else(|| t.strip_prefix("{env.").and_then(|r| r.strip_suffix('}')))
+        .unwrap_or(t);
+    if !crate::config::expand::is_var_name(name) {
+        return err(
+            field,
+            format!(
+                "`{text}`: name the environment variable that holds it (`${{VAR}}`, `env:VAR` or \
+                 `VAR`); secrets are never written in capability files"
+            ),
+        );
     }
+    template(&format!("${{{name}}}"), field)
 }
 
 fn parse_auth(root: &Map<String, Value>) -> Result<AuthSpec, DefError> {
@@ -680,10 +701,10 @@ fn parse_auth(root: &Map<String, Value>) -> Result<AuthSpec, DefError> {
     let prefix = opt_str(auth, "auth", "prefix")?.map(str::to_string);
     let param = opt_str(auth, "auth", "param")?.map(str::to_string);
     let username = opt_str(auth, "auth", "username")?
-        .map(|t| template(t, "auth.username"))
+        .map(|t| secret_ref(t, "auth.username"))
         .transpose()?;
     let password = opt_str(auth, "auth", "password")?
-        .map(|t| template(t, "auth.password"))
+        .map(|t| secret_ref(t, "auth.password"))
         .transpose()?;
     let kind = match kind_text.as_str() {
         "" | "none" if key.is_none() && username.is_none() => return Ok(none),
@@ -715,17 +736,7 @@ fn parse_auth(root: &Map<String, Value>) -> Result<AuthSpec, DefError> {
             format!("`{header}` is not a valid HTTP header name"),
         );
     }
-    if let Some(k) = key
-        && !k.starts_with("env:")
-        && !k.contains('{')
-        && k.contains(':')
-    {
-        return err(
-            "auth.key",
-            format!("`{k}`: only environment variables hold secrets (`env:VAR` or `${{VAR}}`)"),
-        );
-    }
-    let secret = key.map(secret_template).transpose()?;
+    let secret = key.map(|k| secret_ref(k, "auth.key")).transpose()?;
     if secret.is_none() && !(kind == AuthKind::Basic && username.is_some()) {
         return err(
             "auth.key",

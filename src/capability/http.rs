@@ -157,10 +157,40 @@ pub fn prepare(
 
     let mut consumed: BTreeSet<String> = BTreeSet::new();
     consumed.extend(req.url.args().map(str::to_string));
+    // A variable could still end the prefix inside the host (`${BASE}` = `https://h`, then
+    // `{x}`): the rendered text before the first argument must close the authority.
+    if let Some(prefix) = req.url.render_prefix(env) {
+        let prefix = prefix.map_err(|e| render_err("url", e))?;
+        if !(prefix.contains("://") && super::template::authority_closed(&prefix)) {
+            return Err(CallError::Request {
+                tool: tool.clone(),
+                message: "the URL template lets an argument change the host; refused".into(),
+            });
+        }
+    }
+    for arg in req.url.path_args() {
+        if let Some(value) = merged.get(arg)
+            && is_dot_segment(&scalar_text(value))
+        {
+            return Err(CallError::Arguments {
+                tool: tool.clone(),
+                violation: schema::Violation {
+                    path: arg.to_string(),
+                    reason: "`.` and `..` are not allowed as a URL path segment".into(),
+                },
+            });
+        }
+    }
     let url_text = req
         .url
         .render(&merged, env, Encoding::PathSegment)
         .map_err(|e| render_err("url", e))?;
+    if url_path(&url_text).split('/').any(is_dot_segment) {
+        return Err(CallError::Request {
+            tool: tool.clone(),
+            message: "the arguments make a `.` or `..` URL path segment; refused".into(),
+        });
+    }
     let mut url = reqwest::Url::parse(&url_text).map_err(|e| CallError::Request {
         tool: tool.clone(),
         message: format!("the URL is not valid ({e})"),
@@ -239,6 +269,31 @@ pub fn prepare(
         headers,
         body,
     })
+}
+
+/// Is `segment` `.` or `..`, also when percent-encoded (once or more: `%2e`, `%252e`)?
+fn is_dot_segment(segment: &str) -> bool {
+    let mut text = segment.to_string();
+    for _ in 0..4 {
+        if text == "." || text == ".." {
+            return true;
+        }
+        let decoded = percent_encoding::percent_decode_str(&text)
+            .decode_utf8_lossy()
+            .into_owned();
+        if decoded == text {
+            return false;
+        }
+        text = decoded;
+    }
+    true
+}
+
+/// The path of a URL given as text: after the authority, up to `?` or `#`.
+fn url_path(url: &str) -> &str {
+    let after_scheme = url.find("://").map_or(url, |i| &url[i + 3..]);
+    let path = after_scheme.find('/').map_or("", |i| &after_scheme[i..]);
+    path.split(['?', '#']).next().unwrap_or("")
 }
 
 /// Adds `name=value`; arrays repeat the name (OpenAPI `form`, `explode: true`).
@@ -434,6 +489,21 @@ async fn call_inner(
             message: describe_reqwest(&e),
         })?;
         let status = response.status();
+        if status.is_redirection() {
+            // Only same-origin redirects are followed (`crate::outbound`); this one was not.
+            let to = response
+                .headers()
+                .get(reqwest::header::LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .map_or_else(|| "?".to_string(), crate::redact::url_text);
+            return Err(CallError::Request {
+                tool: tool.clone(),
+                message: format!(
+                    "{target} answered HTTP {}, redirecting to {to}: redirects to another origin are not followed",
+                    status.as_u16()
+                ),
+            });
+        }
         let content_type = response
             .headers()
             .get(reqwest::header::CONTENT_TYPE)

@@ -184,11 +184,44 @@ pub fn parse_text(text: &str, file: &Path) -> Result<Capability, LoadProblem> {
         ),
         other => problem(None, None, format!("not valid YAML: {other}")),
     })?;
-    definition::parse(&tree.to_json()).map_err(|e| {
+    definition::parse(&document(&tree)).map_err(|e| {
         let line = tree.locate(&e.key).map(|p| p.line);
         let key = (!e.key.is_empty()).then_some(e.key);
         problem(line, key, e.message)
     })
+}
+
+/// Keys of `providers.*.config` whose values are sent as written (query, headers, body).
+const WIRE_KEYS: &[&str] = &["static_params", "params", "headers", "body"];
+
+/// The capability document as JSON. Values sent on the wire keep their spelling (`1.10`, `0755`
+/// stay text); everything else (the JSON Schema, timeouts, sizes) reads numbers as numbers.
+fn document(tree: &yaml::Node) -> Value {
+    let mut doc = tree.to_json();
+    let Some(yaml::Value::Map(providers)) = tree.get("providers").map(|n| &n.value) else {
+        return doc;
+    };
+    for (name, provider) in providers {
+        let Some(config) = provider.get("config") else {
+            continue;
+        };
+        for key in WIRE_KEYS {
+            if let (Some(node), Some(slot)) = (
+                config.get(key),
+                doc.pointer_mut(&format!(
+                    "/providers/{}/config/{key}",
+                    pointer_escape(&name.name)
+                )),
+            ) {
+                *slot = node.to_json_as_written();
+            }
+        }
+    }
+    doc
+}
+
+fn pointer_escape(s: &str) -> String {
+    s.replace('~', "~0").replace('/', "~1")
 }
 
 /// The line of the dotted `key` in capability text (of its nearest ancestor when absent).
@@ -377,7 +410,7 @@ impl CapabilitySet {
             });
         };
         let client = self.client.get_or_init(|| {
-            reqwest::Client::builder()
+            crate::outbound::client_builder()
                 .user_agent(concat!("mcp-gateway/", env!("CARGO_PKG_VERSION")))
                 .build()
                 .map_err(|e| e.to_string())

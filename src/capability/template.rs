@@ -184,6 +184,47 @@ impl Template {
         })
     }
 
+    /// Arguments in the path of a URL template: those before any literal `?` or `#`.
+    pub fn path_args(&self) -> Vec<&str> {
+        let mut out = Vec::new();
+        for s in &self.segments {
+            match s {
+                Segment::Literal(l) if l.contains(['?', '#']) => break,
+                Segment::Arg(a) => out.push(a.as_str()),
+                _ => {}
+            }
+        }
+        out
+    }
+
+    /// Can no argument change the host of this URL template? True when every `{arg}` comes
+    /// after a `/` that ends the authority: written after `://`, or, when a variable supplies the
+    /// start of the URL, written after the last variable before the first argument. A template
+    /// without arguments is fixed.
+    pub fn host_is_fixed(&self) -> bool {
+        let mut tail = String::new();
+        for s in &self.segments {
+            match s {
+                Segment::Literal(l) => tail.push_str(l),
+                Segment::Env { .. } => tail.clear(),
+                Segment::Arg(_) => return authority_closed(&tail),
+            }
+        }
+        true
+    }
+
+    /// The rendered text before the first `{arg}`; `None` when the template reads no argument.
+    pub fn render_prefix(&self, env: &dyn EnvSource) -> Option<Result<String, RenderError>> {
+        let first_arg = self
+            .segments
+            .iter()
+            .position(|s| matches!(s, Segment::Arg(_)))?;
+        let head = Template {
+            segments: self.segments[..first_arg].to_vec(),
+        };
+        Some(head.render(&serde_json::Map::new(), env, Encoding::Raw))
+    }
+
     /// The argument name when the whole template is exactly one `{arg}` placeholder.
     pub fn sole_arg(&self) -> Option<&str> {
         match self.segments.as_slice() {
@@ -229,6 +270,15 @@ impl Template {
             }
         }
         Ok(out)
+    }
+}
+
+/// Does `text` (the start of a URL) contain the `/` that ends the authority? After `://` when
+/// the text has one, anywhere otherwise.
+pub fn authority_closed(text: &str) -> bool {
+    match text.find("://") {
+        Some(i) => text[i + 3..].contains('/'),
+        None => text.contains('/'),
     }
 }
 

@@ -914,3 +914,7 @@ fn shipped_capabilities_have_no_findings_at_medium_or_above() {
         assert!(findings.is_empty(), "{}: {findings:?}", f.display());
     }
 }
+
+mod hostile;
+
+mod props;

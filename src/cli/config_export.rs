@@ -1,6 +1,7 @@
 //! `mcp-gateway config export [--format yaml|json] [--show-secrets]`: prints the config file in
-//! effect with every env value and header value redacted (a value that is only a `${VAR}`
-//! reference is not a secret and is kept). For sharing configs and bug reports.
+//! effect redacted by `crate::redact::config_document` (env and header values unless a bare
+//! `${VAR}`, `${VAR:-default}` defaults, URL userinfo and query values, secret-looking
+//! arguments). For sharing configs and bug reports.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -28,57 +29,15 @@ pub enum ExportFormat {
     Json,
 }
 
-pub const REDACTED: &str = "<redacted>";
-
-fn is_reference(s: &str) -> bool {
-    let t = s.trim();
-    t.starts_with("${")
-        && t.ends_with('}')
-        && t[2..t.len() - 1]
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':' || c == '-')
-}
-
-/// Replaces the values of `env` and `headers` (except pure `${VAR}` references).
+/// Redacts one backend entry (see `crate::redact::backend_entry`).
 pub fn redact_backend(backend: &mut Value) {
-    for key in ["env", "headers"] {
-        if let Some(Value::Object(m)) = backend.get_mut(key) {
-            for v in m.values_mut() {
-                if !v.as_str().is_some_and(is_reference) {
-                    *v = Value::String(REDACTED.into());
-                }
-            }
-        }
-    }
+    crate::redact::backend_entry(backend);
 }
 
-/// The whole document with every backend and every API key (`key`, `key_sha256`,
-/// `bearer_token`; a digest is an offline-guessing target) redacted.
+/// The whole document redacted (see `crate::redact::config_document`: backends, API keys and
+/// bearer tokens, `${VAR:-default}` defaults, URLs).
 pub fn redact(doc: &mut Value) {
-    if let Some(Value::Object(backends)) = doc.get_mut("backends") {
-        for b in backends.values_mut() {
-            redact_backend(b);
-        }
-    }
-    let hide = |v: &mut Value| {
-        if !v.as_str().is_some_and(is_reference) {
-            *v = Value::String(REDACTED.into());
-        }
-    };
-    if let Some(Value::Object(auth)) = doc.get_mut("auth") {
-        if let Some(v) = auth.get_mut("bearer_token") {
-            hide(v);
-        }
-        if let Some(Value::Array(keys)) = auth.get_mut("api_keys") {
-            for k in keys {
-                for field in ["key", "key_sha256"] {
-                    if let Some(v) = k.get_mut(field) {
-                        hide(v);
-                    }
-                }
-            }
-        }
-    }
+    crate::redact::config_document(doc);
 }
 
 pub fn run(config: Option<&Path>, args: ConfigExportArgs) -> Result<ExitCode, CliError> {
@@ -104,6 +63,7 @@ pub fn run(config: Option<&Path>, args: ConfigExportArgs) -> Result<ExitCode, Cl
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::redact::REDACTED;
     use serde_json::json;
 
     #[test]

@@ -165,11 +165,15 @@ fn inherit_in_base(path: &Path, pos: super::yaml::Pos) -> ConfigError {
 }
 
 /// Reads and converts one file.
+/// Largest config file read (a config is a few KiB; this stops `--config /dev/zero`).
+pub const MAX_CONFIG_BYTES: u64 = 4 * 1024 * 1024;
+
 pub(super) fn read_file(path: &Path, vars: &dyn Vars) -> Result<FileConfig, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+    let io = |source| ConfigError::Io {
         path: path.to_path_buf(),
         source,
-    })?;
+    };
+    let text = crate::state::read_capped(path, MAX_CONFIG_BYTES).map_err(io)?;
     parse_text(&text, path, vars)
 }
 

@@ -33,6 +33,7 @@ pub use discover::{
 pub use duration::parse as parse_duration;
 pub use error::ConfigError;
 pub use load::{WrittenFile, discover, load, load_file, parse_as_written, parse_str};
+pub use schema::valid_backend_name;
 
 /// Default port of the shared HTTP listener.
 pub const DEFAULT_PORT: u16 = 39400;

@@ -720,7 +720,7 @@ impl Cx<'_> {
                     return Err(self.invalid(
                         item.pos,
                         key,
-                        format!("`{server}` is not a valid server name ([A-Za-z0-9_-], at most 32 characters)"),
+                        format!("`{server}` is not a valid server name ([A-Za-z0-9_-], at most 32 characters, no `__`, not ending in `_`)"),
                     ));
                 }
                 Ok(ToolRef { server, tool })
@@ -756,7 +756,7 @@ impl Cx<'_> {
             return Err(self.invalid(
                 name_key.pos,
                 &key,
-                format!("`{name}` is not a valid backend name: use 1–32 characters from A–Z, a–z, 0–9, `_` and `-`"),
+                format!("`{name}` is not a valid backend name: use 1–32 characters from A–Z, a–z, 0–9, `_` and `-`, without `__` (it separates server and tool in namespaced names) and not ending in `_`"),
             ));
         }
         let s = self.section(node, &key, BACKEND, BACKEND_IGNORED)?;
@@ -1060,18 +1060,28 @@ impl Cx<'_> {
             if value.contains(['\r', '\n', '\0']) {
                 return Err(self.invalid(pos, &key, "header value contains a line break or NUL"));
             }
+            if name.name.eq_ignore_ascii_case("mcp-session-id") {
+                return Err(self.invalid(
+                    name.pos,
+                    &key,
+                    "the gateway manages the MCP session id of a connection; remove this header",
+                ));
+            }
             headers.insert(name.name, value);
         }
         Ok(headers)
     }
 }
 
-/// `[A-Za-z0-9_-]{1,32}`.
-pub(super) fn valid_backend_name(name: &str) -> bool {
+/// A backend (server) name: `[A-Za-z0-9_-]{1,32}` without `__` (the separator of namespaced
+/// names, see `crate::catalog::names`) and without a trailing `_` (which would blur it).
+pub fn valid_backend_name(name: &str) -> bool {
     (1..=32).contains(&name.len())
         && name
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        && !name.contains("__")
+        && !name.ends_with('_')
 }
 
 fn display_key(key: &str) -> &str {

@@ -1036,3 +1036,54 @@ fn auth_mistakes_name_the_key() {
     );
     assert!(c.auth.jwt.is_some());
 }
+
+#[test]
+fn backend_names_that_would_blur_the_namespace_separator_are_refused() {
+    // `a` + tool `b__c` and `a__b` + tool `c` were both `a__b__c` (issue 15 item 6).
+    for name in ["a__b", "a_", "x___y"] {
+        let e = err(&format!("backends:\n  {name}:\n    command: x\n"));
+        assert!(e.to_string().contains("`__`"), "{name}: {e}");
+    }
+    ok("backends:\n  a_b:\n    command: x\n  _a-b:\n    command: y\n");
+}
+
+#[test]
+fn mcp_session_id_in_headers_is_a_config_error() {
+    let e = err(
+        "backends:\n  r:\n    http_url: http://127.0.0.1:9/mcp\n    headers:\n      MCP-Session-Id: abc\n",
+    );
+    let msg = e.to_string();
+    assert!(msg.contains("backends.r.headers.MCP-Session-Id"), "{msg}");
+    assert!(msg.contains("session id"), "{msg}");
+}
+
+#[test]
+fn an_endless_config_file_is_refused_with_its_path() {
+    let e = crate::config::load_file(Path::new("/dev/zero")).unwrap_err();
+    let msg = e.to_string();
+    assert!(
+        msg.contains("/dev/zero") && msg.contains("larger than"),
+        "{msg}"
+    );
+}
+
+/// Property tests (proptest, bounded case counts): config parsing never panics, and every error
+/// names the file.
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn any_config_text_loads_or_names_the_file(text in prop_oneof![
+            "\\PC{0,80}",
+            "(server|backends|log|meta_mcp|capabilities|scanner|[a-z_]{1,8}):( \\{\\}| \\[\\]| [a-z0-9.$\\{\\}:-]{0,10}|\\n  [a-z_-]{1,8}:( [a-z0-9 $\\{\\}:_-]{0,12}|\\n    (command|http_url|args|env|headers|timeout|cwd): [a-z0-9 /:.$\\{\\}\\[\\],_-]{0,16})){1,3}\\n",
+        ]) {
+            if let Err(e) = parse(&text) {
+                prop_assert!(e.to_string().contains("/proj/gateway.yaml"), "{e}");
+            }
+        }
+    }
+}

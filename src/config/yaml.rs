@@ -132,27 +132,50 @@ impl Node {
     /// The tree as JSON: keys as text, booleans and numbers as JSON booleans and numbers (a
     /// number JSON cannot hold keeps its spelling as a string).
     pub(crate) fn to_json(&self) -> serde_json::Value {
+        self.json(false)
+    }
+
+    /// Like [`Node::to_json`], but a number JSON would spell differently (`1.10`, `0755`, `1e3`,
+    /// `+1`) stays the string written in the file: for values sent as text.
+    pub(crate) fn to_json_as_written(&self) -> serde_json::Value {
+        self.json(true)
+    }
+
+    fn json(&self, as_written: bool) -> serde_json::Value {
         use serde_json::Value as J;
         match &self.value {
             Value::Null => J::Null,
             Value::Str(s) => J::String(s.clone()),
-            Value::Typed { raw, kind } => match *kind {
-                TypedKind::Bool(b) => J::Bool(b),
-                TypedKind::Int(i) => i64::try_from(i)
-                    .map(J::from)
-                    .or_else(|_| u64::try_from(i).map(J::from))
-                    .unwrap_or_else(|_| J::String(raw.clone())),
-                TypedKind::Float(f) => serde_json::Number::from_f64(f)
-                    .map(J::Number)
-                    .unwrap_or_else(|| J::String(raw.clone())),
-            },
-            Value::Seq(items) => J::Array(items.iter().map(Node::to_json).collect()),
+            Value::Typed { raw, kind } => {
+                let number = match *kind {
+                    TypedKind::Bool(b) => return J::Bool(b),
+                    TypedKind::Int(i) => i64::try_from(i)
+                        .map(J::from)
+                        .or_else(|_| u64::try_from(i).map(J::from))
+                        .ok(),
+                    TypedKind::Float(f) => serde_json::Number::from_f64(f).map(J::Number),
+                };
+                match number {
+                    Some(n) if !as_written => n,
+                    Some(n) if n.to_string().as_str() == raw.as_str() => n,
+                    _ => J::String(raw.clone()),
+                }
+            }
+            Value::Seq(items) => J::Array(items.iter().map(|n| n.json(as_written)).collect()),
             Value::Map(entries) => J::Object(
                 entries
                     .iter()
-                    .map(|(k, v)| (k.name.clone(), v.to_json()))
+                    .map(|(k, v)| (k.name.clone(), v.json(as_written)))
                     .collect(),
             ),
+        }
+    }
+
+    /// The value of `key` in a mapping.
+    pub(crate) fn get(&self, key: &str) -> Option<&Node> {
+        match &self.value {
+            Value::Map(entries) => entries.iter().find(|(k, _)| k.name == key).map(|(_, v)| v),
+            _ => None,
         }
     }
 }
@@ -208,7 +231,9 @@ enum RawValue {
     Map(Vec<(Spanned<RawKey>, Spanned<RawValue>)>),
 }
 
-struct RawKey(String);
+/// A key's text; `true` when YAML read it as a number or boolean (its spelling is then taken
+/// from the file, so `1.10:` stays `1.10`).
+struct RawKey(String, bool);
 
 fn finish(raw: Spanned<RawValue>, text: &str) -> Node {
     let pos = Pos::of(&raw.referenced);
@@ -224,8 +249,12 @@ fn finish(raw: Spanned<RawValue>, text: &str) -> Node {
             entries
                 .into_iter()
                 .map(|(k, v)| {
+                    let name = match k.value {
+                        RawKey(name, true) => source_text(&k.referenced, text).unwrap_or(name),
+                        RawKey(name, false) => name,
+                    };
                     let key = Key {
-                        name: k.value.0,
+                        name,
                         pos: Pos::of(&k.referenced),
                     };
                     (key, finish(v, text))
@@ -339,22 +368,22 @@ impl Visitor<'_> for KeyVisitor {
         f.write_str("a plain key (text, number or boolean)")
     }
     fn visit_bool<E>(self, v: bool) -> Result<RawKey, E> {
-        Ok(RawKey(v.to_string()))
+        Ok(RawKey(v.to_string(), true))
     }
     fn visit_i64<E>(self, v: i64) -> Result<RawKey, E> {
-        Ok(RawKey(v.to_string()))
+        Ok(RawKey(v.to_string(), true))
     }
     fn visit_u64<E>(self, v: u64) -> Result<RawKey, E> {
-        Ok(RawKey(v.to_string()))
+        Ok(RawKey(v.to_string(), true))
     }
     fn visit_f64<E>(self, v: f64) -> Result<RawKey, E> {
-        Ok(RawKey(v.to_string()))
+        Ok(RawKey(v.to_string(), true))
     }
     fn visit_str<E>(self, v: &str) -> Result<RawKey, E> {
-        Ok(RawKey(v.to_string()))
+        Ok(RawKey(v.to_string(), false))
     }
     fn visit_string<E>(self, v: String) -> Result<RawKey, E> {
-        Ok(RawKey(v))
+        Ok(RawKey(v, false))
     }
     fn visit_unit<E: de::Error>(self) -> Result<RawKey, E> {
         Err(E::custom("a key cannot be empty or null"))

@@ -18,6 +18,8 @@ pub struct LineReader<R> {
     inner: R,
     max_len: usize,
     buf: Vec<u8>,
+    /// Decode invalid UTF-8 with replacement characters instead of reporting `NotUtf8`.
+    lossy: bool,
 }
 
 impl<R: AsyncBufRead + Unpin> LineReader<R> {
@@ -26,6 +28,16 @@ impl<R: AsyncBufRead + Unpin> LineReader<R> {
             inner,
             max_len,
             buf: Vec::new(),
+            lossy: false,
+        }
+    }
+
+    /// A reader for text that is only shown (a backend's stderr): invalid UTF-8 becomes `�`
+    /// instead of ending or skipping the line, so reading always goes on.
+    pub fn lossy(inner: R, max_len: usize) -> Self {
+        LineReader {
+            lossy: true,
+            ..LineReader::new(inner, max_len)
         }
     }
 
@@ -69,6 +81,9 @@ impl<R: AsyncBufRead + Unpin> LineReader<R> {
             }
             return Ok(match String::from_utf8(std::mem::take(&mut self.buf)) {
                 Ok(s) => ReadLine::Line(s),
+                Err(e) if self.lossy => {
+                    ReadLine::Line(String::from_utf8_lossy(e.as_bytes()).into_owned())
+                }
                 Err(_) => ReadLine::NotUtf8,
             });
         }
@@ -92,5 +107,26 @@ mod tests {
         assert_eq!(r.next_line().await.unwrap(), ReadLine::Line("ok".into()));
         assert_eq!(r.next_line().await.unwrap(), ReadLine::Line("tail".into()));
         assert_eq!(r.next_line().await.unwrap(), ReadLine::Eof);
+    }
+
+    #[tokio::test]
+    async fn lossy_reading_goes_on_past_invalid_utf8() {
+        let data = b"ok\n\xff\xfe bad \xc3\n".to_vec();
+        let mut strict = LineReader::new(&data[..], 100);
+        assert_eq!(
+            strict.next_line().await.unwrap(),
+            ReadLine::Line("ok".into())
+        );
+        assert_eq!(strict.next_line().await.unwrap(), ReadLine::NotUtf8);
+        let mut lossy = LineReader::lossy(&data[..], 100);
+        assert_eq!(
+            lossy.next_line().await.unwrap(),
+            ReadLine::Line("ok".into())
+        );
+        assert_eq!(
+            lossy.next_line().await.unwrap(),
+            ReadLine::Line("\u{fffd}\u{fffd} bad \u{fffd}".into())
+        );
+        assert_eq!(lossy.next_line().await.unwrap(), ReadLine::Eof);
     }
 }

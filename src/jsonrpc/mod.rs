@@ -100,7 +100,11 @@ struct Wire<'a> {
     #[serde(default, deserialize_with = "deserialize_some")]
     id: Option<Option<Id>>,
     method: Option<String>,
+    /// `"params": null` and `"result": null` are kept as written, not read as absent (a
+    /// `null` result is a valid success response; found by `jsonrpc::props`).
+    #[serde(default, deserialize_with = "deserialize_some")]
     params: Option<Box<RawValue>>,
+    #[serde(default, deserialize_with = "deserialize_some")]
     result: Option<Box<RawValue>>,
     error: Option<ErrorObject>,
 }
@@ -115,9 +119,14 @@ where
 }
 
 impl Message {
-    /// Parses one framed message.
+    /// Parses one framed message. Text that is not JSON is a [`ParseError::Json`] (-32700);
+    /// JSON that is not one JSON-RPC message (a batch, an id that is neither a string nor an
+    /// integer, a `method` that is not a string, …) is [`ParseError::Invalid`] (-32600).
     pub fn parse(text: &str) -> Result<Message, ParseError> {
-        let w: Wire = serde_json::from_str(text)?;
+        let w: Wire = match serde_json::from_str(text) {
+            Ok(w) => w,
+            Err(e) => return Err(not_a_message(text, e)),
+        };
         let id = w.id.clone().flatten();
         if w.jsonrpc != Some("2.0") {
             return Err(ParseError::Invalid {
@@ -224,6 +233,24 @@ impl Message {
     }
 }
 
+/// Why `text`, which did not deserialize as a message, failed: not JSON at all, or JSON of the
+/// wrong shape (only this error path pays for a second parse).
+fn not_a_message(text: &str, e: serde_json::Error) -> ParseError {
+    let reason = match serde_json::from_str::<serde_json::Value>(text) {
+        Err(_) => return ParseError::Json(e),
+        Ok(serde_json::Value::Array(_)) => "batches are not supported: send one message per line",
+        Ok(serde_json::Value::Object(m)) => match m.get("id") {
+            Some(id) if !(id.is_string() || id.is_i64() || id.is_null()) => {
+                "`id` must be a string or an integer"
+            }
+            _ if m.get("method").is_some_and(|v| !v.is_string()) => "`method` must be a string",
+            _ => "neither a request, a notification nor a response",
+        },
+        Ok(_) => "a message must be a JSON object",
+    };
+    ParseError::Invalid { id: None, reason }
+}
+
 /// Serializes a value the gateway built itself into raw JSON.
 pub fn to_raw(value: &impl Serialize) -> Box<RawValue> {
     serde_json::value::to_raw_value(value)
@@ -236,8 +263,44 @@ pub fn empty_object() -> Box<RawValue> {
 }
 
 #[cfg(test)]
+mod props;
+
+#[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn null_results_and_params_are_kept() {
+        for line in [
+            r#"{"jsonrpc":"2.0","id":3,"result":null}"#,
+            r#"{"jsonrpc":"2.0","id":4,"method":"x","params":null}"#,
+        ] {
+            let m = Message::parse(line).unwrap_or_else(|e| panic!("{line}: {e}"));
+            assert_eq!(m.to_json(), line);
+        }
+    }
+
+    #[test]
+    fn valid_json_that_is_no_message_is_invalid_not_a_parse_error() {
+        for text in [
+            r#"[{"jsonrpc":"2.0","id":1,"method":"ping"}]"#,
+            r#"{"jsonrpc":"2.0","id":1.5,"method":"ping"}"#,
+            r#"{"jsonrpc":"2.0","id":{"a":1},"method":"ping"}"#,
+            r#"{"jsonrpc":"2.0","id":true,"method":"ping"}"#,
+            r#"{"jsonrpc":"2.0","id":1,"method":7}"#,
+            "42",
+        ] {
+            assert!(
+                matches!(
+                    Message::parse(text),
+                    Err(ParseError::Invalid { id: None, .. })
+                ),
+                "{text}: {:?}",
+                Message::parse(text)
+            );
+        }
+        assert!(matches!(Message::parse("{oops"), Err(ParseError::Json(_))));
+    }
 
     #[test]
     fn round_trips_payload_byte_for_byte() {

@@ -44,9 +44,42 @@ impl Paths {
     }
 }
 
-/// Writes `bytes` to `path` atomically with mode 0600 (or the existing file's mode).
+/// Writes `bytes` to `path` (a file of the gateway's own state or cache) atomically with mode
+/// 0600 (or the existing file's mode); missing directories are created private (0700).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    if let Some(dir) = real_path(path).parent() {
+        create_private_dir_all(dir)?;
+    }
     write_atomic_mode(path, bytes, None)
+}
+
+/// Creates `dir` and its missing parents with mode 0700 (on Unix; the umask can only narrow it).
+pub fn create_private_dir_all(dir: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(dir)
+}
+
+/// Reads `path` as UTF-8 text, refusing more than `max` bytes (so a device or a huge file
+/// cannot exhaust memory).
+pub fn read_capped(path: &Path, max: u64) -> std::io::Result<String> {
+    use std::io::Read;
+    let file = std::fs::File::open(path)?;
+    let mut bytes = Vec::new();
+    file.take(max + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > max {
+        return Err(std::io::Error::other(format!(
+            "larger than {} KiB; is it the right file?",
+            max / 1024
+        )));
+    }
+    String::from_utf8(bytes)
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "not UTF-8 text"))
 }
 
 /// Resolves symlinks so edits land in the real file. A missing file resolves to itself.
@@ -105,4 +138,34 @@ pub fn write_atomic_mode(path: &Path, bytes: &[u8], mode: Option<u32>) -> std::i
         let _ = std::fs::remove_file(&tmp);
     }
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn state_files_get_private_directories_and_modes() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("cache/catalog/x.json");
+        write_atomic(&file, b"{}").unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode(&file), 0o600);
+            assert_eq!(mode(&dir.path().join("cache/catalog")), 0o700);
+            assert_eq!(mode(&dir.path().join("cache")), 0o700);
+        }
+    }
+
+    #[test]
+    fn capped_reads_refuse_devices_and_huge_files() {
+        let e = read_capped(Path::new("/dev/zero"), 1024).unwrap_err();
+        assert!(e.to_string().contains("larger than 1 KiB"), "{e}");
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("ok.yaml");
+        std::fs::write(&f, "a: 1\n").unwrap();
+        assert_eq!(read_capped(&f, 1024).unwrap(), "a: 1\n");
+    }
 }
