@@ -12,6 +12,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+mod auth;
+
 use super::expand::{self, ExpandError, Vars};
 use super::yaml::{Key, Node, Pos, TypedKind, Value};
 use super::{
@@ -39,6 +41,10 @@ pub(super) struct FileConfig {
     pub log_file: Option<PathBuf>,
     /// `scanner.allow`: exceptions to the tool-description scanner.
     pub scanner_allow: Option<Vec<crate::scanner::AllowEntry>>,
+    /// `auth:` (replaced as a whole by an upper layer).
+    pub auth: Option<super::AuthConfig>,
+    /// `request_log:` (replaced as a whole by an upper layer).
+    pub request_log: Option<super::RequestLogConfig>,
     /// Accepted but unimplemented keys, as `file:line: message`.
     pub warnings: Vec<String>,
 }
@@ -79,6 +85,8 @@ impl FileConfig {
             log_format: upper.log_format.or(self.log_format),
             log_file: upper.log_file.or(self.log_file),
             scanner_allow: upper.scanner_allow.or(self.scanner_allow),
+            auth: upper.auth.or(self.auth),
+            request_log: upper.request_log.or(self.request_log),
             warnings: self.warnings,
         })
     }
@@ -94,12 +102,13 @@ const TOP: &[&str] = &[
     "log",
     "scanner",
     "inherit",
+    "auth",
+    "request_log",
 ];
 const SCANNER: &[&str] = &["allow"];
 const ALLOW_ENTRY: &[&str] = &["server", "backend", "tool", "rules"];
 const TOP_IGNORED: &[&str] = &[
     "env_files",
-    "auth",
     "streaming",
     "failsafe",
     "cache",
@@ -143,6 +152,7 @@ const BACKEND: &[&str] = &[
     "timeout",
     "idle_timeout",
     "stop_when_idle_for",
+    "tags",
     "http_url",
     "url",
     "headers",
@@ -535,6 +545,12 @@ impl Cx<'_> {
                 out.scanner_allow = Some(entries);
             }
         }
+        if let Some(n) = top.get("auth") {
+            out.auth = Some(self.auth(n)?);
+        }
+        if let Some(n) = top.get("request_log") {
+            out.request_log = Some(self.request_log(n)?);
+        }
         if let Some(n) = top.get("log") {
             let s = self.section(n, "log", LOG, &[])?;
             if let Some(l) = s.get("level") {
@@ -835,8 +851,31 @@ impl Cx<'_> {
             }
         };
 
+        let tags = match s.get("tags") {
+            Some(n) => {
+                let tkey = k("tags");
+                let mut tags: Vec<String> = Vec::new();
+                for item in self.seq(n, &tkey)? {
+                    let tag = self.nonempty_string(item, &tkey)?;
+                    if !valid_backend_name(&tag) {
+                        return Err(self.invalid(
+                            item.pos,
+                            &tkey,
+                            format!("`{tag}` is not a valid tag: use 1–32 characters from A–Z, a–z, 0–9, `_` and `-`"),
+                        ));
+                    }
+                    if !tags.contains(&tag) {
+                        tags.push(tag);
+                    }
+                }
+                tags
+            }
+            None => Vec::new(),
+        };
+
         Ok(BackendConfig {
             name: name.clone(),
+            tags,
             description,
             enabled,
             transport,

@@ -234,6 +234,7 @@ fn backend(url: String, kind: HttpKind) -> (Backend, mpsc::UnboundedReceiver<Bac
     let (_tx, client_caps) = watch::channel(Some(json!({})));
     let config = BackendConfig {
         name: "remote".into(),
+        tags: Vec::new(),
         description: None,
         enabled: true,
         transport: Transport::Http(HttpSpec {
