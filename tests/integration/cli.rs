@@ -512,4 +512,120 @@ fn keys_add_list_revoke() {
     assert!(gone.stderr.contains("no key named `reader`"), "{gone:?}");
     let listed = env.cli(&["keys", "list", "--json"]).expect_code(0).json();
     assert_eq!(listed["keys"], json!([]));
+/// `cap validate` accepts a good file and names the file and key of a bad one (exit 2).
+#[test]
+fn cap_validate_names_what_is_wrong() {
+    let env = TestEnv::new();
+    let good = env.write(
+        "good.yaml",
+        "name: lookup\ndescription: Looks something up\nproviders:\n  primary:\n    config:\n      base_url: https://example.com\n      path: /x\n",
+    );
+    env.cli(&["cap", "validate", good.to_str().expect("utf-8")])
+        .expect_code(0);
+    let bad = env.write(
+        "bad.yaml",
+        "name: lookup\ndescription: Looks something up\nproviders:\n  primary:\n    config:\n      base_url: https://example.com\n      pathh: /x\n",
+    );
+    let out = env.cli(&["cap", "validate", bad.to_str().expect("utf-8")]);
+    assert_eq!(out.code, Some(2), "{out:?}");
+    let all = format!("{}{}", out.stdout, out.stderr);
+    assert!(all.contains("bad.yaml") && all.contains("pathh"), "{out:?}");
+}
+
+/// `setup export --target CLIENT` adds only the gateway entry, creating the client file.
+#[test]
+fn setup_export_writes_one_gateway_entry() {
+    let env = TestEnv::new();
+    let cursor = env.path().join("home/.cursor/mcp.json");
+    let out = env
+        .cli(&["setup", "export", "--target", "cursor", "--json"])
+        .expect_code(0);
+    assert!(out.stdout.contains(".cursor/mcp.json"), "{out:?}");
+    let written: Value =
+        serde_json::from_str(&std::fs::read_to_string(&cursor).expect("created")).expect("JSON");
+    let servers = written["mcpServers"].as_object().expect("mcpServers");
+    assert_eq!(
+        servers.keys().collect::<Vec<_>>(),
+        ["gateway"],
+        "{written:#}"
+    );
+    let again = env
+        .cli(&["setup", "export", "--target", "cursor"])
+        .expect_code(0);
+    let rewritten: Value =
+        serde_json::from_str(&std::fs::read_to_string(&cursor).expect("read")).expect("JSON");
+    assert_eq!(
+        rewritten, written,
+        "a second export changed the file: {again:?}"
+    );
+}
+
+/// `bench retrieval` scores a data set in the documented shape, and `--show-misses` lists the
+/// queries whose tool is not in the top 5.
+#[test]
+fn bench_retrieval_scores_a_small_data_set() {
+    let env = TestEnv::new();
+    let tools: Vec<String> = [
+        (
+            "weather#1",
+            "get_weather",
+            "Current weather and forecast for a city",
+        ),
+        (
+            "files#1",
+            "read_file",
+            "Read the contents of a text file from disk",
+        ),
+        (
+            "mail#1",
+            "send_email",
+            "Send an email message to a recipient",
+        ),
+    ]
+    .iter()
+    .map(|(id, name, d)| {
+        json!({"id": id, "name": name, "description": d, "input_schema": {"type": "object"}})
+            .to_string()
+    })
+    .collect();
+    let tools = env.write("tools.jsonl", &tools.join("\n"));
+    let queries: Vec<String> = [
+        ("q1", "what is the weather in Oslo", "weather#1"),
+        ("q2", "read my notes file", "files#1"),
+        ("q3", "email the report to Ann", "mail#1"),
+        ("q4", "xyzzy plugh", "mail#1"),
+    ]
+    .iter()
+    .map(|(q, text, rel)| json!({"qid": q, "query": text, "relevant": [rel]}).to_string())
+    .collect();
+    let queries = env.write("queries.jsonl", &queries.join("\n"));
+    let out = env
+        .cli(&[
+            "bench",
+            "retrieval",
+            "--tools",
+            tools.to_str().expect("utf-8"),
+            "--queries",
+            queries.to_str().expect("utf-8"),
+            "--split",
+            "all",
+            "--show-misses",
+            "5",
+        ])
+        .expect_code(0);
+    let header = "| ranking | R@1 | R@5 | R@10 | MRR@10 | nDCG@10 |";
+    assert!(out.stdout.contains(header), "{out:?}");
+    // Three queries find their tool first; the fourth matches nothing.
+    assert!(
+        out.stdout
+            .contains("| default ranking | 0.750 | 0.750 | 0.750 | 0.750 |"),
+        "{out:?}"
+    );
+    let misses = out
+        .stdout
+        .split("misses (relevant tool not in the top 5):")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no misses section: {out:?}"));
+    assert!(misses.contains("xyzzy plugh"), "{out:?}");
+    assert!(!misses.contains("weather in Oslo"), "{out:?}");
 }

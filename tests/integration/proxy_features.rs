@@ -688,6 +688,28 @@ struct PublicNames {
 /// One gateway run over the two-backend config: every same-named item reaches its own backend.
 fn two_backend_run(env: &TestEnv, config: &Path, label: &str) -> PublicNames {
     let mut gw = Wire::start(env, config, json!({}));
+    // `tools/list` waits for discovery only so long (bounded); a backend slower than that is
+    // announced with `tools/list_changed`, as a client would be told. Wait for both backends.
+    let mut seen = Vec::new();
+    loop {
+        let tools = gw.names("tools/list", "tools", "name");
+        if ["alpha__echo", "beta__echo"]
+            .iter()
+            .all(|t| tools.iter().any(|n| n == t))
+        {
+            break;
+        }
+        let changed = gw.client.wait_notification(
+            "notifications/tools/list_changed",
+            Duration::from_secs(60),
+            &mut seen,
+            |_| true,
+        );
+        assert!(
+            changed.is_some(),
+            "{label}: backends never listed: {tools:?}"
+        );
+    }
     let names = PublicNames {
         tools: gw.names("tools/list", "tools", "name"),
         prompts: gw.names("prompts/list", "prompts", "name"),
