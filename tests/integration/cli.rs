@@ -512,6 +512,8 @@ fn keys_add_list_revoke() {
     assert!(gone.stderr.contains("no key named `reader`"), "{gone:?}");
     let listed = env.cli(&["keys", "list", "--json"]).expect_code(0).json();
     assert_eq!(listed["keys"], json!([]));
+}
+
 /// `cap validate` accepts a good file and names the file and key of a bad one (exit 2).
 #[test]
 fn cap_validate_names_what_is_wrong() {
