@@ -448,10 +448,20 @@ fn load_skill(
     }
     // Name and description as a tool's (length rules included); the rest as documents.
     let as_tool = serde_json::json!({"name": parsed.name, "description": parsed.description});
-    let mut findings = scanner::not_allowed(BACKEND_NAME, &parsed.name, scanner::scan_tool(&as_tool), allow);
+    let mut findings = scanner::not_allowed(
+        BACKEND_NAME,
+        &parsed.name,
+        scanner::scan_tool(&as_tool),
+        allow,
+    );
     for (field, text) in &texts {
         let found = scanner::scan_document(field, text);
-        findings.extend(scanner::not_allowed(BACKEND_NAME, &parsed.name, found, allow));
+        findings.extend(scanner::not_allowed(
+            BACKEND_NAME,
+            &parsed.name,
+            found,
+            allow,
+        ));
     }
     findings.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.rule.cmp(b.rule)));
     if let Some(high) = findings.iter().find(|f| f.severity == Severity::High) {
