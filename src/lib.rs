@@ -20,6 +20,7 @@ pub mod cli;
 pub mod clients;
 pub mod config;
 pub mod error;
+pub mod front;
 pub mod gateway;
 pub mod jsonrpc;
 pub mod logging;

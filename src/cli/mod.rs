@@ -13,6 +13,7 @@ mod list;
 pub mod probe;
 pub mod remove;
 mod search;
+pub mod serve;
 pub mod setup;
 mod stdio;
 
@@ -54,6 +55,8 @@ pub enum LogFormatArg {
 pub enum Command {
     /// Serve MCP on stdin/stdout (the default; what client configs run)
     Stdio,
+    /// Serve MCP over Streamable HTTP: one shared gateway and backend pool for many clients
+    Serve(serve::ServeArgs),
     /// List configured backends with state and tool counts (from the catalog; starts nothing)
     List(list::ListArgs),
     /// Check the config, start and probe every backend, check the installation
@@ -94,7 +97,10 @@ pub enum ConfigCommand {
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> ExitCode {
     let command = cli.command.unwrap_or(Command::Stdio);
-    if !matches!(command, Command::Stdio | Command::Reaper) {
+    if !matches!(
+        command,
+        Command::Stdio | Command::Serve(_) | Command::Reaper
+    ) {
         // Shell commands log warnings and errors only, unless asked for more.
         let level = cli.global.log_level.as_deref().unwrap_or("warn");
         let format = match cli.global.log_format {
@@ -108,6 +114,7 @@ pub fn run(cli: Cli) -> ExitCode {
     }
     match command {
         Command::Stdio => stdio::run(&cli.global),
+        Command::Serve(args) => serve::run(&cli.global, &args),
         Command::List(args) => list::run(&cli.global, &args),
         Command::Doctor(args) => doctor::run(&cli.global, &args),
         Command::Bench(args) => edge(bench::run(args).map(|()| ExitCode::SUCCESS)),

@@ -13,6 +13,63 @@ pub fn run(global: &GlobalArgs) -> ExitCode {
         Ok(c) => c,
         Err(code) => return code,
     };
+    if let Err(code) = init_logging(global, &config) {
+        return code;
+    }
+    if config.share {
+        return bridge(global, &config);
+    }
+    let runtime = match runtime(Some(2)) {
+        Ok(rt) => rt,
+        Err(code) => return code,
+    };
+    let code = runtime.block_on(serve(config));
+    // Backends are already stopped; don't wait for blocked stdin reads.
+    runtime.shutdown_background();
+    code
+}
+
+/// `share: true`: relay stdin/stdout to the shared process for this config file.
+fn bridge(global: &GlobalArgs, config: &config::Config) -> ExitCode {
+    use crate::front::share::{self, SharePaths};
+    let (Some(file), Some(paths)) = (config.sources.last().cloned(), Paths::from_env()) else {
+        eprintln!("mcp-gateway: `share: true` needs a config file and a state directory");
+        return ExitCode::from(EXIT_USAGE);
+    };
+    let exe = match std::env::current_exe() {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!(
+                "mcp-gateway: cannot find my own executable to start the shared gateway: {e}"
+            );
+            return ExitCode::FAILURE;
+        }
+    };
+    let runtime = match runtime(Some(1)) {
+        Ok(rt) => rt,
+        Err(code) => return code,
+    };
+    let share_paths = SharePaths::new(&paths.state_dir, &file);
+    let stdin = tokio::io::BufReader::new(tokio::io::stdin());
+    let result = runtime.block_on(share::bridge(
+        share_paths,
+        exe,
+        global.config.clone(),
+        stdin,
+        tokio::io::stdout(),
+    ));
+    runtime.shutdown_background();
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("mcp-gateway: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Logging as the command line and the config say; warnings of the config logged once it is up.
+pub(super) fn init_logging(global: &GlobalArgs, config: &config::Config) -> Result<(), ExitCode> {
     let level = global
         .log_level
         .clone()
@@ -25,25 +82,23 @@ pub fn run(global: &GlobalArgs) -> ExitCode {
     };
     if let Err(e) = crate::logging::init(&level, format, config.log.file.as_deref()) {
         eprintln!("mcp-gateway: {e}");
-        return ExitCode::from(EXIT_USAGE);
+        return Err(ExitCode::from(EXIT_USAGE));
     }
     config.log_warnings();
+    Ok(())
+}
+
+/// The async runtime of a long-running command (`workers`: `None` is one per core).
+pub(super) fn runtime(workers: Option<usize>) -> Result<tokio::runtime::Runtime, ExitCode> {
     limit_malloc_arenas();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("mcp-gateway: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let code = runtime.block_on(serve(config));
-    // Backends are already stopped; don't wait for blocked stdin reads.
-    runtime.shutdown_background();
-    code
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if let Some(n) = workers {
+        builder.worker_threads(n);
+    }
+    builder.enable_all().build().map_err(|e| {
+        eprintln!("mcp-gateway: cannot start the async runtime: {e}");
+        ExitCode::FAILURE
+    })
 }
 
 async fn serve(config: config::Config) -> ExitCode {
@@ -80,7 +135,7 @@ async fn serve(config: config::Config) -> ExitCode {
 }
 
 /// Resolves on SIGTERM, SIGINT or SIGHUP.
-async fn termination() -> &'static str {
+pub(super) async fn termination() -> &'static str {
     use tokio::signal::unix::{SignalKind, signal};
     let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
         signal(SignalKind::terminate()),

@@ -15,4 +15,5 @@ mod processes;
 mod protocol;
 mod proxy_features;
 mod real_backends;
+mod serve;
 mod setup;
