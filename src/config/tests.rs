@@ -914,7 +914,9 @@ fn scanner_allow_list_names_server_tool_and_rules() {
 
 #[test]
 fn listener_keys_and_share_are_read() {
-    let c = ok("server:\n  allowed_hosts: [gw.internal]\n  allowed_origins: [\"http://localhost:3000\"]\n  max_body_size: 64KiB\nshare: true\n");
+    let c = ok(
+        "server:\n  allowed_hosts: [gw.internal]\n  allowed_origins: [\"http://localhost:3000\"]\n  max_body_size: 64KiB\nshare: true\n",
+    );
     assert_eq!(c.server.allowed_hosts, vec!["gw.internal".to_string()]);
     assert_eq!(
         c.server.allowed_origins,

@@ -489,7 +489,11 @@ fn share_true_bridges_stdio_clients_to_one_process_that_survives_kill_9() {
     }
     let shared = shared_processes(&env);
     assert_eq!(shared.len(), 1, "one shared process for both clients");
-    assert_eq!(count_processes(&env, "mcp-server-time"), 1, "one set of backends");
+    assert_eq!(
+        count_processes(&env, "mcp-server-time"),
+        1,
+        "one set of backends"
+    );
 
     // kill -9 the shared process: the bridges say so, start a new one, and keep working.
     // SAFETY: kill(2) has no memory-safety preconditions.
