@@ -13,6 +13,7 @@
 //!                              └─ catalog (persisted) → search index (tantivy)
 //! ```
 
+pub mod auth;
 pub mod backend;
 pub mod capability;
 pub mod catalog;
@@ -25,10 +26,14 @@ pub mod gateway;
 pub mod jsonrpc;
 pub mod logging;
 pub mod mcp;
+pub mod ratelimit;
 pub mod registry;
+pub mod request_log;
 pub mod router;
 pub mod scanner;
+pub mod scope;
 pub mod search;
 pub mod session;
 pub mod setup;
 pub mod state;
+pub mod suggest;

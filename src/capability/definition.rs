@@ -187,9 +187,7 @@ fn check_keys(map: &Map<String, Value>, path: &str, known: &[&str]) -> Result<()
         if key.starts_with("x-") || key.starts_with('_') || known.contains(&key.as_str()) {
             continue;
         }
-        let hint = super::did_you_mean(key, known.iter().copied())
-            .map(|k| format!(" (did you mean `{k}`?)"))
-            .unwrap_or_default();
+        let hint = crate::suggest::hint(key, known.iter().copied());
         return err(join(path, key), format!("unknown key{hint}"));
     }
     Ok(())
@@ -522,7 +520,7 @@ fn parse_request(
             format!("`{url_text}` must start with http:// or https:// (or a ${{VAR}})"),
         );
     }
-    let url = Template::parse(&url_text);
+    let url = template(&url_text, &url_key)?;
 
     let static_params = opt_map(config, path, "static_params")?
         .cloned()
@@ -531,9 +529,7 @@ fn parse_request(
     let check_args = |t: &Template, key: String| -> Result<(), DefError> {
         for a in t.args() {
             if !known(a) {
-                let hint = super::did_you_mean(a, properties.iter().map(String::as_str))
-                    .map(|k| format!(" (did you mean `{k}`?)"))
-                    .unwrap_or_default();
+                let hint = crate::suggest::hint(a, properties.iter().map(String::as_str));
                 return err(
                     key,
                     format!("`{{{a}}}` names no argument in schema.input.properties{hint}"),
@@ -546,7 +542,7 @@ fn parse_request(
 
     let mut headers = Vec::new();
     for (k, v) in string_map(config, path, "headers")? {
-        let t = Template::parse(&v);
+        let t = template(&v, join(&join(path, "headers"), &k))?;
         check_args(&t, join(&join(path, "headers"), &k))?;
         if reqwest::header::HeaderName::from_bytes(k.as_bytes()).is_err() {
             return err(
@@ -558,7 +554,7 @@ fn parse_request(
     }
     let mut params = Vec::new();
     for (k, v) in string_map(config, path, "params")? {
-        let t = Template::parse(&v);
+        let t = template(&v, join(&join(path, "params"), &k))?;
         check_args(&t, join(&join(path, "params"), &k))?;
         params.push((k, t));
     }
@@ -576,7 +572,7 @@ fn parse_request(
         let mut templates = Vec::new();
         collect_body_templates(b, &mut templates);
         for t in templates {
-            check_args(&Template::parse(&t), join(path, "body"))?;
+            check_args(&template(&t, join(path, "body"))?, join(path, "body"))?;
         }
     }
     let body_format = match opt_str(config, path, "body_content_type")?.unwrap_or("") {
@@ -647,14 +643,19 @@ fn collect_body_templates(v: &Value, out: &mut Vec<String>) {
     }
 }
 
+/// `text` (the value at `key`) parsed as a template; a malformed `${…}` is an error at `key`.
+fn template(text: &str, key: impl Into<String>) -> Result<Template, DefError> {
+    Template::parse(text).or_else(|e| err(key, e.0))
+}
+
 /// `env:VAR`, `${VAR}`, `{env.VAR}` or a bare `VAR` → a secret template.
-fn secret_template(key: &str) -> Template {
+fn secret_template(key: &str) -> Result<Template, DefError> {
     if let Some(var) = key.strip_prefix("env:") {
-        Template::parse(&format!("${{{var}}}"))
+        template(&format!("${{{var}}}"), "auth.key")
     } else if key.contains('{') {
-        Template::parse(key)
+        template(key, "auth.key")
     } else {
-        Template::parse(&format!("${{{key}}}"))
+        template(&format!("${{{key}}}"), "auth.key")
     }
 }
 
@@ -678,8 +679,12 @@ fn parse_auth(root: &Map<String, Value>) -> Result<AuthSpec, DefError> {
     let header = opt_str(auth, "auth", "header")?.map(str::to_string);
     let prefix = opt_str(auth, "auth", "prefix")?.map(str::to_string);
     let param = opt_str(auth, "auth", "param")?.map(str::to_string);
-    let username = opt_str(auth, "auth", "username")?.map(Template::parse);
-    let password = opt_str(auth, "auth", "password")?.map(Template::parse);
+    let username = opt_str(auth, "auth", "username")?
+        .map(|t| template(t, "auth.username"))
+        .transpose()?;
+    let password = opt_str(auth, "auth", "password")?
+        .map(|t| template(t, "auth.password"))
+        .transpose()?;
     let kind = match kind_text.as_str() {
         "" | "none" if key.is_none() && username.is_none() => return Ok(none),
         "none" => return Ok(none),
@@ -720,7 +725,7 @@ fn parse_auth(root: &Map<String, Value>) -> Result<AuthSpec, DefError> {
             format!("`{k}`: only environment variables hold secrets (`env:VAR` or `${{VAR}}`)"),
         );
     }
-    let secret = key.map(secret_template);
+    let secret = key.map(secret_template).transpose()?;
     if secret.is_none() && !(kind == AuthKind::Basic && username.is_some()) {
         return err(
             "auth.key",

@@ -264,7 +264,10 @@ fn render_body(
 ) -> Result<Option<Value>, RenderError> {
     match template {
         Value::String(s) => {
-            let t = super::template::Template::parse(s);
+            // Checked when the file was loaded; a body string that is no template stays text.
+            let Ok(t) = super::template::Template::parse(s) else {
+                return Ok(Some(Value::String(s.clone())));
+            };
             used.extend(t.args().map(str::to_string));
             if let Some(arg) = t.sole_arg() {
                 return Ok(args.get(arg).cloned());
@@ -304,9 +307,16 @@ fn apply_auth(
     query: &mut Vec<(String, String)>,
 ) -> Result<(), CallError> {
     let auth = &cap.auth;
+    // A secret read from a variable that is set but empty counts as not set: the request then
+    // goes without auth (or fails when auth is required) instead of sending `Bearer `.
     let secret = |t: &Option<super::template::Template>| -> Result<Option<String>, RenderError> {
         match t {
-            Some(t) => t.render(&Map::new(), env, Encoding::Raw).map(Some),
+            Some(t) => match t.render(&Map::new(), env, Encoding::Raw)? {
+                s if s.is_empty() && t.env_vars().next().is_some() => Err(RenderError::MissingEnv(
+                    t.env_vars().collect::<Vec<_>>().join(", "),
+                )),
+                s => Ok(Some(s)),
+            },
             None => Ok(None),
         }
     };

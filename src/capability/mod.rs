@@ -17,9 +17,10 @@ use std::sync::{Arc, OnceLock};
 
 use serde_json::Value;
 
+use crate::config::{ConfigError, yaml};
+
 pub mod definition;
 pub mod http;
-mod lines;
 pub mod openapi;
 pub mod pins;
 pub mod schema;
@@ -105,15 +106,6 @@ impl Default for CapabilitySet {
     }
 }
 
-/// The closest of `candidates` to `word`, if it is close enough to be a likely typo.
-pub fn did_you_mean<'a>(word: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
-    candidates
-        .map(|c| (strsim::jaro_winkler(word, c), c))
-        .filter(|(score, _)| *score >= 0.8)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, c)| c)
-}
-
 /// Is `path` an editor's temp or backup file rather than a capability?
 pub fn is_temp_file(path: &Path) -> bool {
     let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
@@ -174,22 +166,25 @@ pub fn parse_text(text: &str, file: &Path) -> Result<Capability, LoadProblem> {
         message,
         kind: ProblemKind::Invalid,
     };
-    let doc: Value = serde_saphyr::from_str(text).map_err(|e| {
-        let line = e.location().map(|l| l.line() as usize);
-        let first = e.to_string();
-        let message = first.lines().next().unwrap_or("invalid YAML").to_string();
-        problem(line, None, format!("not valid YAML: {message}"))
+    let tree = yaml::parse(text, file).map_err(|e| match e {
+        ConfigError::Syntax { line, message, .. } => problem(
+            (line > 0).then_some(line),
+            None,
+            format!("not valid YAML: {message}"),
+        ),
+        other => problem(None, None, format!("not valid YAML: {other}")),
     })?;
-    definition::parse(&doc).map_err(|e| {
-        let index = lines::LineIndex::new(text);
-        let line = if e.key.is_empty() {
-            None
-        } else {
-            index.line(&e.key)
-        };
+    definition::parse(&tree.to_json()).map_err(|e| {
+        let line = tree.locate(&e.key).map(|p| p.line);
         let key = (!e.key.is_empty()).then_some(e.key);
         problem(line, key, e.message)
     })
+}
+
+/// The line of the dotted `key` in capability text (of its nearest ancestor when absent).
+fn line_of(text: &str, file: &Path, key: &str) -> Option<usize> {
+    let tree = yaml::parse(text, file).ok()?;
+    tree.locate(key).map(|p| p.line)
 }
 
 /// Reads and parses one file (ignoring pins).
@@ -297,10 +292,9 @@ impl CapabilitySet {
         match parse_text(&text, file) {
             Ok(cap) => {
                 if let Some(existing) = self.by_name.get(&cap.name) {
-                    let index = lines::LineIndex::new(&text);
                     problems.push(LoadProblem {
                         file: file.to_path_buf(),
-                        line: index.line("name"),
+                        line: line_of(&text, file, "name"),
                         key: Some("name".into()),
                         message: format!(
                             "`{}` is already defined by {}",
@@ -367,9 +361,7 @@ impl CapabilitySet {
                     q.file.display()
                 )
             } else {
-                let hint = did_you_mean(tool, self.by_name.keys().map(String::as_str))
-                    .map(|n| format!(" (did you mean `{n}`?)"))
-                    .unwrap_or_default();
+                let hint = crate::suggest::hint(tool, self.by_name.keys().map(String::as_str));
                 format!("no capability named `{tool}`{hint}")
             };
             return serde_json::json!({

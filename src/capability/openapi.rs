@@ -533,7 +533,8 @@ fn convert_operation(
         }
     }
     // Every `{x}` in the path must be a parameter.
-    let template = super::template::Template::parse(&url_path);
+    let template = super::template::Template::parse(&url_path)
+        .map_err(|e| Unusable(format!("path `{url_path}`: {e}")))?;
     if let Some(missing) = template.args().find(|a| !args.properties.contains_key(*a)) {
         return Err(Unusable(format!(
             "path placeholder `{{{missing}}}` has no parameter"

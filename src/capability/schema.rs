@@ -265,9 +265,7 @@ fn check_object(
                     let known: Vec<&str> = props
                         .map(|p| p.keys().map(String::as_str).collect())
                         .unwrap_or_default();
-                    let hint = crate::capability::did_you_mean(key, known.iter().copied())
-                        .map(|k| format!(" (did you mean `{k}`?)"))
-                        .unwrap_or_default();
+                    let hint = crate::suggest::hint(key, known.iter().copied());
                     return Err(Violation {
                         path: p,
                         reason: format!("is not an accepted argument{hint}"),

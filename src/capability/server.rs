@@ -284,6 +284,7 @@ pub fn backend_config(
     }
     Some(crate::config::BackendConfig {
         name: name.to_string(),
+        tags: Vec::new(),
         description: Some("REST APIs described by capability files".to_string()),
         enabled: true,
         transport: crate::config::Transport::Capabilities(CapabilitiesSpec {

@@ -1,5 +1,6 @@
-//! String templates used in capability files: `{arg}` (a tool argument), `{env.VAR}`,
-//! `${VAR}` and `${VAR:-default}` (the environment, read at call time).
+//! String templates used in capability files: `{arg}` (a tool argument), `{env.VAR}`, and the
+//! project's one `${VAR}` / `${VAR:-default}` / `$$` grammar (`crate::config::expand`), all read
+//! from the environment at call time.
 //!
 //! Owns parsing a template once at load time and rendering it per call. It never reads files or
 //! the network; how a rendered argument is encoded (URL path, query, header) is the caller's
@@ -9,6 +10,9 @@ use std::fmt::Write as _;
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::Value;
+
+pub use crate::config::expand::ProcessEnv;
+use crate::config::expand::{self, Dollar, ExpandError, Vars};
 
 /// Characters escaped in a URL path segment: everything except RFC 3986 unreserved characters
 /// and `@` / `:` (allowed in segments; registries expect `@scope%2Fname`).
@@ -20,26 +24,17 @@ const PATH_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'_')
     .remove(b'~');
 
-/// Where does the environment come from: the process, or a fixed map (tests, dry runs).
-pub trait EnvSource: Send + Sync + std::fmt::Debug {
-    fn var(&self, name: &str) -> Option<String>;
-}
+/// Where the environment comes from: the process ([`ProcessEnv`]), or a fixed map (tests, dry
+/// runs). Any shareable [`Vars`] is one.
+pub trait EnvSource: Vars + Send + Sync + std::fmt::Debug {}
 
-/// The process environment.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct ProcessEnv;
-
-impl EnvSource for ProcessEnv {
-    fn var(&self, name: &str) -> Option<String> {
-        std::env::var(name).ok().filter(|v| !v.is_empty())
-    }
-}
+impl<T: Vars + Send + Sync + std::fmt::Debug> EnvSource for T {}
 
 /// A fixed set of variables, consulted before falling back to nothing.
 #[derive(Debug, Default, Clone)]
 pub struct MapEnv(pub std::collections::BTreeMap<String, String>);
 
-impl EnvSource for MapEnv {
+impl Vars for MapEnv {
     fn var(&self, name: &str) -> Option<String> {
         self.0.get(name).cloned()
     }
@@ -79,12 +74,10 @@ pub enum RenderError {
     MissingEnv(String),
 }
 
-/// Is `name` a valid environment variable name?
-fn is_env_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-        && !name.starts_with(|c: char| c.is_ascii_digit())
-}
+/// A malformed `${…}` in a template; the text explains.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct TemplateError(pub String);
 
 /// Is `name` a plausible argument name inside `{…}` (so JSON-ish braces stay literal)?
 fn is_arg_name(name: &str) -> bool {
@@ -95,36 +88,52 @@ fn is_arg_name(name: &str) -> bool {
 }
 
 impl Template {
-    /// Parses `text`. Braces that do not form a placeholder stay literal text.
-    pub fn parse(text: &str) -> Template {
+    /// Parses `text`. Braces that do not form a placeholder stay literal text; a malformed
+    /// `${…}` is an error (write `$$` for a literal `$`).
+    pub fn parse(text: &str) -> Result<Template, TemplateError> {
         let mut segments = Vec::new();
         let mut literal = String::new();
         let mut rest = text;
         while !rest.is_empty() {
-            if let Some(after) = rest.strip_prefix("${")
-                && let Some(end) = after.find('}')
-            {
-                let inner = &after[..end];
-                let (var, default) = match inner.split_once(":-") {
-                    Some((v, d)) => (v, Some(d.to_string())),
-                    None => (inner, None),
-                };
-                if is_env_name(var) {
-                    push_literal(&mut segments, &mut literal);
-                    segments.push(Segment::Env {
-                        var: var.to_string(),
-                        default,
-                    });
-                    rest = &after[end + 1..];
-                    continue;
+            if rest.starts_with('$') {
+                let (construct, len) = expand::dollar(rest, text).map_err(|e| match e {
+                    ExpandError::Syntax(m) | ExpandError::Missing(m) => TemplateError(m),
+                })?;
+                match construct {
+                    Dollar::Plain => literal.push('$'),
+                    Dollar::Escape => {
+                        literal.push('$');
+                        // `$${…}` is the text `${…}`: the braces are not an `{arg}` either.
+                        let after = &rest[len..];
+                        if after.starts_with('{')
+                            && let Some(end) = after.find('}')
+                        {
+                            literal.push_str(&after[..=end]);
+                            rest = &after[end + 1..];
+                            continue;
+                        }
+                    }
+                    Dollar::Var { name, default } => {
+                        // A default is itself a value of the grammar: check it now, not per call.
+                        if let Some(d) = default {
+                            Template::parse(d)?;
+                        }
+                        push_literal(&mut segments, &mut literal);
+                        segments.push(Segment::Env {
+                            var: name.to_string(),
+                            default: default.map(str::to_string),
+                        });
+                    }
                 }
+                rest = &rest[len..];
+                continue;
             }
             if let Some(after) = rest.strip_prefix('{')
                 && let Some(end) = after.find('}')
             {
                 let inner = &after[..end];
                 if let Some(var) = inner.strip_prefix("env.")
-                    && is_env_name(var)
+                    && expand::is_var_name(var)
                 {
                     push_literal(&mut segments, &mut literal);
                     segments.push(Segment::Env {
@@ -148,7 +157,7 @@ impl Template {
             rest = chars.as_str();
         }
         push_literal(&mut segments, &mut literal);
-        Template { segments }
+        Ok(Template { segments })
     }
 
     /// Argument names this template reads.
@@ -163,6 +172,14 @@ impl Template {
     pub fn required_env(&self) -> impl Iterator<Item = &str> {
         self.segments.iter().filter_map(|s| match s {
             Segment::Env { var, default: None } => Some(var.as_str()),
+            _ => None,
+        })
+    }
+
+    /// Every environment variable this template reads directly (with or without a default).
+    pub fn env_vars(&self) -> impl Iterator<Item = &str> {
+        self.segments.iter().filter_map(|s| match s {
+            Segment::Env { var, .. } => Some(var.as_str()),
             _ => None,
         })
     }
@@ -199,11 +216,16 @@ impl Template {
                         }
                     }
                 }
-                Segment::Env { var, default } => match (env.var(var), default) {
-                    (Some(v), _) => out.push_str(&v),
-                    (None, Some(d)) => out.push_str(d),
-                    (None, None) => return Err(RenderError::MissingEnv(var.clone())),
-                },
+                Segment::Env { var, default } => {
+                    let value = expand::resolve(var, default.as_deref(), env).map_err(|e| {
+                        RenderError::MissingEnv(match e {
+                            ExpandError::Missing(name) => name,
+                            // Defaults were checked by `parse`; name the variable regardless.
+                            ExpandError::Syntax(_) => var.clone(),
+                        })
+                    })?;
+                    out.push_str(&value);
+                }
             }
         }
         Ok(out)
@@ -236,7 +258,8 @@ mod tests {
 
     #[test]
     fn parses_args_env_and_literals() {
-        let t = Template::parse("${BASE:-https://x.test}/v1/{id}/{env.TOKEN}?{\"json\": 1}");
+        let t =
+            Template::parse("${BASE:-https://x.test}/v1/{id}/{env.TOKEN}?{\"json\": 1}").unwrap();
         assert_eq!(t.args().collect::<Vec<_>>(), vec!["id"]);
         assert_eq!(t.required_env().collect::<Vec<_>>(), vec!["TOKEN"]);
         let env = MapEnv([("TOKEN".to_string(), "t0k".to_string())].into());
@@ -248,13 +271,13 @@ mod tests {
 
     #[test]
     fn env_overrides_default_and_missing_env_is_named() {
-        let t = Template::parse("${BASE:-http://default}/x");
+        let t = Template::parse("${BASE:-http://default}/x").unwrap();
         let env = MapEnv([("BASE".to_string(), "http://127.0.0.1:9".to_string())].into());
         assert_eq!(
             t.render(&obj(json!({})), &env, Encoding::Raw).unwrap(),
             "http://127.0.0.1:9/x"
         );
-        let t = Template::parse("Bearer ${API_TOKEN}");
+        let t = Template::parse("Bearer ${API_TOKEN}").unwrap();
         assert_eq!(
             t.render(&obj(json!({})), &MapEnv::default(), Encoding::Raw),
             Err(RenderError::MissingEnv("API_TOKEN".to_string()))
@@ -263,7 +286,7 @@ mod tests {
 
     #[test]
     fn missing_arg_and_sole_arg() {
-        let t = Template::parse("{count}");
+        let t = Template::parse("{count}").unwrap();
         assert_eq!(t.sole_arg(), Some("count"));
         assert_eq!(
             t.render(&obj(json!({})), &ProcessEnv, Encoding::Raw),
@@ -274,6 +297,45 @@ mod tests {
                 .unwrap(),
             "3"
         );
-        assert_eq!(Template::parse("x{count}").sole_arg(), None);
+        assert_eq!(Template::parse("x{count}").unwrap().sole_arg(), None);
+    }
+
+    #[test]
+    fn shares_the_config_grammar_for_empty_values_escapes_and_nesting() {
+        let env = MapEnv(
+            [
+                ("EMPTY".to_string(), String::new()),
+                ("TOKEN".to_string(), "t0k".to_string()),
+            ]
+            .into(),
+        );
+        let render = |text: &str| {
+            Template::parse(text)
+                .unwrap()
+                .render(&obj(json!({})), &env, Encoding::Raw)
+        };
+        // Same answers as `config::expand` gives for the same text.
+        for text in [
+            "${EMPTY:-used when empty}",
+            "${EMPTY}",
+            "${NOPE:-${TOKEN}}",
+            "${NOPE:-a:-b}",
+            "$${TOKEN}",
+            "cost: $5 and $$",
+            "$TOKEN",
+        ] {
+            let config = expand::expand(text, &env).unwrap();
+            assert_eq!(render(text).unwrap(), config, "{text}");
+        }
+        assert_eq!(render("${EMPTY:-d}").unwrap(), "d");
+        assert_eq!(render("${EMPTY}").unwrap(), "");
+        assert_eq!(render("$${TOKEN}").unwrap(), "${TOKEN}");
+        assert_eq!(
+            render("${NOPE:-${ALSO_NOPE}}"),
+            Err(RenderError::MissingEnv("ALSO_NOPE".to_string()))
+        );
+        for bad in ["${TOKEN", "${1X}", "${A B}", "${}", "${X:-${Y}"] {
+            assert!(Template::parse(bad).is_err(), "{bad}");
+        }
     }
 }

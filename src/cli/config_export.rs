@@ -51,11 +51,31 @@ pub fn redact_backend(backend: &mut Value) {
     }
 }
 
-/// The whole document with every backend redacted.
+/// The whole document with every backend and every API key (`key`, `key_sha256`,
+/// `bearer_token`; a digest is an offline-guessing target) redacted.
 pub fn redact(doc: &mut Value) {
     if let Some(Value::Object(backends)) = doc.get_mut("backends") {
         for b in backends.values_mut() {
             redact_backend(b);
+        }
+    }
+    let hide = |v: &mut Value| {
+        if !v.as_str().is_some_and(is_reference) {
+            *v = Value::String(REDACTED.into());
+        }
+    };
+    if let Some(Value::Object(auth)) = doc.get_mut("auth") {
+        if let Some(v) = auth.get_mut("bearer_token") {
+            hide(v);
+        }
+        if let Some(Value::Array(keys)) = auth.get_mut("api_keys") {
+            for k in keys {
+                for field in ["key", "key_sha256"] {
+                    if let Some(v) = k.get_mut(field) {
+                        hide(v);
+                    }
+                }
+            }
         }
     }
 }
@@ -94,5 +114,20 @@ mod tests {
         assert_eq!(v["backends"]["b"]["headers"]["Authorization"], REDACTED);
         assert_eq!(v["backends"]["a"]["command"], "x");
         assert!(!serde_saphyr::to_string(&v).unwrap().contains("secret"));
+    }
+
+    #[test]
+    fn redacts_api_keys() {
+        let mut v = json!({"auth": {"bearer_token": "tok-literal", "api_keys": [
+            {"name": "a", "key": "key-literal", "allowed_tools": ["x"]},
+            {"name": "b", "key_sha256": "ab12"},
+            {"name": "c", "key": "${C_KEY}"}]}});
+        redact(&mut v);
+        let text = serde_json::to_string(&v).unwrap();
+        for secret in ["tok-literal", "key-literal", "ab12"] {
+            assert!(!text.contains(secret), "{text}");
+        }
+        assert_eq!(v["auth"]["api_keys"][2]["key"], "${C_KEY}");
+        assert_eq!(v["auth"]["api_keys"][0]["name"], "a");
     }
 }

@@ -9,6 +9,7 @@ mod config_export;
 mod doctor;
 pub mod get;
 pub mod init;
+mod keys;
 mod list;
 pub mod probe;
 pub mod remove;
@@ -82,6 +83,8 @@ pub enum Command {
     Config(ConfigCommand),
     /// REST capabilities: import OpenAPI specs, validate, list, pin and approve files
     Cap(cap::CapArgs),
+    /// API keys for the HTTP listener: add (printed once), list, revoke
+    Keys(keys::KeysArgs),
     /// Print a shell completion script
     Completions(completions::CompletionsArgs),
     #[command(name = "__reaper", hide = true)]
@@ -132,6 +135,7 @@ pub fn run(cli: Cli) -> ExitCode {
             edge(config_export::run(cli.global.config.as_deref(), args))
         }
         Command::Cap(args) => edge(cap::run_blocking(args, cli.global.config.as_deref())),
+        Command::Keys(args) => edge(keys::run(args)),
         Command::Completions(args) => edge(completions::run(
             args,
             <Cli as clap::CommandFactory>::command(),

@@ -94,6 +94,7 @@ pub fn backend_config(args: &ProbeArgs) -> Result<BackendConfig, String> {
     };
     Ok(BackendConfig {
         name: "probe".into(),
+        tags: Vec::new(),
         description: None,
         enabled: true,
         transport,

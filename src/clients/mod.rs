@@ -220,7 +220,7 @@ pub enum ClientError {
     },
     #[error("no home directory: set HOME (or USERPROFILE on Windows)")]
     NoHome,
-    #[error("unknown client `{name}`{}; known clients: {known}", suggestion.as_ref().map(|s| format!(" (did you mean `{s}`?)")).unwrap_or_default())]
+    #[error("unknown client `{name}`{}; known clients: {known}", crate::suggest::phrase(suggestion.as_deref()))]
     UnknownClient {
         name: String,
         suggestion: Option<String>,
@@ -357,12 +357,8 @@ pub fn by_id(id: &str) -> Result<&'static dyn Client, ClientError> {
     if let Some(c) = all().into_iter().find(|c| c.id() == wanted) {
         return Ok(c);
     }
-    let suggestion = all()
-        .into_iter()
-        .map(|c| (strsim::jaro_winkler(c.id(), &wanted), c.id()))
-        .filter(|(score, _)| *score > 0.8)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, id)| id.to_string());
+    let suggestion =
+        crate::suggest::closest(&wanted, all().into_iter().map(|c| c.id())).map(str::to_string);
     Err(ClientError::UnknownClient {
         name: id.to_string(),
         suggestion,

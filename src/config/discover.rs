@@ -222,6 +222,8 @@ pub(super) fn finish(f: FileConfig, sources: Vec<PathBuf>) -> Config {
         scanner_allow: crate::scanner::AllowList {
             entries: f.scanner_allow.unwrap_or_default(),
         },
+        auth: f.auth.unwrap_or_default(),
+        request_log: f.request_log.unwrap_or_default(),
         warnings: f.warnings,
     }
 }

@@ -1,4 +1,4 @@
-//! Human durations in config: `500ms`, `30s`, `10m`, `1h`, `1h30m`, or a bare integer of seconds.
+//! Human durations in config: `500ms`, `30s`, `10m`, `1h`, `1h30m`, `30d`, or a bare integer of seconds.
 //!
 //! Owns only the text → `Duration` conversion; it never decides which keys take durations or
 //! what their bounds are (that is `schema`'s job).
@@ -16,7 +16,7 @@ pub fn parse(text: &str) -> Result<Duration, String> {
     }
     let bad = || {
         format!(
-            "`{text}` is not a duration (use e.g. `30s`, `500ms`, `10m`, `1h`, or an integer number of seconds)"
+            "`{text}` is not a duration (use e.g. `30s`, `500ms`, `10m`, `1h`, `30d`, or an integer number of seconds)"
         )
     };
     let mut total = Duration::ZERO;
@@ -36,6 +36,7 @@ pub fn parse(text: &str) -> Result<Duration, String> {
             "s" => Some(Duration::from_secs(amount)),
             "m" => amount.checked_mul(60).map(Duration::from_secs),
             "h" => amount.checked_mul(3600).map(Duration::from_secs),
+            "d" => amount.checked_mul(86_400).map(Duration::from_secs),
             _ => return Err(bad()),
         };
         total = part
@@ -58,11 +59,12 @@ mod tests {
         assert_eq!(parse("45"), Ok(Duration::from_secs(45)));
         assert_eq!(parse("1h30m"), Ok(Duration::from_secs(5400)));
         assert_eq!(parse("2m500ms"), Ok(Duration::from_millis(120_500)));
+        assert_eq!(parse("30d"), Ok(Duration::from_secs(30 * 86_400)));
     }
 
     #[test]
     fn rejects_garbage() {
-        for bad in ["", "s", "30x", "1.5s", "-3s", "30 s", "ten", "5d"] {
+        for bad in ["", "s", "30x", "1.5s", "-3s", "30 s", "ten", "5w"] {
             let err = parse(bad).unwrap_err();
             assert!(err.contains("duration"), "{bad}: {err}");
         }

@@ -19,7 +19,7 @@ pub enum ConfigError {
         column: usize,
         message: String,
     },
-    #[error("{}: unknown key `{key}`{}", at(path, *line, *column), suggestion.as_ref().map(|s| format!(" (did you mean `{s}`?)")).unwrap_or_default())]
+    #[error("{}: unknown key `{key}`{}", at(path, *line, *column), crate::suggest::phrase(suggestion.as_deref()))]
     UnknownKey {
         path: PathBuf,
         line: usize,

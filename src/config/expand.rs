@@ -1,21 +1,24 @@
 //! `${VAR}` / `${VAR:-default}` expansion and `~` expansion of single config values.
 //!
-//! Owns the expansion grammar: `${NAME}` is the variable's value (an error when unset),
-//! `${NAME:-text}` falls back to `text` (which may itself contain `${…}`) when the variable is
-//! unset or empty, `$$` is a literal `$`, and any other `$` is kept as written. It works on one
-//! already-parsed value at a time and never on YAML text, so a variable's value can never inject
-//! keys. It reads the environment only through the lookup it is given.
+//! Owns the one `${…}` grammar of the project, used by `gateway.yaml` values and by capability
+//! templates alike: `${NAME}` is the variable's value (an error when unset; empty when set to
+//! the empty string), `${NAME:-text}` falls back to `text` (which may itself contain `${…}`) when
+//! the variable is unset or empty, `$$` is a literal `$`, and any other `$` is kept as written. It
+//! works on one already-parsed value at a time and never on YAML text, so a variable's value can
+//! never inject keys. It reads the environment only through the [`Vars`] it is given.
 
 use std::path::{Path, PathBuf};
 
-/// How expansion sees the outside world. Tests pass a map; real loads pass the process env.
-pub(crate) trait Vars {
+/// How expansion sees the outside world. Tests pass a map or a closure; real loads pass the
+/// process env.
+pub trait Vars {
     /// The variable's value, `None` when unset (or not valid UTF-8).
     fn var(&self, name: &str) -> Option<String>;
 }
 
 /// The process environment.
-pub(crate) struct ProcessEnv;
+#[derive(Debug, Default, Clone, Copy)]
+pub struct ProcessEnv;
 
 impl Vars for ProcessEnv {
     fn var(&self, name: &str) -> Option<String> {
@@ -30,39 +33,82 @@ impl<F: Fn(&str) -> Option<String>> Vars for F {
 }
 
 /// Why a value could not be expanded.
-#[derive(Debug, PartialEq, Eq)]
-pub(super) enum ExpandError {
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExpandError {
     /// `${NAME}` with `NAME` unset and no default.
     Missing(String),
     /// Malformed `${…}`; the text explains.
     Syntax(String),
 }
 
+/// What a `$` at the start of a text begins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dollar<'a> {
+    /// `$$`: a literal `$`.
+    Escape,
+    /// `${NAME}` or `${NAME:-default}` (the default not yet expanded).
+    Var {
+        name: &'a str,
+        default: Option<&'a str>,
+    },
+    /// Any other `$`: kept as written.
+    Plain,
+}
+
+/// Reads the construct that starts `s` (which starts with `$`) and the number of bytes it spans.
+/// `text` is the whole value, for messages.
+pub fn dollar<'a>(s: &'a str, text: &str) -> Result<(Dollar<'a>, usize), ExpandError> {
+    let after = s.strip_prefix('$').unwrap_or(s);
+    if after.starts_with('$') {
+        return Ok((Dollar::Escape, 2));
+    }
+    let Some(body_and_tail) = after.strip_prefix('{') else {
+        return Ok((Dollar::Plain, 1));
+    };
+    let end = matching_brace(body_and_tail).ok_or_else(|| {
+        ExpandError::Syntax(format!(
+            "`${{` without a closing `}}` in `{text}` (write `$$` for a literal `$`)"
+        ))
+    })?;
+    let body = &body_and_tail[..end];
+    let (name, default) = match body.split_once(":-") {
+        Some((name, default)) => (name, Some(default)),
+        None => (body, None),
+    };
+    if !is_var_name(name) {
+        return Err(ExpandError::Syntax(format!(
+            "`${{{body}}}`: `{name}` is not a variable name (letters, digits and `_`, not starting with a digit; `${{NAME:-default}}` for a fallback)"
+        )));
+    }
+    Ok((Dollar::Var { name, default }, end + 3))
+}
+
 /// Expands every `${…}` and `$$` in `text`.
-pub(super) fn expand(text: &str, vars: &dyn Vars) -> Result<String, ExpandError> {
+pub fn expand(text: &str, vars: &dyn Vars) -> Result<String, ExpandError> {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(i) = rest.find('$') {
         out.push_str(&rest[..i]);
-        let after = &rest[i + 1..];
-        if let Some(tail) = after.strip_prefix('$') {
-            out.push('$');
-            rest = tail;
-        } else if let Some(body_and_tail) = after.strip_prefix('{') {
-            let end = matching_brace(body_and_tail).ok_or_else(|| {
-                ExpandError::Syntax(format!(
-                    "`${{` without a closing `}}` in `{text}` (write `$$` for a literal `$`)"
-                ))
-            })?;
-            out.push_str(&substitute(&body_and_tail[..end], vars)?);
-            rest = &body_and_tail[end + 1..];
-        } else {
-            out.push('$');
-            rest = after;
+        let (construct, len) = dollar(&rest[i..], text)?;
+        match construct {
+            Dollar::Escape | Dollar::Plain => out.push('$'),
+            Dollar::Var { name, default } => out.push_str(&resolve(name, default, vars)?),
         }
+        rest = &rest[i + len..];
     }
     out.push_str(rest);
     Ok(out)
+}
+
+/// The value of `${name}` / `${name:-default}`: the variable when set (and, with a default,
+/// not empty), else the default, itself expanded.
+pub fn resolve(name: &str, default: Option<&str>, vars: &dyn Vars) -> Result<String, ExpandError> {
+    match (vars.var(name), default) {
+        (Some(v), Some(_)) if !v.is_empty() => Ok(v),
+        (Some(v), None) => Ok(v),
+        (_, Some(default)) => expand(default, vars),
+        (None, None) => Err(ExpandError::Missing(name.to_string())),
+    }
 }
 
 /// Index of the `}` closing a `${` whose body starts at `s[0]`, counting nested `${…}`.
@@ -86,25 +132,8 @@ fn matching_brace(s: &str) -> Option<usize> {
     None
 }
 
-fn substitute(body: &str, vars: &dyn Vars) -> Result<String, ExpandError> {
-    let (name, default) = match body.split_once(":-") {
-        Some((name, default)) => (name, Some(default)),
-        None => (body, None),
-    };
-    if !is_var_name(name) {
-        return Err(ExpandError::Syntax(format!(
-            "`${{{body}}}`: `{name}` is not a variable name (letters, digits and `_`, not starting with a digit; `${{NAME:-default}}` for a fallback)"
-        )));
-    }
-    match (vars.var(name), default) {
-        (Some(v), Some(_)) if !v.is_empty() => Ok(v),
-        (Some(v), None) => Ok(v),
-        (_, Some(default)) => expand(default, vars),
-        (None, None) => Err(ExpandError::Missing(name.to_string())),
-    }
-}
-
-fn is_var_name(name: &str) -> bool {
+/// Is `name` a variable name (letters, digits and `_`, not starting with a digit)?
+pub fn is_var_name(name: &str) -> bool {
     let mut chars = name.chars();
     matches!(chars.next(), Some(c) if c == '_' || c.is_ascii_alphabetic())
         && chars.all(|c| c == '_' || c.is_ascii_alphanumeric())

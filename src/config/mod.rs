@@ -9,16 +9,20 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
+mod auth;
 mod discover;
 mod duration;
 mod error;
-mod expand;
+pub mod expand;
 mod load;
 mod schema;
 #[cfg(test)]
 mod tests;
-mod yaml;
+pub(crate) mod yaml;
 
+pub use auth::{
+    ApiKey, AuthConfig, JwksSource, JwtAlgorithm, JwtConfig, RequestLogConfig, ScopeGrant,
+};
 pub use discover::{
     Found, Origin, PROJECT_FILE_NAMES, SYSTEM_CONFIG_FILE, SearchPaths, discover_in, project_file,
 };
@@ -49,6 +53,10 @@ pub struct Config {
     pub log: LogConfig,
     /// `scanner.allow`: tool-description findings the operator accepted (per server, tool, rule).
     pub scanner_allow: crate::scanner::AllowList,
+    /// `auth:`: API keys, JWT, default rate limit (used by the HTTP listener).
+    pub auth: AuthConfig,
+    /// `request_log:`: the per-call log in memory and in the state dir.
+    pub request_log: RequestLogConfig,
     /// Keys that were accepted but are not implemented (keys of the MikkoParkkola/mcp-gateway
     /// format such as `failsafe`), as `file:line: message`. Loading happens before logging is
     /// set up, so the caller reports them with [`Config::log_warnings`] once it is.
@@ -90,6 +98,8 @@ pub struct ToolRef {
 pub struct BackendConfig {
     /// `[A-Za-z0-9_-]{1,32}`.
     pub name: String,
+    /// `tags:`: labels usable in scopes (`@tag`) and REST filters (`?tag=`).
+    pub tags: Vec<String>,
     pub description: Option<String>,
     pub enabled: bool,
     pub transport: Transport,
@@ -199,6 +209,8 @@ impl Default for Config {
                 file: None,
             },
             scanner_allow: crate::scanner::AllowList::default(),
+            auth: AuthConfig::default(),
+            request_log: RequestLogConfig::default(),
             warnings: Vec::new(),
         }
     }

@@ -12,6 +12,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+mod auth;
+
 use super::expand::{self, ExpandError, Vars};
 use super::yaml::{Key, Node, Pos, TypedKind, Value};
 use super::{
@@ -43,6 +45,10 @@ pub(super) struct FileConfig {
     pub log_file: Option<PathBuf>,
     /// `scanner.allow`: exceptions to the tool-description scanner.
     pub scanner_allow: Option<Vec<crate::scanner::AllowEntry>>,
+    /// `auth:` (replaced as a whole by an upper layer).
+    pub auth: Option<super::AuthConfig>,
+    /// `request_log:` (replaced as a whole by an upper layer).
+    pub request_log: Option<super::RequestLogConfig>,
     /// Accepted but unimplemented keys, as `file:line: message`.
     pub warnings: Vec<String>,
 }
@@ -87,6 +93,8 @@ impl FileConfig {
             log_format: upper.log_format.or(self.log_format),
             log_file: upper.log_file.or(self.log_file),
             scanner_allow: upper.scanner_allow.or(self.scanner_allow),
+            auth: upper.auth.or(self.auth),
+            request_log: upper.request_log.or(self.request_log),
             warnings: self.warnings,
         })
     }
@@ -103,12 +111,13 @@ const TOP: &[&str] = &[
     "scanner",
     "inherit",
     "share",
+    "auth",
+    "request_log",
 ];
 const SCANNER: &[&str] = &["allow"];
 const ALLOW_ENTRY: &[&str] = &["server", "backend", "tool", "rules"];
 const TOP_IGNORED: &[&str] = &[
     "env_files",
-    "auth",
     "streaming",
     "failsafe",
     "cache",
@@ -153,6 +162,7 @@ const BACKEND: &[&str] = &[
     "timeout",
     "idle_timeout",
     "stop_when_idle_for",
+    "tags",
     "http_url",
     "url",
     "headers",
@@ -324,12 +334,14 @@ impl Cx<'_> {
                 ));
                 continue;
             }
-            let suggestion = suggest(&k.name, known).or_else(|| {
-                key.is_empty()
-                    .then(|| moved_key(&k.name))
-                    .flatten()
-                    .map(str::to_string)
-            });
+            let suggestion = crate::suggest::closest(&k.name, known.iter().copied())
+                .map(str::to_string)
+                .or_else(|| {
+                    key.is_empty()
+                        .then(|| moved_key(&k.name))
+                        .flatten()
+                        .map(str::to_string)
+                });
             return Err(ConfigError::UnknownKey {
                 path: self.path.to_path_buf(),
                 line: k.pos.line,
@@ -565,6 +577,12 @@ impl Cx<'_> {
                 }
                 out.scanner_allow = Some(entries);
             }
+        }
+        if let Some(n) = top.get("auth") {
+            out.auth = Some(self.auth(n)?);
+        }
+        if let Some(n) = top.get("request_log") {
+            out.request_log = Some(self.request_log(n)?);
         }
         if let Some(n) = top.get("log") {
             let s = self.section(n, "log", LOG, &[])?;
@@ -901,8 +919,31 @@ impl Cx<'_> {
             }
         };
 
+        let tags = match s.get("tags") {
+            Some(n) => {
+                let tkey = k("tags");
+                let mut tags: Vec<String> = Vec::new();
+                for item in self.seq(n, &tkey)? {
+                    let tag = self.nonempty_string(item, &tkey)?;
+                    if !valid_backend_name(&tag) {
+                        return Err(self.invalid(
+                            item.pos,
+                            &tkey,
+                            format!("`{tag}` is not a valid tag: use 1–32 characters from A–Z, a–z, 0–9, `_` and `-`"),
+                        ));
+                    }
+                    if !tags.contains(&tag) {
+                        tags.push(tag);
+                    }
+                }
+                tags
+            }
+            None => Vec::new(),
+        };
+
         Ok(BackendConfig {
             name: name.clone(),
+            tags,
             description,
             enabled,
             transport,
@@ -1047,24 +1088,6 @@ fn check_url(url: &str) -> Result<(), String> {
 fn url_path_is_sse(url: &str) -> bool {
     let without_query = url.split(['?', '#']).next().unwrap_or_default();
     without_query.trim_end_matches('/').ends_with("/sse")
-}
-
-/// The closest known key to `unknown`, if one is close enough to be a typo: a small edit
-/// distance (`comand` → `command`) or a strong common prefix (`directory` → `directories`).
-pub(super) fn suggest(unknown: &str, known: &[&str]) -> Option<String> {
-    let norm = |s: &str| s.to_ascii_lowercase().replace('-', "_");
-    let u = norm(unknown);
-    let limit = if u.chars().count() >= 5 { 2 } else { 1 };
-    known
-        .iter()
-        .map(|k| {
-            let k_norm = norm(k);
-            let distance = strsim::damerau_levenshtein(&u, &k_norm);
-            (strsim::jaro_winkler(&u, &k_norm), distance, *k)
-        })
-        .filter(|(similarity, distance, _)| *distance <= limit || *similarity >= 0.9)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, _, k)| k.to_string())
 }
 
 fn moved_key(name: &str) -> Option<&'static str> {

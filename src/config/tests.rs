@@ -16,6 +16,8 @@ fn vars(name: &str) -> Option<String> {
         "PORT" => Some("4000".into()),
         "SPACEY" => Some("a b".into()),
         "EVIL" => Some("x\nbackends: {pwn: {command: rm}}".into()),
+        "READER_KEY" => Some("reader-key-0123456789abcdef".into()),
+        "SHORT_KEY" => Some("short".into()),
         _ => None,
     }
 }
@@ -932,4 +934,127 @@ fn listener_keys_and_share_are_read() {
     assert!(message.contains("not a size"), "{message}");
     let (_, key, _) = invalid("share: maybe\n");
     assert_eq!(key, "share");
+}
+
+// ---- auth and request_log -------------------------------------------------------------------
+
+#[test]
+fn auth_section_loads_keys_jwt_and_scopes() {
+    use sha2::{Digest, Sha256};
+    let digest = hex::encode(Sha256::digest(b"writer-key-0123456789abcdef"));
+    let c = ok(&format!(
+        r#"
+backends:
+  time: {{ command: "uvx mcp-server-time", tags: [util, local] }}
+auth:
+  enabled: true
+  rate_limit: 120
+  api_keys:
+    - name: reader
+      key: "${{READER_KEY}}"
+      allowed_tools: ["time/*", "search_*"]
+      denied_tools: ["*/delete_*"]
+      rate_limit: 60
+    - name: writer
+      key_sha256: "sha256:{digest}"
+      backends: [time, "@util"]
+      admin: true
+      expires_at: "2099-01-01T00:00:00Z"
+  jwt:
+    issuer: https://idp.example
+    audiences: [mcp-gateway]
+    jwks_uri: https://idp.example/jwks.json
+    algorithms: [RS256, ES256]
+    scopes:
+      "mcp:read": {{ allowed_tools: ["time/*"], rate_limit: 30 }}
+      "mcp:admin": {{ admin: true }}
+request_log:
+  memory_entries: 50
+  max_file_size: 1MiB
+  max_files: 3
+  log_arguments: true
+"#
+    ));
+    assert_eq!(c.backends["time"].tags, ["util", "local"]);
+    let a = &c.auth;
+    assert!(a.enabled);
+    assert_eq!(a.rate_limit, 120);
+    assert_eq!(a.api_keys.len(), 2);
+    let r = &a.api_keys[0];
+    assert_eq!(r.name, "reader");
+    assert_eq!(
+        r.sha256,
+        <[u8; 32]>::from(Sha256::digest(b"reader-key-0123456789abcdef"))
+    );
+    assert_eq!(r.rate_limit, Some(60));
+    assert!(r.grant.permits("time", "now", &[]));
+    assert!(!r.grant.permits("time", "delete_all", &[]));
+    assert!(!r.grant.permits("git", "log", &[]));
+    let w = &a.api_keys[1];
+    assert_eq!(hex::encode(w.sha256), digest);
+    assert!(w.admin && w.expires_at.is_some());
+    assert!(w.grant.permits("time", "anything", &[]));
+    assert!(w.grant.permits("other", "x", &["util".to_string()]));
+    assert!(!w.grant.permits("other", "x", &[]));
+    // Debug output never shows a digest.
+    assert!(!format!("{a:?}").contains(&digest));
+    let j = a.jwt.as_ref().unwrap();
+    assert_eq!(
+        j.jwks,
+        JwksSource::Url("https://idp.example/jwks.json".into())
+    );
+    assert_eq!(j.algorithms, [JwtAlgorithm::RS256, JwtAlgorithm::ES256]);
+    assert_eq!(
+        (j.subject_claim.as_str(), j.scope_claim.as_str()),
+        ("sub", "scope")
+    );
+    assert_eq!(j.scopes["mcp:read"].rate_limit, Some(30));
+    assert!(j.scopes["mcp:admin"].admin);
+    let l = &c.request_log;
+    assert_eq!(
+        (l.memory_entries, l.max_file_size, l.max_files),
+        (50, 1024 * 1024, 3)
+    );
+    assert!(l.enabled && l.file && l.log_arguments && !l.log_results);
+    // Defaults: off, nothing configured; the log is on with a file.
+    let d = ok("");
+    assert!(!d.auth.enabled && d.auth.api_keys.is_empty() && d.auth.jwt.is_none());
+    assert_eq!(d.request_log, RequestLogConfig::default());
+    assert!(!ok("auth: none\n").auth.enabled);
+}
+
+#[test]
+fn auth_mistakes_name_the_key() {
+    let keyed = |body: &str| format!("auth:\n  api_keys:\n    - name: a\n{body}");
+    for (text, needle) in [
+        ("auth:\n  enabeld: true\n".to_string(), "did you mean `enabled`"),
+        (keyed("      kee: x\n"), "did you mean `key`"),
+        (keyed("      key: \"${SHORT_KEY}\"\n"), "shorter than 16"),
+        (keyed("      key: \"abcdefghijklmnopq \"\n"), "trailing whitespace"),
+        (keyed("      key_sha256: nothex\n"), "64 hexadecimal"),
+        (keyed("      key: \"${NOPE}\"\n"), "`NOPE` is not set"),
+        (keyed(""), "needs `key`"),
+        (keyed("      key: \"${READER_KEY}\"\n      allowed_tools: [\"time/\"]\n"), "api_keys[0].allowed_tools[0]"),
+        (keyed("      key: \"${READER_KEY}\"\n      rate_limit: -1\n"), "rate_limit"),
+        (keyed("      key: \"${READER_KEY}\"\n      expires_at: tomorrow\n"), "RFC 3339"),
+        (keyed("      key: \"${READER_KEY}\"\n    - name: a\n      key: \"${READER_KEY}\"\n"), "names another key"),
+        (keyed("      key: \"${READER_KEY}\"\n    - name: b\n      key: \"${READER_KEY}\"\n"), "same secret"),
+        ("auth:\n  jwt:\n    issuer: x\n    jwks_file: /k.json\n".to_string(), "needs `audiences`"),
+        ("auth:\n  jwt:\n    issuer: x\n    audiences: [a]\n".to_string(), "needs `jwks_uri` or `jwks_file`"),
+        ("auth:\n  jwt:\n    issuer: x\n    audiences: [a]\n    jwks_uri: http://idp.example/k\n".to_string(), "must be https://"),
+        ("auth:\n  jwt:\n    issuer: x\n    audiences: [a]\n    jwks_file: /k\n    algorithms: [none]\n".to_string(), "unsigned tokens"),
+        ("auth:\n  jwt:\n    issuer: x\n    audiences: [a]\n    jwks_file: /k\n    algorithms: [HS256]\n".to_string(), "HMAC"),
+        ("backends:\n  t:\n    command: x\n    tags: [\"a b\"]\n".to_string(), "not a valid tag"),
+        ("request_log:\n  max_file_size: 10\n".to_string(), "at least 4 KiB"),
+    ] {
+        let e = err(&text).to_string();
+        assert!(e.contains(needle), "{text}\n→ {e}");
+        assert!(e.contains("/proj/gateway.yaml:"), "{e}");
+        assert!(!e.contains("reader-key-0123456789abcdef"), "{e}");
+    }
+    // Plain http is fine on loopback (a local identity provider or a test).
+    let c = ok(
+        "auth:\n  jwt:\n    issuer: x\n    audiences: [a]\n    jwks_uri: http://127.0.0.1:9/k\n",
+    );
+    assert!(c.auth.jwt.is_some());
 }

@@ -1,9 +1,11 @@
 //! YAML text → a location-annotated node tree.
 //!
-//! Owns the one call into `serde-saphyr` and turns its output into [`Node`]s that remember the line
-//! and column of every key and value, so later stages can name the exact spot of a problem. It
-//! never interprets keys or values (that is `schema`'s job) and never expands variables: the tree
-//! holds the file's text exactly as written, so a variable's value can never become YAML syntax.
+//! Owns reading the project's hand-written YAML files (`gateway.yaml` and capability files): the
+//! one call into `serde-saphyr` (YAML 1.2 booleans only) and [`Node`]s that remember the line and
+//! column of every key and value, so later stages can name the exact spot of a problem
+//! ([`Node::locate`] finds a dotted key). It never interprets keys or values (that is the
+//! schema's job) and never expands variables: the tree holds the file's text exactly as written,
+//! so a variable's value can never become YAML syntax.
 
 use std::fmt;
 use std::path::Path;
@@ -16,7 +18,7 @@ use super::ConfigError;
 /// A 1-based position in the config file (0 when the parser could not tell).
 /// Ordered by line, then column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
-pub(super) struct Pos {
+pub(crate) struct Pos {
     pub line: usize,
     pub column: usize,
 }
@@ -32,20 +34,20 @@ impl Pos {
 
 /// One YAML node with its position.
 #[derive(Debug, Clone, PartialEq)]
-pub(super) struct Node {
+pub(crate) struct Node {
     pub value: Value,
     pub pos: Pos,
 }
 
 /// A mapping key: always text (numbers and booleans keep their spelling).
 #[derive(Debug, Clone, PartialEq)]
-pub(super) struct Key {
+pub(crate) struct Key {
     pub name: String,
     pub pos: Pos,
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub(super) enum Value {
+pub(crate) enum Value {
     /// `~`, `null` or an empty value.
     Null,
     /// A quoted or plain string.
@@ -62,7 +64,7 @@ pub(super) enum Value {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub(super) enum TypedKind {
+pub(crate) enum TypedKind {
     Bool(bool),
     Int(i128),
     Float(f64),
@@ -92,9 +94,72 @@ impl Value {
     }
 }
 
+impl Node {
+    /// The position of the key at `dotted` (`providers.primary.config.method`), or of its
+    /// nearest ancestor key that exists; `None` when not even the first key exists. List items
+    /// are transparent (`list.b` finds `b` inside an item of `list`), and a key that itself
+    /// contains dots is matched whole.
+    pub(crate) fn locate(&self, dotted: &str) -> Option<Pos> {
+        if dotted.is_empty() {
+            return None;
+        }
+        match &self.value {
+            Value::Map(entries) => {
+                let mut ancestor = None;
+                for (key, node) in entries {
+                    let name = key.name.as_str();
+                    if dotted == name {
+                        return Some(key.pos);
+                    }
+                    let Some(rest) = dotted.strip_prefix(name).and_then(|r| r.strip_prefix('.'))
+                    else {
+                        continue;
+                    };
+                    match node.locate(rest) {
+                        Some(pos) => return Some(pos),
+                        None => {
+                            ancestor.get_or_insert(key.pos);
+                        }
+                    }
+                }
+                ancestor
+            }
+            Value::Seq(items) => items.iter().find_map(|n| n.locate(dotted)),
+            _ => None,
+        }
+    }
+
+    /// The tree as JSON: keys as text, booleans and numbers as JSON booleans and numbers (a
+    /// number JSON cannot hold keeps its spelling as a string).
+    pub(crate) fn to_json(&self) -> serde_json::Value {
+        use serde_json::Value as J;
+        match &self.value {
+            Value::Null => J::Null,
+            Value::Str(s) => J::String(s.clone()),
+            Value::Typed { raw, kind } => match *kind {
+                TypedKind::Bool(b) => J::Bool(b),
+                TypedKind::Int(i) => i64::try_from(i)
+                    .map(J::from)
+                    .or_else(|_| u64::try_from(i).map(J::from))
+                    .unwrap_or_else(|_| J::String(raw.clone())),
+                TypedKind::Float(f) => serde_json::Number::from_f64(f)
+                    .map(J::Number)
+                    .unwrap_or_else(|| J::String(raw.clone())),
+            },
+            Value::Seq(items) => J::Array(items.iter().map(Node::to_json).collect()),
+            Value::Map(entries) => J::Object(
+                entries
+                    .iter()
+                    .map(|(k, v)| (k.name.clone(), v.to_json()))
+                    .collect(),
+            ),
+        }
+    }
+}
+
 /// Parses `text` (read from `path`, used in messages) into a node tree. An empty file or a file
 /// holding only comments is an empty mapping.
-pub(super) fn parse(text: &str, path: &Path) -> Result<Node, ConfigError> {
+pub(crate) fn parse(text: &str, path: &Path) -> Result<Node, ConfigError> {
     let options = serde_saphyr::options! {
         with_snippet: false,
         // YAML 1.2 booleans only: `on`/`no`/`y` stay strings.
@@ -381,6 +446,36 @@ mod tests {
         assert!(
             msg.starts_with("g.yaml:2:1: duplicate mapping key `server`"),
             "{msg}"
+        );
+    }
+
+    #[test]
+    fn locates_nested_keys_lists_and_nearest_ancestors() {
+        // The cases of the capability loader's former line index.
+        let text = "name: x\ndescription: |\n  not: a key\nproviders:\n  primary:\n    config:\n      method: GET\n      headers:\n        \"X-Key\": v\nlist:\n  - a: 1\n    b: 2\n";
+        let root = p(text);
+        let line = |k: &str| root.locate(k).map(|p| p.line);
+        assert_eq!(line("name"), Some(1));
+        assert_eq!(line("description.not"), Some(2));
+        assert_eq!(line("providers.primary.config.method"), Some(7));
+        assert_eq!(line("providers.primary.config.headers.X-Key"), Some(9));
+        assert_eq!(line("providers.primary.config.nope"), Some(6));
+        assert_eq!(line("list.b"), Some(12));
+        assert_eq!(line("missing"), None);
+        assert_eq!(line(""), None);
+        let dotted = p("headers:\n  x.key: 1\n");
+        assert_eq!(dotted.locate("headers.x.key").map(|p| p.line), Some(2));
+    }
+
+    #[test]
+    fn to_json_keeps_types_and_yaml_1_2_booleans() {
+        let root = p("a: [1, -2, 1.5, true, null, \"s\"]\nb: {on: off, n: y}\n");
+        assert_eq!(
+            root.to_json(),
+            serde_json::json!({
+                "a": [1, -2, 1.5, true, null, "s"],
+                "b": {"on": "off", "n": "y"}
+            })
         );
     }
 }

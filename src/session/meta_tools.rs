@@ -203,12 +203,34 @@ async fn invoke(
             .map(|e| e.tool(tool).map(requires_task))
     };
     let mut found = known(gw);
+    if found.is_none() {
+        // Never listed yet: learn (and screen) its tools before forwarding anything, so a tool
+        // the scanner withholds is never called, not even before the first discovery. A
+        // discovery under way is bounded by the backend's own timeout (start, then list).
+        gw.wait_for_discovery_of(server, 2 * backend.config.timeout + DISCOVERY_WAIT)
+            .await;
+        found = known(gw);
+        if found.is_none() {
+            gw.refresh(server).await;
+            found = known(gw);
+        }
+    }
     if matches!(found, Some(None)) && backend.status() != crate::backend::Status::Running {
         // The catalog may predate the backend's current tools: look again before refusing.
         gw.refresh(server).await;
         found = known(gw);
     }
     match found {
+        None => {
+            let why = match backend.status() {
+                crate::backend::Status::Failed(reason) => reason,
+                other => other.label().to_string(),
+            };
+            return Ok(tool_error(format!(
+                "cannot invoke {server}/{tool}: the tools of server '{server}' could not be \
+                 listed ({why}), and no tool is called before it is screened"
+            )));
+        }
         Some(None) => {
             if let crate::config::Transport::Capabilities(spec) = &backend.config.transport
                 && let Some(reason) = spec.board.quarantine_reason(tool)
@@ -327,16 +349,11 @@ fn first_line(text: &str, max: usize) -> String {
     format!("{}…", cut.trim_end())
 }
 
-/// The candidates closest to `wanted`, best first.
+/// Up to three candidates close to `wanted` (see `crate::suggest`), best first.
 fn nearest<'a>(wanted: &str, candidates: impl IntoIterator<Item = &'a str>) -> Vec<&'a str> {
-    let wanted = wanted.to_lowercase();
-    let mut scored: Vec<(f64, &str)> = candidates
-        .into_iter()
-        .map(|c| (strsim::jaro_winkler(&wanted, &c.to_lowercase()), c))
-        .filter(|(s, _)| *s >= 0.7)
-        .collect();
-    scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(b.1)));
-    scored.into_iter().take(3).map(|(_, c)| c).collect()
+    let mut near = crate::suggest::ranked(wanted, candidates);
+    near.truncate(3);
+    near
 }
 
 fn unknown_server_text(session: &Arc<Session>, server: &str) -> String {

@@ -4,9 +4,11 @@
 
 mod capabilities;
 mod catalog;
+mod cli;
 mod concurrency;
 mod config_errors;
 mod faults;
+mod features;
 mod harness;
 mod http_backends;
 mod inspector;
@@ -15,5 +17,6 @@ mod processes;
 mod protocol;
 mod proxy_features;
 mod real_backends;
+mod security;
 mod serve;
 mod setup;
