@@ -35,5 +35,6 @@ pub mod scope;
 pub mod search;
 pub mod session;
 pub mod setup;
+pub mod skills;
 pub mod state;
 pub mod suggest;

@@ -6,6 +6,7 @@
 //! caller or an [`AuthError`] that says which `WWW-Authenticate` error applies. It never logs or
 //! returns a credential, and it never decides what a tool is (see `scope`).
 
+pub mod challenge;
 pub mod jwt;
 pub mod keys;
 

@@ -455,7 +455,7 @@ fn same_origin(a: &Url, b: &Url) -> bool {
 }
 
 /// Follows redirects only within the origin the request started on.
-fn same_origin_redirects() -> reqwest::redirect::Policy {
+pub(crate) fn same_origin_redirects() -> reqwest::redirect::Policy {
     reqwest::redirect::Policy::custom(|attempt| {
         if attempt.previous().len() > MAX_REDIRECTS {
             return attempt.error(format!("more than {MAX_REDIRECTS} redirects"));
@@ -489,7 +489,7 @@ fn describe_status(method: &str, url: &Url, resp: &reqwest::Response) -> String 
 }
 
 /// An error and its causes on one line ("error sending request: connection refused").
-fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+pub(crate) fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
     let mut out = e.to_string();
     let mut source = e.source();
     while let Some(s) = source {

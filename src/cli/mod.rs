@@ -16,6 +16,7 @@ pub mod remove;
 mod search;
 pub mod serve;
 pub mod setup;
+mod skills;
 mod stdio;
 
 use std::path::PathBuf;
@@ -83,6 +84,8 @@ pub enum Command {
     Config(ConfigCommand),
     /// REST capabilities: import OpenAPI specs, validate, list, pin and approve files
     Cap(cap::CapArgs),
+    /// Agent skills (SKILL.md folders): list, show, import, remove
+    Skills(skills::SkillsArgs),
     /// API keys for the HTTP listener: add (printed once), list, revoke
     Keys(keys::KeysArgs),
     /// Print a shell completion script
@@ -135,6 +138,10 @@ pub fn run(cli: Cli) -> ExitCode {
             edge(config_export::run(cli.global.config.as_deref(), args))
         }
         Command::Cap(args) => edge(cap::run_blocking(args, cli.global.config.as_deref())),
+        Command::Skills(args) => match load_config(&cli.global) {
+            Ok(config) => edge(skills::run(args, &config)),
+            Err(code) => code,
+        },
         Command::Keys(args) => edge(keys::run(args)),
         Command::Completions(args) => edge(completions::run(
             args,

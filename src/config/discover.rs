@@ -73,8 +73,7 @@ pub fn discover_in(explicit: Option<&Path>, cwd: &Path, paths: &SearchPaths) -> 
 /// The nearest project file from `cwd` up to and including the repository root (the nearest
 /// ancestor holding `.git`); only `cwd` itself when there is no repository.
 pub fn project_file(cwd: &Path) -> Option<PathBuf> {
-    let root = cwd.ancestors().find(|dir| dir.join(".git").exists());
-    let stop = root.unwrap_or(cwd);
+    let stop = project_root(cwd);
     for dir in cwd.ancestors() {
         for name in PROJECT_FILE_NAMES {
             let candidate = dir.join(name);
@@ -87,6 +86,14 @@ pub fn project_file(cwd: &Path) -> Option<PathBuf> {
         }
     }
     None
+}
+
+/// Where project-level lookups stop walking up from `cwd`: the repository root (the nearest
+/// ancestor holding `.git`), or `cwd` itself when there is no repository.
+pub fn project_root(cwd: &Path) -> &Path {
+    cwd.ancestors()
+        .find(|dir| dir.join(".git").exists())
+        .unwrap_or(cwd)
 }
 
 /// The user file if it exists, else the system file if it exists.
@@ -213,6 +220,11 @@ pub(super) fn finish(f: FileConfig, sources: Vec<PathBuf>) -> Config {
                 .capabilities_enabled
                 .unwrap_or(d.capabilities.enabled || !capability_dirs.is_empty()),
             directories: capability_dirs,
+        },
+        skills: super::SkillsConfig {
+            enabled: f.skills_enabled.unwrap_or(d.skills.enabled),
+            directories: f.skill_dirs.unwrap_or(d.skills.directories),
+            default_directories: f.skill_default_dirs.unwrap_or(d.skills.default_directories),
         },
         log: super::LogConfig {
             level: f.log_level.or(d.log.level),

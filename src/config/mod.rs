@@ -25,6 +25,7 @@ pub use auth::{
 };
 pub use discover::{
     Found, Origin, PROJECT_FILE_NAMES, SYSTEM_CONFIG_FILE, SearchPaths, discover_in, project_file,
+    project_root,
 };
 pub use duration::parse as parse_duration;
 pub use error::ConfigError;
@@ -50,6 +51,8 @@ pub struct Config {
     /// Backends by name; `BTreeMap` keeps every listing deterministic.
     pub backends: BTreeMap<String, BackendConfig>,
     pub capabilities: CapabilitiesConfig,
+    /// `skills:`: where SKILL.md folders are found (see `crate::skills`).
+    pub skills: SkillsConfig,
     pub log: LogConfig,
     /// `scanner.allow`: tool-description findings the operator accepted (per server, tool, rule).
     pub scanner_allow: crate::scanner::AllowList,
@@ -166,6 +169,19 @@ pub struct CapabilitiesConfig {
     pub directories: Vec<PathBuf>,
 }
 
+/// `skills:` in gateway.yaml.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SkillsConfig {
+    /// `false`: no skills are served (default `true`).
+    pub enabled: bool,
+    /// Extra skill directories (each holds one folder per skill), searched before the defaults;
+    /// relative paths are already resolved against the config file.
+    pub directories: Vec<PathBuf>,
+    /// Also search the locations AI agents document for skills (`~/.claude/skills`, a
+    /// project's `.claude/skills`, …; see `crate::skills::discover`). Default `true`.
+    pub default_directories: bool,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct LogConfig {
     /// An `EnvFilter` directive such as `info` or `mcp_gateway=debug`.
@@ -202,6 +218,11 @@ impl Default for Config {
             capabilities: CapabilitiesConfig {
                 enabled: false,
                 directories: Vec::new(),
+            },
+            skills: SkillsConfig {
+                enabled: true,
+                directories: Vec::new(),
+                default_directories: true,
             },
             log: LogConfig {
                 level: None,

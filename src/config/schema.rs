@@ -40,6 +40,9 @@ pub(super) struct FileConfig {
     pub backend_switches: BTreeMap<String, (bool, Pos)>,
     pub capabilities_enabled: Option<bool>,
     pub capability_dirs: Option<Vec<PathBuf>>,
+    pub skills_enabled: Option<bool>,
+    pub skill_dirs: Option<Vec<PathBuf>>,
+    pub skill_default_dirs: Option<bool>,
     pub log_level: Option<String>,
     pub log_format: Option<LogFormat>,
     pub log_file: Option<PathBuf>,
@@ -89,6 +92,9 @@ impl FileConfig {
             backend_switches: BTreeMap::new(),
             capabilities_enabled: upper.capabilities_enabled.or(self.capabilities_enabled),
             capability_dirs: upper.capability_dirs.or(self.capability_dirs),
+            skills_enabled: upper.skills_enabled.or(self.skills_enabled),
+            skill_dirs: upper.skill_dirs.or(self.skill_dirs),
+            skill_default_dirs: upper.skill_default_dirs.or(self.skill_default_dirs),
             log_level: upper.log_level.or(self.log_level),
             log_format: upper.log_format.or(self.log_format),
             log_file: upper.log_file.or(self.log_file),
@@ -107,6 +113,7 @@ const TOP: &[&str] = &[
     "meta_mcp",
     "backends",
     "capabilities",
+    "skills",
     "log",
     "scanner",
     "inherit",
@@ -189,6 +196,7 @@ const BACKEND_IGNORED: &[&str] = &[
 ];
 const CAPABILITIES: &[&str] = &["enabled", "directories"];
 const CAPABILITIES_IGNORED: &[&str] = &["name"];
+const SKILLS: &[&str] = &["enabled", "directories", "default_directories"];
 const LOG: &[&str] = &["level", "format", "file"];
 const SURFACE_ENTRY: &[&str] = &["server", "tool"];
 /// Flat keys of older formats and where they live now.
@@ -542,6 +550,24 @@ impl Cx<'_> {
                     .map(|item| self.path_value(item, key))
                     .collect::<Result<Vec<_>, _>>()?;
                 out.capability_dirs = Some(dirs);
+            }
+        }
+        if let Some(n) = top.get("skills") {
+            let s = self.section(n, "skills", SKILLS, &[])?;
+            if let Some(e) = s.get("enabled") {
+                out.skills_enabled = Some(self.bool(e, "skills.enabled")?);
+            }
+            if let Some(e) = s.get("default_directories") {
+                out.skill_default_dirs = Some(self.bool(e, "skills.default_directories")?);
+            }
+            if let Some(d) = s.get("directories") {
+                let key = "skills.directories";
+                let dirs = self
+                    .seq(d, key)?
+                    .iter()
+                    .map(|item| self.path_value(item, key))
+                    .collect::<Result<Vec<_>, _>>()?;
+                out.skill_dirs = Some(dirs);
             }
         }
         if let Some(n) = top.get("scanner") {

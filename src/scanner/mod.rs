@@ -4,8 +4,9 @@
 //! instructions aimed at the model rather than a description of the tool: hidden-instruction
 //! markers, instruction overrides, concealment from the user, steering of other tools,
 //! references to secrets, exfiltration, invisible or bidirectional Unicode, whitespace runs that
-//! push text out of view, oversized descriptions. Severity `High` means the gateway withholds the
-//! tool; `Medium` is served with a warning. It never edits a tool and never blocks on its own:
+//! push text out of view, oversized descriptions. The same text rules screen documents the model
+//! reads as instructions (a skill's body and parts: [`scan_document`]). Severity `High` means the
+//! gateway withholds the tool (or skill); `Medium` is served with a warning. It never edits a tool and never blocks on its own:
 //! callers decide, and an [`AllowList`] silences known false positives per backend/tool/rule.
 
 use std::sync::LazyLock;
@@ -186,7 +187,7 @@ fn is_invisible(c: char) -> bool {
         | '\u{E0000}'..='\u{E007F}' | '\u{FFF9}'..='\u{FFFB}')
 }
 
-fn scan_text(field: &str, text: &str, out: &mut Vec<Finding>) {
+fn scan_text(field: &str, text: &str, size_rule: bool, out: &mut Vec<Finding>) {
     for rule in RULES.iter() {
         if let Some(m) = rule.pattern.find(text) {
             out.push(Finding {
@@ -250,7 +251,7 @@ fn scan_text(field: &str, text: &str, out: &mut Vec<Finding>) {
         });
     }
     let len = text.chars().count();
-    if len > LONG_DESCRIPTION {
+    if size_rule && len > LONG_DESCRIPTION {
         out.push(Finding {
             severity: if len > HUGE_DESCRIPTION {
                 Severity::High
@@ -322,7 +323,7 @@ pub fn scan_tool(tool: &Value) -> Vec<Finding> {
     }
     let mut out = Vec::new();
     for (field, text) in &texts {
-        scan_text(field, text, &mut out);
+        scan_text(field, text, true, &mut out);
     }
     // Whole-tool: the description plus every schema text must not be gigantic either.
     let total: usize = texts.iter().map(|(_, t)| t.chars().count()).sum();
@@ -333,6 +334,16 @@ pub fn scan_tool(tool: &Value) -> Vec<Finding> {
             detail: format!("tool texts total {total} characters"),
         });
     }
+    out.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.rule.cmp(b.rule)));
+    out
+}
+
+/// Scans a document the model reads as instructions (a skill's body or one of its parts),
+/// under the name `field`, with every text rule; length alone is not a finding, since a document
+/// is not a description. Sorted like [`scan_tool`].
+pub fn scan_document(field: &str, text: &str) -> Vec<Finding> {
+    let mut out = Vec::new();
+    scan_text(field, text, false, &mut out);
     out.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.rule.cmp(b.rule)));
     out
 }

@@ -454,3 +454,62 @@ fn cap_list_shows_capabilities_and_problems() {
     let approved = env.cli(&["cap", "list", "--dir", d]).expect_code(0).stdout;
     assert!(approved.contains("weather_now [pinned]"), "{approved}");
 }
+
+/// `keys add` prints the key once and only the key on stdout; the store holds its SHA-256 with
+/// mode 0600; `list` never shows it; `revoke` removes it and an unknown name is an error.
+#[test]
+fn keys_add_list_revoke() {
+    use sha2::Digest;
+    let env = TestEnv::new();
+    let out = env
+        .cli(&[
+            "keys",
+            "add",
+            "reader",
+            "--scope",
+            "time/*",
+            "--deny",
+            "*/delete_*",
+            "--rate-limit",
+            "60",
+            "--expires",
+            "30d",
+        ])
+        .expect_code(0);
+    let key = out.stdout.trim().to_string();
+    assert_eq!(out.stdout.lines().count(), 1, "{out:?}");
+    assert!(key.starts_with("mgw_") && key.len() == 47, "{out:?}");
+    assert!(out.stderr.contains("only time it is shown"), "{out:?}");
+    let store = env.path().join("state/mcp-gateway/keys.json");
+    assert_eq!(mode_of(&store), 0o600);
+    let text = std::fs::read_to_string(&store).unwrap();
+    assert!(!text.contains(&key[4..]), "the key itself was stored");
+    assert!(text.contains(&hex::encode(sha2::Sha256::digest(key.as_bytes()))));
+
+    let table = env.cli(&["keys", "list"]).expect_code(0);
+    assert!(
+        table.stdout.contains("reader") && table.stdout.contains("60/min"),
+        "{table:?}"
+    );
+    assert!(table.stdout.contains("except */delete_*"), "{table:?}");
+    let listed = env.cli(&["keys", "list", "--json"]).expect_code(0).json();
+    assert_eq!(listed["keys"][0]["name"], "reader");
+    assert_eq!(listed["keys"][0]["allowed_tools"], json!(["time/*"]));
+    for o in [&table.stdout, &listed.to_string()] {
+        assert!(!o.contains(&key[4..]) && !o.contains("sha256"), "{o}");
+    }
+
+    let dup = env.cli(&["keys", "add", "reader"]);
+    assert_eq!(dup.code, Some(1), "{dup:?}");
+    assert!(dup.stderr.contains("already exists"), "{dup:?}");
+    let bad = env.cli(&["keys", "add", "x", "--scope", "time/"]);
+    assert_eq!(bad.code, Some(1), "{bad:?}");
+    assert!(bad.stderr.contains("`time/`"), "{bad:?}");
+
+    env.cli(&["keys", "revoke", "reader"]).expect_code(0);
+    let gone = env.cli(&["keys", "revoke", "reader"]);
+    assert_eq!(gone.code, Some(1), "{gone:?}");
+    assert!(gone.stderr.contains("no key named `reader`"), "{gone:?}");
+    let listed = env.cli(&["keys", "list", "--json"]).expect_code(0).json();
+    assert_eq!(listed["keys"], json!([]));
+}

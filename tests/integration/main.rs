@@ -20,3 +20,4 @@ mod real_backends;
 mod security;
 mod serve;
 mod setup;
+mod skills;

@@ -1,0 +1,361 @@
+//! Skills (SKILL.md folders) from a scratch HOME: `mcp-gateway skills list|show|import|remove`
+//! on the test skills of `tests/fixtures/skills/`, HTTPS-only import from a real local TLS server
+//! (Python's `http.server` behind `ssl`, with a certificate made by `openssl` and trusted through
+//! `SSL_CERT_FILE`), and the served skills through the gateway.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::harness::{TestEnv, fixture, wait_output};
+
+/// Copies a folder tree.
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("create dir");
+    for entry in std::fs::read_dir(from).expect("read dir").flatten() {
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).expect("copy file");
+        }
+    }
+}
+
+/// A test skill folder (`good/pdf-forms`, `bad/broken-yaml`, …).
+pub fn skill_fixture(rel: &str) -> PathBuf {
+    fixture("skills").join(rel)
+}
+
+/// A scratch HOME with personal skills in `~/.claude/skills` (all the good ones, one broken one)
+/// and a project skill in the working directory's `.agents/skills`.
+pub fn scratch_home(env: &TestEnv) -> PathBuf {
+    let claude = env.path().join("home/.claude/skills");
+    for name in ["commit-message", "pdf-forms", "release-notes"] {
+        copy_dir(&skill_fixture(&format!("good/{name}")), &claude.join(name));
+    }
+    copy_dir(
+        &skill_fixture("bad/broken-yaml"),
+        &claude.join("broken-yaml"),
+    );
+    copy_dir(
+        &skill_fixture("good/team/warehouse-sql"),
+        &env.work_dir().join(".agents/skills/warehouse-sql"),
+    );
+    env.write("gateway.yaml", "backends: {}\n")
+}
+
+fn run(env: &TestEnv, config: &Path, args: &[&str], extra_env: &[(&str, &str)]) -> Output {
+    let mut cmd = env.gateway_command(config, args);
+    cmd.envs(extra_env.iter().copied());
+    cmd.stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    wait_output(cmd.spawn().expect("spawn gateway"), Duration::from_secs(60))
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[test]
+fn cli_lists_shows_imports_and_removes_skills_from_a_scratch_home() {
+    let env = TestEnv::new();
+    let config = scratch_home(&env);
+
+    let out = run(&env, &config, &["skills", "list", "--json"], &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let listed: Value = serde_json::from_slice(&out.stdout).expect("list --json is JSON");
+    let skills: Vec<(String, String)> = listed["skills"]
+        .as_array()
+        .expect("skills")
+        .iter()
+        .map(|s| {
+            (
+                s["name"].as_str().unwrap_or_default().to_string(),
+                s["scope"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        skills,
+        [
+            ("commit-message".to_string(), "user".to_string()),
+            ("pdf-forms".into(), "user".into()),
+            ("release-notes".into(), "user".into()),
+            ("warehouse-sql".into(), "project".into()),
+        ]
+    );
+    let broken = env
+        .path()
+        .join("home/.claude/skills/broken-yaml/SKILL.md")
+        .display()
+        .to_string();
+    let problems = listed["problems"].to_string();
+    assert!(
+        problems.contains(&format!("{broken}:3")) && problems.contains("not valid YAML"),
+        "{problems}"
+    );
+
+    // The table and the problem on stderr.
+    let out = run(&env, &config, &["skills", "list"], &[]);
+    let table = text(&out.stdout);
+    assert!(table.starts_with("NAME "), "{table}");
+    assert!(table.contains("warehouse-sql   project"), "{table}");
+    assert!(text(&out.stderr).contains(&format!("skipped: {broken}:3")));
+
+    // A part exactly as on disk.
+    let out = run(
+        &env,
+        &config,
+        &[
+            "skills",
+            "show",
+            "pdf-forms",
+            "--part",
+            "references/fields.md",
+        ],
+        &[],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        out.stdout,
+        std::fs::read(skill_fixture("good/pdf-forms/references/fields.md")).expect("fixture")
+    );
+    let out = run(&env, &config, &["skills", "show", "pdf-form"], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("did you mean `pdf-forms`"));
+
+    // Import from a path into the data dir; the next list sees it.
+    let src = skill_fixture("good/team/warehouse-sql");
+    let out = run(
+        &env,
+        &config,
+        &["skills", "import", src.to_str().expect("utf-8")],
+        &[],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let imported = env
+        .path()
+        .join("data/mcp-gateway/skills/warehouse-sql/SKILL.md");
+    assert_eq!(
+        std::fs::read(&imported).expect("imported"),
+        std::fs::read(src.join("SKILL.md")).expect("fixture")
+    );
+    // A broken or poisoned skill is refused with its file and line, and writes nothing.
+    for (rel, needle) in [
+        ("bad/no-description", "SKILL.md:3"),
+        ("poisoned/tidy-files", "withheld by the scanner"),
+    ] {
+        let p = skill_fixture(rel);
+        let out = run(
+            &env,
+            &config,
+            &["skills", "import", p.to_str().expect("utf-8")],
+            &[],
+        );
+        assert_eq!(out.status.code(), Some(2), "{rel}");
+        assert!(text(&out.stderr).contains(needle), "{}", text(&out.stderr));
+    }
+    let out = run(
+        &env,
+        &config,
+        &["skills", "import", "http://127.0.0.1:9/SKILL.md"],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("only https://"));
+
+    let out = run(&env, &config, &["skills", "remove", "warehouse-sql"], &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(!imported.exists());
+    let out = run(&env, &config, &["skills", "remove", "pdf-forms"], &[]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "a personal skill is not ours to remove"
+    );
+}
+
+/// A local HTTPS server (Python `http.server` + `ssl`) serving `root`, with an extra route that
+/// redirects to another origin. Returns the child, its port and the CA file to trust.
+struct TlsServer {
+    child: std::process::Child,
+    port: u16,
+    cert: PathBuf,
+}
+
+impl Drop for TlsServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+const TLS_SERVER: &str = r#"
+import http.server, ssl, sys, functools
+root, cert, key = sys.argv[1:4]
+class H(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *a): pass
+    def do_GET(self):
+        if self.path.startswith("/elsewhere/"):
+            self.send_response(302)
+            self.send_header("Location", "https://localhost:1/SKILL.md")
+            self.end_headers()
+            return
+        if self.path == "/big/SKILL.md":
+            body = b"---\nname: big\ndescription: d\n---\n" + b"x" * (2 * 1024 * 1024)
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
+        return super().do_GET()
+srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(H, directory=root))
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain(cert, key)
+srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+print(srv.server_address[1], flush=True)
+srv.serve_forever()
+"#;
+
+fn tls_server(env: &TestEnv, root: &Path) -> TlsServer {
+    let p = |name: &str| env.path().join(name);
+    let openssl = |args: &[&str]| {
+        let out = Command::new("openssl")
+            .args(args)
+            .current_dir(env.path())
+            .output()
+            .expect("run openssl");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            text(&out.stderr)
+        );
+    };
+    // A throwaway CA and a certificate for localhost signed by it.
+    openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "1",
+        "-subj",
+        "/CN=test-ca",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+    ]);
+    openssl(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        "/CN=localhost",
+        "-keyout",
+        "key.pem",
+        "-out",
+        "leaf.csr",
+    ]);
+    std::fs::write(p("leaf.ext"), "subjectAltName=DNS:localhost,IP:127.0.0.1\n").expect("ext");
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "leaf.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "1",
+        "-extfile",
+        "leaf.ext",
+        "-out",
+        "cert.pem",
+    ]);
+    let (cert, key) = (p("cert.pem"), p("key.pem"));
+    let mut child = Command::new("python3")
+        .arg("-c")
+        .arg(TLS_SERVER)
+        .arg(root)
+        .arg(&cert)
+        .arg(&key)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start the TLS server");
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().expect("stdout")),
+        &mut line,
+    )
+    .expect("read port");
+    let port = line.trim().parse().expect("port");
+    TlsServer {
+        child,
+        port,
+        cert: p("ca.pem"),
+    }
+}
+
+#[test]
+fn import_over_https_fetches_linked_parts_and_refuses_what_it_must() {
+    let env = TestEnv::new();
+    let config = env.write("gateway.yaml", "backends: {}\n");
+    let site = env.path().join("site");
+    copy_dir(&skill_fixture("good"), &site.join("skills"));
+    let server = tls_server(&env, &site);
+    let trust = server.cert.to_str().expect("utf-8").to_string();
+    let ssl = [("SSL_CERT_FILE", trust.as_str())];
+    let base = format!("https://localhost:{}", server.port);
+
+    let url = format!("{base}/skills/pdf-forms/SKILL.md");
+    let out = run(&env, &config, &["skills", "import", &url], &ssl);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let dest = env.path().join("data/mcp-gateway/skills/pdf-forms");
+    for rel in ["SKILL.md", "references/fields.md", "references/filling.md"] {
+        assert_eq!(
+            std::fs::read(dest.join(rel)).expect("imported file"),
+            std::fs::read(skill_fixture("good/pdf-forms").join(rel)).expect("fixture"),
+            "{rel}"
+        );
+    }
+    assert!(
+        !dest.join("scripts").exists(),
+        "only linked Markdown is fetched"
+    );
+
+    // Refused: a redirect to another origin, an oversized file, an untrusted certificate.
+    for (path, needle, extra) in [
+        ("/elsewhere/SKILL.md", "another origin", &ssl[..]),
+        ("/big/SKILL.md", "larger than", &ssl[..]),
+        ("/skills/commit-message/SKILL.md", "certificate", &[][..]),
+    ] {
+        let out = run(
+            &env,
+            &config,
+            &["skills", "import", &format!("{base}{path}")],
+            extra,
+        );
+        assert!(!out.status.success(), "{path} was imported");
+        assert!(
+            text(&out.stderr).to_lowercase().contains(needle),
+            "{path}: {}",
+            text(&out.stderr)
+        );
+    }
+    let left: Vec<String> = std::fs::read_dir(env.path().join("data/mcp-gateway/skills"))
+        .expect("import dir")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(left, ["pdf-forms"]);
+}
