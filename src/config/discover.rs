@@ -208,7 +208,11 @@ pub(super) fn finish(f: FileConfig, sources: Vec<PathBuf>) -> Config {
         server: super::ServerConfig {
             host: f.host.unwrap_or(d.server.host),
             port: f.port.unwrap_or(d.server.port),
+            allowed_origins: f.allowed_origins.unwrap_or(d.server.allowed_origins),
+            allowed_hosts: f.allowed_hosts.unwrap_or(d.server.allowed_hosts),
+            max_body_size: f.max_body_size.unwrap_or(d.server.max_body_size),
         },
+        share: f.share.unwrap_or(d.share),
         meta_mcp: super::MetaMcpConfig {
             enabled: f.meta_enabled.unwrap_or(d.meta_mcp.enabled),
             surface: f.surface.unwrap_or(d.meta_mcp.surface),

@@ -48,6 +48,9 @@ pub struct Config {
     /// Files this config was built from, lowest precedence first (empty: built-in defaults).
     pub sources: Vec<PathBuf>,
     pub server: ServerConfig,
+    /// `share:`: a stdio client's `mcp-gateway` bridges to one shared `serve` process per config
+    /// file instead of starting its own backends.
+    pub share: bool,
     pub meta_mcp: MetaMcpConfig,
     /// Backends by name; `BTreeMap` keeps every listing deterministic.
     pub backends: BTreeMap<String, BackendConfig>,
@@ -71,7 +74,17 @@ pub struct Config {
 pub struct ServerConfig {
     pub host: String,
     pub port: u16,
+    /// `Origin` values a browser may send to the listener besides loopback origins (exact
+    /// `scheme://host[:port]`); any other `Origin` is refused with 403 (DNS rebinding).
+    pub allowed_origins: Vec<String>,
+    /// `Host` values (`name` or `name:port`) accepted besides loopback names; others get 403.
+    pub allowed_hosts: Vec<String>,
+    /// Largest request body the listener reads, in bytes; larger ones get 413.
+    pub max_body_size: usize,
 }
+
+/// Default cap on an HTTP request body (4 MiB).
+pub const DEFAULT_MAX_BODY_SIZE: usize = 4 * 1024 * 1024;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct MetaMcpConfig {
@@ -205,7 +218,11 @@ impl Default for Config {
             server: ServerConfig {
                 host: "127.0.0.1".to_string(),
                 port: DEFAULT_PORT,
+                allowed_origins: Vec::new(),
+                allowed_hosts: Vec::new(),
+                max_body_size: DEFAULT_MAX_BODY_SIZE,
             },
+            share: false,
             meta_mcp: MetaMcpConfig {
                 enabled: true,
                 surface: Vec::new(),

@@ -28,6 +28,10 @@ pub(super) struct FileConfig {
     pub inherit: Option<(bool, Pos)>,
     pub host: Option<String>,
     pub port: Option<u16>,
+    pub allowed_origins: Option<Vec<String>>,
+    pub allowed_hosts: Option<Vec<String>>,
+    pub max_body_size: Option<usize>,
+    pub share: Option<bool>,
     pub meta_enabled: Option<bool>,
     pub surface: Option<Vec<ToolRef>>,
     pub backends: BTreeMap<String, BackendConfig>,
@@ -78,6 +82,10 @@ impl FileConfig {
             inherit: upper.inherit,
             host: upper.host.or(self.host),
             port: upper.port.or(self.port),
+            allowed_origins: upper.allowed_origins.or(self.allowed_origins),
+            allowed_hosts: upper.allowed_hosts.or(self.allowed_hosts),
+            max_body_size: upper.max_body_size.or(self.max_body_size),
+            share: upper.share.or(self.share),
             meta_enabled: upper.meta_enabled.or(self.meta_enabled),
             surface: upper.surface.or(self.surface),
             backends: self.backends,
@@ -109,6 +117,7 @@ const TOP: &[&str] = &[
     "log",
     "scanner",
     "inherit",
+    "share",
     "auth",
     "request_log",
 ];
@@ -132,13 +141,14 @@ const TOP_IGNORED: &[&str] = &[
     "cost_governance",
     "telemetry",
 ];
-const SERVER: &[&str] = &["host", "port"];
-const SERVER_IGNORED: &[&str] = &[
-    "ws_port",
-    "request_timeout",
-    "shutdown_timeout",
+const SERVER: &[&str] = &[
+    "host",
+    "port",
+    "allowed_origins",
+    "allowed_hosts",
     "max_body_size",
 ];
+const SERVER_IGNORED: &[&str] = &["ws_port", "request_timeout", "shutdown_timeout"];
 const META: &[&str] = &["enabled", "surface", "surfaced_tools"];
 const META_IGNORED: &[&str] = &[
     "cache_tools",
@@ -521,6 +531,29 @@ impl Cx<'_> {
             if let Some(p) = s.get("port") {
                 out.port = Some(self.port(p, "server.port")?);
             }
+            for (field, slot) in [
+                ("allowed_origins", &mut out.allowed_origins),
+                ("allowed_hosts", &mut out.allowed_hosts),
+            ] {
+                if let Some(l) = s.get(field) {
+                    let key = format!("server.{field}");
+                    let items = self
+                        .seq(l, &key)?
+                        .iter()
+                        .map(|item| {
+                            self.nonempty_string(item, &key)
+                                .map(|v| v.trim().to_string())
+                        })
+                        .collect::<Result<Vec<_>, _>>()?;
+                    *slot = Some(items);
+                }
+            }
+            if let Some(n) = s.get("max_body_size") {
+                out.max_body_size = Some(self.byte_size(n, "server.max_body_size")?);
+            }
+        }
+        if let Some(n) = top.get("share") {
+            out.share = Some(self.bool(n, "share")?);
         }
         if let Some(n) = top.get("meta_mcp") {
             let s = self.section(n, "meta_mcp", META, META_IGNORED)?;
@@ -652,6 +685,41 @@ impl Cx<'_> {
             }
         }
         Ok(out)
+    }
+
+    /// A positive number of bytes: `1048576`, or with a unit `64KiB`, `4MiB`, `4MB`.
+    fn byte_size(&self, node: &Node, key: &str) -> Result<usize, ConfigError> {
+        let text = self.string(node, key)?;
+        let t = text.trim();
+        let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+        let (digits, unit) = t.split_at(split);
+        let factor: usize = match unit.trim().to_ascii_lowercase().as_str() {
+            "" | "b" => 1,
+            "kb" | "k" | "kib" => 1024,
+            "mb" | "m" | "mib" => 1024 * 1024,
+            "gb" | "g" | "gib" => 1024 * 1024 * 1024,
+            _ => {
+                return Err(self.invalid(
+                    node.pos,
+                    key,
+                    format!(
+                        "`{text}` is not a size: use bytes (`1048576`) or a unit (`64KiB`, `4MiB`)"
+                    ),
+                ));
+            }
+        };
+        match digits
+            .parse::<usize>()
+            .ok()
+            .and_then(|n| n.checked_mul(factor))
+        {
+            Some(n) if n > 0 => Ok(n),
+            _ => Err(self.invalid(
+                node.pos,
+                key,
+                format!("`{text}` is not a positive size in bytes"),
+            )),
+        }
     }
 
     fn port(&self, node: &Node, key: &str) -> Result<u16, ConfigError> {

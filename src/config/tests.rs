@@ -914,6 +914,28 @@ fn scanner_allow_list_names_server_tool_and_rules() {
     assert!(e.to_string().contains("did you mean `server`"), "{e}");
 }
 
+#[test]
+fn listener_keys_and_share_are_read() {
+    let c = ok(
+        "server:\n  allowed_hosts: [gw.internal]\n  allowed_origins: [\"http://localhost:3000\"]\n  max_body_size: 64KiB\nshare: true\n",
+    );
+    assert_eq!(c.server.allowed_hosts, vec!["gw.internal".to_string()]);
+    assert_eq!(
+        c.server.allowed_origins,
+        vec!["http://localhost:3000".to_string()]
+    );
+    assert_eq!(c.server.max_body_size, 64 * 1024);
+    assert!(c.share);
+    let d = ok("backends: {}\n");
+    assert_eq!(d.server.max_body_size, DEFAULT_MAX_BODY_SIZE);
+    assert!(!d.share, "sharing is opt-in");
+    let (line, key, message) = invalid("server:\n  max_body_size: lots\n");
+    assert_eq!((line, key.as_str()), (2, "server.max_body_size"));
+    assert!(message.contains("not a size"), "{message}");
+    let (_, key, _) = invalid("share: maybe\n");
+    assert_eq!(key, "share");
+}
+
 // ---- auth and request_log -------------------------------------------------------------------
 
 #[test]

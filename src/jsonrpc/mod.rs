@@ -21,6 +21,12 @@ pub mod code {
     pub const REQUEST_TIMEOUT: i64 = -32001;
     /// The backend that should serve the request is unavailable (not startable, crashed).
     pub const BACKEND_UNAVAILABLE: i64 = -32002;
+    /// 2026-07-28: HTTP headers disagree with the body, or a required one is missing.
+    pub const HEADER_MISMATCH: i64 = -32020;
+    /// 2026-07-28: the request needs a client capability its `_meta` did not declare.
+    pub const MISSING_CLIENT_CAPABILITY: i64 = -32021;
+    /// 2026-07-28: the requested protocol version is not supported (`data.supported` lists ours).
+    pub const UNSUPPORTED_PROTOCOL_VERSION: i64 = -32022;
 }
 
 /// A request or response id.

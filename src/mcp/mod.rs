@@ -7,6 +7,39 @@ pub const SUPPORTED_VERSIONS: [&str; 4] = ["2024-11-05", "2025-03-26", "2025-06-
 /// The newest version; offered to backends and answered to clients asking for an unknown one.
 pub const LATEST_VERSION: &str = "2025-11-25";
 
+/// Versions of the stateless era (no `initialize`; version and capabilities in each request's
+/// `_meta`), newest first.
+pub const MODERN_VERSIONS: [&str; 1] = ["2026-07-28"];
+
+/// `_meta` keys of the stateless era.
+pub mod meta {
+    pub const PROTOCOL_VERSION: &str = "io.modelcontextprotocol/protocolVersion";
+    pub const CLIENT_CAPABILITIES: &str = "io.modelcontextprotocol/clientCapabilities";
+    pub const CLIENT_INFO: &str = "io.modelcontextprotocol/clientInfo";
+    pub const LOG_LEVEL: &str = "io.modelcontextprotocol/logLevel";
+    pub const SERVER_INFO: &str = "io.modelcontextprotocol/serverInfo";
+    pub const SUBSCRIPTION_ID: &str = "io.modelcontextprotocol/subscriptionId";
+    /// The prefix of the keys above: per-hop fields, never forwarded to a backend.
+    pub const PREFIX: &str = "io.modelcontextprotocol/";
+}
+
+/// Every version the front speaks, newest first (for `supportedVersions` and -32022 errors).
+pub fn all_versions() -> Vec<&'static str> {
+    MODERN_VERSIONS
+        .iter()
+        .chain(SUPPORTED_VERSIONS.iter().rev())
+        .copied()
+        .collect()
+}
+
+/// The protocol version a stateless-era request declares in `params._meta`, if any.
+pub fn modern_version(params: &serde_json::Value) -> Option<&str> {
+    params
+        .pointer("/_meta")
+        .and_then(|m| m.get(meta::PROTOCOL_VERSION))
+        .and_then(serde_json::Value::as_str)
+}
+
 /// The version to answer a client that asked for `requested`.
 pub fn negotiate(requested: Option<&str>) -> &'static str {
     requested
@@ -50,5 +83,14 @@ mod tests {
         assert_eq!(negotiate(Some("2025-06-18")), "2025-06-18");
         assert_eq!(negotiate(Some("2026-07-28")), LATEST_VERSION);
         assert_eq!(negotiate(None), LATEST_VERSION);
+    }
+
+    #[test]
+    fn modern_version_comes_from_meta() {
+        let p = serde_json::json!({"_meta": {meta::PROTOCOL_VERSION: "2026-07-28"}});
+        assert_eq!(modern_version(&p), Some("2026-07-28"));
+        assert_eq!(modern_version(&serde_json::json!({"name": "x"})), None);
+        assert_eq!(all_versions()[0], "2026-07-28");
+        assert!(all_versions().contains(&"2024-11-05"));
     }
 }

@@ -27,6 +27,8 @@
 mod forward;
 mod meta_tools;
 
+pub use meta_tools::INSTRUCTIONS;
+
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

@@ -18,5 +18,6 @@ mod protocol;
 mod proxy_features;
 mod real_backends;
 mod security;
+mod serve;
 mod setup;
 mod skills;

@@ -1,0 +1,563 @@
+//! The Streamable HTTP listener of `mcp-gateway serve`: both protocol eras on one endpoint.
+//!
+//! Owns the HTTP surface: `/mcp` (the meta-tool surface, as on stdio), `/healthz`, `/readyz`;
+//! the guard (Host/Origin allow-lists, [`guard`]); body caps; choosing the era per request (a
+//! body with `_meta` protocol version, or a 2026-07-28 version header without a session, is
+//! served statelessly by [`crate::front::modern`]; `initialize` and `Mcp-Session-Id` traffic by a
+//! legacy session, [`legacy`]); the legacy session table ([`sessions`]); JSON vs SSE answers
+//! ([`sse`]); the 2026-07-28 header checks ([`headers`]); and draining on shutdown. It never
+//! decides what a method means, never passes a client's `Authorization` or session id to a
+//! backend (sessions only ever see the JSON-RPC body), and offers nothing that could add or
+//! change a backend command (invariant 5).
+//!
+//! The seam for authentication: [`router`] returns a plain `axum::Router`; a layer added around
+//! it may insert a [`Caller`] into the request's extensions, and every handler passes it on (a
+//! parked multi-round-trip call is bound to it).
+
+pub mod guard;
+pub mod headers;
+pub mod legacy;
+pub mod sessions;
+pub mod sse;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+use tokio_util::sync::{CancellationToken, DropGuard};
+
+use self::guard::{Guard, Refusal};
+use self::legacy::{LegacySession, STREAM_BUFFER};
+use crate::front::modern::{self, Modern, RequestScope};
+use crate::gateway::Gateway;
+use crate::jsonrpc::{ErrorObject, Id, Message, code};
+use crate::mcp;
+
+/// Legacy sessions kept at most; the least recently used is evicted beyond this.
+pub const MAX_SESSIONS: usize = 4096;
+/// A legacy session unused this long (and with no open GET stream) is dropped.
+pub const SESSION_IDLE: Duration = Duration::from_secs(30 * 60);
+
+/// The authenticated caller of a request, put into the request's extensions by an
+/// authentication layer. Absent: the listener has no authentication (loopback only).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Caller {
+    /// Key name or token subject: what the request log and parked calls are keyed by.
+    pub name: String,
+}
+
+/// Listener settings.
+#[derive(Clone)]
+pub struct Options {
+    pub guard: Guard,
+    pub max_body: usize,
+    pub max_sessions: usize,
+    pub session_idle: Duration,
+}
+
+impl Options {
+    pub fn from_config(server: &crate::config::ServerConfig) -> Options {
+        Options {
+            guard: Guard::new(&server.allowed_hosts, &server.allowed_origins),
+            max_body: server.max_body_size,
+            max_sessions: MAX_SESSIONS,
+            session_idle: SESSION_IDLE,
+        }
+    }
+}
+
+/// The listener's shared state.
+pub struct App {
+    gateway: Arc<Gateway>,
+    modern: Arc<Modern>,
+    sessions: sessions::Table<LegacySession>,
+    options: Options,
+    /// Cancelled when shutdown begins: long-lived streams end, calls in flight drain.
+    closing: CancellationToken,
+}
+
+impl App {
+    pub fn new(gateway: Arc<Gateway>, options: Options) -> Arc<App> {
+        let app = Arc::new(App {
+            modern: Modern::new(Arc::clone(&gateway)),
+            gateway,
+            sessions: sessions::Table::new(options.max_sessions, options.session_idle),
+            options,
+            closing: CancellationToken::new(),
+        });
+        let weak = Arc::downgrade(&app);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(30));
+            loop {
+                tick.tick().await;
+                let Some(app) = weak.upgrade() else { return };
+                let n = app.sessions.expire().len();
+                if n > 0 {
+                    tracing::debug!("{n} idle sessions expired");
+                }
+            }
+        });
+        app
+    }
+
+    /// Legacy sessions open now.
+    pub fn session_count(&self) -> usize {
+        self.sessions.len()
+    }
+
+    /// Starts shutdown: refuses new work, ends GET and listen streams; calls in flight go on.
+    pub fn begin_close(&self) {
+        self.closing.cancel();
+        for s in self.sessions.drain() {
+            s.close_stream();
+        }
+    }
+}
+
+/// The listener's routes, behind the Host/Origin guard.
+pub fn router(app: Arc<App>) -> Router {
+    Router::new()
+        .route("/mcp", get(mcp_get).post(mcp_post).delete(mcp_delete))
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(readyz))
+        .fallback(|| async {
+            (
+                StatusCode::NOT_FOUND,
+                "not found: the MCP endpoint is /mcp\n",
+            )
+        })
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&app),
+            check_origin,
+        ))
+        .with_state(app)
+}
+
+/// Serves `router` on `listener` until `stop`; then stops accepting, ends long-lived streams
+/// and returns once the requests in flight have been answered.
+pub async fn run(
+    app: Arc<App>,
+    listener: tokio::net::TcpListener,
+    router: Router,
+    stop: CancellationToken,
+) -> std::io::Result<()> {
+    axum::serve(listener, router)
+        .with_graceful_shutdown(async move {
+            stop.cancelled().await;
+            app.begin_close();
+        })
+        .await
+}
+
+async fn check_origin(State(app): State<Arc<App>>, req: Request, next: Next) -> Response {
+    let h = req.headers();
+    let host = h
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .map(String::from)
+        .or_else(|| req.uri().authority().map(|a| a.to_string()));
+    let origin = h
+        .get(header::ORIGIN)
+        .map(|v| v.to_str().unwrap_or("\u{fffd}"));
+    match app.options.guard.check(host.as_deref(), origin) {
+        Ok(()) => next.run(req).await,
+        Err(refusal) => {
+            tracing::warn!("refused a request: {refusal}");
+            let status = match refusal {
+                Refusal::NoHost => StatusCode::BAD_REQUEST,
+                _ => StatusCode::FORBIDDEN,
+            };
+            error(status, Id::Null, code::INVALID_REQUEST, refusal.to_string())
+        }
+    }
+}
+
+async fn readyz(State(app): State<Arc<App>>) -> Response {
+    let backends: Vec<Value> = app
+        .gateway
+        .backends()
+        .map(|b| json!({"name": b.name(), "state": b.status().label()}))
+        .collect();
+    let closing = app.closing.is_cancelled();
+    let status = if closing {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        StatusCode::OK
+    };
+    let body = json!({
+        "status": if closing { "shutting down" } else { "ready" },
+        "sessions": app.sessions.len(),
+        "backends": backends,
+    });
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+/// A JSON-RPC error answer with an HTTP status.
+fn error(status: StatusCode, id: Id, code: i64, message: impl Into<String>) -> Response {
+    sse::json(status, &Message::error(id, ErrorObject::new(code, message)))
+}
+
+fn header_text<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    h.get(name).and_then(|v| v.to_str().ok()).map(str::trim)
+}
+
+fn accepts(h: &HeaderMap, mime: &str) -> bool {
+    match header_text(h, header::ACCEPT.as_str()) {
+        None => true,
+        Some(a) => a.split(',').any(|p| {
+            let t = p.split(';').next().unwrap_or("").trim();
+            t == mime || t == "*/*"
+        }),
+    }
+}
+
+async fn mcp_post(
+    State(app): State<Arc<App>>,
+    caller: Option<axum::Extension<Caller>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    if app.closing.is_cancelled() {
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            Id::Null,
+            code::INTERNAL_ERROR,
+            "the gateway is shutting down",
+        );
+    }
+    let max = app.options.max_body;
+    let Ok(bytes) = axum::body::to_bytes(body, max).await else {
+        return error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            Id::Null,
+            code::INVALID_REQUEST,
+            format!("request body is larger than {max} bytes (server.max_body_size)"),
+        );
+    };
+    let ct = header_text(&headers, header::CONTENT_TYPE.as_str()).unwrap_or("");
+    if !ct
+        .split(';')
+        .next()
+        .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json"))
+    {
+        return error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Id::Null,
+            code::INVALID_REQUEST,
+            format!("Content-Type must be application/json, not `{ct}`"),
+        );
+    }
+    let Ok(text) = std::str::from_utf8(&bytes) else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            Id::Null,
+            code::PARSE_ERROR,
+            "parse error: the body is not UTF-8",
+        );
+    };
+    let value: Value = match serde_json::from_str(text) {
+        Ok(v) => v,
+        Err(e) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                Id::Null,
+                code::PARSE_ERROR,
+                format!("parse error: the body is not JSON: {e}"),
+            );
+        }
+    };
+    if value.is_array() {
+        return error(
+            StatusCode::BAD_REQUEST,
+            Id::Null,
+            code::INVALID_REQUEST,
+            "JSON-RPC batches are not supported; send one message per POST",
+        );
+    }
+    let msg = match Message::parse(text) {
+        Ok(m) => m,
+        Err(crate::jsonrpc::ParseError::Invalid { id, reason }) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                id.unwrap_or(Id::Null),
+                code::INVALID_REQUEST,
+                reason,
+            );
+        }
+        Err(e) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                Id::Null,
+                code::INVALID_REQUEST,
+                e.to_string(),
+            );
+        }
+    };
+    let params = value.get("params").cloned().unwrap_or(Value::Null);
+    let header_version = header_text(&headers, headers::PROTOCOL_VERSION);
+    let session_id = header_text(&headers, headers::SESSION_ID);
+    let body_version = mcp::modern_version(&params);
+    let modern_header = header_version.is_some_and(|v| mcp::MODERN_VERSIONS.contains(&v));
+    let caller = caller.map(|c| c.0);
+    if body_version.is_some() || (session_id.is_none() && modern_header) {
+        modern_post(&app, &headers, msg, params, caller).await
+    } else {
+        legacy_post(&app, &headers, msg, params, text).await
+    }
+}
+
+async fn modern_post(
+    app: &Arc<App>,
+    headers: &HeaderMap,
+    msg: Message,
+    params: Value,
+    caller: Option<Caller>,
+) -> Response {
+    let (id, method) = match msg {
+        Message::Request { id, method, .. } => (id, method),
+        Message::Notification { .. } => return StatusCode::ACCEPTED.into_response(),
+        Message::Response { id, .. } => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                id,
+                code::INVALID_REQUEST,
+                "protocol version 2026-07-28 has no server-to-client requests to answer; send inputResponses with a retry instead",
+            );
+        }
+    };
+    let bad = |e: ErrorObject| sse::json(StatusCode::BAD_REQUEST, &Message::error(id.clone(), e));
+    let Some(version) = mcp::modern_version(&params) else {
+        return bad(ErrorObject::new(
+            code::INVALID_PARAMS,
+            format!(
+                "params._meta[\"{}\"] is required in protocol version 2026-07-28",
+                mcp::meta::PROTOCOL_VERSION
+            ),
+        ));
+    };
+    if !mcp::MODERN_VERSIONS.contains(&version) {
+        return bad(modern::unsupported_version(version));
+    }
+    let lookup = |name: &str| {
+        headers
+            .get(name)
+            .map(|v| v.to_str().map(str::to_string).map_err(|_| ()))
+    };
+    if let Err(e) = headers::check(lookup, version, &method, &params) {
+        return bad(e);
+    }
+    if let Err(e) = modern::check_meta(&params) {
+        return bad(e);
+    }
+    let scope = RequestScope {
+        backend: None,
+        caller: caller.map(|c| c.name),
+    };
+    let cancel = if method == "subscriptions/listen" {
+        app.closing.child_token()
+    } else {
+        CancellationToken::new()
+    };
+    let guard = cancel.clone().drop_guard();
+    let (tx, rx) = mpsc::channel(STREAM_BUFFER);
+    let modern = Arc::clone(&app.modern);
+    tokio::spawn(async move {
+        if let Some(outcome) = modern
+            .handle(&id, &method, params, &scope, &tx, &cancel)
+            .await
+        {
+            let _ = tx
+                .send(Message::Response {
+                    id,
+                    result: outcome,
+                })
+                .await;
+        }
+    });
+    reply(rx, Some(guard), true, accepts(headers, "text/event-stream")).await
+}
+
+async fn legacy_post(
+    app: &Arc<App>,
+    headers: &HeaderMap,
+    msg: Message,
+    params: Value,
+    text: &str,
+) -> Response {
+    let sse_ok = accepts(headers, "text/event-stream");
+    if let Message::Request { id, method, .. } = &msg
+        && method == "initialize"
+    {
+        let requested = params.get("protocolVersion").and_then(Value::as_str);
+        let version = mcp::negotiate(requested).to_string();
+        let session = LegacySession::open(Arc::clone(&app.gateway), version);
+        let (sid, evicted) = app.sessions.insert(Arc::clone(&session));
+        if evicted.is_some() {
+            tracing::info!(
+                "session table full ({} sessions); evicted the least recently used",
+                app.options.max_sessions
+            );
+        }
+        let rx = session.request(id.clone(), &params, text.to_string());
+        let mut resp = reply(rx, None, false, sse_ok).await;
+        if let Ok(v) = HeaderValue::from_str(&sid) {
+            resp.headers_mut().insert(headers::SESSION_ID, v);
+        }
+        return resp;
+    }
+    let id = match &msg {
+        Message::Request { id, .. } => id.clone(),
+        _ => Id::Null,
+    };
+    if let Some(v) = header_text(headers, headers::PROTOCOL_VERSION)
+        && !mcp::SUPPORTED_VERSIONS.contains(&v)
+    {
+        return sse::json(
+            StatusCode::BAD_REQUEST,
+            &Message::error(id, modern::unsupported_version(v)),
+        );
+    }
+    let Some(sid) = header_text(headers, headers::SESSION_ID) else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            id,
+            code::INVALID_REQUEST,
+            "the Mcp-Session-Id header is required: send initialize first to start a session (or use protocol version 2026-07-28, which needs none)",
+        );
+    };
+    let Some(session) = app.sessions.get(sid) else {
+        return error(
+            StatusCode::NOT_FOUND,
+            id,
+            code::INVALID_REQUEST,
+            format!("session `{sid}` is unknown or expired; send initialize to start a new one"),
+        );
+    };
+    match msg {
+        Message::Request { id, .. } => {
+            let rx = session.request(id, &params, text.to_string());
+            reply(rx, None, false, sse_ok).await
+        }
+        _ => {
+            session.send(text.to_string());
+            StatusCode::ACCEPTED.into_response()
+        }
+    }
+}
+
+/// Answers with the final response as JSON when nothing comes before it, else as an SSE
+/// stream of everything up to it.
+async fn reply(
+    mut rx: mpsc::Receiver<Message>,
+    guard: Option<DropGuard>,
+    modern: bool,
+    sse_ok: bool,
+) -> Response {
+    loop {
+        match rx.recv().await {
+            Some(m @ Message::Response { .. }) => {
+                let status = match (&m, modern) {
+                    (Message::Response { result: Err(e), .. }, true) => match e.code {
+                        code::METHOD_NOT_FOUND => StatusCode::NOT_FOUND,
+                        code::HEADER_MISMATCH
+                        | code::MISSING_CLIENT_CAPABILITY
+                        | code::UNSUPPORTED_PROTOCOL_VERSION => StatusCode::BAD_REQUEST,
+                        _ => StatusCode::OK,
+                    },
+                    _ => StatusCode::OK,
+                };
+                return sse::json(status, &m);
+            }
+            Some(m) if sse_ok => return sse::stream(StatusCode::OK, Some(m), rx, guard),
+            // A client that takes no stream gets the answer alone.
+            Some(_) => continue,
+            None => {
+                return error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    Id::Null,
+                    code::INTERNAL_ERROR,
+                    "the request ended without an answer (the gateway is shutting down)",
+                );
+            }
+        }
+    }
+}
+
+async fn mcp_get(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
+    let sid = header_text(&headers, headers::SESSION_ID);
+    let modern_header = header_text(&headers, headers::PROTOCOL_VERSION)
+        .is_some_and(|v| mcp::MODERN_VERSIONS.contains(&v));
+    if sid.is_none() && modern_header {
+        return error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            Id::Null,
+            code::INVALID_REQUEST,
+            "protocol version 2026-07-28 has no GET stream; use subscriptions/listen",
+        );
+    }
+    if !accepts(&headers, "text/event-stream") {
+        return error(
+            StatusCode::NOT_ACCEPTABLE,
+            Id::Null,
+            code::INVALID_REQUEST,
+            "the GET stream is text/event-stream; the Accept header must allow it",
+        );
+    }
+    let Some(sid) = sid else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            Id::Null,
+            code::INVALID_REQUEST,
+            "the Mcp-Session-Id header is required to open the event stream",
+        );
+    };
+    let Some(session) = app.sessions.get(sid) else {
+        return error(
+            StatusCode::NOT_FOUND,
+            Id::Null,
+            code::INVALID_REQUEST,
+            format!("session `{sid}` is unknown or expired; send initialize to start a new one"),
+        );
+    };
+    if app.closing.is_cancelled() {
+        return StatusCode::SERVICE_UNAVAILABLE.into_response();
+    }
+    let rx = session.open_stream();
+    sse::stream(StatusCode::OK, None, rx, None)
+}
+
+async fn mcp_delete(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
+    let Some(sid) = header_text(&headers, headers::SESSION_ID) else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            Id::Null,
+            code::INVALID_REQUEST,
+            "the Mcp-Session-Id header names the session to end",
+        );
+    };
+    match app.sessions.remove(sid) {
+        Some(s) => {
+            s.close_stream();
+            StatusCode::OK.into_response()
+        }
+        None => error(
+            StatusCode::NOT_FOUND,
+            Id::Null,
+            code::INVALID_REQUEST,
+            format!("session `{sid}` is unknown or expired"),
+        ),
+    }
+}
