@@ -25,10 +25,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::{HttpKind, HttpSpec};
 use crate::jsonrpc::{ErrorObject, Id, Message, code};
+use crate::outbound::same_origin;
 use crate::peer::{Peer, Unrouted};
-use policy::{
-    content_type, describe_status, error_chain, header_map, same_origin, same_origin_redirects,
-};
+use policy::{content_type, describe_status, error_chain, header_map};
 use sse_parser::SseParser;
 use streamable::Streamable;
 
@@ -92,8 +91,7 @@ impl HttpConnection {
             ));
         }
         let headers = header_map(spec)?;
-        let client = reqwest::Client::builder()
-            .redirect(same_origin_redirects())
+        let client = crate::outbound::client_builder()
             .connect_timeout(timeout.min(Duration::from_secs(30)))
             .tcp_keepalive(Duration::from_secs(30))
             .user_agent(concat!("mcp-gateway/", env!("CARGO_PKG_VERSION")))

@@ -7,9 +7,6 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 
 use crate::config::HttpSpec;
 
-/// Redirect hops followed (all on the same origin).
-const MAX_REDIRECTS: usize = 10;
-
 /// Headers the gateway manages itself per hop; config may not set them.
 const MANAGED_HEADERS: [&str; 4] = [
     "mcp-session-id",
@@ -39,31 +36,6 @@ pub(super) fn header_map(spec: &HttpSpec) -> Result<HeaderMap, String> {
         map.insert(n, v);
     }
     Ok(map)
-}
-
-/// Same scheme, host and port.
-pub(super) fn same_origin(a: &Url, b: &Url) -> bool {
-    a.scheme() == b.scheme()
-        && a.host_str() == b.host_str()
-        && a.port_or_known_default() == b.port_or_known_default()
-}
-
-/// Follows redirects only within the origin the request started on.
-pub(crate) fn same_origin_redirects() -> reqwest::redirect::Policy {
-    reqwest::redirect::Policy::custom(|attempt| {
-        if attempt.previous().len() > MAX_REDIRECTS {
-            return attempt.error(format!("more than {MAX_REDIRECTS} redirects"));
-        }
-        let allowed = attempt
-            .previous()
-            .first()
-            .is_some_and(|first| same_origin(first, attempt.url()));
-        if allowed {
-            attempt.follow()
-        } else {
-            attempt.stop()
-        }
-    })
 }
 
 /// Describes a non-success HTTP answer, including where a refused redirect pointed.

@@ -383,10 +383,9 @@ pub async fn import_url(
     if url.scheme() != "https" {
         return Err(ImportError::Insecure(url.to_string()));
     }
-    let client = reqwest::Client::builder()
+    let client = crate::outbound::client_builder()
         .user_agent(concat!("mcp-gateway/", env!("CARGO_PKG_VERSION")))
         .https_only(true)
-        .redirect(crate::backend::http::policy::same_origin_redirects())
         .timeout(FETCH_TIMEOUT)
         .build()
         .map_err(|e| ImportError::Fetch {
