@@ -345,7 +345,7 @@ impl Cx<'_> {
             }
             (Some((_, n)), None) => {
                 let url = self.nonempty_string(n, "auth.jwt.jwks_uri")?;
-                super::check_url(url.trim())
+                super::backend::check_url(url.trim())
                     .map_err(|m| self.invalid(n.pos, "auth.jwt.jwks_uri", m))?;
                 let loopback = url::Url::parse(url.trim())
                     .ok()
