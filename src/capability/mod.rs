@@ -46,28 +46,7 @@ pub enum ProblemKind {
 }
 
 /// One file that was not loaded, and why.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LoadProblem {
-    pub file: PathBuf,
-    pub line: Option<usize>,
-    /// Dotted key (`providers.primary.config.method`); `None` for the whole file.
-    pub key: Option<String>,
-    pub message: String,
-    pub kind: ProblemKind,
-}
-
-impl std::fmt::Display for LoadProblem {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}", self.file.display())?;
-        if let Some(l) = self.line {
-            write!(f, ":{l}")?;
-        }
-        if let Some(k) = &self.key {
-            write!(f, ": `{k}`")?;
-        }
-        write!(f, ": {}", self.message)
-    }
-}
+pub type LoadProblem = crate::config::FileProblem<ProblemKind>;
 
 /// A capability file that is pinned and changed: not loaded until approved.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -57,3 +57,28 @@ fn at(path: &Path, line: usize, column: usize) -> String {
         (l, c) => format!("{}:{l}:{c}", path.display()),
     }
 }
+
+/// A file (a capability, a skill, …) that was not loaded as written, and why: where (file, line,
+/// dotted key) and what kind of problem, `K` being the owner's own classification.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileProblem<K> {
+    pub file: PathBuf,
+    pub line: Option<usize>,
+    /// Dotted key; `None` for the whole file.
+    pub key: Option<String>,
+    pub message: String,
+    pub kind: K,
+}
+
+impl<K> std::fmt::Display for FileProblem<K> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.file.display())?;
+        if let Some(l) = self.line {
+            write!(f, ":{l}")?;
+        }
+        if let Some(k) = &self.key {
+            write!(f, ": `{k}`")?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}

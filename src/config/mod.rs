@@ -31,7 +31,7 @@ pub use discover::{
     project_root,
 };
 pub use duration::parse as parse_duration;
-pub use error::ConfigError;
+pub use error::{ConfigError, FileProblem};
 pub use load::{WrittenFile, discover, load, load_file, parse_as_written, parse_str};
 pub use schema::valid_backend_name;
 

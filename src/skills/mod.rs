@@ -57,28 +57,7 @@ pub enum ProblemKind {
 }
 
 /// One skill (or part) that was not loaded as written, and why.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SkillProblem {
-    pub file: PathBuf,
-    pub line: Option<usize>,
-    /// Front-matter key; `None` for the whole file.
-    pub key: Option<String>,
-    pub message: String,
-    pub kind: ProblemKind,
-}
-
-impl std::fmt::Display for SkillProblem {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}", self.file.display())?;
-        if let Some(l) = self.line {
-            write!(f, ":{l}")?;
-        }
-        if let Some(k) = &self.key {
-            write!(f, ": `{k}`")?;
-        }
-        write!(f, ": {}", self.message)
-    }
-}
+pub type SkillProblem = crate::config::FileProblem<ProblemKind>;
 
 /// An extra Markdown file of a skill, disclosed on demand.
 #[derive(Debug, Clone, PartialEq, Eq)]
