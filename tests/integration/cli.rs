@@ -631,3 +631,48 @@ fn bench_retrieval_scores_a_small_data_set() {
     assert!(misses.contains("xyzzy plugh"), "{out:?}");
     assert!(!misses.contains("weather in Oslo"), "{out:?}");
 }
+
+/// A client config in the project that lists a server but no gateway entry: `doctor` flags it,
+/// `doctor --fix` adds the gateway entry to that file (backed up first), and a second `doctor`
+/// is satisfied.
+#[test]
+fn doctor_fix_adds_the_gateway_entry_it_asks_for() {
+    let env = TestEnv::new();
+    std::fs::create_dir_all(env.work_dir().join(".git")).expect("a repository");
+    let cursor = env.work_dir().join(".cursor/mcp.json");
+    std::fs::create_dir_all(cursor.parent().expect("dir")).expect("mkdir");
+    let before = "{\n  \"mcpServers\": {\n    \"time\": {\"command\": \"uvx\", \"args\": [\"mcp-server-time\"]}\n  }\n}\n";
+    std::fs::write(&cursor, before).expect("write cursor config");
+    let flagged = env.cli(&["doctor", "--no-probe", "--json"]).json();
+    let client_checks: Vec<String> = flagged
+        .as_array()
+        .expect("array")
+        .iter()
+        .filter(|c| c.to_string().contains(".cursor/mcp.json"))
+        .map(|c| c.to_string())
+        .collect();
+    assert!(
+        client_checks.iter().any(|c| c.contains("\"warn\"")),
+        "the project's cursor config is not flagged: {flagged:#}"
+    );
+    let fixed = env.cli(&["doctor", "--no-probe", "--fix", "--json"]);
+    let text = std::fs::read_to_string(&cursor).expect("cursor config");
+    let parsed: Value = serde_json::from_str(&text).expect("still JSON");
+    assert!(
+        parsed["mcpServers"]["gateway"].is_object(),
+        "not fixed: {text}\n{fixed:?}"
+    );
+    assert!(
+        parsed["mcpServers"]["time"].is_object(),
+        "--fix removed a server: {text}"
+    );
+    let after = env.cli(&["doctor", "--no-probe", "--json"]).json();
+    assert!(
+        !after
+            .as_array()
+            .expect("array")
+            .iter()
+            .any(|c| c.to_string().contains(".cursor/mcp.json") && c["status"] != "ok"),
+        "still flagged after --fix: {after:#}"
+    );
+}
