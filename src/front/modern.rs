@@ -547,13 +547,7 @@ pub fn discover_result() -> Value {
     json!({
         "resultType": "complete",
         "supportedVersions": mcp::all_versions(),
-        "capabilities": {
-            "tools": { "listChanged": true },
-            "resources": { "subscribe": true, "listChanged": true },
-            "prompts": { "listChanged": true },
-            "completions": {},
-            "logging": {},
-        },
+        "capabilities": mcp::server_capabilities(),
         "instructions": crate::session::INSTRUCTIONS,
         "ttlMs": DISCOVER_TTL_MS,
         "cacheScope": "public",

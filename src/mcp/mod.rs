@@ -48,6 +48,18 @@ pub fn negotiate(requested: Option<&str>) -> &'static str {
 }
 
 /// `serverInfo` / `clientInfo` of the gateway.
+/// What the gateway itself serves, the same in both eras: `initialize` (2025-11-25 and earlier)
+/// and `server/discover` (2026-07-28) answer with this one object.
+pub fn server_capabilities() -> serde_json::Value {
+    serde_json::json!({
+        "tools": { "listChanged": true },
+        "resources": { "subscribe": true, "listChanged": true },
+        "prompts": { "listChanged": true },
+        "completions": {},
+        "logging": {},
+    })
+}
+
 pub fn implementation_info() -> serde_json::Value {
     serde_json::json!({
         "name": "mcp-gateway",

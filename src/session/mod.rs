@@ -305,13 +305,7 @@ impl Session {
         self.gateway.set_client_capabilities(caps);
         json!({
             "protocolVersion": version,
-            "capabilities": {
-                "tools": { "listChanged": true },
-                "resources": { "subscribe": true, "listChanged": true },
-                "prompts": { "listChanged": true },
-                "completions": {},
-                "logging": {},
-            },
+            "capabilities": mcp::server_capabilities(),
             "serverInfo": mcp::implementation_info(),
             "instructions": meta_tools::INSTRUCTIONS,
         })
