@@ -19,6 +19,7 @@ pub mod catalog;
 pub mod cli;
 pub mod clients;
 pub mod config;
+pub mod embedding;
 pub mod error;
 pub mod gateway;
 pub mod jsonrpc;

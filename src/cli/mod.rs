@@ -10,6 +10,7 @@ mod doctor;
 pub mod get;
 pub mod init;
 mod list;
+mod model;
 pub mod probe;
 pub mod remove;
 mod search;
@@ -64,6 +65,8 @@ pub enum Command {
     Probe(probe::ProbeArgs),
     /// Benchmarks (retrieval quality of the search ranking)
     Bench(bench::BenchArgs),
+    /// The local embedding model of hybrid search: fetch it, or show what is installed
+    Model(model::ModelArgs),
     /// Import the MCP servers of your AI clients and point the clients at the gateway
     Setup(setup::SetupArgs),
     /// Add a backend (a command, a URL, or a well-known server by name)
@@ -111,6 +114,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::List(args) => list::run(&cli.global, &args),
         Command::Doctor(args) => doctor::run(&cli.global, &args),
         Command::Bench(args) => edge(bench::run(args).map(|()| ExitCode::SUCCESS)),
+        Command::Model(args) => edge(model::run(args).map(|()| ExitCode::SUCCESS)),
         Command::Probe(args) => probe::main(args),
         Command::Search(args) => match search_gateway(&cli.global, &args) {
             Ok(outcome) => edge(search::print(&args, &outcome).map(|()| ExitCode::SUCCESS)),
@@ -196,6 +200,9 @@ fn search_gateway(
             }
         }
         gateway.wait_for_index().await;
+        gateway
+            .wait_for_embeddings(std::time::Duration::from_secs(30))
+            .await;
         let outcome = gateway.search(&args.query, usize::from(args.limit), args.server.as_deref());
         gateway.shutdown().await;
         outcome.map_err(|e| {

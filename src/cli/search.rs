@@ -122,6 +122,7 @@ mod tests {
             total: 7,
             no_good_match: true,
             confidence: 0.1,
+            similarity: None,
         };
         let t = table(&outcome);
         let lines: Vec<&str> = t.lines().collect();

@@ -9,6 +9,7 @@ mod config_errors;
 mod faults;
 mod harness;
 mod http_backends;
+mod hybrid;
 mod inspector;
 mod old_protocol;
 mod processes;
