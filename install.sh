@@ -2,7 +2,9 @@
 # Builds mcp-gateway from this source tree with the machine's cargo and installs it on PATH.
 #
 #   ./install.sh            # cargo install --path . --locked  (into ~/.cargo/bin)
-#   ./install.sh --start    # … then probe the example servers (doctor) and search their tools
+#   ./install.sh --start    # … then, if you have no gateway config yet, write one with keyless
+#                           # example servers (`init --with-examples`), probe it (doctor) and
+#                           # search its tools: a client's plain `mcp-gateway` then finds it
 #
 # Environment: INSTALL_ROOT=DIR installs into DIR/bin instead (e.g. INSTALL_ROOT=~/.local).
 # Idempotent: a second run rebuilds only what changed and replaces the binary in place.
@@ -13,7 +15,7 @@ start=0
 for arg in "$@"; do
   case "$arg" in
     --start) start=1 ;;
-    -h|--help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "install.sh: unknown option: $arg (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -63,12 +65,22 @@ echo "Then point your client at the gateway (ready snippets in $here/client-conf
 echo "  claude mcp add gateway -- mcp-gateway"
 
 if [ "$start" = 1 ]; then
+  # Everything below runs on the config a client's plain `mcp-gateway` reads: the user config
+  # (run from HOME, so no project file of this checkout is picked up).
+  cd "$HOME"
   echo
-  echo "Checking the example config (starts and probes each example server once) …"
-  "$bin" --config "$here/examples/gateway.yaml" doctor
-  if "$bin" search --help >/dev/null 2>&1; then
-    echo
-    echo "Searching the example servers' tools for \"read a file\" …"
-    "$bin" --config "$here/examples/gateway.yaml" search "read a file"
+  if out=$("$bin" init --with-examples 2>&1); then
+    echo "$out"
+  else
+    case "$out" in
+      *"already exists"*) echo "Keeping your existing gateway config (\`mcp-gateway list\` shows its servers)." ;;
+      *) echo "$out" >&2; exit 1 ;;
+    esac
   fi
+  echo
+  echo "Checking the config (starts and probes each server once) …"
+  "$bin" doctor || true
+  echo
+  echo "Searching the servers' tools for \"read a file\" …"
+  "$bin" search "read a file"
 fi

@@ -146,6 +146,17 @@ fn main() {
         );
     }
 
+    let reloads = capability_reload_latency(&env, scale.ping_rounds * 4);
+    row(
+        &mut report,
+        &format!(
+            "new capability file → `notifications/tools/list_changed` at the client ({} files; includes the 250 ms debounce)",
+            reloads.len()
+        ),
+        &summary_ms(&reloads),
+        "≤ 500 ms",
+    );
+
     let size = std::fs::metadata(harness::gateway_bin())
         .map(|m| m.len())
         .unwrap_or(0);
@@ -174,6 +185,54 @@ fn main() {
     )
     .ok();
     println!("{report}");
+}
+
+/// A capability YAML file describing one GET tool named `name`.
+fn capability_file(name: &str) -> String {
+    format!(
+        "name: {name}\ndescription: Looks up a {name} record by id\nschema:\n  input:\n    type: object\n    properties:\n      id: {{type: string}}\nproviders:\n  primary:\n    config:\n      base_url: http://127.0.0.1:9\n      path: /{name}/{{id}}\n"
+    )
+}
+
+/// Time from writing a new capability file into a watched directory until the client receives
+/// `notifications/tools/list_changed` (meta mode off, so capability tools are listed directly).
+fn capability_reload_latency(env: &TestEnv, rounds: usize) -> Vec<Duration> {
+    let dir = env.path().join("bench-capabilities");
+    std::fs::create_dir_all(&dir).expect("capability dir");
+    std::fs::write(dir.join("c00.yaml"), capability_file("c00")).expect("write capability");
+    let config = env.write(
+        "gateway-capabilities.yaml",
+        &format!(
+            "meta_mcp:\n  enabled: false\ncapabilities:\n  enabled: true\n  directories: [{}]\nbackends: {{}}\n",
+            harness::yaml_str(&dir.to_string_lossy())
+        ),
+    );
+    let mut client = env.start(&config);
+    harness::list_tools_until(&mut client, &["capabilities__c00"], Duration::from_secs(30));
+    let mut out = Vec::new();
+    for i in 1..=rounds {
+        client.take_notifications();
+        let name = format!("c{i:02}");
+        let started = Instant::now();
+        std::fs::write(dir.join(format!("{name}.yaml")), capability_file(&name))
+            .expect("write capability");
+        let mut seen = Vec::new();
+        let got = client.wait_notification(
+            "notifications/tools/list_changed",
+            Duration::from_secs(10),
+            &mut seen,
+            |_| true,
+        );
+        assert!(got.is_some(), "no list_changed for {name}");
+        out.push(started.elapsed());
+        harness::list_tools_until(
+            &mut client,
+            &[&format!("capabilities__{name}")],
+            Duration::from_secs(10),
+        );
+    }
+    assert!(client.shutdown().success());
+    out
 }
 
 fn row(report: &mut String, what: &str, result: &str, goal: &str) {

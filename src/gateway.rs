@@ -206,6 +206,12 @@ impl Gateway {
         rx.borrow().iter().cloned().collect()
     }
 
+    /// Waits (bounded) until `name` is no longer being discovered.
+    pub async fn wait_for_discovery_of(&self, name: &str, max: Duration) {
+        let mut rx = self.discovering.subscribe();
+        let _ = tokio::time::timeout(max, rx.wait_for(|set| !set.contains(name))).await;
+    }
+
     /// Indexes every catalog entry in one commit. The catalog is read under the index lock, so a
     /// refresh that landed first is not overwritten with older tools.
     fn index_catalog(&self) {

@@ -859,8 +859,9 @@ async fn shipped_capabilities_load_and_work_against_recorded_responses() {
     let (set, _) = CapabilitySet::load(&[shipped_dir()], &PinStore::in_memory());
     let set = set.with_env(Arc::new(MapEnv(vars)));
     for r in &recorded {
-        let mut reply = set.call(&r.tool, r.arguments.clone()).await;
-        // Tools with a response_path extract from the echo; ask the raw request instead.
+        // Tools with a response_path would extract from the echo (which is not their API's
+        // shape; their replies are checked against the recorded responses above): check the
+        // request they prepare instead, path and query.
         let cap = set.get(&r.tool).unwrap().capability.clone();
         if cap.request.response_path.is_some() {
             let prepared = http::prepare(
@@ -869,6 +870,7 @@ async fn shipped_capabilities_load_and_work_against_recorded_responses() {
                 &MapEnv([("X".to_string(), String::new())].into()),
             )
             .unwrap();
+            assert_eq!(prepared.url.path(), r.path, "{}", r.tool);
             let q: Vec<String> = prepared
                 .url
                 .query_pairs()
@@ -879,6 +881,7 @@ async fn shipped_capabilities_load_and_work_against_recorded_responses() {
             }
             continue;
         }
+        let mut reply = set.call(&r.tool, r.arguments.clone()).await;
         let e = reply["structuredContent"].take();
         assert_eq!(e["path"], r.path, "{}", r.tool);
         let query = e["query"].as_str().unwrap_or("");

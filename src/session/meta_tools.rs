@@ -203,12 +203,34 @@ async fn invoke(
             .map(|e| e.tool(tool).map(requires_task))
     };
     let mut found = known(gw);
+    if found.is_none() {
+        // Never listed yet: learn (and screen) its tools before forwarding anything, so a tool
+        // the scanner withholds is never called, not even before the first discovery. A
+        // discovery under way is bounded by the backend's own timeout (start, then list).
+        gw.wait_for_discovery_of(server, 2 * backend.config.timeout + DISCOVERY_WAIT)
+            .await;
+        found = known(gw);
+        if found.is_none() {
+            gw.refresh(server).await;
+            found = known(gw);
+        }
+    }
     if matches!(found, Some(None)) && backend.status() != crate::backend::Status::Running {
         // The catalog may predate the backend's current tools: look again before refusing.
         gw.refresh(server).await;
         found = known(gw);
     }
     match found {
+        None => {
+            let why = match backend.status() {
+                crate::backend::Status::Failed(reason) => reason,
+                other => other.label().to_string(),
+            };
+            return Ok(tool_error(format!(
+                "cannot invoke {server}/{tool}: the tools of server '{server}' could not be \
+                 listed ({why}), and no tool is called before it is screened"
+            )));
+        }
         Some(None) => {
             if let crate::config::Transport::Capabilities(spec) = &backend.config.transport
                 && let Some(reason) = spec.board.quarantine_reason(tool)

@@ -363,7 +363,12 @@ impl Session {
         if let Some(result) = meta_tools::call(self, &name, &params, &ctx).await {
             return result;
         }
-        let target = self.resolve_direct(&name);
+        let mut target = self.resolve_direct(&name);
+        if target.is_none() {
+            // Its backend may still be in its first discovery (tools are screened there).
+            self.gateway.wait_for_discovery(DISCOVERY_WAIT).await;
+            target = self.resolve_direct(&name);
+        }
         let Some((server, tool)) = target else {
             return Err(ErrorObject::new(
                 code::INVALID_PARAMS,
@@ -388,8 +393,14 @@ impl Session {
         let cfg = &self.gateway.config.meta_mcp;
         let snapshot = self.gateway.catalog.snapshot();
         let pairs: Vec<(&str, &str)> = if cfg.enabled {
+            // Only surfaced tools the catalog holds: a tool the scanner withheld is not there.
             cfg.surface
                 .iter()
+                .filter(|r| {
+                    snapshot
+                        .iter()
+                        .any(|e| e.backend == r.server && e.tool_names().any(|t| t == r.tool))
+                })
                 .map(|r| (r.server.as_str(), r.tool.as_str()))
                 .collect()
         } else {

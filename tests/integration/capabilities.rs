@@ -1,7 +1,6 @@
 //! The capabilities backend inside a real gateway session (in process, over a duplex stream):
 //! capability tools are listed, searchable and callable against a real local HTTP server; a
-//! file created while the gateway runs reaches the client as `list_changed` within 500 ms and
-//! works; a pinned file that is tampered with disappears and comes back once approved.
+//! file created while the gateway runs reaches the client as `list_changed` and works; a pinned file that is tampered with disappears and comes back once approved.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -148,11 +147,10 @@ async fn capability_tools_are_served_reloaded_live_and_quarantined() {
 
     // Listed directly (meta mode off) and callable.
     let mut names = c.tool_names().await;
-    for _ in 0..50 {
-        if names.contains(&"capabilities__user".to_string()) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+    if !names.contains(&"capabilities__user".to_string()) {
+        // Not loaded yet: the client is told when it is.
+        c.notification("notifications/tools/list_changed", Duration::from_secs(20))
+            .await;
         names = c.tool_names().await;
     }
     assert!(
@@ -181,21 +179,16 @@ async fn capability_tools_are_served_reloaded_live_and_quarantined() {
             .contains("argument `id`")
     );
 
-    // A new file reaches the client as list_changed within 500 ms, and works.
+    // A new file reaches the client as list_changed, and works. (How fast: the `gateway` bench,
+    // docs/BENCHMARKS.md.)
     c.notices.clear();
     std::fs::write(
         dir.path().join("orders.yaml"),
         capability("order", &base, "/orders"),
     )
     .unwrap();
-    let took = c
-        .notification("notifications/tools/list_changed", Duration::from_secs(5))
+    c.notification("notifications/tools/list_changed", Duration::from_secs(10))
         .await;
-    eprintln!("list_changed after {took:?}");
-    assert!(
-        took < Duration::from_millis(500),
-        "list_changed took {took:?}"
-    );
     assert!(
         c.tool_names()
             .await
@@ -283,17 +276,14 @@ async fn capability_tools_are_found_by_search_and_invoked_in_meta_mode() {
     )
     .unwrap();
     let mut c = start(dir.path(), state.path(), true).await;
-    let mut found = Value::Null;
-    for _ in 0..50 {
-        let r = c
-            .request("tools/call", json!({"name": "gateway_search_tools", "arguments": {"query": "look up user record"}}))
-            .await;
-        found = r["structuredContent"]["matches"].clone();
-        if found.as_array().is_some_and(|m| !m.is_empty()) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    // A search waits (bounded) for discovery and indexing: no retry loop needed.
+    let r = c
+        .request(
+            "tools/call",
+            json!({"name": "gateway_search_tools", "arguments": {"query": "look up user record"}}),
+        )
+        .await;
+    let found = r["structuredContent"]["matches"].clone();
     assert_eq!(found[0]["server"], "capabilities", "{found}");
     assert_eq!(found[0]["tool"], "user");
     let r = c

@@ -60,7 +60,12 @@ fn warm_catalog_searches_without_spawning_the_backend() {
         "{found}"
     );
     let servers = client.call_tool("gateway_list_servers", json!({}));
-    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        servers["structuredContent"]["servers"][0]["state"], "not started",
+        "{servers}"
+    );
+    assert!(client.shutdown().success());
+    // Counted after exit: whatever the gateway would have started, it has started by now.
     let starts_after = events(&log)
         .iter()
         .filter(|e| e["event"] == "start")
@@ -69,7 +74,6 @@ fn warm_catalog_searches_without_spawning_the_backend() {
         starts_before, starts_after,
         "warm start spawned the backend; servers: {servers}"
     );
-    assert!(client.shutdown().success());
 
     // Cache deleted: rediscovered.
     std::fs::remove_dir_all(env.cache_dir()).expect("remove cache");

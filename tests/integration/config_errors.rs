@@ -54,12 +54,7 @@ fn unknown_key_exits_2_with_did_you_mean() {
     assert!(stderr.contains(&path), "file not named: {stderr}");
     assert!(stderr.contains(":5"), "line not named: {stderr}");
     assert!(stderr.contains("comand"), "key not named: {stderr}");
-    assert!(
-        stderr.contains("`command`")
-            || stderr.contains("'command'")
-            || stderr.contains("\"command\""),
-        "no suggestion: {stderr}"
-    );
+    assert!(stderr.contains("`command`"), "no suggestion: {stderr}");
     let (code, stderr, _) = run_with_config(&env, "backendz: {}\n");
     assert_eq!(code, Some(2), "{stderr}");
     assert!(
@@ -96,7 +91,8 @@ fn env_default_expands_and_reaches_the_backend() {
     );
     let config = env.write("gateway.yaml", &yaml);
     let mut client = env.start(&config);
-    client.invoke("fake", "echo", json!({"text": "x"}));
+    let echo = client.invoke("fake", "echo", json!({"text": "x"}));
+    assert_eq!(first_text(&echo), "x", "{echo}");
     assert!(
         log.exists(),
         "the ${{VAR:-default}} value did not reach the backend's environment"
@@ -131,8 +127,6 @@ fn unknown_backend_in_a_call_is_a_tool_error() {
         "gateway_search_tools",
         json!({"query": "echo", "server": "nope"}),
     );
-    assert!(
-        search["isError"] == json!(true) || search["structuredContent"]["total"] == json!(0),
-        "{search}"
-    );
+    assert_eq!(search["isError"], json!(true), "{search}");
+    assert!(first_text(&search).contains("nope"), "{search}");
 }

@@ -335,3 +335,53 @@ fn unknown_server_or_tool_names_the_nearest_matches() {
     assert_eq!(resp["isError"], json!(true), "{resp}");
     assert_usable(&mut client, "files-fake");
 }
+
+/// The `result` of a JSON-RPC response line, as the exact bytes it holds on the wire.
+fn raw_result(line: &str) -> String {
+    #[derive(serde::Deserialize)]
+    struct Response<'a> {
+        #[serde(borrow)]
+        result: &'a serde_json::value::RawValue,
+    }
+    let parsed: Response = serde_json::from_str(line)
+        .unwrap_or_else(|e| panic!("not a result response ({e}): {line}"));
+    parsed.result.get().to_string()
+}
+
+/// Invariant 2, byte for byte: the bytes of the result the client receives are the bytes the
+/// backend sent (escaped Unicode stays escaped, `1.50` stays `1.50`, keys keep their order),
+/// through `gateway_invoke` and through a directly listed tool.
+#[test]
+fn results_reach_the_client_byte_for_byte() {
+    for meta_mcp in [true, false] {
+        let env = TestEnv::new();
+        let log = log_arg(&env, "fake");
+        let config = env.write_config(
+            meta_mcp,
+            &[(
+                "fake",
+                fake_backend(&["--log", log.to_str().expect("utf-8")], ""),
+            )],
+        );
+        let mut client = env.start(&config);
+        let params = if meta_mcp {
+            json!({"name": "gateway_invoke", "arguments": {"server": "fake", "tool": "raw"}})
+        } else {
+            list_tools_until(&mut client, &["fake__raw"], Duration::from_secs(30));
+            json!({"name": "fake__raw", "arguments": {}})
+        };
+        let id = client.send_request("tools/call", params);
+        client.wait_response(&id, Duration::from_secs(30));
+        let got = raw_result(&client.raw_response(&id));
+        let sent = events(&log)
+            .into_iter()
+            .find(|e| e["event"] == "raw")
+            .and_then(|e| e["result"].as_str().map(str::to_string))
+            .expect("the backend logged what it sent");
+        assert!(
+            sent.contains(r"caf\u00e9") && sent.contains("1.50") && sent.starts_with(r#"{"zeta""#),
+            "{sent}"
+        );
+        assert_eq!(got, sent, "meta_mcp {meta_mcp}: the result was reshaped");
+    }
+}

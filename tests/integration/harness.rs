@@ -181,6 +181,37 @@ impl TestEnv {
             .current_dir(self.work_dir());
     }
 
+    /// Runs `mcp-gateway ARGS…` as a user would in this env (scratch HOME and XDG dirs, cwd
+    /// `work/`, stdin closed) and returns its output; panics if it runs past 120 s.
+    pub fn cli(&self, args: &[&str]) -> CliOutput {
+        self.cli_in(&self.work_dir(), args)
+    }
+
+    /// `cli` with another working directory.
+    pub fn cli_in(&self, cwd: &Path, args: &[&str]) -> CliOutput {
+        let mut cmd = Command::new(gateway_bin());
+        cmd.args(args);
+        self.apply(&mut cmd);
+        cmd.current_dir(cwd)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn mcp-gateway {args:?}: {e}"));
+        let out = wait_output(child, Duration::from_secs(120));
+        CliOutput {
+            code: out.status.code(),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    /// The user config file (`$XDG_CONFIG_HOME/mcp-gateway/gateway.yaml`) of this env.
+    pub fn user_config(&self) -> PathBuf {
+        self.path().join("config/mcp-gateway/gateway.yaml")
+    }
+
     /// Starts the gateway on `config` and completes the `initialize` handshake.
     pub fn start(&self, config: &Path) -> RpcClient {
         let mut client = RpcClient::spawn(self.gateway_command(config, &[]));
@@ -206,6 +237,35 @@ impl TestEnv {
             }
             thread::sleep(Duration::from_millis(50));
         }
+    }
+}
+
+/// What one CLI run printed, and its exit code.
+#[derive(Debug)]
+pub struct CliOutput {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl CliOutput {
+    /// Panics (showing both streams) unless the exit code is `code`; returns `self`.
+    pub fn expect_code(self, code: i32) -> CliOutput {
+        assert_eq!(
+            self.code,
+            Some(code),
+            "exit code {:?}, expected {code}\nstdout:\n{}\nstderr:\n{}",
+            self.code,
+            self.stdout,
+            self.stderr
+        );
+        self
+    }
+
+    /// stdout parsed as JSON.
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", self.stdout))
     }
 }
 
@@ -253,6 +313,8 @@ pub struct RpcClient {
     /// Notifications and server→client requests, in arrival order.
     pending_other: VecDeque<Value>,
     next_id: u64,
+    /// The stdout reader; it ends when the peer closes stdout.
+    stdout_reader: Option<thread::JoinHandle<()>>,
 }
 
 impl RpcClient {
@@ -268,7 +330,7 @@ impl RpcClient {
         let inbox = Arc::new(Mutex::new(Inbox::default()));
         let stderr = Arc::new(Mutex::new(String::new()));
         let (tx, rx) = channel();
-        {
+        let stdout_reader = {
             let inbox = inbox.clone();
             thread::spawn(move || {
                 let mut reader = BufReader::new(stdout);
@@ -284,14 +346,13 @@ impl RpcClient {
                         .to_string();
                     let parsed = serde_json::from_str::<Value>(&line);
                     inbox.lock().expect("inbox lock").lines.push(line);
-                    if let Ok(v) = parsed
-                        && tx.send(v).is_err()
-                    {
-                        break;
+                    if let Ok(v) = parsed {
+                        // The receiver may be gone while the peer still writes: keep recording.
+                        let _ = tx.send(v);
                     }
                 }
-            });
-        }
+            })
+        };
         {
             let stderr = stderr.clone();
             thread::spawn(move || {
@@ -318,6 +379,7 @@ impl RpcClient {
             responses: HashMap::new(),
             pending_other: VecDeque::new(),
             next_id: 1,
+            stdout_reader: Some(stdout_reader),
         }
     }
 
@@ -478,9 +540,69 @@ impl RpcClient {
         self.pending_other.drain(..).collect()
     }
 
+    /// Waits for a notification (or server→client request) `method` whose params satisfy
+    /// `pred`; every other one that arrives meanwhile is appended to `seen`. `None` on timeout.
+    pub fn wait_notification(
+        &mut self,
+        method: &str,
+        timeout: Duration,
+        seen: &mut Vec<Value>,
+        pred: impl Fn(&Value) -> bool,
+    ) -> Option<Value> {
+        let matches = |m: &Value| m["method"] == method && pred(&m["params"]);
+        let deadline = Instant::now() + timeout;
+        loop {
+            while let Some(m) = self.pending_other.pop_front() {
+                if matches(&m) {
+                    return Some(m);
+                }
+                seen.push(m);
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.rx.recv_timeout(left) {
+                Ok(msg) if msg.get("method").is_none() && msg.get("id").is_some() => {
+                    self.responses.insert(msg["id"].to_string(), msg);
+                }
+                Ok(msg) => self.pending_other.push_back(msg),
+                Err(_) => return None,
+            }
+        }
+    }
+
     /// Every line the peer wrote to stdout so far.
     pub fn stdout_lines(&self) -> Vec<String> {
         self.inbox.lock().expect("inbox lock").lines.clone()
+    }
+
+    /// Every line the peer wrote to stdout, up to and including its exit: waits (up to `timeout`)
+    /// until the peer's stdout is closed, so nothing written during shutdown is missed.
+    pub fn stdout_lines_through_exit(&mut self, timeout: Duration) -> Vec<String> {
+        let reader = self
+            .stdout_reader
+            .take()
+            .expect("stdout read to the end once");
+        let deadline = Instant::now() + timeout;
+        while !reader.is_finished() {
+            assert!(
+                Instant::now() < deadline,
+                "stdout of {} still open {timeout:?} later",
+                self.pid()
+            );
+            thread::sleep(Duration::from_millis(10));
+        }
+        reader.join().expect("stdout reader");
+        self.stdout_lines()
+    }
+
+    /// The stdout line carrying the response to `id`, verbatim.
+    pub fn raw_response(&self, id: &Value) -> String {
+        self.stdout_lines()
+            .into_iter()
+            .find(|l| {
+                serde_json::from_str::<Value>(l)
+                    .is_ok_and(|m| m.get("method").is_none() && m.get("id") == Some(id))
+            })
+            .unwrap_or_else(|| panic!("no response line for id {id}"))
     }
 
     /// Everything the peer wrote to stderr so far.

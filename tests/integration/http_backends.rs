@@ -6,7 +6,7 @@
 //! conformance suite's client scenarios against `probe`.
 
 use std::collections::BTreeMap;
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -21,11 +21,71 @@ use tokio::sync::{mpsc, watch};
 
 use super::harness::{deps, npm_bin};
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port on 127.0.0.1")
+/// The TCP port `pid` listens on, read from /proc (its socket inodes in `net/tcp` and `tcp6`).
+fn listening_port(pid: u32) -> Option<u16> {
+    let inodes: Vec<String> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .ok()?
+        .flatten()
+        .filter_map(|fd| std::fs::read_link(fd.path()).ok())
+        .filter_map(|target| {
+            let t = target.to_string_lossy();
+            t.strip_prefix("socket:[")
+                .and_then(|rest| rest.strip_suffix(']'))
+                .map(str::to_string)
+        })
+        .collect();
+    for table in ["tcp", "tcp6"] {
+        let text = std::fs::read_to_string(format!("/proc/{pid}/net/{table}")).unwrap_or_default();
+        for line in text.lines().skip(1) {
+            let cols: Vec<&str> = line.split_whitespace().collect();
+            // local_address is cols[1] ("ADDR:PORT" in hex), st is cols[3] (0A = LISTEN).
+            if cols.len() > 9 && cols[3] == "0A" && inodes.iter().any(|i| i == cols[9]) {
+                let port = cols[1].rsplit(':').next()?;
+                return u16::from_str_radix(port, 16).ok();
+            }
+        }
+    }
+    None
+}
+
+/// A port on 127.0.0.1 that refuses connections for as long as this lives: a socket bound to
+/// it (so nothing else can take it) that never listens.
+struct RefusingPort {
+    fd: i32,
+    port: u16,
+}
+
+impl RefusingPort {
+    fn new() -> RefusingPort {
+        // SAFETY: plain socket calls on a local fd and a zeroed sockaddr_in we own.
+        unsafe {
+            let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0);
+            assert!(fd >= 0, "socket() failed");
+            let mut addr: libc::sockaddr_in = std::mem::zeroed();
+            addr.sin_family = libc::AF_INET as libc::sa_family_t;
+            addr.sin_addr.s_addr = u32::from_ne_bytes([127, 0, 0, 1]);
+            let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+            let rc = libc::bind(fd, (&raw const addr).cast(), len);
+            assert_eq!(rc, 0, "bind() failed");
+            let mut bound: libc::sockaddr_in = std::mem::zeroed();
+            let mut blen = len;
+            let rc = libc::getsockname(fd, (&raw mut bound).cast(), &mut blen);
+            assert_eq!(rc, 0, "getsockname() failed");
+            RefusingPort {
+                fd,
+                port: u16::from_be(bound.sin_port),
+            }
+        }
+    }
+}
+
+impl Drop for RefusingPort {
+    fn drop(&mut self) {
+        // SAFETY: closing the fd this value owns.
+        unsafe {
+            libc::close(self.fd);
+        }
+    }
 }
 
 /// A server process in its own process group, killed with its children on drop.
@@ -38,6 +98,8 @@ struct Server {
 }
 
 impl Server {
+    /// Starts the server with `port` (`"0"`: the server binds any free port itself, which is read
+    /// back from /proc: no probe-then-bind race with other tests).
     fn start(program: PathBuf, args: &[&str], env: &[(&str, String)], port: u16) -> Server {
         let mut s = Server {
             child: spawn(&program, args, env, port),
@@ -55,6 +117,23 @@ impl Server {
 
     fn wait_listening(&mut self) {
         let deadline = Instant::now() + Duration::from_secs(60);
+        if self.port == 0 {
+            loop {
+                if let Some(port) = listening_port(self.child.id()) {
+                    self.port = port;
+                    break;
+                }
+                if let Ok(Some(status)) = self.child.try_wait() {
+                    panic!("{} exited early: {status}", self.program.display());
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "{} never listened",
+                    self.program.display()
+                );
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
         while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
             if let Ok(Some(status)) = self.child.try_wait() {
                 panic!("{} exited early: {status}", self.program.display());
@@ -85,7 +164,20 @@ impl Server {
     /// The same server again, on the same port (a new process: every session is gone).
     fn restart(&mut self) {
         self.kill();
-        let args: Vec<&str> = self.args.iter().map(String::as_str).collect();
+        // Same port as before: `--port 0` becomes the port the first run chose.
+        let port = self.port.to_string();
+        let args: Vec<&str> = self
+            .args
+            .iter()
+            .enumerate()
+            .map(|(i, a)| {
+                if i > 0 && self.args[i - 1] == "--port" {
+                    port.as_str()
+                } else {
+                    a.as_str()
+                }
+            })
+            .collect();
         let env: Vec<(&str, String)> = self
             .env
             .iter()
@@ -116,27 +208,25 @@ fn spawn(program: &Path, args: &[&str], env: &[(&str, String)], port: u16) -> Ch
 }
 
 fn everything(mode: &str) -> Server {
-    Server::start(npm_bin("mcp-server-everything"), &[mode], &[], free_port())
+    Server::start(npm_bin("mcp-server-everything"), &[mode], &[], 0)
 }
 
 /// `supergateway` running `command` (a stdio server) and serving it as `output`.
 fn supergateway(command: &Path, output: &str, env: &[(&str, String)]) -> Server {
-    let port = free_port();
-    let port_s = port.to_string();
     let mut args = vec![
         "--stdio",
         command.to_str().expect("UTF-8 path"),
         "--outputTransport",
         output,
         "--port",
-        &port_s,
+        "0",
         "--logLevel",
         "none",
     ];
     if output == "streamableHttp" {
         args.push("--stateful");
     }
-    Server::start(npm_bin("supergateway"), &args, env, port)
+    Server::start(npm_bin("supergateway"), &args, env, 0)
 }
 
 fn backend(url: String, kind: HttpKind) -> (Backend, mpsc::UnboundedReceiver<BackendEvent>) {
@@ -320,18 +410,33 @@ async fn sse_backend_that_dies_and_restarts() {
         .await
         .unwrap();
     assert_eq!(text_of(&r), "Echo: before");
+    // The call reports progress every second: the first report proves it is running at the
+    // server, and only then is the server killed.
+    let (sink, mut progress) = mpsc::unbounded_channel();
     let pending = {
         let b = Arc::clone(&b);
         tokio::spawn(async move {
-            call(
-                &b,
-                "trigger-long-running-operation",
-                json!({"duration": 20, "steps": 4}),
+            let ctx = CallContext {
+                progress: Some((json!("sse-progress"), sink)),
+                ..CallContext::default()
+            };
+            b.request(
+                "tools/call",
+                Some(json!({
+                    "name": "trigger-long-running-operation",
+                    "arguments": {"duration": 20, "steps": 20},
+                    "_meta": {"progressToken": "sse-progress"}
+                })),
+                &ctx,
             )
             .await
         })
     };
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    let first = tokio::time::timeout(Duration::from_secs(30), progress.recv())
+        .await
+        .expect("a progress report within 30 s")
+        .expect("progress channel open");
+    assert!(first.contains("sse-progress"), "{first}");
     server.kill();
     let err = tokio::time::timeout(Duration::from_secs(15), pending)
         .await
@@ -451,7 +556,8 @@ fn probe_command_over_every_transport() {
         &format!("http://127.0.0.1:{}/mcp", streamable.port),
     ]);
     assert_eq!(status.code(), Some(1));
-    let dead = format!("http://127.0.0.1:{}/mcp", free_port());
+    let refusing = RefusingPort::new();
+    let dead = format!("http://127.0.0.1:{}/mcp", refusing.port);
     let (status, _, stderr) = probe(&["--timeout", "5s", &dead]);
     assert_eq!(status.code(), Some(1));
     assert!(stderr.contains(&dead), "{stderr}");

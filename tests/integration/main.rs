@@ -4,9 +4,11 @@
 
 mod capabilities;
 mod catalog;
+mod cli;
 mod concurrency;
 mod config_errors;
 mod faults;
+mod features;
 mod harness;
 mod http_backends;
 mod hybrid;
@@ -16,4 +18,5 @@ mod processes;
 mod protocol;
 mod proxy_features;
 mod real_backends;
+mod security;
 mod setup;

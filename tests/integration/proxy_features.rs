@@ -12,8 +12,7 @@
 
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 
@@ -166,32 +165,6 @@ impl Wire {
             .collect()
     }
 
-    /// Waits for a notification `method` whose params satisfy `pred`, keeping all others in `seen`.
-    fn wait_notification(
-        &mut self,
-        method: &str,
-        timeout: Duration,
-        seen: &mut Vec<Value>,
-        pred: impl Fn(&Value) -> bool,
-    ) -> Option<Value> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            for n in self.client.take_notifications() {
-                seen.push(n);
-            }
-            if let Some(n) = seen
-                .iter()
-                .find(|n| n["method"] == method && pred(&n["params"]))
-            {
-                return Some(n.clone());
-            }
-            if Instant::now() > deadline {
-                return None;
-            }
-            thread::sleep(Duration::from_millis(50));
-        }
-    }
-
     /// Closes the gateway's stdin, expects a clean exit, and validates everything it emitted.
     fn finish(mut self, env: &TestEnv, label: &str) {
         self.client.close_stdin();
@@ -201,12 +174,10 @@ impl Wire {
             "gateway exited with {status}; stderr:\n{}",
             tail(&self.client.stderr(), 4000)
         );
-        // The reader thread records the last lines right after the pipe closes.
-        thread::sleep(Duration::from_millis(100));
-        let emitted = env.write(
-            &format!("{label}-emitted.jsonl"),
-            &self.client.stdout_lines().join("\n"),
-        );
+        let lines = self
+            .client
+            .stdout_lines_through_exit(Duration::from_secs(10));
+        let emitted = env.write(&format!("{label}-emitted.jsonl"), &lines.join("\n"));
         let sent: Vec<String> = self
             .sent
             .iter()
@@ -319,7 +290,7 @@ fn resource_subscription_delivers_updates_under_the_public_uri() {
     assert!(first_text(&started).starts_with("Started"), "{started}");
 
     let mut seen = Vec::new();
-    let update = gw.wait_notification(
+    let update = gw.client.wait_notification(
         "notifications/resources/updated",
         Duration::from_secs(12),
         &mut seen,

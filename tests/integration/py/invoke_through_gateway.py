@@ -26,7 +26,13 @@ async def main() -> None:
                 {"server": server, "tool": tool, "arguments": json.loads(args_json)},
             )
             text = "".join(getattr(c, "text", "") for c in result.content)
-            print(json.dumps({"tools": [t.name for t in listed.tools], "isError": bool(getattr(result, "is_error", None) or getattr(result, "isError", False)), "text": text}))
+            # The result as it came over the wire: `isError` is read from there, so a renamed
+            # attribute cannot turn every result into a success.
+            wire = result.model_dump(mode="json", by_alias=True)
+            if "isError" not in wire:
+                sys.exit(f"this SDK's CallToolResult has no isError field: {wire}")
+            is_error = wire["isError"] is True  # absent (None) means success, per the spec
+            print(json.dumps({"tools": [t.name for t in listed.tools], "isError": is_error, "text": text}))
 
 
 asyncio.run(main())

@@ -1,0 +1,456 @@
+//! The shell commands as a user drives them: the real binary in a scratch HOME with its own XDG
+//! dirs, one command after another, checking what each prints and what it leaves on disk. Covers
+//! `init`, `add`, `list`, `get`, `search`, `config export`, `remove`, `setup` (`--json`, `undo
+//! --list`), `doctor` (`--json`, `--no-probe`), `completions`, `cap list`/`pin`/`approve` and the
+//! `stdio` subcommand.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::harness::{CliOutput, RpcClient, TestEnv, first_text, fixture, gateway_bin};
+
+fn names(rows: &Value) -> Vec<String> {
+    rows.as_array()
+        .unwrap_or_else(|| panic!("not an array: {rows}"))
+        .iter()
+        .map(|r| r["name"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+fn row<'a>(rows: &'a Value, name: &str) -> &'a Value {
+    rows.as_array()
+        .and_then(|r| r.iter().find(|r| r["name"] == name))
+        .unwrap_or_else(|| panic!("{name} not listed: {rows:#}"))
+}
+
+fn fake_script() -> String {
+    fixture("fake_backend.py").to_string_lossy().into_owned()
+}
+
+fn mode_of(path: &Path) -> u32 {
+    std::fs::metadata(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .permissions()
+        .mode()
+        & 0o777
+}
+
+/// `init` → `add` (stdio and URL) → `list` → `get` → `search` → `list` again → `config export` →
+/// `remove`, all on the user file, as the README's first steps do.
+#[test]
+fn init_add_list_get_search_export_remove() {
+    let env = TestEnv::new();
+    let user = env.user_config();
+
+    let out = env.cli(&["init"]).expect_code(0);
+    assert!(out.stdout.contains(&user.display().to_string()), "{out:?}");
+    assert_eq!(mode_of(&user), 0o600, "a new config is private");
+    let listed = env.cli(&["list", "--json"]).expect_code(0).json();
+    assert_eq!(listed, json!([]), "init writes no backends");
+    let again = env.cli(&["init"]);
+    assert_ne!(
+        again.code,
+        Some(0),
+        "init replaced an existing file: {again:?}"
+    );
+    assert!(again.stderr.contains("already exists"), "{again:?}");
+
+    env.cli(&["add", "fake", "--", "python3", &fake_script()])
+        .expect_code(0);
+    env.cli(&[
+        "add",
+        "web",
+        "--url",
+        "http://127.0.0.1:9/mcp",
+        "-H",
+        "Authorization: Bearer s3cret-value",
+    ])
+    .expect_code(0);
+    let dup = env.cli(&["add", "fake", "--", "python3", &fake_script()]);
+    assert_ne!(
+        dup.code,
+        Some(0),
+        "add replaced an existing backend: {dup:?}"
+    );
+    assert!(dup.stderr.contains("--force"), "{dup:?}");
+
+    let listed = env.cli(&["list", "--json"]).expect_code(0).json();
+    assert_eq!(names(&listed), ["fake", "web"], "{listed:#}");
+    assert_eq!(row(&listed, "fake")["transport"], "stdio");
+    assert_eq!(row(&listed, "fake")["state"], "not yet seen");
+    assert_eq!(row(&listed, "web")["state"], "not yet seen");
+    let table = env.cli(&["list"]).expect_code(0).stdout;
+    let header = table.lines().next().unwrap_or_default();
+    for col in ["NAME", "TRANSPORT", "STATE", "TOOLS"] {
+        assert!(header.contains(col), "{table}");
+    }
+    assert!(table.lines().any(|l| l.starts_with("fake ")), "{table}");
+
+    // `get` redacts header values unless asked.
+    let got = env.cli(&["get", "web", "--json"]).expect_code(0).json();
+    assert_eq!(got["name"], "web");
+    assert!(
+        !got.to_string().contains("s3cret-value"),
+        "secret shown: {got}"
+    );
+    assert!(
+        got["config"].to_string().contains("127.0.0.1:9/mcp"),
+        "{got}"
+    );
+    let shown = env
+        .cli(&["get", "web", "--json", "--show-secrets"])
+        .expect_code(0)
+        .json();
+    assert!(shown.to_string().contains("s3cret-value"), "{shown}");
+    let text = env.cli(&["get", "fake"]).expect_code(0).stdout;
+    assert!(text.contains("python3"), "{text}");
+
+    // `search` starts a never-seen backend once, ranks like the meta-tool, and catalogs it.
+    let found = env
+        .cli(&["search", "add two numbers", "--server", "fake", "--json"])
+        .expect_code(0)
+        .json();
+    let first = &found["matches"][0];
+    assert_eq!(
+        (&first["server"], &first["tool"]),
+        (&json!("fake"), &json!("add")),
+        "{found:#}"
+    );
+    for field in ["description", "inputSchema", "score"] {
+        assert!(!first[field].is_null(), "match without {field}: {first}");
+    }
+    assert!(found["total"].as_u64().is_some_and(|t| t >= 1), "{found}");
+    let limited = env
+        .cli(&["search", "tool", "--limit", "2", "--json"])
+        .expect_code(0)
+        .json();
+    assert_eq!(
+        limited["matches"].as_array().map(Vec::len),
+        Some(2),
+        "{limited}"
+    );
+    let human = env.cli(&["search", "echo text back"]).expect_code(0).stdout;
+    assert!(human.contains("echo"), "{human}");
+    let listed = env.cli(&["list", "--json"]).expect_code(0).json();
+    assert_eq!(row(&listed, "fake")["state"], "cataloged", "{listed:#}");
+    assert!(
+        row(&listed, "fake")["tools"]
+            .as_u64()
+            .is_some_and(|n| n >= 10),
+        "{listed:#}"
+    );
+
+    // `config export` redacts, in YAML and JSON.
+    let yaml = env.cli(&["config", "export"]).expect_code(0).stdout;
+    assert!(
+        yaml.contains("<redacted>") && !yaml.contains("s3cret"),
+        "{yaml}"
+    );
+    assert!(yaml.contains("fake") && yaml.contains("web"), "{yaml}");
+    let exported = env
+        .cli(&["config", "export", "--format", "json"])
+        .expect_code(0)
+        .json();
+    assert_eq!(
+        exported["backends"]["web"]["headers"]["Authorization"], "<redacted>",
+        "{exported:#}"
+    );
+
+    env.cli(&["remove", "web"]).expect_code(0);
+    let listed = env.cli(&["list", "--json"]).expect_code(0).json();
+    assert_eq!(names(&listed), ["fake"], "{listed:#}");
+    let missing = env.cli(&["remove", "web"]);
+    assert_ne!(missing.code, Some(0), "{missing:?}");
+    assert!(
+        missing.stderr.contains("fake"),
+        "does not list what exists: {missing:?}"
+    );
+    // Every change was backed up: the runs are listed for `setup undo`.
+    let runs = env.cli(&["setup", "undo", "--list"]).expect_code(0).stdout;
+    assert!(
+        runs.lines().count() >= 3,
+        "init, two adds and a remove were backed up: {runs}"
+    );
+}
+
+#[test]
+fn init_with_examples_writes_the_servers_whose_launcher_exists() {
+    let env = TestEnv::new();
+    let bin = env.path().join("bin");
+    std::fs::create_dir_all(&bin).expect("mkdir bin");
+    let npx = bin.join("npx");
+    std::fs::write(&npx, "#!/bin/sh\nexit 1\n").expect("write npx");
+    std::fs::set_permissions(&npx, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let mut cmd = std::process::Command::new(gateway_bin());
+    cmd.args(["init", "--with-examples"]);
+    env.apply(&mut cmd);
+    cmd.env("PATH", &bin);
+    let out = cmd.output().expect("run init");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("uvx"),
+        "the skipped `time` is not explained: {stdout}"
+    );
+    let listed = env.cli(&["list", "--json"]).expect_code(0).json();
+    let mut listed = names(&listed);
+    listed.sort_unstable();
+    assert_eq!(listed, ["everything", "filesystem", "memory"]);
+}
+
+#[test]
+fn completions_cover_every_command() {
+    let env = TestEnv::new();
+    for shell in ["bash", "zsh", "fish"] {
+        let out = env.cli(&["completions", shell]).expect_code(0);
+        let (config, examples) = match shell {
+            "fish" => ("-l config", "-l with-examples"),
+            _ => ("--config", "--with-examples"),
+        };
+        for word in ["setup", "doctor", "search", "remove", config, examples] {
+            assert!(out.stdout.contains(word), "{shell}: no {word}");
+        }
+    }
+    let bad = env.cli(&["completions", "tcsh"]);
+    assert_eq!(bad.code, Some(2), "{bad:?}");
+}
+
+#[test]
+fn stdio_subcommand_serves_mcp_like_the_bare_command() {
+    let env = TestEnv::new();
+    let config = env.write_config(true, &[("fake", crate::harness::fake_backend(&[], ""))]);
+    let mut cmd = std::process::Command::new(gateway_bin());
+    cmd.arg("stdio").arg("--config").arg(&config);
+    env.apply(&mut cmd);
+    let mut client = RpcClient::spawn(cmd);
+    client.initialize();
+    let echo = client.invoke("fake", "echo", json!({"text": "via stdio"}));
+    assert_eq!(first_text(&echo), "via stdio");
+    assert_eq!(client.shutdown().code(), Some(0));
+    let lines = client.stdout_lines_through_exit(Duration::from_secs(10));
+    for line in lines {
+        let msg: Value = serde_json::from_str(&line).expect("stdout is JSON-RPC only");
+        assert_eq!(msg["jsonrpc"], "2.0", "{line}");
+    }
+}
+
+fn doctor_check<'a>(checks: &'a Value, prefix: &str) -> Vec<&'a Value> {
+    checks
+        .as_array()
+        .unwrap_or_else(|| panic!("doctor --json is not an array: {checks}"))
+        .iter()
+        .filter(|c| c["check"].as_str().is_some_and(|n| n.starts_with(prefix)))
+        .collect()
+}
+
+#[test]
+fn doctor_reports_config_backends_and_withheld_tools() {
+    let env = TestEnv::new();
+    let config = env.write_config(
+        true,
+        &[
+            ("fake", crate::harness::fake_backend(&["--poisoned"], "")),
+            (
+                "ghost",
+                "command: /nonexistent/bin/mcp-server-ghost\n".to_string(),
+            ),
+        ],
+    );
+    let cfg = config.to_str().expect("utf-8");
+
+    let quick = env.cli(&["doctor", "--config", cfg, "--no-probe", "--json"]);
+    let checks = quick.json();
+    let config_check = doctor_check(&checks, "config");
+    assert_eq!(config_check.len(), 1, "{checks:#}");
+    assert_eq!(config_check[0]["status"], "ok", "{checks:#}");
+    assert!(
+        config_check[0]["detail"]
+            .as_str()
+            .unwrap_or("")
+            .contains(cfg),
+        "{checks:#}"
+    );
+    let all = checks.to_string();
+    assert!(
+        !all.contains("ghost"),
+        "--no-probe probed the backends: {checks:#}"
+    );
+    assert_eq!(quick.code, Some(0), "{quick:?}");
+
+    let full = env.cli(&["doctor", "--config", cfg, "--json"]);
+    assert_eq!(
+        full.code,
+        Some(1),
+        "a backend that cannot start is a failure: {full:?}"
+    );
+    let checks = full.json();
+    let all = checks.to_string();
+    let fails: Vec<&Value> = checks
+        .as_array()
+        .expect("array")
+        .iter()
+        .filter(|c| c["status"] == "fail")
+        .collect();
+    assert!(
+        fails.iter().any(|c| c.to_string().contains("ghost")),
+        "the broken backend is not a failure: {checks:#}"
+    );
+    assert!(
+        all.contains("exfil") && all.contains("hidden-instruction-tag"),
+        "the withheld tool is not reported: {checks:#}"
+    );
+    let text = env.cli(&["doctor", "--config", cfg, "--no-probe"]).stdout;
+    assert!(text.lines().any(|l| l.starts_with("ok")), "{text}");
+
+    let broken = env.write("broken.yaml", "backends:\n  x:\n    comand: y\n");
+    let bad = env.cli(&[
+        "doctor",
+        "--config",
+        broken.to_str().expect("utf-8"),
+        "--json",
+    ]);
+    assert_eq!(bad.code, Some(2), "{bad:?}");
+    assert!(bad.json().to_string().contains("comand"), "{bad:?}");
+}
+
+/// `setup --yes --json` on a HOME with a Cursor config: JSON report, servers moved into the user
+/// gateway.yaml, `setup undo --list --json` shows the run, `setup undo` restores the file.
+#[test]
+fn setup_json_and_undo_list_through_the_binary() {
+    let env = TestEnv::new();
+    let cursor = env.path().join("home/.cursor/mcp.json");
+    std::fs::create_dir_all(cursor.parent().expect("dir")).expect("mkdir");
+    let original = format!(
+        "{{\n  // my servers\n  \"mcpServers\": {{\n    \"fake\": {{\"command\": \"python3\", \"args\": [{:?}]}}\n  }}\n}}\n",
+        fake_script()
+    );
+    std::fs::write(&cursor, &original).expect("write cursor config");
+
+    let dry = env
+        .cli(&["setup", "--dry-run", "--json"])
+        .expect_code(0)
+        .json();
+    assert_eq!(dry["dry_run"], true, "{dry:#}");
+    assert_eq!(std::fs::read_to_string(&cursor).expect("read"), original);
+
+    let out: CliOutput = env.cli(&["setup", "--yes", "--json"]).expect_code(0);
+    let report = out.json();
+    let report_text = report.to_string();
+    assert!(report_text.contains(".cursor/mcp.json"), "{report:#}");
+    let listed = env.cli(&["list", "--json"]).expect_code(0).json();
+    assert_eq!(names(&listed), ["fake"], "{listed:#}");
+    let rewritten: Value = {
+        let text = std::fs::read_to_string(&cursor).expect("read");
+        let stripped: String = text
+            .lines()
+            .filter(|l| !l.trim_start().starts_with("//"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        serde_json::from_str(&stripped).unwrap_or_else(|e| panic!("{e}: {text}"))
+    };
+    assert_eq!(
+        rewritten["mcpServers"]
+            .as_object()
+            .map(|m| m.keys().cloned().collect::<Vec<_>>()),
+        Some(vec!["gateway".to_string()]),
+        "{rewritten:#}"
+    );
+
+    // What the rewritten client now runs — plain `mcp-gateway`, no --config — reaches the server.
+    let entry = &rewritten["mcpServers"]["gateway"];
+    assert_eq!(
+        entry["command"]
+            .as_str()
+            .map(|c| c.ends_with("mcp-gateway")),
+        Some(true),
+        "{entry}"
+    );
+    assert!(entry.get("args").is_none_or(|a| a == &json!([])), "{entry}");
+    let mut cmd = std::process::Command::new(gateway_bin());
+    env.apply(&mut cmd);
+    cmd.current_dir(env.path().join("home"));
+    let mut client = RpcClient::spawn(cmd);
+    client.initialize();
+    let echo = client.invoke("fake", "echo", json!({"text": "moved by setup"}));
+    assert_eq!(first_text(&echo), "moved by setup");
+    assert!(client.shutdown().success());
+
+    let runs = env
+        .cli(&["setup", "undo", "--list", "--json"])
+        .expect_code(0)
+        .json();
+    assert!(
+        runs.to_string().contains(".cursor/mcp.json"),
+        "the setup run is not listed: {runs:#}"
+    );
+    env.cli(&["setup", "undo"]).expect_code(0);
+    assert_eq!(
+        std::fs::read_to_string(&cursor).expect("read"),
+        original,
+        "undo did not restore the client file byte for byte"
+    );
+}
+
+/// `cap list` prints each capability with its file, and the totals.
+#[test]
+fn cap_list_shows_capabilities_and_problems() {
+    let env = TestEnv::new();
+    let dir = env.path().join("caps");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    std::fs::write(
+        dir.join("weather.yaml"),
+        "name: weather_now\ndescription: Current weather for a city\nschema:\n  input:\n    type: object\n    properties:\n      city: {type: string}\n    required: [city]\nproviders:\n  primary:\n    config:\n      base_url: https://weather.example.com\n      path: /now/{city}\n",
+    )
+    .expect("write capability");
+    std::fs::write(dir.join("broken.yaml"), "name: [").expect("write broken");
+    let d = dir.to_str().expect("utf-8");
+    let out = env.cli(&["cap", "list", "--dir", d]).expect_code(0);
+    let line = out
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("weather_now"))
+        .unwrap_or_else(|| panic!("weather_now not listed: {out:?}"));
+    assert!(
+        line.contains("Current weather for a city") && line.contains("weather.yaml"),
+        "{line}"
+    );
+    assert!(
+        out.stdout
+            .lines()
+            .any(|l| l.starts_with("SKIPPED") && l.contains("broken.yaml")),
+        "{out:?}"
+    );
+    assert!(
+        out.stdout.contains("1 capabilities, 1 problem(s)"),
+        "{out:?}"
+    );
+    // docs/security.md: pinned, then changed → quarantined and listed so; approved → back.
+    let file = dir.join("weather.yaml");
+    env.cli(&["cap", "pin", file.to_str().expect("utf-8")])
+        .expect_code(0);
+    let pinned = env.cli(&["cap", "list", "--dir", d]).expect_code(0).stdout;
+    assert!(pinned.contains("weather_now [pinned]"), "{pinned}");
+    let text = std::fs::read_to_string(&file).expect("read");
+    std::fs::write(&file, text.replace("/now/", "/evil/")).expect("tamper");
+    let tampered = env.cli(&["cap", "list", "--dir", d]).expect_code(0).stdout;
+    assert!(
+        !tampered.lines().any(|l| l.starts_with("weather_now")),
+        "a changed pinned file still loads: {tampered}"
+    );
+    assert!(
+        tampered.lines().any(|l| l.starts_with("QUARANTINED")
+            && l.contains("weather.yaml")
+            && l.contains("changed since approval")),
+        "{tampered}"
+    );
+    env.cli(&["cap", "approve", "weather_now"]).expect_code(0);
+    let approved = env.cli(&["cap", "list", "--dir", d]).expect_code(0).stdout;
+    assert!(approved.contains("weather_now [pinned]"), "{approved}");
+}
