@@ -312,7 +312,8 @@ impl Gateway {
                     .to_string()
             }
             (None, _) | (Some(None), _) | (_, DenseState::NoModel) => {
-                "BM25 only: no embedding model installed (run `mcp-gateway model fetch`)".to_string()
+                "BM25 only: no embedding model installed (run `mcp-gateway model fetch`)"
+                    .to_string()
             }
             (_, DenseState::Embedding { done, total }) => {
                 format!("BM25 while {model} embeds tools ({done}/{total})")

@@ -133,8 +133,8 @@ impl DenseSide {
         let (encoder, label, memory): (Arc<dyn Encoder>, String, usize) = match args.dense {
             Dense::Static => {
                 let path = dir.join(crate::embedding::STATIC_FILE);
-                let bytes = std::fs::read(&path)
-                    .with_context(|| format!("reading {}", path.display()))?;
+                let bytes =
+                    std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
                 let mut model = crate::embedding::StaticModel::from_bytes(
                     &path.display().to_string(),
                     &bytes,
@@ -145,13 +145,25 @@ impl DenseSide {
                     WeightingArg::Zipf => Weighting::Zipf,
                 });
                 let memory = model.memory_bytes();
-                (Arc::new(model), format!("static ({:?})", args.weighting).to_lowercase(), memory)
+                (
+                    Arc::new(model),
+                    format!("static ({:?})", args.weighting).to_lowercase(),
+                    memory,
+                )
             }
             Dense::Transformer => {
                 let bert = crate::embedding::bert::Bert::load(&dir)?;
                 let memory = bert.memory_bytes();
-                let encoder = crate::embedding::TransformerEncoder::new(bert, tokenizer, args.transformer_tokens);
-                (Arc::new(encoder), format!("transformer ({} tokens)", args.transformer_tokens), memory)
+                let encoder = crate::embedding::TransformerEncoder::new(
+                    bert,
+                    tokenizer,
+                    args.transformer_tokens,
+                );
+                (
+                    Arc::new(encoder),
+                    format!("transformer ({} tokens)", args.transformer_tokens),
+                    memory,
+                )
             }
             Dense::None => unreachable!("handled above"),
         };
@@ -439,7 +451,10 @@ const HYBRID_ABLATIONS: &[(&str, &[Knob])] = &[
     ),
     (
         "equal-weight RRF",
-        &[Knob::Fusion(crate::search::Fusion::Rrf), Knob::DenseWeight(0.5)],
+        &[
+            Knob::Fusion(crate::search::Fusion::Rrf),
+            Knob::DenseWeight(0.5),
+        ],
     ),
     ("+ MMR (0.3) on queries of 8+ terms", &[Knob::Mmr(0.3)]),
 ];
@@ -511,7 +526,11 @@ fn retrieval(args: RetrievalArgs) -> anyhow::Result<()> {
         vec![("default ranking".to_string(), base.clone())];
     let mut dense = DenseSide::load(&args)?;
     if args.ablation {
-        let hybrid: &[(&str, &[Knob])] = if dense.is_some() { HYBRID_ABLATIONS } else { &[] };
+        let hybrid: &[(&str, &[Knob])] = if dense.is_some() {
+            HYBRID_ABLATIONS
+        } else {
+            &[]
+        };
         for (label, changes) in hybrid.iter().chain(ABLATIONS) {
             let mut c = base.clone();
             for knob in *changes {
@@ -538,7 +557,9 @@ fn retrieval(args: RetrievalArgs) -> anyhow::Result<()> {
         args.queries.display(),
         args.split,
         queries.len(),
-        dense.as_ref().map_or("none (BM25 only)", |d| d.label.as_str())
+        dense
+            .as_ref()
+            .map_or("none (BM25 only)", |d| d.label.as_str())
     );
     println!(
         "| ranking | R@1 | R@5 | R@10 | MRR@10 | nDCG@10 | p50 ms | p95 ms | p50 CPU ms | p95 CPU ms | build ms | build CPU ms |"
@@ -580,7 +601,10 @@ fn retrieval(args: RetrievalArgs) -> anyhow::Result<()> {
         }
     }
     if args.show_misses > 0 {
-        print!("{}", misses(&pool, &queries, &base, args.show_misses, &mut dense)?);
+        print!(
+            "{}",
+            misses(&pool, &queries, &base, args.show_misses, &mut dense)?
+        );
     }
     if let (Some(path), Some(s)) = (&args.irrelevant, &first) {
         print!("{}", calibration(&pool, path, &base, s, &mut dense)?);

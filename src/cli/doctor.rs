@@ -134,7 +134,11 @@ pub fn run(global: &GlobalArgs, args: &DoctorArgs) -> ExitCode {
 fn search_model() -> Check {
     use crate::embedding::{self, ModelSpec, Status};
     let Some(paths) = Paths::from_env() else {
-        return Check::new(Level::Warn, "search", "BM25 only: no XDG data dir for a model");
+        return Check::new(
+            Level::Warn,
+            "search",
+            "BM25 only: no XDG data dir for a model",
+        );
     };
     let spec = ModelSpec::default_model();
     let models_dir = embedding::models_dir(&paths);

@@ -64,7 +64,10 @@ pub fn run(args: ModelArgs) -> anyhow::Result<()> {
                 .context("cannot start the async runtime")?;
             let dir = runtime.block_on(embedding::install(&spec, &source, &models_dir))?;
             println!("installed {} in {}", spec.id, dir.display());
-            println!("search is now hybrid (BM25 + {}) in newly started gateways", spec.id);
+            println!(
+                "search is now hybrid (BM25 + {}) in newly started gateways",
+                spec.id
+            );
             Ok(())
         }
     }
@@ -86,15 +89,16 @@ pub fn status_text(spec: &ModelSpec, models_dir: &std::path::Path) -> String {
         Status::Missing { dir } => {
             out.push_str(&format!("model: {} (not installed)\n", spec.id));
             out.push_str(&format!("dir: {}\n", dir.display()));
-            out.push_str(
-                "search: BM25 only (install the model with `mcp-gateway model fetch`)\n",
-            );
+            out.push_str("search: BM25 only (install the model with `mcp-gateway model fetch`)\n");
         }
     }
     out.push_str(&format!("license: {}\n", spec.license));
     out.push_str(&format!("provenance: {}\n", spec.provenance));
     for f in &spec.files {
-        out.push_str(&format!("  {} {} bytes sha256 {}\n", f.name, f.bytes, f.sha256));
+        out.push_str(&format!(
+            "  {} {} bytes sha256 {}\n",
+            f.name, f.bytes, f.sha256
+        ));
     }
     out
 }

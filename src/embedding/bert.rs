@@ -86,8 +86,8 @@ impl Tensors {
             if name == "__metadata__" {
                 continue;
             }
-            let info: TensorInfo = serde_json::from_value(value)
-                .map_err(|e| bad(format!("tensor `{name}`: {e}")))?;
+            let info: TensorInfo =
+                serde_json::from_value(value).map_err(|e| bad(format!("tensor `{name}`: {e}")))?;
             if info.dtype != "F32" {
                 continue;
             }
@@ -144,7 +144,12 @@ struct Linear {
 }
 
 impl Linear {
-    fn load(t: &mut Tensors, name: &str, inputs: usize, outputs: usize) -> Result<Self, WeightsError> {
+    fn load(
+        t: &mut Tensors,
+        name: &str,
+        inputs: usize,
+        outputs: usize,
+    ) -> Result<Self, WeightsError> {
         Ok(Linear {
             weight: t.take(&format!("{name}.weight"), &[outputs, inputs])?,
             bias: t.take(&format!("{name}.bias"), &[outputs])?,
@@ -248,8 +253,7 @@ impl Bert {
             path: shown.clone(),
             message: e.to_string(),
         })?;
-        if config.num_attention_heads == 0 || config.hidden_size % config.num_attention_heads != 0
-        {
+        if config.num_attention_heads == 0 || config.hidden_size % config.num_attention_heads != 0 {
             return Err(WeightsError::Format {
                 path: shown,
                 message: "hidden_size is not a multiple of num_attention_heads".into(),
@@ -269,7 +273,10 @@ impl Bert {
         let token_type = t
             .tensors
             .remove("embeddings.token_type_embeddings.weight")
-            .or_else(|| t.tensors.remove("bert.embeddings.token_type_embeddings.weight"))
+            .or_else(|| {
+                t.tensors
+                    .remove("bert.embeddings.token_type_embeddings.weight")
+            })
             .map(|(_, v)| v.into_iter().take(h).collect::<Vec<f32>>())
             .filter(|v| v.len() == h)
             .unwrap_or_else(|| vec![0.0; h]);
@@ -283,7 +290,12 @@ impl Bert {
                 key: Linear::load(t, &format!("{p}.attention.self.key"), h, h)?,
                 value: Linear::load(t, &format!("{p}.attention.self.value"), h, h)?,
                 attention_out: Linear::load(t, &format!("{p}.attention.output.dense"), h, h)?,
-                attention_norm: LayerNorm::load(t, &format!("{p}.attention.output.LayerNorm"), h, eps)?,
+                attention_norm: LayerNorm::load(
+                    t,
+                    &format!("{p}.attention.output.LayerNorm"),
+                    h,
+                    eps,
+                )?,
                 intermediate: Linear::load(t, &format!("{p}.intermediate.dense"), h, inter)?,
                 output: Linear::load(t, &format!("{p}.output.dense"), inter, h)?,
                 output_norm: LayerNorm::load(t, &format!("{p}.output.LayerNorm"), h, eps)?,
@@ -348,7 +360,12 @@ impl Bert {
                 let id = if id < self.config.vocab_size { id } else { 0 };
                 let w = &self.word[id * h..(id + 1) * h];
                 let p = &self.position[pos * h..(pos + 1) * h];
-                x.extend(w.iter().zip(p).zip(&self.token_type).map(|((a, b), c)| a + b + c));
+                x.extend(
+                    w.iter()
+                        .zip(p)
+                        .zip(&self.token_type)
+                        .map(|((a, b), c)| a + b + c),
+                );
             }
         }
         self.embedding_norm.apply(&mut x);
@@ -455,7 +472,8 @@ fn erf(x: f32) -> f32 {
     let t = 1.0 / (1.0 + 0.327_591_1 * x);
     let poly = t
         * (0.254_829_592
-            + t * (-0.284_496_736 + t * (1.421_413_741 + t * (-1.453_152_027 + t * 1.061_405_429))));
+            + t * (-0.284_496_736
+                + t * (1.421_413_741 + t * (-1.453_152_027 + t * 1.061_405_429))));
     sign * (1.0 - poly * (-x * x).exp()) as f32
 }
 

@@ -158,9 +158,15 @@ mod tests {
             again.get(&text_hash("read a file")),
             Some(&[0.5, -1.0, 2.0][..])
         );
-        assert!(VectorCache::load(&path, 4).is_empty(), "other dims read as empty");
+        assert!(
+            VectorCache::load(&path, 4).is_empty(),
+            "other dims read as empty"
+        );
         let bytes = std::fs::read(&path).expect("written");
         std::fs::write(&path, &bytes[..bytes.len() - 1]).expect("truncate");
-        assert!(VectorCache::load(&path, 3).is_empty(), "a truncated file reads as empty");
+        assert!(
+            VectorCache::load(&path, 3).is_empty(),
+            "a truncated file reads as empty"
+        );
     }
 }

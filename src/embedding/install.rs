@@ -30,7 +30,9 @@ pub enum Source {
 /// Why an install failed. Nothing is installed after any of these.
 #[derive(Debug, thiserror::Error)]
 pub enum InstallError {
-    #[error("{file}: SHA-256 is {actual}, expected {expected} (from {from}); refusing to install it")]
+    #[error(
+        "{file}: SHA-256 is {actual}, expected {expected} (from {from}); refusing to install it"
+    )]
     Checksum {
         file: String,
         from: String,
@@ -102,15 +104,17 @@ pub async fn install(
         done: false,
     };
     let client = match source {
-        Source::Download => Some(
-            reqwest::Client::builder()
-                .build()
-                .map_err(|e| InstallError::Download {
-                    file: String::new(),
-                    url: spec.base_url.clone(),
-                    message: e.to_string(),
-                })?,
-        ),
+        Source::Download => {
+            Some(
+                reqwest::Client::builder()
+                    .build()
+                    .map_err(|e| InstallError::Download {
+                        file: String::new(),
+                        url: spec.base_url.clone(),
+                        message: e.to_string(),
+                    })?,
+            )
+        }
         Source::Dir(_) => None,
     };
     for file in &spec.files {
@@ -183,8 +187,8 @@ fn process_alive(pid: i32) -> bool {
 /// Distills `dir/model.safetensors` into `dir/static.bin`.
 fn distill(dir: &Path) -> Result<(), InstallError> {
     let bert = Bert::load(dir).map_err(|e| InstallError::Distill(e.to_string()))?;
-    let tokenizer =
-        WordPiece::load(&dir.join(TOKENIZER_FILE)).map_err(|e| InstallError::Distill(e.to_string()))?;
+    let tokenizer = WordPiece::load(&dir.join(TOKENIZER_FILE))
+        .map_err(|e| InstallError::Distill(e.to_string()))?;
     let model = StaticModel::distill(&bert, tokenizer);
     drop(bert);
     model
@@ -224,10 +228,12 @@ impl<'a> Verifier<'a> {
             return Err(self.size_error());
         }
         self.hasher.update(chunk);
-        self.out.write_all(chunk).map_err(|source| InstallError::Write {
-            path: self.target.display().to_string(),
-            source,
-        })
+        self.out
+            .write_all(chunk)
+            .map_err(|source| InstallError::Write {
+                path: self.target.display().to_string(),
+                source,
+            })
     }
 
     fn size_error(&self) -> InstallError {

@@ -89,7 +89,8 @@ impl StaticModel {
         out.write_all(MAGIC).map_err(io)?;
         out.write_all(&(self.scales.len() as u32).to_le_bytes())
             .map_err(io)?;
-        out.write_all(&(self.dims as u32).to_le_bytes()).map_err(io)?;
+        out.write_all(&(self.dims as u32).to_le_bytes())
+            .map_err(io)?;
         for s in &self.scales {
             out.write_all(&s.to_le_bytes()).map_err(io)?;
         }
@@ -137,7 +138,10 @@ impl StaticModel {
             .chunks_exact(4)
             .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
             .collect();
-        let rows = bytes[rows_at..].iter().map(|b| i8::from_le_bytes([*b])).collect();
+        let rows = bytes[rows_at..]
+            .iter()
+            .map(|b| i8::from_le_bytes([*b]))
+            .collect();
         Ok(StaticModel {
             tokenizer,
             dims,

@@ -12,17 +12,55 @@ const HEADS: usize = 2;
 const INTERMEDIATE: usize = 16;
 const POSITIONS: usize = 32;
 const WORDS: &[&str] = &[
-    "[PAD]", "[UNK]", "[CLS]", "[SEP]", "the", "a", "weather", "forecast", "rain", "city",
-    "football", "score", "match", "team", "file", "read", "write", "disk", "issue", "bug",
-    "create", "open", "report", "time", "clock", "zone", "now", "get", "list", "search", "##s",
-    "##ing", "query", "database", "table", "sql", "page", "screenshot", "browser", "click",
+    "[PAD]",
+    "[UNK]",
+    "[CLS]",
+    "[SEP]",
+    "the",
+    "a",
+    "weather",
+    "forecast",
+    "rain",
+    "city",
+    "football",
+    "score",
+    "match",
+    "team",
+    "file",
+    "read",
+    "write",
+    "disk",
+    "issue",
+    "bug",
+    "create",
+    "open",
+    "report",
+    "time",
+    "clock",
+    "zone",
+    "now",
+    "get",
+    "list",
+    "search",
+    "##s",
+    "##ing",
+    "query",
+    "database",
+    "table",
+    "sql",
+    "page",
+    "screenshot",
+    "browser",
+    "click",
 ];
 
 /// Deterministic pseudo-random weights in [-0.5, 0.5).
 fn weights(seed: &mut u64, n: usize) -> Vec<f32> {
     (0..n)
         .map(|_| {
-            *seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            *seed = seed
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
             ((*seed >> 40) as f32 / (1u64 << 24) as f32) - 0.5
         })
         .collect()
@@ -51,10 +89,26 @@ pub(crate) fn tiny_model(dir: &Path, base_url: &str) -> ModelSpec {
         let n = shape.iter().product();
         t.push((name, shape, weights(seed, n)));
     };
-    add("embeddings.word_embeddings.weight".into(), vec![WORDS.len(), HIDDEN], &mut seed);
-    add("embeddings.position_embeddings.weight".into(), vec![POSITIONS, HIDDEN], &mut seed);
-    add("embeddings.token_type_embeddings.weight".into(), vec![2, HIDDEN], &mut seed);
-    add("embeddings.LayerNorm.weight".into(), vec![HIDDEN], &mut seed);
+    add(
+        "embeddings.word_embeddings.weight".into(),
+        vec![WORDS.len(), HIDDEN],
+        &mut seed,
+    );
+    add(
+        "embeddings.position_embeddings.weight".into(),
+        vec![POSITIONS, HIDDEN],
+        &mut seed,
+    );
+    add(
+        "embeddings.token_type_embeddings.weight".into(),
+        vec![2, HIDDEN],
+        &mut seed,
+    );
+    add(
+        "embeddings.LayerNorm.weight".into(),
+        vec![HIDDEN],
+        &mut seed,
+    );
     add("embeddings.LayerNorm.bias".into(), vec![HIDDEN], &mut seed);
     let p = "encoder.layer.0";
     for (name, out, inp) in [
@@ -72,8 +126,10 @@ pub(crate) fn tiny_model(dir: &Path, base_url: &str) -> ModelSpec {
         add(format!("{p}.{name}.weight"), vec![HIDDEN], &mut seed);
         add(format!("{p}.{name}.bias"), vec![HIDDEN], &mut seed);
     }
-    let refs: Vec<(&str, Vec<usize>, Vec<f32>)> =
-        t.iter().map(|(n, s, v)| (n.as_str(), s.clone(), v.clone())).collect();
+    let refs: Vec<(&str, Vec<usize>, Vec<f32>)> = t
+        .iter()
+        .map(|(n, s, v)| (n.as_str(), s.clone(), v.clone()))
+        .collect();
     write_safetensors(&dir.join("model.safetensors"), &refs);
     let files = ["config.json", TOKENIZER_FILE, "model.safetensors"]
         .iter()
@@ -192,7 +248,10 @@ fn a_checksum_mismatch_is_refused_and_installs_nothing() {
     let text = err.to_string();
     assert!(matches!(err, InstallError::Checksum { .. }), "{text}");
     assert!(text.starts_with("config.json: SHA-256 is "), "{text}");
-    assert!(text.contains(&spec.files[0].sha256), "names the pinned checksum: {text}");
+    assert!(
+        text.contains(&spec.files[0].sha256),
+        "names the pinned checksum: {text}"
+    );
     assert!(entries(&models).is_empty(), "{:?}", entries(&models));
     assert!(matches!(status(&spec, &models), Status::Missing { .. }));
 }
@@ -207,7 +266,11 @@ fn a_missing_source_file_is_named() {
     let err = runtime()
         .block_on(install(&spec, &Source::Dir(source), &models))
         .expect_err("refused");
-    assert!(err.to_string().starts_with("model.safetensors: cannot read "), "{err}");
+    assert!(
+        err.to_string()
+            .starts_with("model.safetensors: cannot read "),
+        "{err}"
+    );
     assert!(entries(&models).is_empty());
 }
 
@@ -238,7 +301,9 @@ fn serve(files: HashMap<String, Vec<u8>>, cut: Option<usize>) -> String {
                 .trim_start_matches('/')
                 .to_string();
             let Some(body) = files.get(&name) else {
-                let _ = stream.write_all(b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+                let _ = stream.write_all(
+                    b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+                );
                 continue;
             };
             let sent = match cut {
@@ -270,22 +335,27 @@ fn downloads_verify_and_an_interrupted_download_leaves_nothing() {
     let source = tmp.path().join("source");
     let models = tmp.path().join("models");
 
-    let url = serve(file_map(&tiny_model(&source, "")), Some(100));
+    let spec = tiny_model(&source, "");
+    let url = serve(file_map(&source), Some(100));
     let spec = ModelSpec {
         base_url: url,
-        ..tiny_model(&source, "")
+        ..spec
     };
     let err = runtime()
         .block_on(install(&spec, &Source::Download, &models))
         .expect_err("cut short");
     assert!(
-        err.to_string().starts_with("model.safetensors: download from http://127.0.0.1:"),
+        err.to_string()
+            .starts_with("model.safetensors: download from http://127.0.0.1:"),
         "{err}"
     );
     assert!(entries(&models).is_empty(), "{:?}", entries(&models));
 
     let url = serve(file_map(&source), None);
-    let spec = ModelSpec { base_url: url, ..spec };
+    let spec = ModelSpec {
+        base_url: url,
+        ..spec
+    };
     runtime()
         .block_on(install(&spec, &Source::Download, &models))
         .expect("downloaded");

@@ -74,10 +74,8 @@ impl WordPiece {
                 kind: parsed.model.kind,
             });
         }
-        WordPiece::from_vocab(parsed.model.vocab).map_err(|token| TokenizerError::MissingToken {
-            path: shown,
-            token,
-        })
+        WordPiece::from_vocab(parsed.model.vocab)
+            .map_err(|token| TokenizerError::MissingToken { path: shown, token })
     }
 
     /// A tokenizer over `vocab`; the error names a missing special token.
@@ -210,8 +208,8 @@ mod tests {
 
     pub(crate) fn tiny() -> WordPiece {
         let words = [
-            "[PAD]", "[UNK]", "[CLS]", "[SEP]", "the", "weather", "forecast", "get", "##s",
-            "un", "##aff", "##able", "cafe", ",", "!", "中", "文",
+            "[PAD]", "[UNK]", "[CLS]", "[SEP]", "the", "weather", "forecast", "get", "##s", "un",
+            "##aff", "##able", "cafe", ",", "!", "中", "文",
         ];
         let vocab = words
             .iter()

@@ -293,7 +293,9 @@ mod tests {
         assert_eq!(c.candidates, 80);
         // Every listed key parses with a value of its kind.
         for key in Knob::KEYS {
-            let ok = ["1", "true", "rrf"].iter().any(|v| Knob::parse(key, v).is_ok());
+            let ok = ["1", "true", "rrf"]
+                .iter()
+                .any(|v| Knob::parse(key, v).is_ok());
             assert!(ok, "{key}");
         }
     }

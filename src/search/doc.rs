@@ -23,7 +23,10 @@ impl ToolDoc {
     /// split, its title and its description.
     pub fn embedding_text(&self) -> String {
         let mut text = split_identifier(&self.name);
-        for part in [self.title.as_deref().unwrap_or(""), self.description.as_str()] {
+        for part in [
+            self.title.as_deref().unwrap_or(""),
+            self.description.as_str(),
+        ] {
             if !part.is_empty() {
                 text.push_str(". ");
                 text.push_str(part);

@@ -52,7 +52,7 @@ use tantivy::tokenizer::TextAnalyzer;
 
 pub use analyzer::AnalyzerOptions;
 pub use config::{Fusion, Knob, KnobError, RankConfig};
-pub use dense::{DenseState, embed_texts, prune_cache};
+pub use dense::{DenseState, Embedder, embed_texts, prune_cache};
 pub use doc::ToolDoc;
 pub use render::render_match;
 pub use usage::{UsageCounts, UsageError};

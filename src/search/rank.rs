@@ -102,7 +102,10 @@ impl SearchIndex {
                 key,
                 coverage,
                 usage,
-                similarity: dense.as_ref().and_then(|d| d.get(&key)).map(|(_, cos)| *cos),
+                similarity: dense
+                    .as_ref()
+                    .and_then(|d| d.get(&key))
+                    .map(|(_, cos)| *cos),
             });
         }
         if let Some(dense) = &dense {
@@ -220,13 +223,20 @@ impl SearchIndex {
     /// relevance against its similarity to the picks so far, so a long multi-step request gets
     /// tools for its different steps instead of near-copies of one.
     fn diversify(&self, ranked: &mut Vec<Ranked>, limit: usize) {
-        let start = ranked.iter().position(|r| r.tier == 2).unwrap_or(ranked.len());
+        let start = ranked
+            .iter()
+            .position(|r| r.tier == 2)
+            .unwrap_or(ranked.len());
         let pool_end = (start + (limit * 3).max(10)).min(ranked.len());
         if pool_end <= start + 1 {
             return;
         }
         let mut pool: Vec<Ranked> = ranked.drain(start..pool_end).collect();
-        let max = pool.iter().map(|r| r.score).fold(0.0_f32, f32::max).max(1e-6);
+        let max = pool
+            .iter()
+            .map(|r| r.score)
+            .fold(0.0_f32, f32::max)
+            .max(1e-6);
         let lambda = self.config.mmr.clamp(0.0, 1.0);
         let mut picked: Vec<Ranked> = Vec::with_capacity(pool.len());
         while !pool.is_empty() {

@@ -356,7 +356,16 @@ fn rendered_matches_are_compact_and_callable() {
 struct ConceptEncoder;
 
 const CONCEPTS: &[&[&str]] = &[
-    &["liverpool", "arsenal", "football", "match", "scores", "fixtures", "league", "do"],
+    &[
+        "liverpool",
+        "arsenal",
+        "football",
+        "match",
+        "scores",
+        "fixtures",
+        "league",
+        "do",
+    ],
     &["weather", "rain", "forecast", "umbrella", "sunny"],
     &["issue", "bug", "crash", "report"],
 ];
@@ -456,8 +465,10 @@ fn hybrid_keeps_name_tiers_and_lexical_wins() {
         Some(true)
     );
     // Dense only (weight 1) still ranks; BM25 only (weight 0) is the lexical ranking.
-    let mut config = RankConfig::default();
-    config.dense_weight = 0.0;
+    let config = RankConfig {
+        dense_weight: 0.0,
+        ..RankConfig::default()
+    };
     let mut bm25_only = SearchIndex::with_config(config).unwrap();
     let mut docs = fixture_docs();
     docs.push(sports_tool());
@@ -505,7 +516,10 @@ fn until_every_tool_has_a_vector_search_is_lexical() {
     let (vectors, _) = embed_texts(encoder.as_ref(), &mut cache, rest);
     index.set_vectors(vectors);
     assert_eq!(index.dense_state(), DenseState::Ready { total: 235 });
-    assert_eq!(top(&index, "How did Liverpool do?", None)[0], "sports/get_match_results");
+    assert_eq!(
+        top(&index, "How did Liverpool do?", None)[0],
+        "sports/get_match_results"
+    );
     // Replacing a server drops its vectors until they are computed again (from the cache here).
     index.replace_servers(vec![sports_tool()]).unwrap();
     assert_eq!(
@@ -619,7 +633,10 @@ fn paraphrases_rank_their_tool_in_the_top_5_with_the_real_model() {
     let (vectors, _) = embed_texts(encoder.as_ref(), &mut cache, index.pending_embeddings());
     index.set_vectors(vectors);
     let cases = [
-        ("what changes did I make to my repository that are not staged", "git/git_diff_unstaged"),
+        (
+            "what changes did I make to my repository that are not staged",
+            "git/git_diff_unstaged",
+        ),
         ("show me the recent commits", "git/git_log"),
         ("what's the current hour in Berlin", "time/get_current_time"),
         ("convert 3pm New York to Tokyo", "time/convert_time"),
@@ -628,12 +645,21 @@ fn paraphrases_rank_their_tool_in_the_top_5_with_the_real_model() {
         ("remember that Alice prefers tea", "memory/add_observations"),
         ("open a bug report on the repository", "github/create_issue"),
         ("propose merging my branch", "github/create_pull_request"),
-        ("capture an image of what the browser shows", "playwright/browser_take_screenshot"),
-        ("fill in the login form fields", "playwright/browser_fill_form"),
+        (
+            "capture an image of what the browser shows",
+            "playwright/browser_take_screenshot",
+        ),
+        (
+            "fill in the login form fields",
+            "playwright/browser_fill_form",
+        ),
         ("run a SELECT against the database", "sqlite/read_query"),
         ("list every table in the db", "sqlite/list_tables"),
         ("look up the docs of a library", "context7/query-docs"),
-        ("think through a hard problem step by step", "sequential-thinking/sequentialthinking"),
+        (
+            "think through a hard problem step by step",
+            "sequential-thinking/sequentialthinking",
+        ),
         ("add two numbers", "calculator/calculate"),
     ];
     let mut misses = Vec::new();

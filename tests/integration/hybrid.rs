@@ -36,7 +36,10 @@ fn without_a_model_search_is_bm25_and_says_so() {
     let status = run(&env, &config, &["model", "status"]);
     assert!(status.status.success(), "{}", text(&status.stderr));
     let out = text(&status.stdout);
-    assert!(out.contains("model: all-MiniLM-L6-v2 (not installed)"), "{out}");
+    assert!(
+        out.contains("model: all-MiniLM-L6-v2 (not installed)"),
+        "{out}"
+    );
     assert!(out.contains("search: BM25 only"), "{out}");
     assert!(out.contains("license: Apache-2.0"), "{out}");
 
@@ -70,7 +73,10 @@ fn model_fetch_then_hybrid_search_with_vectors_cached_across_restarts() {
     assert!(fetch.status.success(), "{}", text(&fetch.stderr));
     assert!(text(&fetch.stdout).contains("installed all-MiniLM-L6-v2 in "));
     let status = text(&run(&env, &config, &["model", "status"]).stdout);
-    assert!(status.contains("(installed)") && status.contains("search: hybrid"), "{status}");
+    assert!(
+        status.contains("(installed)") && status.contains("search: hybrid"),
+        "{status}"
+    );
 
     // A paraphrase sharing no word with the tool's name.
     let query = "what hour is it in Berlin right now";
