@@ -11,6 +11,7 @@ mod faults;
 mod features;
 mod harness;
 mod http_backends;
+mod hybrid;
 mod inspector;
 mod old_protocol;
 mod processes;
