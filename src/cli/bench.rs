@@ -85,6 +85,9 @@ pub struct RetrievalArgs {
     /// Token weighting of the static model.
     #[arg(long, value_enum, default_value_t = WeightingArg::Zipf)]
     pub weighting: WeightingArg,
+    /// Keep the vocabulary mean in static-model vectors (the gateway subtracts it).
+    #[arg(long)]
+    pub no_centering: bool,
     /// Longest text the transformer encodes, in word pieces.
     #[arg(long, default_value_t = 128)]
     pub transformer_tokens: usize,
@@ -144,10 +147,20 @@ impl DenseSide {
                     WeightingArg::Uniform => Weighting::Uniform,
                     WeightingArg::Zipf => Weighting::Zipf,
                 });
+                model.set_centering(!args.no_centering);
                 let memory = model.memory_bytes();
                 (
                     Arc::new(model),
-                    format!("static ({:?})", args.weighting).to_lowercase(),
+                    format!(
+                        "static ({:?}{})",
+                        args.weighting,
+                        if args.no_centering {
+                            ", not centered"
+                        } else {
+                            ""
+                        }
+                    )
+                    .to_lowercase(),
                     memory,
                 )
             }

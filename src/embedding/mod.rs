@@ -134,7 +134,8 @@ pub enum LoadError {
 /// A loaded model and the hash that keys its cached vectors.
 pub struct LoadedModel {
     pub model: StaticModel,
-    /// Hex SHA-256 of the static model file.
+    /// Hex SHA-256 of the static model file followed by [`static_model::ENCODING`]: the vectors
+    /// change with either.
     pub hash: String,
     pub id: String,
 }
@@ -151,7 +152,13 @@ pub fn load(spec: &ModelSpec, models_dir: &Path) -> Result<LoadedModel, LoadErro
         path: path.display().to_string(),
         source,
     })?;
-    let hash = sha256_hex(&bytes);
+    let hash = {
+        use sha2::Digest;
+        let mut h = sha2::Sha256::new();
+        h.update(&bytes);
+        h.update(static_model::ENCODING.as_bytes());
+        hex::encode(h.finalize())
+    };
     let model = StaticModel::from_bytes(&path.display().to_string(), &bytes, tokenizer)?;
     Ok(LoadedModel {
         model,

@@ -13,6 +13,12 @@ use super::wordpiece::WordPiece;
 
 /// File signature and format version of `static.bin`.
 const MAGIC: &[u8; 16] = b"mcpgw-static-v1\n";
+/// How [`StaticModel::encode`] turns token rows into a text's vector; part of the key of cached
+/// vectors, so changing the encoding never reuses vectors of the old one.
+pub const ENCODING: &str = "zipf-mean-centered-v1";
+/// Id of the first ordinary word piece of a BERT uncased vocabulary (ids below it are padding,
+/// unused slots and single characters).
+const FIRST_WORD: usize = 1996;
 /// Tokens encoded per batch while distilling.
 const DISTILL_BATCH: usize = 512;
 /// Longest text encoded, in word pieces (a tool description past this adds little).
@@ -49,6 +55,11 @@ pub struct StaticModel {
     /// Per row: the scale that turns an int8 component back into f32, times the token's weight.
     scales: Vec<f32>,
     weighting: Weighting,
+    /// The mean vector of the ordinary word pieces, subtracted from every text's mean: what all
+    /// texts share says nothing about which tool fits, and left in it makes long descriptions
+    /// look alike (one tool close to every query).
+    center: Vec<f32>,
+    centering: bool,
 }
 
 impl StaticModel {
@@ -70,13 +81,46 @@ impl StaticModel {
                 scales.push(scale);
             }
         }
-        StaticModel {
+        StaticModel::new(tokenizer, dims, rows, scales)
+    }
+
+    fn new(tokenizer: WordPiece, dims: usize, rows: Vec<i8>, scales: Vec<f32>) -> StaticModel {
+        let mut model = StaticModel {
             tokenizer,
             dims,
             rows,
             scales,
             weighting: Weighting::Zipf,
+            center: Vec::new(),
+            centering: true,
+        };
+        model.center = model.vocabulary_mean();
+        model
+    }
+
+    /// Mean of the rows of the ordinary word pieces (all rows when the vocabulary has none).
+    fn vocabulary_mean(&self) -> Vec<f32> {
+        let mut mean = vec![0.0_f32; self.dims];
+        let first = if self.scales.len() > FIRST_WORD {
+            FIRST_WORD
+        } else {
+            0
+        };
+        let mut n = 0_usize;
+        for id in first..self.scales.len() {
+            let scale = self.scales[id];
+            let row = &self.rows[id * self.dims..(id + 1) * self.dims];
+            for (m, q) in mean.iter_mut().zip(row) {
+                *m += f32::from(*q) * scale;
+            }
+            n += 1;
         }
+        if n > 0 {
+            for m in &mut mean {
+                *m /= n as f32;
+            }
+        }
+        mean
     }
 
     /// Writes the model to `path` (the caller makes the write atomic).
@@ -142,13 +186,7 @@ impl StaticModel {
             .iter()
             .map(|b| i8::from_le_bytes([*b]))
             .collect();
-        Ok(StaticModel {
-            tokenizer,
-            dims,
-            rows,
-            scales,
-            weighting: Weighting::Zipf,
-        })
+        Ok(StaticModel::new(tokenizer, dims, rows, scales))
     }
 
     /// Vector length.
@@ -161,14 +199,21 @@ impl StaticModel {
         self.weighting = weighting;
     }
 
+    /// Whether the vocabulary mean is subtracted (on by default; the benchmark and the
+    /// distillation test turn it off).
+    pub fn set_centering(&mut self, on: bool) {
+        self.centering = on;
+    }
+
     /// Approximate bytes held (vectors, scales; the tokenizer's vocabulary is not counted).
     pub fn memory_bytes(&self) -> usize {
-        self.rows.len() + self.scales.len() * 4
+        self.rows.len() + (self.scales.len() + self.center.len()) * 4
     }
 
     /// The L2-normalized embedding of `text` (all zeros when it has no known token).
     pub fn encode(&self, text: &str) -> Vec<f32> {
         let mut sum = vec![0.0_f32; self.dims];
+        let mut total = 0.0_f32;
         for id in self.tokenizer.encode(text, MAX_TOKENS) {
             let id = id as usize;
             if id == self.tokenizer.unk as usize || id >= self.scales.len() {
@@ -183,6 +228,12 @@ impl StaticModel {
             for (s, q) in sum.iter_mut().zip(row) {
                 *s += f32::from(*q) * scale;
             }
+            total += weight;
+        }
+        if total > 0.0 && self.centering {
+            for (s, c) in sum.iter_mut().zip(&self.center) {
+                *s = *s / total - c;
+            }
         }
         normalize(&mut sum);
         sum
@@ -192,7 +243,6 @@ impl StaticModel {
 /// `ln(1 + rank)`, rank counted from the first ordinary word piece of a BERT vocabulary (ids
 /// below it are padding, unused slots and single characters, weighted as rank 1).
 fn zipf_weight(id: usize) -> f32 {
-    const FIRST_WORD: usize = 1996;
     let rank = id.saturating_sub(FIRST_WORD).max(1);
     (1.0 + rank as f32).ln()
 }

@@ -198,8 +198,9 @@ fn installs_from_a_directory_loads_and_encodes() {
         loaded.model.encode("zzz qqq").iter().all(|x| *x == 0.0),
         "unknown words give the zero vector"
     );
-    // The hash that keys the vector cache is the static file's.
-    let bytes = std::fs::read(dir.join(STATIC_FILE)).expect("static");
+    // The hash that keys the vector cache is the static file's and the encoding's.
+    let mut bytes = std::fs::read(dir.join(STATIC_FILE)).expect("static");
+    bytes.extend_from_slice(crate::embedding::static_model::ENCODING.as_bytes());
     assert_eq!(loaded.hash, sha256_hex(&bytes));
 }
 
@@ -217,12 +218,23 @@ fn the_static_model_is_the_transformer_on_one_token() {
     );
     let mut model = StaticModel::distill(&bert, tokenizer);
     model.set_weighting(Weighting::Uniform);
+    model.set_centering(false);
+    let cosine = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f32>();
     for word in ["weather", "football", "database"] {
         let full = transformer.encode(word);
         let fast = model.encode(word);
-        let cos: f32 = full.iter().zip(&fast).map(|(a, b)| a * b).sum();
-        assert!(cos > 0.999, "{word}: cosine {cos}");
+        assert!(
+            cosine(&full, &fast) > 0.999,
+            "{word}: cosine {}",
+            cosine(&full, &fast)
+        );
     }
+    // Centered (the default), what all words share is gone: two words are less alike than
+    // their raw rows are.
+    let raw = cosine(&model.encode("weather"), &model.encode("database"));
+    model.set_centering(true);
+    let centered = cosine(&model.encode("weather"), &model.encode("database"));
+    assert!(centered < raw, "centered {centered} vs raw {raw}");
     // A longer text through the transformer differs from the mean of its tokens, but is a unit
     // vector too.
     let long = transformer.encode("open the page and click the browser");
