@@ -5,6 +5,7 @@
 mod capabilities;
 mod catalog;
 mod cli;
+mod client_rules;
 mod concurrency;
 mod config_errors;
 mod faults;
