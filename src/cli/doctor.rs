@@ -288,6 +288,12 @@ async fn probe_backends(config: config::Config) -> Vec<Check> {
                             started.elapsed().as_millis()
                         ),
                     )];
+                    // What the server got wrong without losing its tools: notes, not failures.
+                    if let Some(b) = gw.backend(&name) {
+                        checks.extend(b.report().notes.into_iter().map(|note| {
+                            Check::new(Level::Warn, format!("backend {name}"), note)
+                        }));
+                    }
                     checks.extend(scan_listing(&name, &listing.tools, &allow));
                     checks
                 }
