@@ -28,10 +28,7 @@ impl Backend {
     /// Everything the backend lists (every page of each list it supports), with what it got
     /// wrong recorded as notes in its [`super::Report`]. `linger`: how long to keep a backend
     /// alive that was started just for this.
-    pub async fn fetch_listing(
-        &self,
-        linger: std::time::Duration,
-    ) -> Result<Listing, CallError> {
+    pub async fn fetch_listing(&self, linger: std::time::Duration) -> Result<Listing, CallError> {
         let was_running = self.status() == super::Status::Running;
         let live = self.ensure_live().await?;
         if !was_running {
@@ -232,4 +229,45 @@ fn tidy_tools(tools: Vec<Value>, notes: &mut Vec<String>) -> Vec<Value> {
         kept.push(tool);
     }
     kept
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tidy_tools_keeps_every_named_tool_and_notes_the_rest() {
+        let long = "t".repeat(MAX_TOOL_NAME + 1);
+        let tools = vec![
+            json!({"name": "ok", "inputSchema": {"type": "object"}}),
+            json!({"name": "ok", "description": "second", "inputSchema": {"type": "object"}}),
+            json!({"name": "no_schema"}),
+            json!({"name": "a.b/c d", "inputSchema": {"type": "object"}, "description": 7}),
+            json!({"name": long, "inputSchema": "object"}),
+            json!({"description": "nameless"}),
+            json!({"name": "", "inputSchema": {"type": "object"}}),
+        ];
+        let mut notes = Vec::new();
+        let kept = tidy_tools(tools, &mut notes);
+        let names: Vec<&str> = kept.iter().filter_map(|t| t["name"].as_str()).collect();
+        assert_eq!(names, ["ok", "no_schema", "a.b/c d", long.as_str()]);
+        assert!(kept[0].get("description").is_none(), "first `ok` kept");
+        let all = notes.join("\n");
+        for expected in [
+            "`ok` is listed twice",
+            "`no_schema` has no inputSchema",
+            "(' ')",
+            "description that is not a string",
+            "a name of 129 characters",
+            "invalid inputSchema",
+            "item 6 has no name",
+            "item 7 has no name",
+        ] {
+            assert!(all.contains(expected), "{expected:?} not in {all}");
+        }
+        assert!(
+            !all.contains("`ok` has"),
+            "a valid tool gets no note: {all}"
+        );
+    }
 }
