@@ -13,6 +13,7 @@ mod features;
 mod harness;
 mod http_backends;
 mod inspector;
+mod messy;
 mod old_protocol;
 mod processes;
 mod protocol;
