@@ -1057,7 +1057,10 @@ fn auth_mistakes_name_the_key() {
         assert!(!e.contains("reader-key-0123456789abcdef"), "{e}");
     }
     let c = ok("server:\n  public_url: https://gw.example.com/\n");
-    assert_eq!(c.server.public_url.as_deref(), Some("https://gw.example.com"));
+    assert_eq!(
+        c.server.public_url.as_deref(),
+        Some("https://gw.example.com")
+    );
     // Plain http is fine on loopback (a local identity provider or a test).
     let c = ok(
         "auth:\n  jwt:\n    issuer: x\n    audiences: [a]\n    jwks_uri: http://127.0.0.1:9/k\n",
