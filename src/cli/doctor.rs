@@ -121,12 +121,7 @@ fn fix_clients(global: &GlobalArgs, flagged: &[Location]) -> Vec<Check> {
     let applied = crate::setup::plan::build_export(flagged, &entry)
         .map_err(anyhow::Error::from)
         .and_then(|plan| {
-            configedit::apply(
-                &plan.changes,
-                &configedit::backups_root(&paths),
-                "doctor --fix",
-            )
-            .map_err(anyhow::Error::from)
+            configedit::apply(&plan.changes, &paths, "doctor --fix").map_err(anyhow::Error::from)
         });
     flagged
         .iter()

@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
 
+use crate::config::expand::is_var_name;
 use crate::docedit as doc;
 pub use crate::docedit::{FileFormat, Shape};
 
@@ -426,32 +427,54 @@ impl EnvSyntax {
     pub fn to_gateway(self, value: &str) -> String {
         match self {
             EnvSyntax::Literal => value.replace('$', "$$"),
-            EnvSyntax::Dollar => replace_refs(value, "${env:", "}"),
-            EnvSyntax::DollarBare => {
-                let v = replace_refs(value, "${env:", "}");
-                let mut out = String::with_capacity(v.len());
-                let mut chars = v.char_indices().peekable();
-                while let Some((i, c)) = chars.next() {
-                    let next = v[i + 1..].chars().next();
-                    if c == '$' && next.is_some_and(|n| n.is_ascii_alphabetic() || n == '_') {
-                        let name: String =
-                            v[i + 1..].chars().take_while(|c| is_var_char(*c)).collect();
-                        out.push_str(&format!("${{{name}}}"));
-                        for _ in 0..name.chars().count() {
-                            chars.next();
-                        }
-                    } else if c == '$' && next == Some('$') {
-                        out.push_str("$$");
-                        chars.next();
-                    } else {
-                        out.push(c);
-                    }
-                }
-                out
-            }
+            EnvSyntax::Dollar => dollar(value, false),
+            EnvSyntax::DollarBare => dollar(value, true),
             EnvSyntax::Braces => replace_refs(&value.replace('$', "$$"), "{env:", "}"),
         }
     }
+}
+
+/// A value of a client that expands `${NAME}`, `${NAME:-default}` and `${env:NAME}` (and, with
+/// `bare`, `$NAME`) in the gateway's grammar. A reference without a default becomes
+/// `${NAME:-}` (unset → empty), so one unset variable can never stop the whole gateway from
+/// loading. Every other `$` is literal in these clients and is escaped to `$$`, so `p@$$w0rd`
+/// arrives byte for byte. A `${…}` that is no variable reference (`${input:id}`,
+/// `${workspaceFolder}`) is kept as written for the caller to translate or refuse.
+fn dollar(value: &str, bare: bool) -> String {
+    let mut out = String::with_capacity(value.len());
+    let mut rest = value;
+    while let Some(i) = rest.find('$') {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 1..];
+        if let Some(body_and_tail) = after.strip_prefix('{')
+            && let Some(end) = body_and_tail.find('}')
+        {
+            let body = &body_and_tail[..end];
+            let name = body.strip_prefix("env:").unwrap_or(body);
+            let (var, default) = match name.split_once(":-") {
+                Some((v, d)) => (v, d),
+                None => (name, ""),
+            };
+            let plain_default = !default.contains(['$', '{', '}']);
+            if is_var_name(var) && plain_default {
+                out.push_str(&format!("${{{var}:-{default}}}"));
+            } else {
+                out.push_str(&format!("${{{body}}}"));
+            }
+            rest = &body_and_tail[end + 1..];
+            continue;
+        }
+        let name: String = after.chars().take_while(|c| is_var_char(*c)).collect();
+        if bare && is_var_name(&name) {
+            out.push_str(&format!("${{{name}:-}}"));
+            rest = &after[name.len()..];
+            continue;
+        }
+        out.push_str("$$");
+        rest = after;
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Replaces `open NAME close` references by `${NAME:-}`; anything else is kept.
@@ -616,18 +639,49 @@ fn env_map(v: Option<&Value>, key: &str) -> Result<BTreeMap<String, String>, Str
     }
 }
 
-/// Whether an entry is (already) a gateway entry: it runs `mcp-gateway`.
+/// Whether `server` is this gateway's own entry: our program (`mcp-gateway`, by path or on
+/// `PATH`) with only our arguments (`stdio`, `--config PATH`). Anything else, such as
+/// `/opt/x/bin/mcp-gateway.py` or another product's `mcp-gateway serve`, is a server to move.
 pub fn is_gateway_entry(server: &Server) -> bool {
-    match &server.spec {
-        ServerSpec::Stdio { command, .. } => {
-            let base = Path::new(command)
-                .file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            base == "mcp-gateway"
-        }
-        ServerSpec::Remote { .. } => false,
+    let ServerSpec::Stdio { command, args, .. } = &server.spec else {
+        return false;
+    };
+    let file = Path::new(command)
+        .file_name()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    if file != "mcp-gateway" && file != "mcp-gateway.exe" {
+        return false;
     }
+    let mut args = args.iter();
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "stdio" => {}
+            "--config" | "-c" => {
+                if args.next().is_none() {
+                    return false;
+                }
+            }
+            other if other.starts_with("--config=") => {}
+            _ => return false,
+        }
+    }
+    true
+}
+
+/// A name for the gateway entry that no other server in `taken` has: `gateway`, else
+/// `mcp-gateway`, else `gateway-2`, `gateway-3`, ….
+pub fn free_entry_name(preferred: &str, taken: impl Fn(&str) -> bool) -> String {
+    if !taken(preferred) {
+        return preferred.to_string();
+    }
+    if !taken("mcp-gateway") {
+        return "mcp-gateway".to_string();
+    }
+    (2..)
+        .map(|n| format!("{preferred}-{n}"))
+        .find(|n| !taken(n))
+        .unwrap_or_else(|| preferred.to_string())
 }
 
 #[cfg(test)]
@@ -651,7 +705,13 @@ mod tests {
         );
         assert_eq!(
             EnvSyntax::DollarBare.to_gateway("$KEY and ${B} and $$ and 5$"),
-            "${KEY} and ${B} and $$ and 5$"
+            "${KEY:-} and ${B:-} and $$$$ and 5$$"
+        );
+        // `$$` is two literal dollars in these clients: it must reach the server byte for byte.
+        assert_eq!(EnvSyntax::Dollar.to_gateway("p@$$w0rd"), "p@$$$$w0rd");
+        assert_eq!(
+            EnvSyntax::Dollar.to_gateway("${input:tok} ${workspaceFolder}/x ${KR}"),
+            "${input:tok} ${workspaceFolder}/x ${KR:-}"
         );
         assert_eq!(
             EnvSyntax::Braces.to_gateway("Bearer {env:OC_TOKEN} costs $5"),
@@ -879,5 +939,30 @@ mod tests {
         assert!(is_gateway_entry(&s("mcp-gateway")));
         assert!(is_gateway_entry(&s("/home/u/.cargo/bin/mcp-gateway")));
         assert!(!is_gateway_entry(&s("npx")));
+        // Only our program with our arguments is our entry.
+        assert!(!is_gateway_entry(&s("/opt/lasso/bin/mcp-gateway.py")));
+        let with = |args: &[&str]| Server {
+            name: "g".into(),
+            spec: ServerSpec::Stdio {
+                command: "mcp-gateway".into(),
+                args: args.iter().map(|a| a.to_string()).collect(),
+                env: BTreeMap::new(),
+                cwd: None,
+            },
+            enabled: true,
+        };
+        assert!(is_gateway_entry(&with(&[
+            "--config",
+            "/p/.mcp-gateway.yaml"
+        ])));
+        assert!(!is_gateway_entry(&with(&["serve", "--port", "1"])));
+        assert_eq!(
+            free_entry_name("gateway", |n| n == "gateway"),
+            "mcp-gateway"
+        );
+        assert_eq!(
+            free_entry_name("gateway", |n| n == "gateway" || n == "mcp-gateway"),
+            "gateway-2"
+        );
     }
 }

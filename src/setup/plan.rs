@@ -53,7 +53,7 @@ pub fn scan(
                         "{}: not UTF-8 text",
                         location.path.display()
                     )),
-                    Ok(text) => read_location(&location, text),
+                    Ok(text) => read_location(&location, text, project, &env.home),
                 },
             };
             out.push(Detected { location, state });
@@ -62,7 +62,12 @@ pub fn scan(
     out
 }
 
-fn read_location(location: &Location, text: String) -> LocationState {
+fn read_location(
+    location: &Location,
+    text: String,
+    project: Option<&Path>,
+    home: &Path,
+) -> LocationState {
     let entries = match crate::docedit::read_entries(
         &text,
         location.client.format(),
@@ -89,7 +94,12 @@ fn read_location(location: &Location, text: String) -> LocationState {
         );
         match clients::decode_entry(&name, &value, location.client.env_syntax()) {
             Ok(s) if clients::is_gateway_entry(&s) => {}
-            Ok(s) => servers.push(s),
+            Ok(s) => match carry(s, project, home) {
+                Ok(s) => servers.push(s),
+                Err(why) => {
+                    skipped.push(format!("{name}: {why}; kept in {}", location.client.name()))
+                }
+            },
             Err(_) if builtin => skipped.push(format!("{name} (built-in extension)")),
             Err(message) => skipped.push(format!("{name}: {message}")),
         }
@@ -99,6 +109,58 @@ fn read_location(location: &Location, text: String) -> LocationState {
         servers,
         skipped,
     }
+}
+
+/// The server as the gateway can run it. Client placeholders that have a meaning here are
+/// filled in (`${workspaceFolder}` → the project directory, `${userHome}` → the home
+/// directory); a value the gateway could not expand (a VS Code `${input:…}` prompt, any other
+/// client placeholder) keeps the server in its client: `Err(why)`.
+fn carry(mut server: Server, project: Option<&Path>, home: &Path) -> Result<Server, String> {
+    let escape = |p: &Path| p.to_string_lossy().replace('$', "$$");
+    let fill = |value: &mut String| -> Result<(), String> {
+        if let Some(dir) = project {
+            *value = value.replace("${workspaceFolder}", &escape(dir));
+        }
+        *value = value.replace("${userHome}", &escape(home));
+        let unset = |_: &str| None::<String>;
+        match crate::config::expand::expand(value, &unset) {
+            Err(crate::config::expand::ExpandError::Syntax(_)) => {
+                let start = value.find("${").unwrap_or(0);
+                let end = value[start..]
+                    .find('}')
+                    .map_or(value.len(), |e| start + e + 1);
+                Err(format!(
+                    "`{}` is a client placeholder the gateway cannot fill in",
+                    &value[start..end]
+                ))
+            }
+            _ => Ok(()),
+        }
+    };
+    match &mut server.spec {
+        ServerSpec::Stdio {
+            command,
+            args,
+            env,
+            cwd,
+        } => {
+            fill(command)?;
+            for a in args
+                .iter_mut()
+                .chain(env.values_mut())
+                .chain(cwd.iter_mut())
+            {
+                fill(a)?;
+            }
+        }
+        ServerSpec::Remote { url, headers, .. } => {
+            fill(url)?;
+            for h in headers.values_mut() {
+                fill(h)?;
+            }
+        }
+    }
+    Ok(server)
 }
 
 /// One server to offer, merged across clients.
@@ -140,11 +202,13 @@ impl Candidate {
 
 /// Merges the servers of `detected` into candidates; `existing` is gateway.yaml as written.
 pub fn candidates(detected: &[Detected], existing: &WrittenFile) -> Vec<Candidate> {
-    let existing: Vec<(String, Option<ServerSpec>)> = existing
+    // A disabled backend never absorbs an enabled client server: that would take a working
+    // server away from the client. Such a server is imported under a name of its own instead.
+    let existing: Vec<(String, Option<ServerSpec>, bool)> = existing
         .backends
         .iter()
-        .map(|(n, b)| (n.clone(), gateway_yaml::spec_of(b)))
-        .chain(existing.switches.keys().map(|n| (n.clone(), None)))
+        .map(|(n, b)| (n.clone(), gateway_yaml::spec_of(b), b.enabled))
+        .chain(existing.switches.keys().map(|n| (n.clone(), None, true)))
         .collect();
     let mut out: Vec<Candidate> = Vec::new();
     for (i, d) in detected.iter().enumerate() {
@@ -156,19 +220,23 @@ pub fn candidates(detected: &[Detected], existing: &WrittenFile) -> Vec<Candidat
                 .iter_mut()
                 .find(|c| gateway_yaml::same_server(&c.spec, &s.spec))
             {
+                // Enabled anywhere: enabled behind the gateway, so no client loses it.
+                c.enabled |= s.enabled;
                 c.sources.push((i, s.name.clone()));
                 continue;
             }
             let base = gateway_yaml::sanitize_name(&s.name);
-            let in_gateway = existing.iter().find(|(_, spec)| {
-                spec.as_ref()
-                    .is_some_and(|e| gateway_yaml::same_server(e, &s.spec))
+            let in_gateway = existing.iter().find(|(_, spec, enabled)| {
+                (*enabled || !s.enabled)
+                    && spec
+                        .as_ref()
+                        .is_some_and(|e| gateway_yaml::same_server(e, &s.spec))
             });
             let (backend, already) = match in_gateway {
-                Some((name, _)) => (name.clone(), true),
+                Some((name, ..)) => (name.clone(), true),
                 None => {
                     let taken = |n: &str| {
-                        out.iter().any(|c| c.backend == n) || existing.iter().any(|(e, _)| e == n)
+                        out.iter().any(|c| c.backend == n) || existing.iter().any(|(e, ..)| e == n)
                     };
                     let mut name = base.clone();
                     let mut k = 2;
@@ -306,22 +374,9 @@ pub fn build(
         }
         let path = fsio::real_path(&d.location.path);
         let current = edits.current(&path).unwrap_or_else(|| text.clone());
-        // A gateway entry under another name (one the user wrote) is kept and not duplicated.
-        let has_gateway = d
-            .location
-            .read_servers(&current)
-            .map(|servers| {
-                servers
-                    .iter()
-                    .any(|s| clients::is_gateway_entry(s) && s.name != gateway_entry.name)
-            })
-            .unwrap_or(false);
-        let add: &[Server] = if has_gateway {
-            &[]
-        } else {
-            std::slice::from_ref(gateway_entry)
-        };
-        let after = d.location.rewrite(&current, &remove, add)?;
+        let servers = d.location.read_servers(&current).unwrap_or_default();
+        let add = entry_for_location(&servers, &remove, gateway_entry);
+        let after = d.location.rewrite(&current, &remove, &add)?;
         plan.rewritten.push(format!(
             "{} {}",
             d.location.client.name(),
@@ -331,6 +386,21 @@ pub fn build(
     }
     plan.changes = edits.finish();
     Ok(plan)
+}
+
+/// The gateway entry to add where `servers` stay after `remove`: none when our entry is already
+/// there (under any name), else ours under a name no remaining server has, so it is never
+/// skipped for a clash with a user's own server called `gateway`.
+fn entry_for_location(servers: &[Server], remove: &[String], entry: &Server) -> Vec<Server> {
+    let staying = || servers.iter().filter(|s| !remove.contains(&s.name));
+    if staying().any(clients::is_gateway_entry) {
+        return Vec::new();
+    }
+    let name = clients::free_entry_name(&entry.name, |n| staying().any(|s| s.name == n));
+    vec![Server {
+        name,
+        ..entry.clone()
+    }]
 }
 
 /// Plan for `setup export`: add `gateway_entry` to each location (creating files as needed).
@@ -345,13 +415,11 @@ pub fn build_export(locations: &[Location], gateway_entry: &Server) -> Result<Pl
             .or_else(|| original.clone())
             .unwrap_or_default();
         let servers = location.read_servers(&current)?;
-        if servers
-            .iter()
-            .any(|s| s.name == gateway_entry.name || clients::is_gateway_entry(s))
-        {
+        let add = entry_for_location(&servers, &[], gateway_entry);
+        if add.is_empty() {
             continue;
         }
-        let after = location.rewrite(&current, &[], std::slice::from_ref(gateway_entry))?;
+        let after = location.rewrite(&current, &[], &add)?;
         plan.rewritten.push(format!(
             "{} {}",
             location.client.name(),

@@ -233,7 +233,7 @@ fn import_rewrite_rerun_undo_for_every_client() {
     );
     assert!(gw.contains("\"Bearer ${CONTEXT7_TOKEN:-}\""), "{gw}");
     assert!(
-        gw.contains("\"STRIPE_SECRET_KEY\": \"${STRIPE_KEY}\""),
+        gw.contains("\"STRIPE_SECRET_KEY\": \"${STRIPE_KEY:-}\""),
         "Gemini $VAR: {gw}"
     );
     let filesystem = &backends.iter().find(|(n, _)| n == "filesystem").unwrap().1;
