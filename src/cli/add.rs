@@ -205,7 +205,13 @@ pub fn run(config: Option<&Path>, args: AddArgs) -> Result<ExitCode, CliError> {
         Some(args.scope.at(&cwd))
     };
     let path = configedit::target_file(&paths, config, scope, &cwd);
-    let value = gateway_yaml::backend_value(&spec, true, description.as_deref());
+    let value = gateway_yaml::backend_value(
+        &spec,
+        true,
+        description.as_deref(),
+        &Default::default(),
+        None,
+    );
     let exists = configedit::edit_config(&paths, &path, &format!("add {name}"), |text| {
         let text = text.unwrap_or_default();
         let exists = gateway_yaml::read(text, &path)?.has(&name);

@@ -174,15 +174,20 @@ fn setup(
     let gw_path = env.gateway_config(project.as_deref());
     let gw_text = configedit::read_for_edit(&gw_path)?.unwrap_or_default();
     let existing = gateway_yaml::read(&gw_text, &gw_path)?;
-    let candidates = plan::candidates(&detected, &existing);
+    let merged = plan::candidates(&detected, &existing);
+    let candidates = &merged.candidates;
     if !args.json {
-        wizard::print_overview(out, &detected, &candidates, env.style)?;
+        wizard::print_overview(out, &detected, &merged, env.style)?;
     }
+    let broken = broken_files(&detected);
     if candidates.is_empty() {
+        if let Some(e) = broken {
+            return Err(e);
+        }
         return finish_json_or(
             out,
             args.json,
-            json!({"detected": plan::detected_json(&detected), "candidates": [], "changes": []}),
+            json!({"detected": plan::detected_json(&detected), "candidates": [], "kept": merged.kept, "changes": []}),
             "\nNothing to import: no MCP servers found outside the gateway.",
         );
     }
@@ -206,7 +211,11 @@ fn setup(
         .map(|&i| candidates[i].backend.clone())
         .collect();
     let entry = env.entry(project.as_deref());
-    let the_plan = plan::build(&detected, &candidates, &names, &gw_path, &entry)?;
+    let places = clients::Placeholders {
+        home: &env.host.home,
+        project: project.as_deref(),
+    };
+    let the_plan = plan::build(&detected, candidates, &names, &gw_path, &entry, &places)?;
     if the_plan.is_empty() {
         return finish_json_or(
             out,
@@ -238,13 +247,14 @@ fn setup(
         let detected = plan::scan(&env.host, project.as_deref(), &chosen_clients);
         let gw_text = configedit::read_for_edit(&gw_path)?.unwrap_or_default();
         let existing = gateway_yaml::read(&gw_text, &gw_path)?;
-        let candidates = plan::candidates(&detected, &existing);
+        let merged = plan::candidates(&detected, &existing);
         Ok(plan::build(
             &detected,
-            &candidates,
+            &merged.candidates,
             &names,
             &gw_path,
             &entry,
+            &places,
         )?)
     };
     let mut the_plan = the_plan;
@@ -268,7 +278,30 @@ fn setup(
             other => break other?,
         }
     };
-    report_applied(out, &the_plan, run.as_ref(), args.json, env.style)
+    report_applied(out, &the_plan, run.as_ref(), args.json, env.style)?;
+    match broken {
+        Some(e) => Err(e),
+        None => Ok(ExitCode::SUCCESS),
+    }
+}
+
+/// The client files that could not be read, as the error setup ends with (exit code 1): they
+/// were left untouched, and their servers were not imported.
+fn broken_files(detected: &[plan::Detected]) -> Option<CliError> {
+    let broken: Vec<&str> = detected
+        .iter()
+        .filter_map(|d| match &d.state {
+            plan::LocationState::Broken(e) => Some(e.as_str()),
+            _ => None,
+        })
+        .collect();
+    (!broken.is_empty()).then(|| {
+        CliError::Failed(anyhow!(
+            "{} client config file(s) could not be read and were left untouched; fix them and run setup again:\n  {}",
+            broken.len(),
+            broken.join("\n  ")
+        ))
+    })
 }
 
 /// Setup never writes a gateway config the gateway would refuse: the new text is loaded with the
@@ -463,7 +496,11 @@ fn export(env: &SetupEnv, args: &ExportArgs, out: &mut dyn Write) -> Result<Exit
         locations.push(first);
     }
     let entry = env.entry(project.as_deref());
-    let the_plan = plan::build_export(&locations, &entry)?;
+    let places = clients::Placeholders {
+        home: &env.host.home,
+        project: project.as_deref(),
+    };
+    let the_plan = plan::build_export(&locations, &entry, &places)?;
     if args.dry_run {
         return print_dry_run(out, &the_plan, args.json);
     }

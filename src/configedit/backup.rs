@@ -330,7 +330,7 @@ mod tests {
         run.record_written(&a, b"a1").unwrap();
         std::fs::write(&b, b"b0 plus a hand edit").unwrap();
         let (_, files) = undo_last(&root, false).unwrap();
-        assert_eq!(files, [a.clone()]);
+        assert_eq!(files, std::slice::from_ref(&a));
         assert_eq!(std::fs::read(&a).unwrap(), b"a0");
         assert_eq!(std::fs::read(&b).unwrap(), b"b0 plus a hand edit");
         // A run that wrote nothing is not something to undo.

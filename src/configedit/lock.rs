@@ -7,15 +7,16 @@
 //! therefore also re-check the file's content under the lock (`super::apply`). Never blocks on
 //! anything but another gateway process editing the same file.
 
-use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
+use crate::state::FileLock;
+
 /// Held locks; dropping releases them.
 #[derive(Debug)]
 pub struct Locks {
-    _files: Vec<File>,
+    _held: Vec<FileLock>,
 }
 
 /// The lock file of `target` under `dir`.
@@ -27,19 +28,13 @@ fn lock_file(dir: &Path, target: &Path) -> PathBuf {
 /// Takes the lock of every file in `targets` (symlinks resolved), in one global order so two
 /// processes locking overlapping sets cannot deadlock. Blocks until all are held.
 pub fn lock_all(dir: &Path, targets: &[PathBuf]) -> std::io::Result<Locks> {
-    std::fs::create_dir_all(dir)?;
+    crate::state::create_private_dir_all(dir)?;
     let mut real: Vec<PathBuf> = targets.iter().map(|p| super::fsio::real_path(p)).collect();
     real.sort();
     real.dedup();
-    let mut files = Vec::with_capacity(real.len());
-    for target in real {
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(lock_file(dir, &target))?;
-        file.lock()?;
-        files.push(file);
-    }
-    Ok(Locks { _files: files })
+    let held = real
+        .iter()
+        .map(|target| FileLock::exclusive(&lock_file(dir, target)))
+        .collect::<std::io::Result<_>>()?;
+    Ok(Locks { _held: held })
 }

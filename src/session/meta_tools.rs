@@ -196,6 +196,11 @@ async fn invoke(
     let Some(backend) = gw.backend(server) else {
         return Ok(tool_error(unknown_server_text(session, server)));
     };
+    if !backend.config.tools.permits(tool) {
+        return Ok(tool_error(format!(
+            "{server}/{tool} is not served: `backends.{server}.tools` in the gateway config rules it out"
+        )));
+    }
     // Some(None): cataloged backend without that tool; Some(Some(task_only)) otherwise.
     let known = |gw: &crate::gateway::Gateway| {
         gw.catalog
