@@ -289,28 +289,35 @@ async fn probe_backends(config: config::Config) -> Vec<Check> {
                 Some(b) => b.fetch_listing(Duration::ZERO).await,
                 None => return (name, Vec::new()),
             };
-            let checks = match result {
-                Ok(listing) => {
-                    let mut checks = vec![Check::new(
-                        Level::Ok,
+            let checks =
+                match result {
+                    Ok(listing) => {
+                        let mut checks = vec![Check::new(
+                            Level::Ok,
+                            format!("backend {name}"),
+                            format!(
+                                "{} tools, {} resources, {} prompts ({} ms)",
+                                listing.tools.len(),
+                                listing.resources.len(),
+                                listing.prompts.len(),
+                                started.elapsed().as_millis()
+                            ),
+                        )];
+                        // What the server got wrong without losing its tools: notes, not failures.
+                        if let Some(b) = gw.backend(&name) {
+                            checks.extend(b.report().notes.into_iter().map(|note| {
+                                Check::new(Level::Warn, format!("backend {name}"), note)
+                            }));
+                        }
+                        checks.extend(scan_listing(&name, &listing.tools, &allow));
+                        checks
+                    }
+                    Err(e) => vec![Check::new(
+                        Level::Fail,
                         format!("backend {name}"),
-                        format!(
-                            "{} tools, {} resources, {} prompts ({} ms)",
-                            listing.tools.len(),
-                            listing.resources.len(),
-                            listing.prompts.len(),
-                            started.elapsed().as_millis()
-                        ),
-                    )];
-                    checks.extend(scan_listing(&name, &listing.tools, &allow));
-                    checks
-                }
-                Err(e) => vec![Check::new(
-                    Level::Fail,
-                    format!("backend {name}"),
-                    e.to_string(),
-                )],
-            };
+                        e.to_string(),
+                    )],
+                };
             (name, checks)
         });
     }

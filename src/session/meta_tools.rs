@@ -290,9 +290,12 @@ fn list_servers(session: &Arc<Session>) -> Box<RawValue> {
             if let crate::backend::Status::Failed(reason) = status {
                 s["reason"] = json!(reason);
             }
-            let problems = b.report().problems;
-            if !problems.is_empty() {
-                s["problems"] = json!(problems);
+            let report = b.report();
+            if !report.problems.is_empty() {
+                s["problems"] = json!(report.problems);
+            }
+            if !report.notes.is_empty() {
+                s["notes"] = json!(report.notes);
             }
             s
         })

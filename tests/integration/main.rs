@@ -12,6 +12,7 @@ mod features;
 mod harness;
 mod http_backends;
 mod inspector;
+mod messy;
 mod old_protocol;
 mod processes;
 mod protocol;
