@@ -16,6 +16,7 @@ use crate::backend::process::Reaper;
 use crate::backend::{Backend, BackendEnv, BackendEvent};
 use crate::catalog::{Catalog, names};
 use crate::config::Config;
+use crate::request_log::{self, RequestLog};
 use crate::search::{SearchError, SearchIndex, SearchOutcome};
 use crate::shutdown::Background;
 use crate::state::Paths;
@@ -66,6 +67,8 @@ pub struct Gateway {
     usage_dirty: std::sync::atomic::AtomicBool,
     /// Every task the gateway starts, and the token that stops them.
     background: Background,
+    /// Who called what, over every front (`request_log:`).
+    pub request_log: RequestLog,
 }
 
 /// How long shutdown waits for background tasks once backends are stopped.
@@ -142,6 +145,10 @@ impl Gateway {
         };
         let (discovering, _) = watch::channel(unseen.clone());
         let (notices, _) = broadcast::channel(256);
+        let request_log = RequestLog::new(request_log::Settings::from_config(
+            &config.request_log,
+            paths.map(|p| p.state_dir.as_path()),
+        ));
         let gw = Arc::new(Gateway {
             config,
             backends,
@@ -155,6 +162,7 @@ impl Gateway {
             paths: paths.cloned(),
             usage_dirty: std::sync::atomic::AtomicBool::new(false),
             background: Background::new(),
+            request_log,
         });
         let indexer = Arc::clone(&gw);
         gw.background

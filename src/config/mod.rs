@@ -83,6 +83,10 @@ pub struct ServerConfig {
     pub allowed_hosts: Vec<String>,
     /// Largest request body the listener reads, in bytes; larger ones get 413.
     pub max_body_size: usize,
+    /// `server.public_url`: the listener's address as clients reach it (`https://gw.example.com`),
+    /// the base of the OAuth protected-resource metadata and of `WWW-Authenticate`; never taken
+    /// from a request's `Host`. Stored without a trailing `/`.
+    pub public_url: Option<String>,
 }
 
 /// Default cap on an HTTP request body (4 MiB).
@@ -225,6 +229,7 @@ impl Default for Config {
                 allowed_origins: Vec::new(),
                 allowed_hosts: Vec::new(),
                 max_body_size: DEFAULT_MAX_BODY_SIZE,
+                public_url: None,
             },
             share: false,
             meta_mcp: MetaMcpConfig {
