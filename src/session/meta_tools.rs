@@ -297,6 +297,11 @@ async fn invoke(
     let Some(backend) = gw.backend(server).filter(|_| session.sees_server(server)) else {
         return Ok(tool_error(unknown_server_text(session, server)));
     };
+    if !backend.config.tools.permits(tool) {
+        return Ok(tool_error(format!(
+            "{server}/{tool} is not served: `backends.{server}.tools` in the gateway config rules it out"
+        )));
+    }
     if !session.permits(server, tool) {
         // Exactly what a tool that does not exist gets: the caller learns nothing more.
         return Ok(tool_error(unknown_tool_text(session, server, tool)));
