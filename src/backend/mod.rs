@@ -10,6 +10,7 @@
 
 pub mod connection;
 pub mod http;
+mod listing;
 pub mod process;
 pub mod stdio;
 
@@ -20,10 +21,9 @@ use serde_json::{Value, json};
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
-use crate::catalog::Listing;
 use crate::config::{BackendConfig, Transport};
 use crate::error::CallError;
-use crate::jsonrpc::{ErrorObject, Message, code, empty_object};
+use crate::jsonrpc::{Message, empty_object};
 use crate::mcp;
 use crate::peer::{CallContext, Relay, Unrouted};
 use connection::Connection;
@@ -37,8 +37,6 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 /// A backend that stayed up this long counts as healthy again.
 const HEALTHY_UPTIME: Duration = Duration::from_secs(60);
-/// Guard against a backend whose `nextCursor` never ends.
-const MAX_LIST_PAGES: usize = 1000;
 /// A backend starting before the client initialized waits this long to learn what the client
 /// supports (it is told only those capabilities).
 const CLIENT_INIT_WAIT: Duration = Duration::from_secs(10);
@@ -88,6 +86,9 @@ impl Status {
 pub struct Report {
     /// Readable lines, e.g. `file:line: key: message` of a capability file not loaded.
     pub problems: Vec<String>,
+    /// What the last listing got wrong without losing the backend its tools (a failed optional
+    /// list, a tool without `inputSchema`, …): shown as notes, never as a failure.
+    pub notes: Vec<String>,
     /// Tools not served, with why (e.g. changed since approval).
     pub held: std::collections::BTreeMap<String, String>,
 }
@@ -271,10 +272,9 @@ impl Backend {
                 let report = Arc::clone(&self.report);
                 let on_load: crate::capability::server::ReportFn =
                     Arc::new(move |problems, held| {
-                        *report.lock().unwrap_or_else(|e| e.into_inner()) = Report {
-                            problems,
-                            held: held.into_iter().collect(),
-                        };
+                        let mut report = report.lock().unwrap_or_else(|e| e.into_inner());
+                        report.problems = problems;
+                        report.held = held.into_iter().collect();
                     });
                 let (c, rx) = crate::capability::server::CapabilityConnection::start(
                     self.name(),
@@ -378,70 +378,6 @@ impl Backend {
             .await;
         self.extend_idle(self.config.idle_timeout);
         result
-    }
-
-    /// Everything the backend lists (every page of each list it supports). `linger`: how long
-    /// to keep a backend alive that was started just for this.
-    pub async fn fetch_listing(&self, linger: Duration) -> Result<Listing, CallError> {
-        let was_running = self.status() == Status::Running;
-        let live = self.ensure_live().await?;
-        if !was_running {
-            self.extend_idle(linger.min(self.config.idle_timeout));
-        }
-        let has = |cap: &str| live.capabilities.get(cap).is_some_and(|v| !v.is_null());
-        let mut listing = Listing {
-            tools: self.list_all(&live, "tools/list", "tools").await?,
-            ..Listing::default()
-        };
-        if has("resources") {
-            listing.resources = self.list_all(&live, "resources/list", "resources").await?;
-            listing.resource_templates = self
-                .list_all(&live, "resources/templates/list", "resourceTemplates")
-                .await?;
-        }
-        if has("prompts") {
-            listing.prompts = self.list_all(&live, "prompts/list", "prompts").await?;
-        }
-        Ok(listing)
-    }
-
-    /// Every page of one list method.
-    async fn list_all(
-        &self,
-        live: &Live,
-        method: &str,
-        key: &str,
-    ) -> Result<Vec<Value>, CallError> {
-        let mut items = Vec::new();
-        let mut cursor: Option<Value> = None;
-        for _ in 0..MAX_LIST_PAGES {
-            let params = cursor.take().map(|c| json!({ "cursor": c }));
-            let raw = live
-                .conn
-                .peer()
-                .request(method, params, &CallContext::default(), self.config.timeout)
-                .await?;
-            let mut page: Value = serde_json::from_str(raw.get()).unwrap_or(Value::Null);
-            match page.get_mut(key).map(Value::take) {
-                Some(Value::Array(found)) => items.extend(found),
-                _ => {
-                    return Err(CallError::Backend {
-                        backend: self.name().to_string(),
-                        error: ErrorObject::new(
-                            code::INVALID_REQUEST,
-                            format!("{method} result has no `{key}` array"),
-                        ),
-                    });
-                }
-            }
-            match page.get("nextCursor") {
-                Some(c) if !c.is_null() => cursor = Some(c.clone()),
-                _ => return Ok(items),
-            }
-        }
-        Err(self.unavailable(format!(
-            "{method} returned more than {MAX_LIST_PAGES} pages"
-        )))
     }
 
     /// Sends a notification if the backend is running (it is not started for this).

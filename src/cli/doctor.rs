@@ -119,15 +119,19 @@ fn fix_clients(global: &GlobalArgs, flagged: &[Location]) -> Vec<Check> {
         .clone()
         .unwrap_or_else(|| configedit::scope_file(&paths, configedit::Scope::User));
     let entry = crate::setup::entry_for(&crate::setup::gateway_program(), &paths, &config);
-    let applied = crate::setup::plan::build_export(flagged, &entry)
+    let home = crate::clients::HostEnv::from_env().map(|e| e.home);
+    let cwd = std::env::current_dir().ok();
+    let applied = home
         .map_err(anyhow::Error::from)
+        .and_then(|home| {
+            let places = crate::clients::Placeholders {
+                home: &home,
+                project: cwd.as_deref(),
+            };
+            crate::setup::plan::build_export(flagged, &entry, &places).map_err(anyhow::Error::from)
+        })
         .and_then(|plan| {
-            configedit::apply(
-                &plan.changes,
-                &configedit::backups_root(&paths),
-                "doctor --fix",
-            )
-            .map_err(anyhow::Error::from)
+            configedit::apply(&plan.changes, &paths, "doctor --fix").map_err(anyhow::Error::from)
         });
     flagged
         .iter()
@@ -218,8 +222,18 @@ fn client_configs(cwd: &std::path::Path, checks: &mut Vec<Check>) -> Vec<Locatio
                 continue;
             };
             let what = format!("client {}", client.id());
-            match loc.read_servers(&text) {
-                Ok(servers) if servers.iter().any(crate::clients::is_gateway_entry) => {
+            let places = crate::clients::Placeholders {
+                home: &env.home,
+                project: Some(cwd),
+            };
+            match loc.entries(&text, &places) {
+                Ok(servers)
+                    if servers.iter().any(|e| {
+                        e.server
+                            .as_ref()
+                            .is_ok_and(crate::clients::is_gateway_entry)
+                    }) =>
+                {
                     checks.push(Check::new(
                         Level::Ok,
                         what,
@@ -309,28 +323,35 @@ async fn probe_backends(config: config::Config) -> Vec<Check> {
                 Some(b) => b.fetch_listing(Duration::ZERO).await,
                 None => return (name, Vec::new()),
             };
-            let checks = match result {
-                Ok(listing) => {
-                    let mut checks = vec![Check::new(
-                        Level::Ok,
+            let checks =
+                match result {
+                    Ok(listing) => {
+                        let mut checks = vec![Check::new(
+                            Level::Ok,
+                            format!("backend {name}"),
+                            format!(
+                                "{} tools, {} resources, {} prompts ({} ms)",
+                                listing.tools.len(),
+                                listing.resources.len(),
+                                listing.prompts.len(),
+                                started.elapsed().as_millis()
+                            ),
+                        )];
+                        // What the server got wrong without losing its tools: notes, not failures.
+                        if let Some(b) = gw.backend(&name) {
+                            checks.extend(b.report().notes.into_iter().map(|note| {
+                                Check::new(Level::Warn, format!("backend {name}"), note)
+                            }));
+                        }
+                        checks.extend(scan_listing(&name, &listing.tools, &allow));
+                        checks
+                    }
+                    Err(e) => vec![Check::new(
+                        Level::Fail,
                         format!("backend {name}"),
-                        format!(
-                            "{} tools, {} resources, {} prompts ({} ms)",
-                            listing.tools.len(),
-                            listing.resources.len(),
-                            listing.prompts.len(),
-                            started.elapsed().as_millis()
-                        ),
-                    )];
-                    checks.extend(scan_listing(&name, &listing.tools, &allow));
-                    checks
-                }
-                Err(e) => vec![Check::new(
-                    Level::Fail,
-                    format!("backend {name}"),
-                    e.to_string(),
-                )],
-            };
+                        e.to_string(),
+                    )],
+                };
             (name, checks)
         });
     }

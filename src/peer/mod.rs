@@ -206,7 +206,13 @@ impl Peer {
     pub fn dispatch(&self, msg: Message) -> Option<Unrouted> {
         match msg {
             Message::Response { id, result } => {
-                let Id::Number(n) = id else {
+                // Some servers answer a numeric id as a string ("7" for 7): same request.
+                let number = match &id {
+                    Id::Number(n) => Some(*n),
+                    Id::String(text) => text.parse::<i64>().ok(),
+                    _ => None,
+                };
+                let Some(n) = number else {
                     tracing::warn!(backend = %self.backend, %id, "response with an id the gateway never sent");
                     return None;
                 };

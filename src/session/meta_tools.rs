@@ -11,7 +11,7 @@ use std::sync::Arc;
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
-use super::{DISCOVERY_WAIT, Failure, Outcome, Session};
+use super::{DISCOVERY_WAIT, Failure, Outcome, Session, clip};
 use crate::error::CallError;
 use crate::jsonrpc::{ErrorObject, code, to_raw};
 use crate::peer::CallContext;
@@ -28,6 +28,8 @@ gateway_search_tools, then call it with gateway_invoke using the server, tool an
 from the match.";
 
 const DEFAULT_LIMIT: u64 = 5;
+/// Candidates ranked for a scoped caller before the ones outside its scope are dropped.
+const SCOPED_CANDIDATES: usize = 500;
 const MAX_LIMIT: u64 = 25;
 /// Longest description shown by `gateway_list_tools`.
 const LIST_DESCRIPTION_CHARS: usize = 120;
@@ -88,7 +90,20 @@ pub async fn call(
     params: &Value,
     ctx: &CallContext,
 ) -> Option<Outcome> {
-    let args = params.get("arguments").cloned().unwrap_or(json!({}));
+    let args = match params.get("arguments") {
+        None | Some(Value::Null) => json!({}),
+        Some(a @ Value::Object(_)) => a.clone(),
+        Some(other) => {
+            return [SEARCH, INVOKE, LIST_SERVERS, LIST_TOOLS]
+                .contains(&name)
+                .then(|| {
+                    Ok(tool_error(format!(
+                        "the arguments of {name} must be an object, not {}",
+                        json_type(other)
+                    )))
+                });
+        }
+    };
     let outcome = match name {
         SEARCH => search(session, &args).await,
         INVOKE => invoke(session, &args, params, ctx).await,
@@ -97,6 +112,27 @@ pub async fn call(
         _ => return None,
     };
     Some(outcome)
+}
+
+/// `(server, tool)` a meta-tool call is about, for the request log (`None`: not a meta-tool).
+pub fn target(name: &str, params: &Value) -> Option<(String, String)> {
+    let args = params.get("arguments").unwrap_or(&Value::Null);
+    match name {
+        INVOKE => Some((
+            str_arg(args, &["server", "backend"])
+                .unwrap_or("")
+                .to_string(),
+            str_arg(args, &["tool", "name"]).unwrap_or("").to_string(),
+        )),
+        LIST_TOOLS => Some((
+            str_arg(args, &["server", "backend"])
+                .unwrap_or("")
+                .to_string(),
+            name.to_string(),
+        )),
+        SEARCH | LIST_SERVERS => Some((String::new(), name.to_string())),
+        _ => None,
+    }
 }
 
 /// A successful tool result carrying `value` as structured content and as text.
@@ -116,6 +152,39 @@ fn tool_error(text: impl Into<String>) -> Box<RawValue> {
     }))
 }
 
+/// The JSON type of `v`, as a schema names it.
+fn json_type(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(n) if n.is_i64() || n.is_u64() => "an integer",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// `limit` of gateway_search_tools: absent means the default; anything but an integer from 1 to
+/// [`MAX_LIMIT`] is refused with a message saying so (never silently replaced).
+fn search_limit(args: &Value) -> Result<usize, String> {
+    let Some(v) = args.get("limit").filter(|v| !v.is_null()) else {
+        return Ok(DEFAULT_LIMIT as usize);
+    };
+    let n = v.as_i64().or_else(|| {
+        v.as_f64()
+            .filter(|f| f.fract() == 0.0 && f.abs() < 1e15)
+            .map(|f| f as i64)
+    });
+    match n {
+        Some(n) if (1..=MAX_LIMIT as i64).contains(&n) => Ok(n as usize),
+        _ => Err(format!(
+            "`limit` must be an integer from 1 to {MAX_LIMIT} (default {DEFAULT_LIMIT}), not {}",
+            clip(&v.to_string())
+        )),
+    }
+}
+
 fn str_arg<'a>(args: &'a Value, keys: &[&str]) -> Option<&'a str> {
     keys.iter()
         .find_map(|k| args.get(*k))
@@ -129,23 +198,34 @@ async fn search(session: &Arc<Session>, args: &Value) -> Outcome {
             "`query` is required: describe the task or name the tool",
         ));
     };
-    let limit = args
-        .get("limit")
-        .and_then(Value::as_u64)
-        .unwrap_or(DEFAULT_LIMIT)
-        .clamp(1, MAX_LIMIT) as usize;
+    let limit = match search_limit(args) {
+        Ok(n) => n,
+        Err(why) => return Ok(tool_error(why)),
+    };
     let server = str_arg(args, &["server", "backend"]);
     let gw = &session.gateway;
     if let Some(s) = server
-        && gw.backend(s).is_none()
+        && (gw.backend(s).is_none() || !session.sees_server(s))
     {
         return Ok(tool_error(unknown_server_text(session, s)));
     }
-    let pending = gw.wait_for_discovery(DISCOVERY_WAIT).await;
+    let mut pending = gw.wait_for_discovery(DISCOVERY_WAIT).await;
+    pending.retain(|s| session.sees_server(s));
     gw.wait_for_index().await;
-    let outcome = gw
-        .search(query, limit, server)
+    let restricted = session.caller.policy.is_restricted();
+    // A scoped caller's matches are the best ones it may see: rank more, keep the permitted.
+    let wanted = if restricted { SCOPED_CANDIDATES } else { limit };
+    let mut outcome = gw
+        .search(query, wanted, server)
         .map_err(|e| Failure::Rpc(ErrorObject::new(code::INTERNAL_ERROR, e.to_string())))?;
+    if restricted {
+        outcome
+            .hits
+            .retain(|hit| session.permits(&hit.doc.server, &hit.doc.name));
+        outcome.total = outcome.hits.len();
+        outcome.hits.truncate(limit);
+        outcome.no_good_match |= outcome.hits.is_empty();
+    }
     let matches: Vec<Value> = outcome
         .hits
         .iter()
@@ -184,6 +264,14 @@ async fn invoke(
     params: &Value,
     ctx: &CallContext,
 ) -> Outcome {
+    for key in ["server", "tool"] {
+        if let Some(v) = args.get(key).filter(|v| !v.is_string()) {
+            return Ok(tool_error(format!(
+                "`{key}` must be a string, not {}",
+                json_type(v)
+            )));
+        }
+    }
     let (Some(server), Some(tool)) = (
         str_arg(args, &["server", "backend"]),
         str_arg(args, &["tool", "name"]),
@@ -192,10 +280,32 @@ async fn invoke(
             "`server` and `tool` are required (take both from a gateway_search_tools match)",
         ));
     };
+    let arguments = match args.get("arguments").or_else(|| args.get("args")) {
+        None | Some(Value::Null) => json!({}),
+        Some(a @ Value::Object(_)) => a.clone(),
+        Some(other) => {
+            return Ok(tool_error(format!(
+                "`arguments` must be an object (the arguments of {}/{} per its inputSchema), \
+                 not {}",
+                clip(server),
+                clip(tool),
+                json_type(other)
+            )));
+        }
+    };
     let gw = &session.gateway;
-    let Some(backend) = gw.backend(server) else {
+    let Some(backend) = gw.backend(server).filter(|_| session.sees_server(server)) else {
         return Ok(tool_error(unknown_server_text(session, server)));
     };
+    if !backend.config.tools.permits(tool) {
+        return Ok(tool_error(format!(
+            "{server}/{tool} is not served: `backends.{server}.tools` in the gateway config rules it out"
+        )));
+    }
+    if !session.permits(server, tool) {
+        // Exactly what a tool that does not exist gets: the caller learns nothing more.
+        return Ok(tool_error(unknown_tool_text(session, server, tool)));
+    }
     // Some(None): cataloged backend without that tool; Some(Some(task_only)) otherwise.
     let known = |gw: &crate::gateway::Gateway| {
         gw.catalog
@@ -226,6 +336,7 @@ async fn invoke(
                 crate::backend::Status::Failed(reason) => reason,
                 other => other.label().to_string(),
             };
+            let tool = clip(tool);
             return Ok(tool_error(format!(
                 "cannot invoke {server}/{tool}: the tools of server '{server}' could not be \
                  listed ({why}), and no tool is called before it is screened"
@@ -244,11 +355,6 @@ async fn invoke(
         }
         _ => {}
     }
-    let arguments = args
-        .get("arguments")
-        .or_else(|| args.get("args"))
-        .cloned()
-        .unwrap_or_else(|| json!({}));
     let mut forwarded = json!({ "name": tool, "arguments": arguments });
     if let Some(meta) = params.get("_meta") {
         forwarded["_meta"] = meta.clone();
@@ -273,21 +379,30 @@ fn list_servers(session: &Arc<Session>) -> Box<RawValue> {
     let gw = &session.gateway;
     let servers: Vec<Value> = gw
         .backends()
+        .filter(|b| session.sees_server(b.name()))
         .map(|b| {
             let status = b.status();
+            let tools = gw.catalog.get(b.name()).map(|e| {
+                e.tool_names()
+                    .filter(|t| session.permits(b.name(), t))
+                    .count()
+            });
             let mut s = json!({
                 "name": b.name(),
                 "description": b.config.description,
                 "transport": b.config.transport.kind(),
                 "state": status.label(),
-                "tools": gw.catalog.get(b.name()).map(|e| e.tools.len()),
+                "tools": tools,
             });
             if let crate::backend::Status::Failed(reason) = status {
                 s["reason"] = json!(reason);
             }
-            let problems = b.report().problems;
-            if !problems.is_empty() {
-                s["problems"] = json!(problems);
+            let report = b.report();
+            if !report.problems.is_empty() {
+                s["problems"] = json!(report.problems);
+            }
+            if !report.notes.is_empty() {
+                s["notes"] = json!(report.notes);
             }
             s
         })
@@ -300,7 +415,7 @@ async fn list_tools(session: &Arc<Session>, args: &Value) -> Outcome {
         return Ok(tool_error("`server` is required"));
     };
     let gw = &session.gateway;
-    if gw.backend(server).is_none() {
+    if gw.backend(server).is_none() || !session.sees_server(server) {
         return Ok(tool_error(unknown_server_text(session, server)));
     }
     if gw.catalog.get(server).is_none() {
@@ -327,6 +442,9 @@ async fn list_tools(session: &Arc<Session>, args: &Value) -> Outcome {
         .iter()
         .filter_map(|t| {
             let name = t.get("name")?.as_str()?;
+            if !session.permits(server, name) {
+                return None;
+            }
             let desc = t.get("description").and_then(Value::as_str).unwrap_or("");
             Some(json!({ "name": name, "description": first_line(desc, LIST_DESCRIPTION_CHARS) }))
         })
@@ -353,9 +471,14 @@ fn nearest<'a>(wanted: &str, candidates: impl IntoIterator<Item = &'a str>) -> V
 }
 
 fn unknown_server_text(session: &Arc<Session>, server: &str) -> String {
-    let names: Vec<&str> = session.gateway.backends().map(|b| b.name()).collect();
+    let names: Vec<&str> = session
+        .gateway
+        .backends()
+        .map(|b| b.name())
+        .filter(|n| session.sees_server(n))
+        .collect();
     let near = nearest(server, names.iter().copied());
-    let mut text = format!("unknown server '{server}'.");
+    let mut text = format!("unknown server '{}'.", clip(server));
     if near.is_empty() {
         text.push_str(&format!(" Servers: {}.", names.join(", ")));
     } else {
@@ -366,9 +489,12 @@ fn unknown_server_text(session: &Arc<Session>, server: &str) -> String {
 
 fn unknown_tool_text(session: &Arc<Session>, server: &str, tool: &str) -> String {
     let gw = &session.gateway;
-    let mut text = format!("unknown tool '{tool}' on server '{server}'.");
+    let mut text = format!("unknown tool '{}' on server '{server}'.", clip(tool));
     if let Some(entry) = gw.catalog.get(server) {
-        let near = nearest(tool, entry.tool_names());
+        let near = nearest(
+            tool,
+            entry.tool_names().filter(|t| session.permits(server, t)),
+        );
         if !near.is_empty() {
             text.push_str(&format!(" Did you mean: {}?", near.join(", ")));
         }
@@ -377,11 +503,17 @@ fn unknown_tool_text(session: &Arc<Session>, server: &str, tool: &str) -> String
         .catalog
         .snapshot()
         .iter()
-        .filter(|e| e.backend != server && e.tool(tool).is_some())
+        .filter(|e| {
+            e.backend != server && e.tool(tool).is_some() && session.permits(&e.backend, tool)
+        })
         .map(|e| e.backend.clone())
         .collect();
     if !elsewhere.is_empty() {
-        text.push_str(&format!(" '{tool}' exists on: {}.", elsewhere.join(", ")));
+        text.push_str(&format!(
+            " '{}' exists on: {}.",
+            clip(tool),
+            elsewhere.join(", ")
+        ));
     }
     text.push_str(" Use gateway_search_tools to find tools.");
     text
@@ -404,6 +536,30 @@ mod tests {
             vec!["filesystem"]
         );
         assert!(nearest("zzz", ["memory"]).is_empty());
+    }
+
+    #[test]
+    fn search_limits_outside_the_schema_are_refused_not_replaced() {
+        for ok in [json!({}), json!({"limit": null})] {
+            assert_eq!(search_limit(&ok), Ok(DEFAULT_LIMIT as usize));
+        }
+        assert_eq!(search_limit(&json!({"limit": 25})), Ok(25));
+        assert_eq!(search_limit(&json!({"limit": 3.0})), Ok(3));
+        for bad in [
+            json!(-1),
+            json!(0),
+            json!(26),
+            json!(1e9),
+            json!(2.5),
+            json!("abc"),
+            json!([3]),
+        ] {
+            let err = search_limit(&json!({ "limit": bad })).unwrap_err();
+            assert!(
+                err.starts_with("`limit` must be an integer from 1 to 25"),
+                "{err}"
+            );
+        }
     }
 
     #[test]

@@ -241,7 +241,8 @@ fn stdio_subcommand_serves_mcp_like_the_bare_command() {
     }
 }
 
-fn doctor_check<'a>(checks: &'a Value, prefix: &str) -> Vec<&'a Value> {
+/// The `doctor --json` checks whose name starts with `prefix`.
+pub fn doctor_check<'a>(checks: &'a Value, prefix: &str) -> Vec<&'a Value> {
     checks
         .as_array()
         .unwrap_or_else(|| panic!("doctor --json is not an array: {checks}"))

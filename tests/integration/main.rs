@@ -2,9 +2,11 @@
 //! and clients (installed by `scripts/install-test-deps.sh`) and a fault-injecting fake backend
 //! (`tests/fixtures/fake_backend.py`). One module per area; `harness` is shared.
 
+mod auth;
 mod capabilities;
 mod catalog;
 mod cli;
+mod client_rules;
 mod concurrency;
 mod config_errors;
 mod faults;
@@ -13,6 +15,7 @@ mod harness;
 mod http_backends;
 mod hybrid;
 mod inspector;
+mod messy;
 mod old_protocol;
 mod processes;
 mod protocol;

@@ -202,17 +202,17 @@ fn cap_import_refuses_an_operation_with_a_high_finding() {
 
 /// One request an HTTP test server received.
 #[derive(Debug, Clone)]
-struct Seen {
-    path: String,
-    headers: BTreeMap<String, String>,
-    body: String,
+pub struct Seen {
+    pub path: String,
+    pub headers: BTreeMap<String, String>,
+    pub body: String,
 }
 
-type Log = Arc<Mutex<Vec<Seen>>>;
+pub type Log = Arc<Mutex<Vec<Seen>>>;
 
 /// A minimal Streamable HTTP MCP server on 127.0.0.1 (JSON responses, no SSE stream) that records
 /// every request. `/moved` answers with a redirect to `elsewhere`. Returns its port.
-fn recording_server(log: Log, elsewhere: Option<u16>) -> u16 {
+pub fn recording_server(log: Log, elsewhere: Option<u16>) -> u16 {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_current_thread()

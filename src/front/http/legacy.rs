@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex};
 use serde_json::Value;
 use tokio::sync::mpsc;
 
+use crate::auth::Caller;
 use crate::front::link::Link;
 use crate::gateway::Gateway;
 use crate::jsonrpc::{Id, Message};
@@ -36,15 +37,18 @@ struct Routes {
 /// A legacy session.
 pub struct LegacySession {
     link: Link,
+    /// The caller that opened it: only that caller may use it.
+    caller: std::sync::Arc<str>,
     /// The version `initialize` negotiated.
     pub version: String,
     routes: Arc<Mutex<Routes>>,
 }
 
 impl LegacySession {
-    /// Starts a session; its first message should be the client's `initialize`.
-    pub fn open(gateway: Arc<Gateway>, version: String) -> Arc<LegacySession> {
-        let (link, mut rx) = Link::open(gateway);
+    /// Starts a session for `caller`; its first message should be the client's `initialize`.
+    pub fn open(gateway: Arc<Gateway>, version: String, caller: Caller) -> Arc<LegacySession> {
+        let name = Arc::clone(&caller.name);
+        let (link, mut rx) = Link::open(gateway, caller, "http");
         let routes = Arc::new(Mutex::new(Routes::default()));
         let r = Arc::clone(&routes);
         tokio::spawn(async move {
@@ -54,9 +58,16 @@ impl LegacySession {
         });
         Arc::new(LegacySession {
             link,
+            caller: name,
             version,
             routes,
         })
+    }
+
+    /// Whether `caller` opened this session (a session id is never a credential: another
+    /// caller presenting it is told the session does not exist).
+    pub fn belongs_to(&self, caller: &Caller) -> bool {
+        self.caller == caller.name
     }
 
     fn routes(&self) -> std::sync::MutexGuard<'_, Routes> {
@@ -64,21 +75,35 @@ impl LegacySession {
     }
 
     /// Sends a client request; its answer (and progress) arrive on the returned receiver.
-    pub fn request(&self, id: Id, params: &Value, line: String) -> mpsc::Receiver<Message> {
+    /// `None` when a request with this id is still in flight: its route is kept and nothing is
+    /// sent (the session's rule, applied before the route could be replaced).
+    pub fn request(&self, id: Id, params: &Value, line: String) -> Option<mpsc::Receiver<Message>> {
         let (tx, rx) = mpsc::channel(STREAM_BUFFER);
         {
             let mut r = self.routes();
+            if r.pending.contains_key(&id) {
+                return None;
+            }
             if let Some(token) = params.pointer("/_meta/progressToken") {
                 r.progress.insert(token.to_string(), id.clone());
             }
             r.pending.insert(id, tx);
         }
         self.link.send_raw(line);
-        rx
+        Some(rx)
     }
 
-    /// Sends a client notification or response.
+    /// Sends a client notification or response. A `notifications/cancelled` also frees the
+    /// cancelled request's route: the session sends no answer for it, so its id may be reused.
     pub fn send(&self, line: String) {
+        if let Ok(Message::Notification { method, params }) = Message::parse(&line)
+            && method == "notifications/cancelled"
+            && let Some(id) = crate::session::cancelled_id(params.as_deref())
+        {
+            let mut r = self.routes();
+            r.pending.remove(&id);
+            r.progress.retain(|_, v| *v != id);
+        }
         self.link.send_raw(line);
     }
 

@@ -1,0 +1,273 @@
+//! Fetching everything a backend lists, tolerating what real servers get wrong.
+//!
+//! `tools/list` failing on its first page is the backend's failure. Every other list
+//! (`resources/list`, `resources/templates/list`, `prompts/list`) that fails (an error, a
+//! timeout, a malformed page) is left empty and reported as a note, and a list whose later page
+//! fails keeps the pages before it; a page that repeats a cursor ends its list. Tools are kept
+//! and callable whatever their shape: what is odd about them (no or an invalid `inputSchema`, a
+//! name listed twice, a name MCP does not allow, a description that is not a string) becomes a
+//! note. Only items without a usable name are dropped, since nothing could call them. Notes are
+//! sentences naming the list and the tool; they never stop the backend.
+
+use std::collections::HashSet;
+
+use serde_json::{Value, json};
+
+use super::{Backend, Live};
+use crate::catalog::Listing;
+use crate::error::CallError;
+use crate::jsonrpc::{ErrorObject, code};
+use crate::peer::CallContext;
+
+/// Guard against a backend whose `nextCursor` never ends.
+const MAX_LIST_PAGES: usize = 1000;
+/// Longest tool name MCP allows (2025-11-25).
+const MAX_TOOL_NAME: usize = 128;
+
+impl Backend {
+    /// Everything the backend lists (every page of each list it supports), with what it got
+    /// wrong recorded as notes in its [`super::Report`]. `linger`: how long to keep a backend
+    /// alive that was started just for this.
+    pub async fn fetch_listing(&self, linger: std::time::Duration) -> Result<Listing, CallError> {
+        let was_running = self.status() == super::Status::Running;
+        let live = self.ensure_live().await?;
+        if !was_running {
+            self.extend_idle(linger.min(self.config.idle_timeout));
+        }
+        let has = |cap: &str| live.capabilities.get(cap).is_some_and(|v| !v.is_null());
+        let mut notes = Vec::new();
+        let tools = self
+            .list_all(&live, "tools/list", "tools", &mut notes)
+            .await?;
+        let mut listing = Listing {
+            tools: tidy_tools(tools, &mut notes),
+            ..Listing::default()
+        };
+        if has("resources") {
+            listing.resources = self
+                .optional_list(&live, "resources/list", "resources", &mut notes)
+                .await;
+            listing.resource_templates = self
+                .optional_list(
+                    &live,
+                    "resources/templates/list",
+                    "resourceTemplates",
+                    &mut notes,
+                )
+                .await;
+        }
+        if has("prompts") {
+            listing.prompts = self
+                .optional_list(&live, "prompts/list", "prompts", &mut notes)
+                .await;
+        }
+        self.set_notes(notes);
+        Ok(listing)
+    }
+
+    /// A list the backend may get wrong without losing its tools: a failure is a note.
+    async fn optional_list(
+        &self,
+        live: &Live,
+        method: &str,
+        key: &str,
+        notes: &mut Vec<String>,
+    ) -> Vec<Value> {
+        match self.list_all(live, method, key, notes).await {
+            Ok(items) => items,
+            Err(e) => {
+                notes.push(format!("{method} failed ({}); listed as empty", brief(&e)));
+                Vec::new()
+            }
+        }
+    }
+
+    /// Every page of one list method. The first page failing is an error; a later page failing
+    /// or repeating a cursor ends the list with a note, keeping what came before.
+    async fn list_all(
+        &self,
+        live: &Live,
+        method: &str,
+        key: &str,
+        notes: &mut Vec<String>,
+    ) -> Result<Vec<Value>, CallError> {
+        let mut items = Vec::new();
+        let mut cursor: Option<Value> = None;
+        let mut seen: HashSet<String> = HashSet::new();
+        for page_no in 0..MAX_LIST_PAGES {
+            let params = cursor.take().map(|c| json!({ "cursor": c }));
+            let answer = live
+                .conn
+                .peer()
+                .request(method, params, &CallContext::default(), self.config.timeout)
+                .await;
+            let page = answer.and_then(|raw| {
+                let mut page: Value = serde_json::from_str(raw.get()).unwrap_or(Value::Null);
+                match page.get_mut(key).map(Value::take) {
+                    Some(Value::Array(found)) => Ok((found, page)),
+                    _ => Err(CallError::Backend {
+                        backend: self.name().to_string(),
+                        error: ErrorObject::new(
+                            code::INVALID_REQUEST,
+                            format!("{method} result has no `{key}` array"),
+                        ),
+                    }),
+                }
+            });
+            let (found, page) = match page {
+                Ok(p) => p,
+                Err(e) if page_no == 0 => return Err(e),
+                Err(e) => {
+                    notes.push(format!(
+                        "{method} page {} failed ({}); kept the first {} items",
+                        page_no + 1,
+                        brief(&e),
+                        items.len()
+                    ));
+                    return Ok(items);
+                }
+            };
+            let total = found.len();
+            let objects: Vec<Value> = found.into_iter().filter(Value::is_object).collect();
+            if objects.len() < total {
+                notes.push(format!(
+                    "{method} listed {} items that are not objects; skipped",
+                    total - objects.len()
+                ));
+            }
+            items.extend(objects);
+            match page.get("nextCursor") {
+                Some(c) if !c.is_null() => {
+                    if !seen.insert(c.to_string()) {
+                        notes.push(format!(
+                            "{method} repeated the cursor {c}; the list ends there"
+                        ));
+                        return Ok(items);
+                    }
+                    cursor = Some(c.clone());
+                }
+                _ => return Ok(items),
+            }
+        }
+        notes.push(format!(
+            "{method} returned more than {MAX_LIST_PAGES} pages; the rest is ignored"
+        ));
+        Ok(items)
+    }
+
+    /// Replaces the listing notes; new ones are logged once.
+    fn set_notes(&self, notes: Vec<String>) {
+        let mut report = self.report.lock().unwrap_or_else(|e| e.into_inner());
+        for n in notes.iter().filter(|n| !report.notes.contains(n)) {
+            tracing::warn!(backend = %self.name(), "{n}");
+        }
+        report.notes = notes;
+    }
+}
+
+/// A short reason for a failed list request.
+fn brief(e: &CallError) -> String {
+    match e {
+        CallError::Backend { error, .. } => format!("{} {}", error.code, error.message),
+        other => other.to_string(),
+    }
+}
+
+/// Keeps every tool that has a name; notes what is odd about each.
+fn tidy_tools(tools: Vec<Value>, notes: &mut Vec<String>) -> Vec<Value> {
+    let mut kept: Vec<Value> = Vec::with_capacity(tools.len());
+    let mut names: HashSet<String> = HashSet::new();
+    for (i, tool) in tools.into_iter().enumerate() {
+        let Some(name) = tool
+            .get("name")
+            .and_then(Value::as_str)
+            .filter(|n| !n.is_empty())
+        else {
+            notes.push(format!(
+                "tools/list item {} has no name; it cannot be called and is skipped",
+                i + 1
+            ));
+            continue;
+        };
+        let name = name.to_string();
+        if !names.insert(name.clone()) {
+            notes.push(format!(
+                "tool `{name}` is listed twice; the first definition is kept"
+            ));
+            continue;
+        }
+        if name.chars().count() > MAX_TOOL_NAME {
+            notes.push(format!(
+                "tool `{}…` has a name of {} characters (MCP allows {MAX_TOOL_NAME}); kept",
+                name.chars().take(40).collect::<String>(),
+                name.chars().count()
+            ));
+        }
+        if let Some(bad) = name
+            .chars()
+            .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '/')))
+        {
+            notes.push(format!(
+                "tool `{name}` has a character MCP does not allow in names ({bad:?}); kept"
+            ));
+        }
+        match tool.get("inputSchema") {
+            None => notes.push(format!("tool `{name}` has no inputSchema; kept")),
+            Some(Value::Object(o)) if o.get("type").and_then(Value::as_str) == Some("object") => {}
+            Some(_) => notes.push(format!(
+                "tool `{name}` has an invalid inputSchema (not a JSON Schema object of type \"object\"); kept"
+            )),
+        }
+        if let Some(d) = tool.get("description")
+            && !d.is_string()
+            && !d.is_null()
+        {
+            notes.push(format!(
+                "tool `{name}` has a description that is not a string; it is not searched"
+            ));
+        }
+        kept.push(tool);
+    }
+    kept
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tidy_tools_keeps_every_named_tool_and_notes_the_rest() {
+        let long = "t".repeat(MAX_TOOL_NAME + 1);
+        let tools = vec![
+            json!({"name": "ok", "inputSchema": {"type": "object"}}),
+            json!({"name": "ok", "description": "second", "inputSchema": {"type": "object"}}),
+            json!({"name": "no_schema"}),
+            json!({"name": "a.b/c d", "inputSchema": {"type": "object"}, "description": 7}),
+            json!({"name": long, "inputSchema": "object"}),
+            json!({"description": "nameless"}),
+            json!({"name": "", "inputSchema": {"type": "object"}}),
+        ];
+        let mut notes = Vec::new();
+        let kept = tidy_tools(tools, &mut notes);
+        let names: Vec<&str> = kept.iter().filter_map(|t| t["name"].as_str()).collect();
+        assert_eq!(names, ["ok", "no_schema", "a.b/c d", long.as_str()]);
+        assert!(kept[0].get("description").is_none(), "first `ok` kept");
+        let all = notes.join("\n");
+        for expected in [
+            "`ok` is listed twice",
+            "`no_schema` has no inputSchema",
+            "(' ')",
+            "description that is not a string",
+            "a name of 129 characters",
+            "invalid inputSchema",
+            "item 6 has no name",
+            "item 7 has no name",
+        ] {
+            assert!(all.contains(expected), "{expected:?} not in {all}");
+        }
+        assert!(
+            !all.contains("`ok` has"),
+            "a valid tool gets no note: {all}"
+        );
+    }
+}
