@@ -74,10 +74,11 @@ pub struct RetrievalArgs {
     /// ranked instead (for tuning: use it on the tune split only).
     #[arg(long, default_value_t = 0)]
     pub show_misses: usize,
-    /// Dense side of hybrid search: `none` (BM25 only), `static` (the installed model's distilled
-    /// static embeddings, what the gateway uses) or `transformer` (the full all-MiniLM-L6-v2
-    /// forward pass per text, for comparison).
-    #[arg(long, value_enum, default_value_t = Dense::Static)]
+    /// Dense side of hybrid search: `auto` (what the gateway does: `static` when a model is
+    /// installed, else `none`), `none` (BM25 only), `static` (the installed model's distilled
+    /// static embeddings) or `transformer` (the full all-MiniLM-L6-v2 forward pass per text, for
+    /// comparison).
+    #[arg(long, value_enum, default_value_t = Dense::Auto)]
     pub dense: Dense,
     /// Directory of an installed model (default: the one `mcp-gateway model fetch` installed).
     #[arg(long, value_name = "DIR")]
@@ -96,6 +97,7 @@ pub struct RetrievalArgs {
 /// Which dense side the benchmark scores.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Dense {
+    Auto,
     None,
     Static,
     Transformer,
@@ -124,16 +126,23 @@ impl DenseSide {
         }
         let dir = match &args.model_dir {
             Some(d) => d.clone(),
-            None => {
-                let paths = crate::state::Paths::from_env()
-                    .context("no XDG data dir to find the model in; pass --model-dir")?;
-                ModelSpec::default_model().dir(&crate::embedding::models_dir(&paths))
-            }
+            None => match crate::state::Paths::from_env() {
+                Some(paths) => {
+                    ModelSpec::default_model().dir(&crate::embedding::models_dir(&paths))
+                }
+                None if args.dense == Dense::Auto => return Ok(None),
+                None => bail!("no XDG data dir to find the model in; pass --model-dir"),
+            },
+        };
+        let dense = match args.dense {
+            Dense::Auto if dir.join(crate::embedding::STATIC_FILE).is_file() => Dense::Static,
+            Dense::Auto => return Ok(None),
+            other => other,
         };
         let tokenizer = crate::embedding::WordPiece::load(&dir.join(crate::embedding::TOKENIZER_FILE))
             .with_context(|| format!("no model in {} (run `mcp-gateway model fetch` or pass --model-dir, or --dense none)", dir.display()))?;
         let start = Instant::now();
-        let (encoder, label, memory): (Arc<dyn Encoder>, String, usize) = match args.dense {
+        let (encoder, label, memory): (Arc<dyn Encoder>, String, usize) = match dense {
             Dense::Static => {
                 let path = dir.join(crate::embedding::STATIC_FILE);
                 let bytes =
@@ -178,7 +187,7 @@ impl DenseSide {
                     memory,
                 )
             }
-            Dense::None => unreachable!("handled above"),
+            Dense::None | Dense::Auto => unreachable!("handled above"),
         };
         let dims = encoder.dims();
         Ok(Some(DenseSide {
