@@ -34,6 +34,16 @@ impl Connection {
         }
     }
 
+    /// Resolves once the connection has ended (a process exited, a server became unreachable);
+    /// never for the in-process capabilities server, which does not end on its own.
+    pub async fn closed(&self) {
+        match self {
+            Connection::Stdio(c) => c.closed().await,
+            Connection::Http(c) => c.closed().await,
+            Connection::Capabilities(_) => std::future::pending().await,
+        }
+    }
+
     /// Tells the transport which protocol version was negotiated (HTTP sends it as a header).
     pub fn set_protocol_version(&self, version: &str) {
         if let Connection::Http(c) = self {

@@ -202,17 +202,18 @@ fn cap_import_refuses_an_operation_with_a_high_finding() {
 
 /// One request an HTTP test server received.
 #[derive(Debug, Clone)]
-struct Seen {
+pub struct Seen {
     path: String,
     headers: BTreeMap<String, String>,
     body: String,
 }
 
-type Log = Arc<Mutex<Vec<Seen>>>;
+pub type Log = Arc<Mutex<Vec<Seen>>>;
 
 /// A minimal Streamable HTTP MCP server on 127.0.0.1 (JSON responses, no SSE stream) that records
-/// every request. `/moved` answers with a redirect to `elsewhere`. Returns its port.
-fn recording_server(log: Log, elsewhere: Option<u16>) -> u16 {
+/// every request. `/moved` answers with a redirect to `elsewhere` (whose query carries a
+/// secret, `token=REDIRECT-SECRET`). Returns its port.
+pub fn recording_server(log: Log, elsewhere: Option<u16>) -> u16 {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_current_thread()
@@ -269,7 +270,10 @@ async fn answer(
     {
         return (
             StatusCode::TEMPORARY_REDIRECT,
-            [(header::LOCATION, format!("http://127.0.0.1:{port}/mcp"))],
+            [(
+                header::LOCATION,
+                format!("http://127.0.0.1:{port}/mcp?token=REDIRECT-SECRET"),
+            )],
         )
             .into_response();
     }
