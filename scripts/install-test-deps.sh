@@ -5,8 +5,8 @@
 #   npm:  @modelcontextprotocol/server-everything, -filesystem, -memory, @modelcontextprotocol/inspector,
 #         the TypeScript SDK (a client for the HTTP listener), the conformance suite 0.1 and 0.2
 #         (0.2 under the alias conformance-0.2)
-#   PyPI: mcp (2.x, probes server/discover first) and mcp<2 in a second venv,
-#         mcp-server-time, mcp-server-git
+#   PyPI: mcp (2.x, probes server/discover first) and mcp<2 in a second venv (with httpx, PyJWT
+#         and cryptography for the auth tests), mcp-server-time, mcp-server-git
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 deps="${MCP_GATEWAY_TEST_DEPS:-$root/.test-deps}"
@@ -45,5 +45,7 @@ make_venv() { # dir, packages...
   touch "$vstamp"
 }
 make_venv "$deps/py" "mcp==2.3.0" "mcp-server-time==2026.10.19" "mcp-server-git==2026.10.19" "jsonschema==4.26.0"
-make_venv "$deps/py-mcp1" "mcp<2"
+# httpx, PyJWT and cryptography (real HTTP client, real JWTs and JWKS for the auth tests) are
+# named here, pinned, rather than relied on as mcp<2's own dependencies.
+make_venv "$deps/py-mcp1" "mcp<2" "httpx==0.28.1" "PyJWT[crypto]==2.15.1" "cryptography==50.0.2"
 echo "test dependencies ready in $deps" >&2

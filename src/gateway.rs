@@ -16,6 +16,7 @@ use crate::backend::process::Reaper;
 use crate::backend::{Backend, BackendEnv, BackendEvent};
 use crate::catalog::{Catalog, names};
 use crate::config::Config;
+use crate::request_log::{self, RequestLog};
 use crate::search::{SearchError, SearchIndex, SearchOutcome};
 use crate::shutdown::Background;
 use crate::state::Paths;
@@ -66,6 +67,8 @@ pub struct Gateway {
     usage_dirty: std::sync::atomic::AtomicBool,
     /// Every task the gateway starts, and the token that stops them.
     background: Background,
+    /// Who called what, over every front (`request_log:`).
+    pub request_log: RequestLog,
 }
 
 /// How long shutdown waits for background tasks once backends are stopped.
@@ -145,6 +148,10 @@ impl Gateway {
         };
         let (discovering, _) = watch::channel(unseen.clone());
         let (notices, _) = broadcast::channel(256);
+        let request_log = RequestLog::new(request_log::Settings::from_config(
+            &config.request_log,
+            paths.map(|p| p.state_dir.as_path()),
+        ));
         let gw = Arc::new(Gateway {
             config,
             backends,
@@ -158,6 +165,7 @@ impl Gateway {
             paths: paths.cloned(),
             usage_dirty: std::sync::atomic::AtomicBool::new(false),
             background: Background::new(),
+            request_log,
         });
         let indexer = Arc::clone(&gw);
         gw.background
@@ -338,6 +346,13 @@ impl Gateway {
 
     fn apply_listing(&self, backend: &Backend, mut listing: crate::catalog::Listing) {
         let name = backend.name();
+        // The backend's `tools` filter: a tool it rules out never enters the catalog, so it is
+        // never listed, searched or invoked.
+        let filter = &backend.config.tools;
+        listing.tools.retain(|t| {
+            let tool = t.get("name").and_then(Value::as_str).unwrap_or("");
+            filter.permits(tool)
+        });
         // Tool-description poisoning: high findings are withheld, medium ones logged.
         listing.tools = crate::scanner::screen(
             name,

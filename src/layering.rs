@@ -18,7 +18,7 @@ const LAYERS: &[&[&str]] = &[
         "outbound",
     ],
     &["error", "config"],
-    &["redact"],
+    &["redact", "auth", "request_log"],
     &["peer", "scanner", "search", "logging"],
     &["catalog", "capability"],
     &["backend"],

@@ -36,14 +36,19 @@ pub struct Decision {
 }
 
 impl Decision {
-    /// `X-RateLimit-Limit`, `-Remaining`, `-Reset` (seconds from now, rounded up) and, when
-    /// refused, `Retry-After` (seconds, rounded up, at least 1).
+    /// `X-RateLimit-Limit`, `-Remaining`, `-Reset` (seconds from now, rounded up), the same
+    /// three as the IETF draft's `RateLimit-Limit`, `-Remaining`, `-Reset`, and, when refused,
+    /// `Retry-After` (seconds, rounded up, at least 1).
     pub fn headers(&self) -> Vec<(&'static str, String)> {
         let reset = ceil_secs(self.reset);
+        let (limit, remaining) = (self.limit.to_string(), self.remaining.to_string());
         let mut h = vec![
-            ("X-RateLimit-Limit", self.limit.to_string()),
-            ("X-RateLimit-Remaining", self.remaining.to_string()),
+            ("X-RateLimit-Limit", limit.clone()),
+            ("X-RateLimit-Remaining", remaining.clone()),
             ("X-RateLimit-Reset", reset.to_string()),
+            ("RateLimit-Limit", limit),
+            ("RateLimit-Remaining", remaining),
+            ("RateLimit-Reset", reset.to_string()),
         ];
         if !self.allowed {
             h.push(("Retry-After", reset.max(1).to_string()));
@@ -175,6 +180,8 @@ mod tests {
         assert_eq!(get("X-RateLimit-Remaining").as_deref(), Some("0"));
         // 59.5 s rounded up.
         assert_eq!(get("X-RateLimit-Reset").as_deref(), Some("60"));
+        assert_eq!(get("RateLimit-Limit").as_deref(), Some("1"));
+        assert_eq!(get("RateLimit-Reset").as_deref(), Some("60"));
         assert_eq!(get("Retry-After").as_deref(), Some("60"));
         let ok = rl.check_at("b", 5, t0).headers();
         assert!(!ok.iter().any(|(n, _)| *n == "Retry-After"));

@@ -38,6 +38,27 @@ pub struct Settings {
     pub log_results: bool,
 }
 
+impl Settings {
+    /// From the `request_log:` section; the file goes to `state_dir` (none without one). A
+    /// disabled log keeps nothing.
+    pub fn from_config(
+        config: &crate::config::RequestLogConfig,
+        state_dir: Option<&Path>,
+    ) -> Settings {
+        let on = config.enabled;
+        Settings {
+            memory_entries: if on { config.memory_entries } else { 0 },
+            file: state_dir
+                .filter(|_| on && config.file)
+                .map(|d| d.join(FILE_NAME)),
+            max_file_size: config.max_file_size,
+            max_files: config.max_files,
+            log_arguments: config.log_arguments,
+            log_results: config.log_results,
+        }
+    }
+}
+
 /// How a call ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -167,6 +188,16 @@ impl RequestLog {
             }
             ring.push_back(entry);
         }
+    }
+
+    /// The settings in force.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// Whether records go anywhere (memory or file).
+    pub fn is_on(&self) -> bool {
+        self.settings.memory_entries > 0 || self.file.is_some()
     }
 
     /// The newest `limit` entries, newest first.

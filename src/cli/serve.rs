@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{CliError, EXIT_USAGE, GlobalArgs};
 use crate::config;
+use crate::front::http::auth::Gatekeeper;
 use crate::front::http::{self, App, Options, guard};
 use crate::gateway::Gateway;
 use crate::state::Paths;
@@ -21,7 +22,7 @@ const DRAIN: Duration = Duration::from_secs(10);
 #[derive(Debug, clap::Args)]
 pub struct ServeArgs {
     /// Address to listen on (default: `server.host`:`server.port` of the config, 127.0.0.1:39400).
-    /// Only loopback addresses are accepted until the listener has authentication.
+    /// Addresses other machines can reach are accepted only with `auth.enabled`.
     #[arg(long, value_name = "HOST:PORT")]
     pub listen: Option<String>,
     /// Run as the shared process of `share: true` (started by stdio bridges): serve the config
@@ -44,9 +45,19 @@ pub fn run(global: &GlobalArgs, args: &ServeArgs) -> Result<ExitCode, CliError> 
         .clone()
         .unwrap_or_else(|| join_host_port(&config.server.host, config.server.port));
     let addr = resolve(&text).map_err(|e| CliError::usage(anyhow::anyhow!(e)))?;
-    guard::check_bind(&addr).map_err(|e| CliError::usage(anyhow::anyhow!("{e}")))?;
+    guard::check_bind(&addr, config.auth.enabled)
+        .map_err(|e| CliError::usage(anyhow::anyhow!("{e}")))?;
+    let paths = Paths::from_env();
+    let authenticator =
+        crate::auth::Authenticator::new(&config.auth, paths.as_ref().map(|p| p.state_dir.clone()))
+            .map_err(|e| CliError::usage(anyhow::anyhow!("{e}")))?;
+    let keeper = Gatekeeper::new(
+        authenticator,
+        config.server.public_url.clone(),
+        config.auth.jwt.clone(),
+    );
     let runtime = super::stdio::runtime()?;
-    let code = runtime.block_on(serve(config, addr));
+    let code = runtime.block_on(serve(config, keeper, addr));
     runtime.shutdown_timeout(Duration::from_secs(1));
     Ok(code)
 }
@@ -72,7 +83,7 @@ fn resolve(text: &str) -> Result<SocketAddr, String> {
         .ok_or_else(|| format!("--listen `{text}` resolves to no address"))
 }
 
-async fn serve(config: config::Config, addr: SocketAddr) -> ExitCode {
+async fn serve(config: config::Config, keeper: Gatekeeper, addr: SocketAddr) -> ExitCode {
     let listener = match tokio::net::TcpListener::bind(addr).await {
         Ok(l) => l,
         Err(e) => {
@@ -92,7 +103,7 @@ async fn serve(config: config::Config, addr: SocketAddr) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let app = App::new(gateway.clone(), options);
+    let app = App::new(gateway.clone(), keeper, options);
     let router = http::router(app.clone());
     let stop = CancellationToken::new();
     let mut server = tokio::spawn(http::run(app, listener, router, stop.clone()));

@@ -211,6 +211,7 @@ pub(super) fn finish(f: FileConfig, sources: Vec<PathBuf>) -> Config {
             allowed_origins: f.allowed_origins.unwrap_or(d.server.allowed_origins),
             allowed_hosts: f.allowed_hosts.unwrap_or(d.server.allowed_hosts),
             max_body_size: f.max_body_size.unwrap_or(d.server.max_body_size),
+            public_url: f.public_url.or(d.server.public_url),
         },
         share: f.share.unwrap_or(d.share),
         meta_mcp: super::MetaMcpConfig {

@@ -20,6 +20,7 @@ mod load;
 mod schema;
 #[cfg(test)]
 mod tests;
+mod tools;
 pub(crate) mod yaml;
 
 pub use allow::{AllowEntry, AllowList};
@@ -34,6 +35,7 @@ pub use duration::parse as parse_duration;
 pub use error::{ConfigError, FileProblem};
 pub use load::{WrittenFile, discover, load, load_file, parse_as_written, parse_str};
 pub use schema::valid_backend_name;
+pub use tools::ToolFilter;
 
 /// Default port of the shared HTTP listener.
 pub const DEFAULT_PORT: u16 = 39400;
@@ -81,6 +83,10 @@ pub struct ServerConfig {
     pub allowed_hosts: Vec<String>,
     /// Largest request body the listener reads, in bytes; larger ones get 413.
     pub max_body_size: usize,
+    /// `server.public_url`: the listener's address as clients reach it (`https://gw.example.com`),
+    /// the base of the OAuth protected-resource metadata and of `WWW-Authenticate`; never taken
+    /// from a request's `Host`. Stored without a trailing `/`.
+    pub public_url: Option<String>,
 }
 
 /// Default cap on an HTTP request body (4 MiB).
@@ -114,6 +120,8 @@ pub struct BackendConfig {
     pub timeout: Duration,
     /// Stop the backend after this long without traffic.
     pub idle_timeout: Duration,
+    /// `tools: {allow, deny}`: which of its tools are served.
+    pub tools: ToolFilter,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -221,6 +229,7 @@ impl Default for Config {
                 allowed_origins: Vec::new(),
                 allowed_hosts: Vec::new(),
                 max_body_size: DEFAULT_MAX_BODY_SIZE,
+                public_url: None,
             },
             share: false,
             meta_mcp: MetaMcpConfig {
@@ -294,6 +303,23 @@ impl BackendConfig {
                     h.update(b"\0");
                 }
             }
+        }
+        // The catalog holds only the tools the filter serves: a changed filter lists again.
+        if !self.tools.is_empty() {
+            h.update(b"\0tools\0");
+            for a in self.tools.allow.iter().flatten() {
+                h.update(b"\0allow\0");
+                h.update(a.as_bytes());
+            }
+            for d in &self.tools.deny {
+                h.update(b"\0deny\0");
+                h.update(d.as_bytes());
+            }
+            h.update(if self.tools.allow.is_some() {
+                b"A"
+            } else {
+                b"-"
+            });
         }
         hex::encode(&h.finalize()[..8])
     }

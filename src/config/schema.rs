@@ -30,6 +30,7 @@ pub(super) struct FileConfig {
     pub allowed_origins: Option<Vec<String>>,
     pub allowed_hosts: Option<Vec<String>>,
     pub max_body_size: Option<usize>,
+    pub public_url: Option<String>,
     pub share: Option<bool>,
     pub meta_enabled: Option<bool>,
     pub surface: Option<Vec<ToolRef>>,
@@ -84,6 +85,7 @@ impl FileConfig {
             allowed_origins: upper.allowed_origins.or(self.allowed_origins),
             allowed_hosts: upper.allowed_hosts.or(self.allowed_hosts),
             max_body_size: upper.max_body_size.or(self.max_body_size),
+            public_url: upper.public_url.or(self.public_url),
             share: upper.share.or(self.share),
             meta_enabled: upper.meta_enabled.or(self.meta_enabled),
             surface: upper.surface.or(self.surface),
@@ -146,6 +148,7 @@ const SERVER: &[&str] = &[
     "allowed_origins",
     "allowed_hosts",
     "max_body_size",
+    "public_url",
 ];
 const SERVER_IGNORED: &[&str] = &["ws_port", "request_timeout", "shutdown_timeout"];
 const META: &[&str] = &["enabled", "surface", "surfaced_tools"];
@@ -176,7 +179,9 @@ const BACKEND: &[&str] = &[
     "streamable_http",
     "ws_url",
     "a2a_url",
+    "tools",
 ];
+const BACKEND_TOOLS: &[&str] = &["allow", "deny"];
 const BACKEND_IGNORED: &[&str] = &[
     "protocol_version",
     "oauth",
@@ -550,6 +555,9 @@ impl Cx<'_> {
             if let Some(n) = s.get("max_body_size") {
                 out.max_body_size = Some(self.byte_size(n, "server.max_body_size")?);
             }
+            if let Some(n) = s.get("public_url") {
+                out.public_url = Some(self.public_url(n)?);
+            }
         }
         if let Some(n) = top.get("share") {
             out.share = Some(self.bool(n, "share")?);
@@ -719,6 +727,36 @@ impl Cx<'_> {
                 format!("`{text}` is not a positive size in bytes"),
             )),
         }
+    }
+
+    /// `server.public_url`: an absolute `http(s)` URL with a host and nothing after the path
+    /// (no userinfo, query or fragment), stored without a trailing `/`.
+    fn public_url(&self, node: &Node) -> Result<String, ConfigError> {
+        let key = "server.public_url";
+        let text = self.nonempty_string(node, key)?;
+        let bad = |why: &str| {
+            self.invalid(
+                node.pos,
+                key,
+                format!(
+                    "`{text}` is not a usable public URL: {why} (e.g. `https://gw.example.com`)"
+                ),
+            )
+        };
+        let url = url::Url::parse(text.trim()).map_err(|e| bad(&e.to_string()))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(bad("the scheme must be https (or http)"));
+        }
+        if url.host_str().is_none_or(str::is_empty) {
+            return Err(bad("it has no host"));
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(bad("it must not carry credentials"));
+        }
+        if url.query().is_some() || url.fragment().is_some() {
+            return Err(bad("it must not have a query or fragment"));
+        }
+        Ok(url.as_str().trim_end_matches('/').to_string())
     }
 
     fn port(&self, node: &Node, key: &str) -> Result<u16, ConfigError> {

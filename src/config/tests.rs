@@ -1046,12 +1046,21 @@ fn auth_mistakes_name_the_key() {
         ("auth:\n  jwt:\n    issuer: x\n    audiences: [a]\n    jwks_file: /k\n    algorithms: [HS256]\n".to_string(), "HMAC"),
         ("backends:\n  t:\n    command: x\n    tags: [\"a b\"]\n".to_string(), "not a valid tag"),
         ("request_log:\n  max_file_size: 10\n".to_string(), "at least 4 KiB"),
+        ("server:\n  public_url: gw.example.com\n".to_string(), "server.public_url"),
+        ("server:\n  public_url: ftp://gw.example.com\n".to_string(), "scheme"),
+        ("server:\n  public_url: https://u:p@gw.example.com\n".to_string(), "credentials"),
+        ("server:\n  public_url: https://gw.example.com/?a=1\n".to_string(), "query"),
     ] {
         let e = err(&text).to_string();
         assert!(e.contains(needle), "{text}\n→ {e}");
         assert!(e.contains("/proj/gateway.yaml:"), "{e}");
         assert!(!e.contains("reader-key-0123456789abcdef"), "{e}");
     }
+    let c = ok("server:\n  public_url: https://gw.example.com/\n");
+    assert_eq!(
+        c.server.public_url.as_deref(),
+        Some("https://gw.example.com")
+    );
     // Plain http is fine on loopback (a local identity provider or a test).
     let c = ok(
         "auth:\n  jwt:\n    issuer: x\n    audiences: [a]\n    jwks_uri: http://127.0.0.1:9/k\n",

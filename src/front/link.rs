@@ -11,6 +11,7 @@ use std::sync::Arc;
 use tokio::io::{AsyncWriteExt, BufReader};
 use tokio::sync::mpsc;
 
+use crate::auth::Caller;
 use crate::gateway::Gateway;
 use crate::jsonrpc::{LineReader, Message, ReadLine};
 
@@ -25,9 +26,14 @@ pub struct Link {
 }
 
 impl Link {
-    /// Starts a session on `gateway`; messages it sends arrive on the returned receiver, which
-    /// closes when the session ends.
-    pub fn open(gateway: Arc<Gateway>) -> (Link, mpsc::UnboundedReceiver<Message>) {
+    /// Starts a session on `gateway` for `caller`, reached over `front` (the session shows and
+    /// reaches only what the caller's scope permits); messages it sends arrive on the returned
+    /// receiver, which closes when the session ends.
+    pub fn open(
+        gateway: Arc<Gateway>,
+        caller: Caller,
+        front: &'static str,
+    ) -> (Link, mpsc::UnboundedReceiver<Message>) {
         let (client_in, session_in) = tokio::io::duplex(PIPE_BYTES);
         let (session_out, client_out) = tokio::io::duplex(PIPE_BYTES);
         let (input, mut input_rx) = mpsc::unbounded_channel::<String>();
@@ -44,9 +50,15 @@ impl Link {
             // Dropping the writer is the session's end of input.
         });
         tokio::spawn(async move {
-            if let Err(e) =
-                crate::front::stdio::serve(gateway, BufReader::new(session_in), session_out).await
-            {
+            let served = crate::front::stdio::serve_as(
+                gateway,
+                caller,
+                front,
+                BufReader::new(session_in),
+                session_out,
+            )
+            .await;
+            if let Err(e) = served {
                 tracing::debug!("linked session ended: {e}");
             }
         });

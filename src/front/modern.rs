@@ -21,6 +21,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::link::Link;
+use crate::auth::Caller;
 use crate::gateway::{ClientNotice, Gateway};
 use crate::jsonrpc::{ErrorObject, Id, Message, code, to_raw};
 use crate::mcp::{self, meta};
@@ -51,12 +52,24 @@ const REMOVED: [&str; 5] = [
 pub type Notes = mpsc::Sender<Message>;
 
 /// What the front knows about the caller of one request.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct RequestScope {
     /// `Some`: the `/mcp/{backend}` surface of one backend (not built yet: see the HTTP front).
     pub backend: Option<String>,
-    /// Who is calling, once the listener authenticates; parked calls are bound to it.
-    pub caller: Option<String>,
+    /// Who is calling: what its session may see and call; parked calls are bound to its name.
+    pub caller: Caller,
+    /// The front's name in the request log.
+    pub front: &'static str,
+}
+
+impl Default for RequestScope {
+    fn default() -> RequestScope {
+        RequestScope {
+            backend: None,
+            caller: Caller::local(),
+            front: "http",
+        }
+    }
 }
 
 /// A result or a JSON-RPC error.
@@ -69,7 +82,7 @@ struct Parked {
     asked: Vec<(String, Id, Value)>,
     method: String,
     name: Option<String>,
-    caller: Option<String>,
+    caller: Arc<str>,
     log_level: Option<usize>,
     since: Instant,
 }
@@ -114,7 +127,7 @@ impl Modern {
         match method {
             "server/discover" => Some(Ok(to_raw(&discover_result()))),
             "subscriptions/listen" => {
-                self.listen(request_id, &params, notes, cancel).await;
+                self.listen(request_id, &params, scope, notes, cancel).await;
                 Some(Ok(to_raw(&json!({
                     "resultType": "complete",
                     "_meta": { meta::SUBSCRIPTION_ID: request_id },
@@ -132,7 +145,8 @@ impl Modern {
                     self.call(method, params, checked, scope, notes, cancel)
                         .await
                 };
-                outcome.map(|o| o.map(|raw| decorate(method, raw)))
+                let private = scope.caller.policy.is_restricted();
+                outcome.map(|o| o.map(|raw| decorate(method, raw, private)))
             }
         }
     }
@@ -146,7 +160,8 @@ impl Modern {
         notes: &Notes,
         cancel: &CancellationToken,
     ) -> Option<Outcome> {
-        let (link, mut rx) = Link::open(Arc::clone(&self.gateway));
+        let (link, mut rx) =
+            Link::open(Arc::clone(&self.gateway), scope.caller.clone(), scope.front);
         link.send(&Message::Request {
             id: Id::String(INIT_ID.into()),
             method: "initialize".into(),
@@ -179,7 +194,7 @@ impl Modern {
             asked: Vec::new(),
             method: method.to_string(),
             name,
-            caller: scope.caller.clone(),
+            caller: Arc::clone(&scope.caller.name),
             log_level: m.log_level,
             since: Instant::now(),
         };
@@ -211,7 +226,7 @@ impl Modern {
         };
         if parked.method != method
             || parked.name != call_name(params)
-            || parked.caller != scope.caller
+            || parked.caller != scope.caller.name
             || parked.since.elapsed() > PARK_TTL
         {
             return stale();
@@ -346,6 +361,7 @@ impl Modern {
         self: &Arc<Self>,
         request_id: &Id,
         params: &Value,
+        scope: &RequestScope,
         notes: &Notes,
         cancel: &CancellationToken,
     ) {
@@ -360,6 +376,17 @@ impl Modern {
             .map(|a| {
                 a.iter()
                     .filter_map(|u| u.as_str().map(String::from))
+                    // A resource of a server outside the caller's scope is never watched.
+                    .filter(|u| {
+                        crate::catalog::names::split_uri(u).is_some_and(|(server, _)| {
+                            let tags = self
+                                .gateway
+                                .backend(&server)
+                                .map(|b| b.config.tags.as_slice())
+                                .unwrap_or(&[]);
+                            scope.caller.policy.sees_server(&server, tags)
+                        })
+                    })
                     .collect()
             })
             .unwrap_or_default();
@@ -368,7 +395,8 @@ impl Modern {
         let subscriber = if uris.is_empty() {
             None
         } else {
-            let (link, _rx) = Link::open(Arc::clone(&self.gateway));
+            let (link, _rx) =
+                Link::open(Arc::clone(&self.gateway), scope.caller.clone(), scope.front);
             link.send(&Message::Request {
                 id: Id::String(INIT_ID.into()),
                 method: "initialize".into(),
@@ -584,8 +612,9 @@ fn forwarded_params(mut params: Value) -> Value {
 }
 
 /// Adds the stateless era's per-hop result fields the result lacks: `resultType` everywhere,
-/// `ttlMs` and `cacheScope` on cacheable results. Nothing else in the payload changes.
-fn decorate(method: &str, raw: Box<RawValue>) -> Box<RawValue> {
+/// `ttlMs` and `cacheScope` on cacheable results (`private` when the caller's scope shaped the
+/// result, so no shared cache hands it to another caller). Nothing else in the payload changes.
+fn decorate(method: &str, raw: Box<RawValue>, private: bool) -> Box<RawValue> {
     let Ok(Value::Object(mut obj)) = serde_json::from_str::<Value>(raw.get()) else {
         return raw;
     };
@@ -603,7 +632,8 @@ fn decorate(method: &str, raw: Box<RawValue>) -> Box<RawValue> {
     };
     if let Some(ttl) = ttl {
         obj.entry("ttlMs").or_insert(json!(ttl));
-        obj.entry("cacheScope").or_insert(json!("public"));
+        obj.entry("cacheScope")
+            .or_insert(json!(if private { "private" } else { "public" }));
     }
     to_raw(&obj)
 }
@@ -653,15 +683,21 @@ mod tests {
     #[test]
     fn results_get_result_type_and_cache_hints_only() {
         let raw = RawValue::from_string(r#"{"tools":[],"x":{"y":1.0}}"#.into()).unwrap();
-        let out: Value = serde_json::from_str(decorate("tools/list", raw).get()).unwrap();
+        let out: Value = serde_json::from_str(decorate("tools/list", raw, false).get()).unwrap();
         assert_eq!(out["resultType"], "complete");
         assert_eq!(out["ttlMs"], LIST_TTL_MS);
         assert_eq!(out["cacheScope"], "public");
         let raw = RawValue::from_string(r#"{"content":[],"isError":true}"#.into()).unwrap();
-        let out = decorate("tools/call", raw);
+        let out = decorate("tools/call", raw, false);
         assert_eq!(
             out.get(),
             r#"{"content":[],"isError":true,"resultType":"complete"}"#
+        );
+        let raw = RawValue::from_string(r#"{"tools":[]}"#.into()).unwrap();
+        let out: Value = serde_json::from_str(decorate("tools/list", raw, true).get()).unwrap();
+        assert_eq!(
+            out["cacheScope"], "private",
+            "a scoped caller's list is its own"
         );
     }
 }

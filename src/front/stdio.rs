@@ -11,6 +11,7 @@ use std::time::Duration;
 use tokio::io::{AsyncBufRead, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
 
+use crate::auth::Caller;
 use crate::gateway::Gateway;
 use crate::jsonrpc::{ErrorObject, Id, LineReader, Message, ReadLine, code};
 use crate::session::{Session, parse_error};
@@ -20,8 +21,23 @@ const MAX_CLIENT_LINE: usize = 64 * 1024 * 1024;
 /// How long queued messages get to reach the client after its stream ended.
 const FLUSH_GRACE: Duration = Duration::from_secs(1);
 
-/// Serves one client over a line stream until it closes; then closes the session.
+/// Serves one local client over a line stream until it closes; then closes the session.
 pub async fn serve<R, W>(gateway: Arc<Gateway>, reader: R, writer: W) -> std::io::Result<()>
+where
+    R: AsyncBufRead + Unpin,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
+    serve_as(gateway, Caller::local(), "stdio", reader, writer).await
+}
+
+/// Serves one client known as `caller` (reached over `front`) over a line stream.
+pub async fn serve_as<R, W>(
+    gateway: Arc<Gateway>,
+    caller: Caller,
+    front: &'static str,
+    reader: R,
+    writer: W,
+) -> std::io::Result<()>
 where
     R: AsyncBufRead + Unpin,
     W: AsyncWrite + Unpin + Send + 'static,
@@ -36,7 +52,7 @@ where
             }
         }
     });
-    let session = Session::open(gateway, out.clone());
+    let session = Session::open_as(gateway, out.clone(), caller, front);
     let reject = |msg: Message| {
         let _ = out.send(msg.to_json());
     };

@@ -21,6 +21,8 @@ pub mod code {
     pub const REQUEST_TIMEOUT: i64 = -32001;
     /// The backend that should serve the request is unavailable (not startable, crashed).
     pub const BACKEND_UNAVAILABLE: i64 = -32002;
+    /// The caller's rate limit refused the request (`data.retryAfterSeconds` says when to retry).
+    pub const RATE_LIMITED: i64 = -32003;
     /// 2026-07-28: HTTP headers disagree with the body, or a required one is missing.
     pub const HEADER_MISMATCH: i64 = -32020;
     /// 2026-07-28: the request needs a client capability its `_meta` did not declare.

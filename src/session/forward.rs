@@ -22,11 +22,16 @@ pub fn list_key(method: &str) -> &'static str {
     }
 }
 
-/// Every enabled backend's items for a list method, namespaced, ordered by backend.
-pub fn aggregate(gateway: &Gateway, method: &str) -> Vec<Value> {
+/// Every enabled backend's items for a list method, namespaced, ordered by backend; only the
+/// backends `visible` admits (the caller's scope).
+pub fn aggregate(
+    gateway: &Gateway,
+    method: &str,
+    visible: &(dyn Fn(&str) -> bool + Sync),
+) -> Vec<Value> {
     let mut items = Vec::new();
     for entry in gateway.catalog.snapshot() {
-        if gateway.backend(&entry.backend).is_none() {
+        if gateway.backend(&entry.backend).is_none() || !visible(&entry.backend) {
             continue;
         }
         let server = entry.backend.as_str();
@@ -88,8 +93,41 @@ fn lookup_prompt(gateway: &Gateway, public: &str) -> Result<(String, String), Fa
         .ok_or_else(|| invalid(format!("unknown prompt `{public}`")))
 }
 
-/// Routes `resources/read|subscribe|unsubscribe`, `prompts/get`, `completion/complete`.
-pub async fn routed(gateway: &Gateway, method: &str, params: Value, ctx: &CallContext) -> Outcome {
+/// What a routed request names (a prompt name or resource URI, as the client wrote it), for the
+/// request log.
+pub fn label(params: &Value) -> String {
+    params
+        .get("name")
+        .or_else(|| params.get("uri"))
+        .or_else(|| params.pointer("/ref/name"))
+        .or_else(|| params.pointer("/ref/uri"))
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// Routes `resources/read|subscribe|unsubscribe`, `prompts/get`, `completion/complete` to a
+/// backend `visible` admits; any other is answered exactly like one that does not exist.
+pub async fn routed(
+    gateway: &Gateway,
+    method: &str,
+    params: Value,
+    ctx: &CallContext,
+    visible: &(dyn Fn(&str) -> bool + Sync),
+) -> Outcome {
+    let unknown = |params: &Value| {
+        let prompt = method == "prompts/get"
+            || params.pointer("/ref/type").and_then(Value::as_str) == Some("ref/prompt");
+        if prompt {
+            invalid(format!("unknown prompt `{}`", label(params)))
+        } else {
+            invalid(format!(
+                "unknown resource `{}`: gateway resource URIs look like `server+original-uri`",
+                label(params)
+            ))
+        }
+    };
+    let original = params.clone();
     let mut params = params;
     let server = match method {
         "prompts/get" => {
@@ -140,6 +178,9 @@ pub async fn routed(gateway: &Gateway, method: &str, params: Value, ctx: &CallCo
             server
         }
     };
+    if !visible(&server) {
+        return Err(unknown(&original));
+    }
     let backend = gateway
         .backend(&server)
         .ok_or_else(|| invalid(format!("unknown server `{server}`")))?;

@@ -28,6 +28,8 @@ gateway_search_tools, then call it with gateway_invoke using the server, tool an
 from the match.";
 
 const DEFAULT_LIMIT: u64 = 5;
+/// Candidates ranked for a scoped caller before the ones outside its scope are dropped.
+const SCOPED_CANDIDATES: usize = 500;
 const MAX_LIMIT: u64 = 25;
 /// Longest description shown by `gateway_list_tools`.
 const LIST_DESCRIPTION_CHARS: usize = 120;
@@ -99,6 +101,27 @@ pub async fn call(
     Some(outcome)
 }
 
+/// `(server, tool)` a meta-tool call is about, for the request log (`None`: not a meta-tool).
+pub fn target(name: &str, params: &Value) -> Option<(String, String)> {
+    let args = params.get("arguments").unwrap_or(&Value::Null);
+    match name {
+        INVOKE => Some((
+            str_arg(args, &["server", "backend"])
+                .unwrap_or("")
+                .to_string(),
+            str_arg(args, &["tool", "name"]).unwrap_or("").to_string(),
+        )),
+        LIST_TOOLS => Some((
+            str_arg(args, &["server", "backend"])
+                .unwrap_or("")
+                .to_string(),
+            name.to_string(),
+        )),
+        SEARCH | LIST_SERVERS => Some((String::new(), name.to_string())),
+        _ => None,
+    }
+}
+
 /// A successful tool result carrying `value` as structured content and as text.
 fn structured(value: Value) -> Box<RawValue> {
     let text = serde_json::to_string(&value).unwrap_or_default();
@@ -137,15 +160,27 @@ async fn search(session: &Arc<Session>, args: &Value) -> Outcome {
     let server = str_arg(args, &["server", "backend"]);
     let gw = &session.gateway;
     if let Some(s) = server
-        && gw.backend(s).is_none()
+        && (gw.backend(s).is_none() || !session.sees_server(s))
     {
         return Ok(tool_error(unknown_server_text(session, s)));
     }
-    let pending = gw.wait_for_discovery(DISCOVERY_WAIT).await;
+    let mut pending = gw.wait_for_discovery(DISCOVERY_WAIT).await;
+    pending.retain(|s| session.sees_server(s));
     gw.wait_for_index().await;
-    let outcome = gw
-        .search(query, limit, server)
+    let restricted = session.caller.policy.is_restricted();
+    // A scoped caller's matches are the best ones it may see: rank more, keep the permitted.
+    let wanted = if restricted { SCOPED_CANDIDATES } else { limit };
+    let mut outcome = gw
+        .search(query, wanted, server)
         .map_err(|e| Failure::Rpc(ErrorObject::new(code::INTERNAL_ERROR, e.to_string())))?;
+    if restricted {
+        outcome
+            .hits
+            .retain(|hit| session.permits(&hit.doc.server, &hit.doc.name));
+        outcome.total = outcome.hits.len();
+        outcome.hits.truncate(limit);
+        outcome.no_good_match |= outcome.hits.is_empty();
+    }
     let matches: Vec<Value> = outcome
         .hits
         .iter()
@@ -193,9 +228,18 @@ async fn invoke(
         ));
     };
     let gw = &session.gateway;
-    let Some(backend) = gw.backend(server) else {
+    let Some(backend) = gw.backend(server).filter(|_| session.sees_server(server)) else {
         return Ok(tool_error(unknown_server_text(session, server)));
     };
+    if !backend.config.tools.permits(tool) {
+        return Ok(tool_error(format!(
+            "{server}/{tool} is not served: `backends.{server}.tools` in the gateway config rules it out"
+        )));
+    }
+    if !session.permits(server, tool) {
+        // Exactly what a tool that does not exist gets: the caller learns nothing more.
+        return Ok(tool_error(unknown_tool_text(session, server, tool)));
+    }
     // Some(None): cataloged backend without that tool; Some(Some(task_only)) otherwise.
     let known = |gw: &crate::gateway::Gateway| {
         gw.catalog
@@ -273,14 +317,20 @@ fn list_servers(session: &Arc<Session>) -> Box<RawValue> {
     let gw = &session.gateway;
     let servers: Vec<Value> = gw
         .backends()
+        .filter(|b| session.sees_server(b.name()))
         .map(|b| {
             let status = b.status();
+            let tools = gw.catalog.get(b.name()).map(|e| {
+                e.tool_names()
+                    .filter(|t| session.permits(b.name(), t))
+                    .count()
+            });
             let mut s = json!({
                 "name": b.name(),
                 "description": b.config.description,
                 "transport": b.config.transport.kind(),
                 "state": status.label(),
-                "tools": gw.catalog.get(b.name()).map(|e| e.tools.len()),
+                "tools": tools,
             });
             if let crate::backend::Status::Failed(reason) = status {
                 s["reason"] = json!(reason);
@@ -303,7 +353,7 @@ async fn list_tools(session: &Arc<Session>, args: &Value) -> Outcome {
         return Ok(tool_error("`server` is required"));
     };
     let gw = &session.gateway;
-    if gw.backend(server).is_none() {
+    if gw.backend(server).is_none() || !session.sees_server(server) {
         return Ok(tool_error(unknown_server_text(session, server)));
     }
     if gw.catalog.get(server).is_none() {
@@ -330,6 +380,9 @@ async fn list_tools(session: &Arc<Session>, args: &Value) -> Outcome {
         .iter()
         .filter_map(|t| {
             let name = t.get("name")?.as_str()?;
+            if !session.permits(server, name) {
+                return None;
+            }
             let desc = t.get("description").and_then(Value::as_str).unwrap_or("");
             Some(json!({ "name": name, "description": first_line(desc, LIST_DESCRIPTION_CHARS) }))
         })
@@ -356,7 +409,12 @@ fn nearest<'a>(wanted: &str, candidates: impl IntoIterator<Item = &'a str>) -> V
 }
 
 fn unknown_server_text(session: &Arc<Session>, server: &str) -> String {
-    let names: Vec<&str> = session.gateway.backends().map(|b| b.name()).collect();
+    let names: Vec<&str> = session
+        .gateway
+        .backends()
+        .map(|b| b.name())
+        .filter(|n| session.sees_server(n))
+        .collect();
     let near = nearest(server, names.iter().copied());
     let mut text = format!("unknown server '{server}'.");
     if near.is_empty() {
@@ -371,7 +429,10 @@ fn unknown_tool_text(session: &Arc<Session>, server: &str, tool: &str) -> String
     let gw = &session.gateway;
     let mut text = format!("unknown tool '{tool}' on server '{server}'.");
     if let Some(entry) = gw.catalog.get(server) {
-        let near = nearest(tool, entry.tool_names());
+        let near = nearest(
+            tool,
+            entry.tool_names().filter(|t| session.permits(server, t)),
+        );
         if !near.is_empty() {
             text.push_str(&format!(" Did you mean: {}?", near.join(", ")));
         }
@@ -380,7 +441,9 @@ fn unknown_tool_text(session: &Arc<Session>, server: &str, tool: &str) -> String
         .catalog
         .snapshot()
         .iter()
-        .filter(|e| e.backend != server && e.tool(tool).is_some())
+        .filter(|e| {
+            e.backend != server && e.tool(tool).is_some() && session.permits(&e.backend, tool)
+        })
         .map(|e| e.backend.clone())
         .collect();
     if !elsewhere.is_empty() {

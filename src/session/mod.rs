@@ -37,6 +37,7 @@ use serde_json::value::RawValue;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
+use crate::auth::Caller;
 use crate::catalog::names::{self, NameMap};
 use crate::error::CallError;
 use crate::gateway::{ClientNotice, Gateway};
@@ -82,6 +83,10 @@ struct ClientState {
 /// One client's session.
 pub struct Session {
     gateway: Arc<Gateway>,
+    /// Who the client is: what it may see and call, and its name in the request log.
+    caller: Caller,
+    /// The front's name in the request log (`stdio`, `http`, …).
+    front: &'static str,
     out: ClientSink,
     state: Mutex<ClientState>,
     in_flight: Mutex<HashMap<Id, CancellationToken>>,
@@ -98,10 +103,25 @@ pub fn parse_error(detail: &str) -> Message {
 }
 
 impl Session {
-    /// Opens a session for one client connection; everything for the client goes to `out`.
+    /// Opens a session for one unauthenticated local client connection (stdio): it sees and
+    /// may call everything; everything for the client goes to `out`.
     pub fn open(gateway: Arc<Gateway>, out: ClientSink) -> Arc<Session> {
+        Session::open_as(gateway, out, Caller::local(), "stdio")
+    }
+
+    /// Opens a session for `caller`, reached over `front`: lists, search, calls, resources and
+    /// prompts show and reach only what the caller's scope permits, and nothing it denies is
+    /// ever named to it.
+    pub fn open_as(
+        gateway: Arc<Gateway>,
+        out: ClientSink,
+        caller: Caller,
+        front: &'static str,
+    ) -> Arc<Session> {
         let session = Arc::new(Session {
             gateway: Arc::clone(&gateway),
+            caller,
+            front,
             out,
             state: Mutex::new(ClientState {
                 log_level: mcp::log_level_rank("info"),
@@ -269,10 +289,25 @@ impl Session {
                 Ok(empty_object())
             }
             "tools/list" => self.tools_list(&params).await,
-            "tools/call" => self.tools_call(params, cancel).await,
+            "tools/call" => {
+                let started = std::time::Instant::now();
+                let (server, tool) = self.call_label(&params);
+                let request_bytes = params.to_string().len();
+                let arguments = params.get("arguments").cloned();
+                let outcome = self.tools_call(params, cancel).await;
+                self.record(
+                    method,
+                    (&server, &tool),
+                    started,
+                    request_bytes,
+                    arguments.as_ref(),
+                    &outcome,
+                );
+                outcome
+            }
             "resources/list" | "resources/templates/list" | "prompts/list" => {
                 self.gateway.wait_for_discovery(DISCOVERY_WAIT).await;
-                let items = forward::aggregate(&self.gateway, method);
+                let items = forward::aggregate(&self.gateway, method, &|s| self.sees_server(s));
                 paginate(items, &params, forward::list_key(method))
             }
             "resources/read"
@@ -280,8 +315,18 @@ impl Session {
             | "resources/unsubscribe"
             | "prompts/get"
             | "completion/complete" => {
+                let started = std::time::Instant::now();
+                let request_bytes = params.to_string().len();
+                let label = forward::label(&params);
                 let ctx = self.call_context(&params, cancel);
-                forward::routed(&self.gateway, method, params, &ctx).await
+                let outcome = forward::routed(&self.gateway, method, params, &ctx, &|s| {
+                    self.sees_server(s)
+                })
+                .await;
+                if matches!(method, "resources/read" | "prompts/get") {
+                    self.record(method, ("", &label), started, request_bytes, None, &outcome);
+                }
+                outcome
             }
             _ => Err(ErrorObject::new(
                 code::METHOD_NOT_FOUND,
@@ -322,7 +367,9 @@ impl Session {
             self.gateway.wait_for_discovery(DISCOVERY_WAIT).await;
         }
         for (server, t) in self.gateway.direct_tools() {
-            if let Some(name) = t.get("name").and_then(Value::as_str) {
+            if let Some(name) = t.get("name").and_then(Value::as_str)
+                && self.permits(&server, name)
+            {
                 let public = names::namespaced(&server, name);
                 tools.push(renamed(t, public));
             }
@@ -340,7 +387,10 @@ impl Session {
         if let Some(result) = meta_tools::call(self, &name, &params, &ctx).await {
             return result;
         }
-        let target = self.resolve_direct(&name).await;
+        let target = self
+            .resolve_direct(&name)
+            .await
+            .filter(|(server, tool)| self.permits(server, tool));
         let Some((server, tool)) = target else {
             return Err(ErrorObject::new(
                 code::INVALID_PARAMS,
@@ -377,6 +427,92 @@ impl Session {
         }
         self.gateway.wait_for_discovery(DISCOVERY_WAIT).await;
         lookup()
+    }
+
+    /// Whether this session's caller may see and call `server`/`tool`.
+    pub(crate) fn permits(&self, server: &str, tool: &str) -> bool {
+        let tags = self.tags(server);
+        self.caller.policy.permits(server, tool, tags)
+    }
+
+    /// Whether this session's caller may see `server` at all (its name, resources, prompts).
+    pub(crate) fn sees_server(&self, server: &str) -> bool {
+        self.caller.policy.sees_server(server, self.tags(server))
+    }
+
+    fn tags(&self, server: &str) -> &[String] {
+        self.gateway
+            .backend(server)
+            .map(|b| b.config.tags.as_slice())
+            .unwrap_or(&[])
+    }
+
+    /// `(server, tool)` a `tools/call` is about, for the request log: a meta-tool's target, or
+    /// the backend tool behind a directly listed name.
+    fn call_label(&self, params: &Value) -> (String, String) {
+        let name = params.get("name").and_then(Value::as_str).unwrap_or("");
+        meta_tools::target(name, params).unwrap_or_else(|| {
+            let tools = self.gateway.direct_tools();
+            let pairs = tools.iter().filter_map(|(server, t)| {
+                Some((server.as_str(), t.get("name").and_then(Value::as_str)?))
+            });
+            NameMap::build(pairs)
+                .resolve(name)
+                .map(|(s, t)| (s.to_string(), t.to_string()))
+                .unwrap_or_else(|| (String::new(), name.to_string()))
+        })
+    }
+
+    /// Writes one request-log entry for a call this session served.
+    fn record(
+        &self,
+        method: &str,
+        (server, tool): (&str, &str),
+        started: std::time::Instant,
+        request_bytes: usize,
+        arguments: Option<&Value>,
+        outcome: &Outcome,
+    ) {
+        let log = &self.gateway.request_log;
+        if !log.is_on() {
+            return;
+        }
+        let (log_outcome, response_bytes, result) = match outcome {
+            Ok(raw) => {
+                #[derive(serde::Deserialize)]
+                struct Flag {
+                    #[serde(rename = "isError")]
+                    is_error: Option<bool>,
+                }
+                let is_error =
+                    serde_json::from_str::<Flag>(raw.get()).is_ok_and(|f| f.is_error == Some(true));
+                let o = if is_error {
+                    crate::request_log::Outcome::ToolError
+                } else {
+                    crate::request_log::Outcome::Ok
+                };
+                let result = log
+                    .settings()
+                    .log_results
+                    .then(|| serde_json::from_str::<Value>(raw.get()).ok())
+                    .flatten();
+                (o, raw.get().len(), result)
+            }
+            Err(_) => (crate::request_log::Outcome::Error, 0, None),
+        };
+        log.record(crate::request_log::Call {
+            caller: &self.caller.name,
+            front: self.front,
+            method,
+            server,
+            tool,
+            duration: started.elapsed(),
+            outcome: log_outcome,
+            request_bytes: request_bytes as u64,
+            response_bytes: response_bytes as u64,
+            arguments,
+            result: result.as_ref(),
+        });
     }
 
     fn call_context(&self, params: &Value, cancel: &CancellationToken) -> CallContext {

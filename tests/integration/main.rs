@@ -2,6 +2,7 @@
 //! and clients (installed by `scripts/install-test-deps.sh`) and a fault-injecting fake backend
 //! (`tests/fixtures/fake_backend.py`). One module per area; `harness` is shared.
 
+mod auth;
 mod capabilities;
 mod catalog;
 mod cli;

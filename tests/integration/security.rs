@@ -203,9 +203,9 @@ fn cap_import_refuses_an_operation_with_a_high_finding() {
 /// One request an HTTP test server received.
 #[derive(Debug, Clone)]
 pub struct Seen {
-    path: String,
-    headers: BTreeMap<String, String>,
-    body: String,
+    pub path: String,
+    pub headers: BTreeMap<String, String>,
+    pub body: String,
 }
 
 pub type Log = Arc<Mutex<Vec<Seen>>>;

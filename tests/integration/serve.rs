@@ -23,7 +23,23 @@ pub struct Served {
 impl Served {
     /// Starts `serve` on a free loopback port and waits for its `listening on` line.
     pub fn start(env: &TestEnv, config: &Path) -> Served {
-        let mut cmd = env.gateway_command(config, &["serve", "--listen", "127.0.0.1:0"]);
+        Served::start_listening(env, config, "127.0.0.1:0", &[])
+    }
+
+    /// [`Served::start`] with extra environment variables (e.g. the keys a config names).
+    pub fn start_with(env: &TestEnv, config: &Path, vars: &[(&str, &str)]) -> Served {
+        Served::start_listening(env, config, "127.0.0.1:0", vars)
+    }
+
+    /// `serve --listen ADDR` with extra environment variables.
+    pub fn start_listening(
+        env: &TestEnv,
+        config: &Path,
+        listen: &str,
+        vars: &[(&str, &str)],
+    ) -> Served {
+        let mut cmd = env.gateway_command(config, &["serve", "--listen", listen]);
+        cmd.envs(vars.iter().copied());
         cmd.stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
@@ -440,7 +456,7 @@ fn refuses_a_non_loopback_address_and_says_why() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("no authentication"), "{err}");
+    assert!(err.contains("authentication is off"), "{err}");
 }
 
 #[test]

@@ -86,14 +86,15 @@ fn is_loopback_name(name: &str) -> bool {
         || name.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
-/// Refuses a bind address that other machines can reach: the listener has no authentication
-/// yet, and every backend's credentials (tokens, files, databases) would be open to the network.
-pub fn check_bind(addr: &SocketAddr) -> Result<(), String> {
-    if addr.ip().is_loopback() {
+/// Refuses a bind address that other machines can reach unless callers must authenticate
+/// (`auth.enabled`): without it, every backend's credentials (tokens, files, databases) would be
+/// open to the network.
+pub fn check_bind(addr: &SocketAddr, auth_enabled: bool) -> Result<(), String> {
+    if addr.ip().is_loopback() || auth_enabled {
         return Ok(());
     }
     Err(format!(
-        "refusing to listen on {addr}: it is reachable from other machines, and the listener has no authentication yet, so anyone who can reach it could use every backend (and the credentials they hold); listen on 127.0.0.1 or ::1"
+        "refusing to listen on {addr}: it is reachable from other machines and authentication is off, so anyone who can reach it could use every backend (and the credentials they hold); listen on 127.0.0.1 or ::1, or turn on auth (auth.enabled with api_keys or jwt, see docs/security.md)"
     ))
 }
 
@@ -156,10 +157,11 @@ mod tests {
     }
 
     #[test]
-    fn only_loopback_binds() {
-        assert!(check_bind(&"127.0.0.1:0".parse().unwrap()).is_ok());
-        assert!(check_bind(&"[::1]:0".parse().unwrap()).is_ok());
-        let e = check_bind(&"0.0.0.0:39400".parse().unwrap()).unwrap_err();
-        assert!(e.contains("no authentication"), "{e}");
+    fn only_loopback_binds_without_auth() {
+        assert!(check_bind(&"127.0.0.1:0".parse().unwrap(), false).is_ok());
+        assert!(check_bind(&"[::1]:0".parse().unwrap(), false).is_ok());
+        let e = check_bind(&"0.0.0.0:39400".parse().unwrap(), false).unwrap_err();
+        assert!(e.contains("authentication is off"), "{e}");
+        assert!(check_bind(&"0.0.0.0:39400".parse().unwrap(), true).is_ok());
     }
 }

@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex};
 use serde_json::Value;
 use tokio::sync::mpsc;
 
+use crate::auth::Caller;
 use crate::front::link::Link;
 use crate::gateway::Gateway;
 use crate::jsonrpc::{Id, Message};
@@ -36,15 +37,18 @@ struct Routes {
 /// A legacy session.
 pub struct LegacySession {
     link: Link,
+    /// The caller that opened it: only that caller may use it.
+    caller: std::sync::Arc<str>,
     /// The version `initialize` negotiated.
     pub version: String,
     routes: Arc<Mutex<Routes>>,
 }
 
 impl LegacySession {
-    /// Starts a session; its first message should be the client's `initialize`.
-    pub fn open(gateway: Arc<Gateway>, version: String) -> Arc<LegacySession> {
-        let (link, mut rx) = Link::open(gateway);
+    /// Starts a session for `caller`; its first message should be the client's `initialize`.
+    pub fn open(gateway: Arc<Gateway>, version: String, caller: Caller) -> Arc<LegacySession> {
+        let name = Arc::clone(&caller.name);
+        let (link, mut rx) = Link::open(gateway, caller, "http");
         let routes = Arc::new(Mutex::new(Routes::default()));
         let r = Arc::clone(&routes);
         tokio::spawn(async move {
@@ -54,9 +58,16 @@ impl LegacySession {
         });
         Arc::new(LegacySession {
             link,
+            caller: name,
             version,
             routes,
         })
+    }
+
+    /// Whether `caller` opened this session (a session id is never a credential: another
+    /// caller presenting it is told the session does not exist).
+    pub fn belongs_to(&self, caller: &Caller) -> bool {
+        self.caller == caller.name
     }
 
     fn routes(&self) -> std::sync::MutexGuard<'_, Routes> {

@@ -10,10 +10,12 @@
 //! backend (sessions only ever see the JSON-RPC body), and offers nothing that could add or
 //! change a backend command (invariant 5).
 //!
-//! The seam for authentication: [`router`] returns a plain `axum::Router`; a layer added around
-//! it may insert a [`Caller`] into the request's extensions, and every handler passes it on (a
-//! parked multi-round-trip call is bound to it).
+//! Authentication ([`auth`]) is a layer in front of every route but `/healthz` and the
+//! protected-resource metadata: it puts the [`Caller`] into the request's extensions, and every
+//! handler passes it on to the session it opens (a legacy session stays bound to the caller that
+//! opened it; a parked multi-round-trip call too).
 
+pub mod auth;
 pub mod guard;
 pub mod headers;
 pub mod legacy;
@@ -34,8 +36,10 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use tokio_util::sync::{CancellationToken, DropGuard};
 
+use self::auth::Gatekeeper;
 use self::guard::{Guard, Refusal};
 use self::legacy::{LegacySession, STREAM_BUFFER};
+use crate::auth::{Caller, challenge};
 use crate::front::modern::{self, Modern, RequestScope};
 use crate::gateway::Gateway;
 use crate::jsonrpc::{ErrorObject, Id, Message, code};
@@ -45,14 +49,6 @@ use crate::mcp;
 pub const MAX_SESSIONS: usize = 4096;
 /// A legacy session unused this long (and with no open GET stream) is dropped.
 pub const SESSION_IDLE: Duration = Duration::from_secs(30 * 60);
-
-/// The authenticated caller of a request, put into the request's extensions by an
-/// authentication layer. Absent: the listener has no authentication (loopback only).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Caller {
-    /// Key name or token subject: what the request log and parked calls are keyed by.
-    pub name: String,
-}
 
 /// Listener settings.
 #[derive(Clone)]
@@ -77,6 +73,7 @@ impl Options {
 /// The listener's shared state.
 pub struct App {
     gateway: Arc<Gateway>,
+    keeper: Gatekeeper,
     modern: Arc<Modern>,
     sessions: sessions::Table<LegacySession>,
     options: Options,
@@ -85,8 +82,9 @@ pub struct App {
 }
 
 impl App {
-    pub fn new(gateway: Arc<Gateway>, options: Options) -> Arc<App> {
+    pub fn new(gateway: Arc<Gateway>, keeper: Gatekeeper, options: Options) -> Arc<App> {
         let app = Arc::new(App {
+            keeper,
             modern: Modern::new(Arc::clone(&gateway)),
             gateway,
             sessions: sessions::Table::new(options.max_sessions, options.session_idle),
@@ -102,6 +100,9 @@ impl App {
                 let n = app.sessions.expire().len();
                 if n > 0 {
                     tracing::debug!("{n} idle sessions expired");
+                }
+                if let Err(e) = app.keeper.authenticator().flush_last_used() {
+                    tracing::warn!("cannot record when API keys were last used: {e}");
                 }
             }
         });
@@ -122,12 +123,20 @@ impl App {
     }
 }
 
-/// The listener's routes, behind the Host/Origin guard.
+/// The listener's routes, behind the Host/Origin guard; all but `/healthz`, `/readyz` and the
+/// protected-resource metadata behind authentication.
 pub fn router(app: Arc<App>) -> Router {
-    Router::new()
+    let protected = Router::new()
         .route("/mcp", get(mcp_get).post(mcp_post).delete(mcp_delete))
+        .route_layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&app),
+            auth::authenticate,
+        ));
+    Router::new()
+        .merge(protected)
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
+        .route(challenge::METADATA_PATH, get(resource_metadata))
         .fallback(|| async {
             (
                 StatusCode::NOT_FOUND,
@@ -139,6 +148,22 @@ pub fn router(app: Arc<App>) -> Router {
             check_origin,
         ))
         .with_state(app)
+}
+
+/// RFC 9728 protected-resource metadata (404 unless auth is on and `server.public_url` is set).
+async fn resource_metadata(State(app): State<Arc<App>>) -> Response {
+    match app.keeper.resource_metadata() {
+        Some(doc) => (
+            [(header::CONTENT_TYPE, "application/json")],
+            doc.to_string(),
+        )
+            .into_response(),
+        None => (
+            StatusCode::NOT_FOUND,
+            "not found: no protected-resource metadata (auth is off or server.public_url is not set)\n",
+        )
+            .into_response(),
+    }
 }
 
 /// Serves `router` on `listener` until `stop`; then stops accepting, ends long-lived streams
@@ -192,11 +217,14 @@ async fn readyz(State(app): State<Arc<App>>) -> Response {
     } else {
         StatusCode::OK
     };
-    let body = json!({
+    let mut body = json!({
         "status": if closing { "shutting down" } else { "ready" },
         "sessions": app.sessions.len(),
-        "backends": backends,
     });
+    // Readiness probes do not authenticate; with auth on, backend names are not theirs to see.
+    if !app.keeper.enabled() {
+        body["backends"] = Value::Array(backends);
+    }
     (
         status,
         [(header::CONTENT_TYPE, "application/json")],
@@ -311,11 +339,11 @@ async fn mcp_post(
     let session_id = header_text(&headers, headers::SESSION_ID);
     let body_version = mcp::modern_version(&params);
     let modern_header = header_version.is_some_and(|v| mcp::MODERN_VERSIONS.contains(&v));
-    let caller = caller.map(|c| c.0);
+    let caller = auth::caller_of(caller);
     if body_version.is_some() || (session_id.is_none() && modern_header) {
         modern_post(&app, &headers, msg, params, caller).await
     } else {
-        legacy_post(&app, &headers, msg, params, text).await
+        legacy_post(&app, &headers, msg, params, text, caller).await
     }
 }
 
@@ -324,7 +352,7 @@ async fn modern_post(
     headers: &HeaderMap,
     msg: Message,
     params: Value,
-    caller: Option<Caller>,
+    caller: Caller,
 ) -> Response {
     let (id, method) = match msg {
         Message::Request { id, method, .. } => (id, method),
@@ -364,7 +392,8 @@ async fn modern_post(
     }
     let scope = RequestScope {
         backend: None,
-        caller: caller.map(|c| c.name),
+        caller,
+        front: "http",
     };
     let cancel = if method == "subscriptions/listen" {
         app.closing.child_token()
@@ -396,6 +425,7 @@ async fn legacy_post(
     msg: Message,
     params: Value,
     text: &str,
+    caller: Caller,
 ) -> Response {
     let sse_ok = accepts(headers, "text/event-stream");
     if let Message::Request { id, method, .. } = &msg
@@ -403,7 +433,7 @@ async fn legacy_post(
     {
         let requested = params.get("protocolVersion").and_then(Value::as_str);
         let version = mcp::negotiate(requested).to_string();
-        let session = LegacySession::open(Arc::clone(&app.gateway), version);
+        let session = LegacySession::open(Arc::clone(&app.gateway), version, caller);
         let (sid, evicted) = app.sessions.insert(Arc::clone(&session));
         if evicted.is_some() {
             tracing::info!(
@@ -438,7 +468,7 @@ async fn legacy_post(
             "the Mcp-Session-Id header is required: send initialize first to start a session (or use protocol version 2026-07-28, which needs none)",
         );
     };
-    let Some(session) = app.sessions.get(sid) else {
+    let Some(session) = app.sessions.get(sid).filter(|s| s.belongs_to(&caller)) else {
         return error(
             StatusCode::NOT_FOUND,
             id,
@@ -496,7 +526,12 @@ async fn reply(
     }
 }
 
-async fn mcp_get(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
+async fn mcp_get(
+    State(app): State<Arc<App>>,
+    caller: Option<axum::Extension<Caller>>,
+    headers: HeaderMap,
+) -> Response {
+    let caller = auth::caller_of(caller);
     let sid = header_text(&headers, headers::SESSION_ID);
     let modern_header = header_text(&headers, headers::PROTOCOL_VERSION)
         .is_some_and(|v| mcp::MODERN_VERSIONS.contains(&v));
@@ -524,7 +559,7 @@ async fn mcp_get(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
             "the Mcp-Session-Id header is required to open the event stream",
         );
     };
-    let Some(session) = app.sessions.get(sid) else {
+    let Some(session) = app.sessions.get(sid).filter(|s| s.belongs_to(&caller)) else {
         return error(
             StatusCode::NOT_FOUND,
             Id::Null,
@@ -539,7 +574,12 @@ async fn mcp_get(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
     sse::stream(StatusCode::OK, None, rx, None)
 }
 
-async fn mcp_delete(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
+async fn mcp_delete(
+    State(app): State<Arc<App>>,
+    caller: Option<axum::Extension<Caller>>,
+    headers: HeaderMap,
+) -> Response {
+    let caller = auth::caller_of(caller);
     let Some(sid) = header_text(&headers, headers::SESSION_ID) else {
         return error(
             StatusCode::BAD_REQUEST,
@@ -548,6 +588,18 @@ async fn mcp_delete(State(app): State<Arc<App>>, headers: HeaderMap) -> Response
             "the Mcp-Session-Id header names the session to end",
         );
     };
+    if app
+        .sessions
+        .get(sid)
+        .is_some_and(|s| !s.belongs_to(&caller))
+    {
+        return error(
+            StatusCode::NOT_FOUND,
+            Id::Null,
+            code::INVALID_REQUEST,
+            format!("session `{sid}` is unknown or expired"),
+        );
+    }
     match app.sessions.remove(sid) {
         Some(s) => {
             s.close_stream();
