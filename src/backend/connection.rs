@@ -34,13 +34,14 @@ impl Connection {
         }
     }
 
-    /// Resolves once the connection has ended (a process exited, a server became unreachable);
-    /// never for the in-process capabilities server, which does not end on its own.
-    pub async fn closed(&self) {
+    /// How the connection ended, as a watch that does not keep the connection alive: `Some`
+    /// once a process exited or a server became unreachable. `None` for the in-process
+    /// capabilities server, which does not end on its own.
+    pub fn exit_watch(&self) -> Option<tokio::sync::watch::Receiver<Option<String>>> {
         match self {
-            Connection::Stdio(c) => c.closed().await,
-            Connection::Http(c) => c.closed().await,
-            Connection::Capabilities(_) => std::future::pending().await,
+            Connection::Stdio(c) => Some(c.exit_watch()),
+            Connection::Http(c) => Some(c.exit_watch()),
+            Connection::Capabilities(_) => None,
         }
     }
 

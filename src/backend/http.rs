@@ -159,10 +159,9 @@ impl HttpConnection {
         self.shared.exit.borrow().clone()
     }
 
-    /// Resolves once the connection has ended.
-    pub async fn closed(&self) {
-        let mut exit = self.shared.exit.subscribe();
-        let _ = exit.wait_for(Option::is_some).await;
+    /// `Some(detail)` once the connection has ended.
+    pub fn exit_watch(&self) -> watch::Receiver<Option<String>> {
+        self.shared.exit.subscribe()
     }
 
     /// The version negotiated in `initialize`; sent as `MCP-Protocol-Version` from now on.

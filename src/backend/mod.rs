@@ -246,9 +246,9 @@ impl Backend {
                 lc.retry_at = None;
                 let generation = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
                 self.set_status(Status::Running);
-                if !matches!(live.conn, Connection::Capabilities(_)) {
+                if let Some(exit) = live.conn.exit_watch() {
                     tokio::spawn(watch_exit(
-                        live.conn.clone(),
+                        exit,
                         Arc::clone(&self.status),
                         Arc::clone(&self.generation),
                         generation,
@@ -447,14 +447,17 @@ impl Backend {
 
 /// Waits for a live connection to end; if it ended on its own (no start or deliberate stop since,
 /// which bump `generation`), the status says so at once instead of `running` until next use.
+/// Holds only the exit watch: a connection dropped without ending ends the watcher too.
 async fn watch_exit(
-    conn: Connection,
+    mut exit: watch::Receiver<Option<String>>,
     status: Arc<Mutex<Status>>,
     generation: Arc<AtomicU64>,
     watched: u64,
 ) {
-    conn.closed().await;
-    let detail = conn.exit_detail().unwrap_or_else(|| "ended".to_string());
+    let Ok(detail) = exit.wait_for(Option::is_some).await.map(|d| d.clone()) else {
+        return;
+    };
+    let detail = detail.unwrap_or_default();
     let mut status = status.lock().unwrap_or_else(|e| e.into_inner());
     if generation.load(Ordering::SeqCst) == watched && *status == Status::Running {
         *status = Status::Failed(format!("{detail}; it restarts on next use"));

@@ -203,10 +203,9 @@ impl StdioConnection {
         self.exited.borrow().clone()
     }
 
-    /// Resolves once the child has exited.
-    pub async fn closed(&self) {
-        let mut exited = self.exited.clone();
-        let _ = exited.wait_for(Option::is_some).await;
+    /// `Some(detail)` once the child has exited.
+    pub fn exit_watch(&self) -> watch::Receiver<Option<String>> {
+        self.exited.clone()
     }
 
     /// Graceful stop: close stdin, wait `grace`, then TERM and KILL the whole group.
