@@ -130,7 +130,9 @@ impl Surrogates {
             if (0xD800..=0xDFFF).contains(&code) {
                 let mark = match marks.iter().find(|(_, e)| e == escape) {
                     Some((c, _)) => Some(*c),
-                    None => unused.next().inspect(|c| marks.push((*c, escape.to_string()))),
+                    None => unused
+                        .next()
+                        .inspect(|c| marks.push((*c, escape.to_string()))),
                 };
                 if let Some(c) = mark {
                     out.push_str(&format!("\\u{:04x}", c as u32));
@@ -605,7 +607,9 @@ fn toml_edit_entries(
 fn toml_detached_comments(removed: &toml_edit::Item) -> Option<(isize, String)> {
     let table = removed.as_table()?;
     let prefix = table.decor().prefix()?.as_str()?;
-    let cut = prefix.rfind("\n\n").or_else(|| prefix.rfind("\r\n\r\n").map(|i| i + 2))?;
+    let cut = prefix
+        .rfind("\n\n")
+        .or_else(|| prefix.rfind("\r\n\r\n").map(|i| i + 2))?;
     let head = &prefix[..cut + 1];
     head.lines()
         .any(|l| l.trim_start().starts_with('#'))
@@ -644,7 +648,11 @@ fn toml_keep_comments(doc: &mut toml_edit::DocumentMut, position: isize, text: &
                 .and_then(|p| p.as_str())
                 .unwrap_or_default()
                 .to_string();
-            let blank = if old.starts_with(['\n', '\r']) { "" } else { "\n" };
+            let blank = if old.starts_with(['\n', '\r']) {
+                ""
+            } else {
+                "\n"
+            };
             t.decor_mut().set_prefix(format!("{text}{blank}{old}"));
         }
         None => {
@@ -1235,7 +1243,10 @@ mod tests {
             &add,
         )
         .unwrap();
-        assert!(out.starts_with('\u{feff}') && out.contains("mcp-gateway"), "{out}");
+        assert!(
+            out.starts_with('\u{feff}') && out.contains("mcp-gateway"),
+            "{out}"
+        );
         // Half an emoji in a history entry, and a valid pair next to it.
         let lone = r#"{"history": ["cut \ud83d here", "\uD83D", "ok \ud83d\ude00"], "mcpServers": {"a": {"command": "x", "args": ["\udc00"]}}}"#;
         let read = read_entries(lone, FileFormat::Json, &sec(&["mcpServers"]), Shape::Map).unwrap();
@@ -1253,6 +1264,9 @@ mod tests {
             out.contains(r#"["cut \ud83d here", "\uD83D", "ok \ud83d\ude00"]"#),
             "{out}"
         );
-        assert!(!out.contains(r#"\udc00"#) && out.contains("mcp-gateway"), "{out}");
+        assert!(
+            !out.contains(r#"\udc00"#) && out.contains("mcp-gateway"),
+            "{out}"
+        );
     }
 }
