@@ -1391,7 +1391,7 @@ fn after_setup_the_gateway_loads_and_every_server_gets_its_exact_environment() {
         let text = crate::harness::first_text(&listed);
         assert!(text.contains("get-env"), "{text}");
         assert!(!text.contains(tool), "{server}/{tool} listed: {text}");
-        let found = client.search(tool, 50);
+        let found = client.search(tool, 25);
         assert!(
             !found["matches"]
                 .as_array()
