@@ -82,16 +82,19 @@ impl Gatekeeper {
     }
 }
 
-/// Which surface a path belongs to (for the shape of a refusal and the request log).
-fn is_rest(path: &str) -> bool {
-    path.starts_with("/api/")
+/// The layer in front of every protected MCP route (refusals are JSON-RPC errors).
+pub async fn authenticate(State(app): State<Arc<App>>, req: Request, next: Next) -> Response {
+    check(app, false, req, next).await
 }
 
-/// The layer in front of every protected route.
-pub async fn authenticate(State(app): State<Arc<App>>, mut req: Request, next: Next) -> Response {
+/// The layer in front of every protected REST route (refusals have the REST error shape).
+pub async fn authenticate_rest(State(app): State<Arc<App>>, req: Request, next: Next) -> Response {
+    check(app, true, req, next).await
+}
+
+async fn check(app: Arc<App>, rest: bool, mut req: Request, next: Next) -> Response {
     let started = Instant::now();
     let keeper = &app.keeper;
-    let rest = is_rest(req.uri().path());
     let front = if rest { "rest" } else { "http" };
     let authorization = req.headers().get(header::AUTHORIZATION).cloned();
     let api_key = req.headers().get(X_API_KEY).cloned();
@@ -171,7 +174,9 @@ fn log_refusal(
     started: Instant,
     outcome: request_log::Outcome,
 ) {
-    let method = format!("{} {}", req.method(), req.uri().path());
+    // REST routes are nested under `/api`, which their request URI no longer shows.
+    let prefix = if front == "rest" { "/api" } else { "" };
+    let method = format!("{} {prefix}{}", req.method(), req.uri().path());
     app.gateway.request_log.record(request_log::Call {
         caller,
         front,
