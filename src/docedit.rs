@@ -60,13 +60,46 @@ pub fn read_entries(
     section: &[String],
     shape: Shape,
 ) -> Result<Vec<(String, Value)>, DocError> {
-    let root = parse(text, format)?;
+    let root = parse(strip_bom(text), format)?;
     entries_at(&root, section, shape)
+}
+
+/// `text` without a leading UTF-8 byte order mark (which the clients accept and keep).
+fn strip_bom(text: &str) -> &str {
+    text.strip_prefix('\u{feff}').unwrap_or(text)
 }
 
 /// `text` with the entries named in `remove` deleted and `add` appended (an `add` entry whose
 /// name is already present and not being removed is skipped). Unchanged input → same string.
 pub fn edit_entries(
+    text: &str,
+    format: FileFormat,
+    section: &[String],
+    shape: Shape,
+    remove: &[String],
+    add: &[(String, Value)],
+) -> Result<String, DocError> {
+    // A byte order mark and CRLF line ends are the file's own: edit without them, put them back.
+    let bom = text.starts_with('\u{feff}');
+    let crlf = text.contains("\r\n");
+    let body = strip_bom(text);
+    let edited = edit_body(body, format, section, shape, remove, add)?;
+    if edited == body {
+        return Ok(text.to_string());
+    }
+    let mut out = String::with_capacity(edited.len() + 8);
+    if bom {
+        out.push('\u{feff}');
+    }
+    if crlf {
+        out.push_str(&edited.replace("\r\n", "\n").replace('\n', "\r\n"));
+    } else {
+        out.push_str(&edited);
+    }
+    Ok(out)
+}
+
+fn edit_body(
     text: &str,
     format: FileFormat,
     section: &[String],

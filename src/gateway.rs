@@ -343,6 +343,13 @@ impl Gateway {
 
     fn apply_listing(&self, backend: &Backend, mut listing: crate::catalog::Listing) {
         let name = backend.name();
+        // The backend's `tools` filter: a tool it rules out never enters the catalog, so it is
+        // never listed, searched or invoked.
+        let filter = &backend.config.tools;
+        listing.tools.retain(|t| {
+            let tool = t.get("name").and_then(Value::as_str).unwrap_or("");
+            filter.permits(tool)
+        });
         // Tool-description poisoning: high findings are withheld, medium ones logged.
         listing.tools = crate::scanner::screen(
             name,

@@ -11,6 +11,10 @@
 /// Jaro-Winkler similarity at or above which two names count as close whatever their distance.
 const STRONG_SIMILARITY: f64 = 0.9;
 
+/// Names longer than this get no suggestion: no real name is that long, and comparing costs
+/// time and memory in proportion to the product of the lengths (a 1 MB "name" from a client).
+const MAX_WANTED_CHARS: usize = 256;
+
 /// How many edits a name of `chars` characters may be away from a candidate.
 fn max_edits(chars: usize) -> usize {
     if chars >= 5 { 2 } else { 1 }
@@ -21,12 +25,13 @@ fn normalize(s: &str) -> String {
 }
 
 /// Every candidate close to `wanted`, best first (most similar, then fewest edits, then by
-/// name), without duplicates. Empty when nothing is close or `wanted` is empty.
+/// name), without duplicates. Empty when nothing is close or `wanted` is empty or longer than
+/// 256 characters.
 pub fn ranked<'a>(wanted: &str, candidates: impl IntoIterator<Item = &'a str>) -> Vec<&'a str> {
-    let w = normalize(wanted);
-    if w.is_empty() {
+    if wanted.is_empty() || wanted.chars().nth(MAX_WANTED_CHARS).is_some() {
         return Vec::new();
     }
+    let w = normalize(wanted);
     let limit = max_edits(w.chars().count());
     let mut scored: Vec<(f64, usize, &str)> = candidates
         .into_iter()

@@ -229,7 +229,7 @@ impl KeyStore {
 /// An advisory lock on `<store>.lock`, released on drop.
 struct Lock {
     /// Held open for the lock's lifetime; closing it releases the lock.
-    _file: std::fs::File,
+    _file: crate::state::FileLock,
 }
 
 impl Lock {
@@ -239,23 +239,9 @@ impl Lock {
         }
         let mut lock_path = store.as_os_str().to_owned();
         lock_path.push(".lock");
-        let mut opts = std::fs::OpenOptions::new();
-        opts.create(true).truncate(false).write(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            opts.mode(0o600);
-        }
-        let file = opts.open(PathBuf::from(lock_path))?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::io::AsRawFd;
-            // SAFETY: flock on a file descriptor we own; it is released when the file closes.
-            if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-        }
-        Ok(Lock { _file: file })
+        Ok(Lock {
+            _file: crate::state::FileLock::exclusive(&PathBuf::from(lock_path))?,
+        })
     }
 }
 

@@ -236,5 +236,6 @@ pub fn backend_config(
         timeout: crate::config::DEFAULT_TIMEOUT,
         // In process and watching its files: never stopped for idleness.
         idle_timeout: Duration::from_secs(10 * 365 * 24 * 3600),
+        tools: crate::config::ToolFilter::default(),
     })
 }

@@ -205,23 +205,32 @@ pub fn run(config: Option<&Path>, args: AddArgs) -> Result<ExitCode, CliError> {
         Some(args.scope.at(&cwd))
     };
     let path = configedit::target_file(&paths, config, scope, &cwd);
-    let text = std::fs::read_to_string(&path).unwrap_or_default();
-    let exists = gateway_yaml::read(&text, &path)?.has(&name);
-    if exists && !args.force {
-        usage!(
-            "{} already has a backend `{name}` (use --force to replace it)",
-            path.display()
-        );
-    }
-    let value = gateway_yaml::backend_value(&spec, true, description.as_deref());
-    let remove = if exists {
-        vec![name.clone()]
-    } else {
-        Vec::new()
-    };
-    let new_text = gateway_yaml::edit_backends(&text, &remove, &[(name.clone(), value)])
-        .with_context(|| format!("cannot edit {}", path.display()))?;
-    configedit::write_config(&paths, &path, &new_text, &format!("add {name}"))?;
+    let value = gateway_yaml::backend_value(
+        &spec,
+        true,
+        description.as_deref(),
+        &Default::default(),
+        None,
+    );
+    let exists = configedit::edit_config(&paths, &path, &format!("add {name}"), |text| {
+        let text = text.unwrap_or_default();
+        let exists = gateway_yaml::read(text, &path)?.has(&name);
+        if exists && !args.force {
+            usage!(
+                "{} already has a backend `{name}` (use --force to replace it)",
+                path.display()
+            );
+        }
+        let remove = if exists {
+            vec![name.clone()]
+        } else {
+            Vec::new()
+        };
+        let new_text = gateway_yaml::edit_backends(text, &remove, &[(name.clone(), value)])
+            .with_context(|| format!("cannot edit {}", path.display()))?;
+        gateway_yaml::read(&new_text, &path)?;
+        Ok::<_, CliError>((new_text, exists))
+    })?;
     println!(
         "{} backend `{name}` in {}",
         if exists { "Replaced" } else { "Added" },

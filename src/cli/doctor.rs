@@ -118,15 +118,19 @@ fn fix_clients(global: &GlobalArgs, flagged: &[Location]) -> Vec<Check> {
         .clone()
         .unwrap_or_else(|| configedit::scope_file(&paths, configedit::Scope::User));
     let entry = crate::setup::entry_for(&crate::setup::gateway_program(), &paths, &config);
-    let applied = crate::setup::plan::build_export(flagged, &entry)
+    let home = crate::clients::HostEnv::from_env().map(|e| e.home);
+    let cwd = std::env::current_dir().ok();
+    let applied = home
         .map_err(anyhow::Error::from)
+        .and_then(|home| {
+            let places = crate::clients::Placeholders {
+                home: &home,
+                project: cwd.as_deref(),
+            };
+            crate::setup::plan::build_export(flagged, &entry, &places).map_err(anyhow::Error::from)
+        })
         .and_then(|plan| {
-            configedit::apply(
-                &plan.changes,
-                &configedit::backups_root(&paths),
-                "doctor --fix",
-            )
-            .map_err(anyhow::Error::from)
+            configedit::apply(&plan.changes, &paths, "doctor --fix").map_err(anyhow::Error::from)
         });
     flagged
         .iter()
@@ -184,8 +188,18 @@ fn client_configs(cwd: &std::path::Path, checks: &mut Vec<Check>) -> Vec<Locatio
                 continue;
             };
             let what = format!("client {}", client.id());
-            match loc.read_servers(&text) {
-                Ok(servers) if servers.iter().any(crate::clients::is_gateway_entry) => {
+            let places = crate::clients::Placeholders {
+                home: &env.home,
+                project: Some(cwd),
+            };
+            match loc.entries(&text, &places) {
+                Ok(servers)
+                    if servers.iter().any(|e| {
+                        e.server
+                            .as_ref()
+                            .is_ok_and(crate::clients::is_gateway_entry)
+                    }) =>
+                {
                     checks.push(Check::new(
                         Level::Ok,
                         what,

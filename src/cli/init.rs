@@ -94,12 +94,6 @@ pub fn run(config: Option<&Path>, args: InitArgs) -> Result<ExitCode, CliError> 
         Some(args.scope.at(&cwd))
     };
     let path = configedit::target_file(&paths, config, scope, &cwd);
-    if path.exists() && !args.force {
-        usage!(
-            "{} already exists (use --force to replace it; the old file is backed up)",
-            path.display()
-        );
-    }
     let mut text = BASE.to_string();
     let mut notes = Vec::new();
     if args.with_examples {
@@ -111,7 +105,15 @@ pub fn run(config: Option<&Path>, args: InitArgs) -> Result<ExitCode, CliError> 
         text = gateway_yaml::edit_backends(&text, &[], &backends)
             .context("cannot add the examples")?;
     }
-    configedit::write_config(&paths, &path, &text, "init")?;
+    configedit::edit_config(&paths, &path, "init", |before| {
+        if before.is_some() && !args.force {
+            usage!(
+                "{} already exists (use --force to replace it; the old file is backed up)",
+                path.display()
+            );
+        }
+        Ok::<_, CliError>((text, ()))
+    })?;
     println!("Wrote {}", path.display());
     for n in notes {
         println!("  note: {n}");

@@ -100,6 +100,7 @@ pub fn backend_config(args: &ProbeArgs) -> Result<BackendConfig, String> {
         transport,
         timeout: args.timeout,
         idle_timeout: Duration::from_secs(3600),
+        tools: Default::default(),
     })
 }
 

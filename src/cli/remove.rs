@@ -24,30 +24,34 @@ pub fn run(config: Option<&Path>, args: RemoveArgs) -> Result<ExitCode, CliError
     let paths = super::paths()?;
     let cwd = std::env::current_dir()?;
     let path = configedit::target_file(&paths, config, args.scope.map(|s| s.at(&cwd)), &cwd);
-    let text = std::fs::read_to_string(&path)
-        .with_context(|| format!("cannot read {}", path.display()))?;
-    let existing = gateway_yaml::read(&text, &path)?;
-    if !existing.has(&args.name) {
-        let names: Vec<&str> = existing
-            .backends
-            .keys()
-            .chain(existing.switches.keys())
-            .map(String::as_str)
-            .collect();
-        usage!(
-            "{} has no backend `{}` (it has: {})",
-            path.display(),
-            args.name,
-            if names.is_empty() {
-                "none".to_string()
-            } else {
-                names.join(", ")
-            }
-        );
-    }
-    let new_text = gateway_yaml::edit_backends(&text, std::slice::from_ref(&args.name), &[])
-        .with_context(|| format!("cannot edit {}", path.display()))?;
-    configedit::write_config(&paths, &path, &new_text, &format!("remove {}", args.name))?;
+    let command = format!("remove {}", args.name);
+    configedit::edit_config(&paths, &path, &command, |text| {
+        let Some(text) = text else {
+            usage!("{} does not exist", path.display());
+        };
+        let existing = gateway_yaml::read(text, &path)?;
+        if !existing.has(&args.name) {
+            let names: Vec<&str> = existing
+                .backends
+                .keys()
+                .chain(existing.switches.keys())
+                .map(String::as_str)
+                .collect();
+            usage!(
+                "{} has no backend `{}` (it has: {})",
+                path.display(),
+                args.name,
+                if names.is_empty() {
+                    "none".to_string()
+                } else {
+                    names.join(", ")
+                }
+            );
+        }
+        let new_text = gateway_yaml::edit_backends(text, std::slice::from_ref(&args.name), &[])
+            .with_context(|| format!("cannot edit {}", path.display()))?;
+        Ok::<_, CliError>((new_text, ()))
+    })?;
     println!("Removed backend `{}` from {}", args.name, path.display());
     Ok(ExitCode::SUCCESS)
 }

@@ -12,6 +12,7 @@ use serde_json::json;
 
 use super::CliError;
 use crate::clients::{self, Client, ClientError, HostEnv};
+use crate::configedit::backup::BackupError;
 use crate::configedit::{self, Scope, backends as gateway_yaml, backup};
 use crate::output::{Style, table};
 use crate::setup::plan::{self, Plan};
@@ -171,17 +172,22 @@ fn setup(
     let chosen_clients = selected_clients(&args.clients)?;
     let detected = plan::scan(&env.host, project.as_deref(), &chosen_clients);
     let gw_path = env.gateway_config(project.as_deref());
-    let gw_text = std::fs::read_to_string(&gw_path).unwrap_or_default();
+    let gw_text = configedit::read_for_edit(&gw_path)?.unwrap_or_default();
     let existing = gateway_yaml::read(&gw_text, &gw_path)?;
-    let candidates = plan::candidates(&detected, &existing);
+    let merged = plan::candidates(&detected, &existing);
+    let candidates = &merged.candidates;
     if !args.json {
-        wizard::print_overview(out, &detected, &candidates, env.style)?;
+        wizard::print_overview(out, &detected, &merged, env.style)?;
     }
+    let broken = broken_files(&detected);
     if candidates.is_empty() {
+        if let Some(e) = broken {
+            return Err(e);
+        }
         return finish_json_or(
             out,
             args.json,
-            json!({"detected": plan::detected_json(&detected), "candidates": [], "changes": []}),
+            json!({"detected": plan::detected_json(&detected), "candidates": [], "kept": merged.kept, "changes": []}),
             "\nNothing to import: no MCP servers found outside the gateway.",
         );
     }
@@ -205,7 +211,11 @@ fn setup(
         .map(|&i| candidates[i].backend.clone())
         .collect();
     let entry = env.entry(project.as_deref());
-    let the_plan = plan::build(&detected, &candidates, &names, &gw_path, &entry)?;
+    let places = clients::Placeholders {
+        home: &env.host.home,
+        project: project.as_deref(),
+    };
+    let the_plan = plan::build(&detected, candidates, &names, &gw_path, &entry, &places)?;
     if the_plan.is_empty() {
         return finish_json_or(
             out,
@@ -233,12 +243,79 @@ fn setup(
         writeln!(out, "Nothing written.")?;
         return Ok(ExitCode::SUCCESS);
     }
-    let run = configedit::apply(
-        &the_plan.changes,
-        &configedit::backups_root(&env.paths),
-        "setup",
-    )?;
-    report_applied(out, &the_plan, run.as_ref(), args.json, env.style)
+    let replan = || -> Result<Plan, CliError> {
+        let detected = plan::scan(&env.host, project.as_deref(), &chosen_clients);
+        let gw_text = configedit::read_for_edit(&gw_path)?.unwrap_or_default();
+        let existing = gateway_yaml::read(&gw_text, &gw_path)?;
+        let merged = plan::candidates(&detected, &existing);
+        Ok(plan::build(
+            &detected,
+            &merged.candidates,
+            &names,
+            &gw_path,
+            &entry,
+            &places,
+        )?)
+    };
+    let mut the_plan = the_plan;
+    let mut attempts = 0;
+    let run = loop {
+        check_loads(&the_plan, &gw_path)?;
+        match configedit::apply(&the_plan.changes, &env.paths, "setup") {
+            // A client (or the user) edited a file after it was read: read everything again and
+            // plan the same selection over what is there now, so their edit is kept.
+            Err(BackupError::ChangedDuringRun { path }) if attempts < 3 => {
+                attempts += 1;
+                if !args.json {
+                    writeln!(
+                        out,
+                        "{} changed while setup ran; reading it again",
+                        path.display()
+                    )?;
+                }
+                the_plan = replan()?;
+            }
+            other => break other?,
+        }
+    };
+    report_applied(out, &the_plan, run.as_ref(), args.json, env.style)?;
+    match broken {
+        Some(e) => Err(e),
+        None => Ok(ExitCode::SUCCESS),
+    }
+}
+
+/// The client files that could not be read, as the error setup ends with (exit code 1): they
+/// were left untouched, and their servers were not imported.
+fn broken_files(detected: &[plan::Detected]) -> Option<CliError> {
+    let broken: Vec<&str> = detected
+        .iter()
+        .filter_map(|d| match &d.state {
+            plan::LocationState::Broken(e) => Some(e.as_str()),
+            _ => None,
+        })
+        .collect();
+    (!broken.is_empty()).then(|| {
+        CliError::Failed(anyhow!(
+            "{} client config file(s) could not be read and were left untouched; fix them and run setup again:\n  {}",
+            broken.len(),
+            broken.join("\n  ")
+        ))
+    })
+}
+
+/// Setup never writes a gateway config the gateway would refuse: the new text is loaded with the
+/// real loader (variables from this environment) before any file is touched.
+fn check_loads(the_plan: &Plan, gw_path: &Path) -> Result<(), CliError> {
+    let real = configedit::fsio::real_path(gw_path);
+    if let Some(change) = the_plan.changes.iter().find(|c| c.path == real) {
+        crate::config::parse_str(&change.after, gw_path).map_err(|e| {
+            CliError::Failed(anyhow::Error::new(e).context(
+                "setup would write a gateway config that does not load; nothing was written",
+            ))
+        })?;
+    }
+    Ok(())
 }
 
 fn finish_json_or(
@@ -419,7 +496,11 @@ fn export(env: &SetupEnv, args: &ExportArgs, out: &mut dyn Write) -> Result<Exit
         locations.push(first);
     }
     let entry = env.entry(project.as_deref());
-    let the_plan = plan::build_export(&locations, &entry)?;
+    let places = clients::Placeholders {
+        home: &env.host.home,
+        project: project.as_deref(),
+    };
+    let the_plan = plan::build_export(&locations, &entry, &places)?;
     if args.dry_run {
         return print_dry_run(out, &the_plan, args.json);
     }
@@ -433,7 +514,7 @@ fn export(env: &SetupEnv, args: &ExportArgs, out: &mut dyn Write) -> Result<Exit
     }
     let run = configedit::apply(
         &the_plan.changes,
-        &configedit::backups_root(&env.paths),
+        &env.paths,
         &format!("setup export --target {}", args.target),
     )?;
     report_applied(out, &the_plan, run.as_ref(), args.json, env.style)

@@ -30,6 +30,9 @@ impl Client for Cline {
     fn docs_url(&self) -> &'static str {
         "https://docs.cline.bot/mcp/configuring-mcp-servers"
     }
+    fn timeout_key(&self) -> Option<(&'static str, super::TimeUnit)> {
+        Some(("timeout", super::TimeUnit::Seconds))
+    }
     fn locations(&'static self, env: &HostEnv, project: Option<&Path>) -> Vec<Location> {
         if project.is_some() {
             return Vec::new();
@@ -76,15 +79,15 @@ mod tests {
     use std::collections::BTreeMap;
 
     fn remote(transport: RemoteTransport) -> Server {
-        Server {
-            name: "r".into(),
-            spec: ServerSpec::Remote {
+        Server::new(
+            "r",
+            ServerSpec::Remote {
                 url: "https://x/mcp".into(),
                 headers: BTreeMap::new(),
                 transport,
             },
-            enabled: true,
-        }
+            true,
+        )
     }
 
     #[test]

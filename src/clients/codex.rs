@@ -24,6 +24,9 @@ impl Client for Codex {
     fn docs_url(&self) -> &'static str {
         "https://developers.openai.com/codex/mcp"
     }
+    fn timeout_key(&self) -> Option<(&'static str, super::TimeUnit)> {
+        Some(("tool_timeout_sec", super::TimeUnit::Seconds))
+    }
     fn locations(&'static self, env: &HostEnv, project: Option<&Path>) -> Vec<Location> {
         match project {
             None => vec![Location::new(

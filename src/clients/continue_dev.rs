@@ -25,6 +25,9 @@ impl Client for Continue {
     fn docs_url(&self) -> &'static str {
         "https://docs.continue.dev/customize/deep-dives/mcp"
     }
+    fn env_syntax(&self) -> super::EnvSyntax {
+        super::EnvSyntax::Continue
+    }
     fn locations(&'static self, env: &HostEnv, project: Option<&Path>) -> Vec<Location> {
         if project.is_some() {
             return Vec::new();

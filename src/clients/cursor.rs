@@ -23,7 +23,7 @@ impl Client for Cursor {
         "https://cursor.com/docs/mcp"
     }
     fn env_syntax(&self) -> super::EnvSyntax {
-        super::EnvSyntax::Dollar
+        super::EnvSyntax::Editor
     }
     fn locations(&'static self, env: &HostEnv, project: Option<&Path>) -> Vec<Location> {
         let (scope, base) = super::home_or_project(env, project);

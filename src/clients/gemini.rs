@@ -30,6 +30,9 @@ impl Client for GeminiCli {
     fn env_syntax(&self) -> super::EnvSyntax {
         super::EnvSyntax::DollarBare
     }
+    fn timeout_key(&self) -> Option<(&'static str, super::TimeUnit)> {
+        Some(("timeout", super::TimeUnit::Millis))
+    }
     fn locations(&'static self, env: &HostEnv, project: Option<&Path>) -> Vec<Location> {
         let (scope, base) = super::home_or_project(env, project);
         vec![Location::new(

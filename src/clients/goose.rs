@@ -25,6 +25,9 @@ impl Client for Goose {
     fn docs_url(&self) -> &'static str {
         "https://block.github.io/goose/docs/guides/config-files"
     }
+    fn timeout_key(&self) -> Option<(&'static str, super::TimeUnit)> {
+        Some(("timeout", super::TimeUnit::Seconds))
+    }
     fn locations(&'static self, env: &HostEnv, project: Option<&Path>) -> Vec<Location> {
         if project.is_some() {
             return Vec::new();

@@ -2,7 +2,8 @@
 //! servers under `mcpServers`: `{command, args, env, disabled, autoApprove, disabledTools}` or
 //! `{url, headers, …}` (same flags, plus `oauth`). Workspace entries override user ones.
 //! `${VAR}` references are expanded (only for variables on Kiro's approved list; others stay
-//! literal), so they are imported as gateway `${VAR}` references.
+//! literal), so they are imported as gateway `${VAR:-}` references (empty when unset, the
+//! import's one unset policy, so an unset variable never stops the gateway from loading).
 //!
 //! Source: <https://kiro.dev/docs/mcp/configuration/> ("Configuration file structure",
 //! "Configuration locations", "Environment variables"), verified 2026-11-21.
@@ -45,8 +46,14 @@ mod tests {
 
     #[test]
     fn dollar_references_stay_references() {
-        let entry = json!({"command": "x", "env": {"K": "${TOK}"}});
-        let server = decode_entry("k", &entry, Kiro.env_syntax()).unwrap();
-        assert!(matches!(&server.spec, ServerSpec::Stdio { env, .. } if env["K"] == "${TOK}"));
+        let entry = json!({"command": "x", "env": {"K": "${TOK}", "P": "p@$$w"}});
+        let places = crate::clients::Placeholders {
+            home: Path::new("/h"),
+            project: None,
+        };
+        let server = decode_entry("k", &entry, &Kiro, &places).unwrap();
+        assert!(
+            matches!(&server.spec, ServerSpec::Stdio { env, .. } if env["K"] == "${TOK:-}" && env["P"] == "p@$$$$w")
+        );
     }
 }

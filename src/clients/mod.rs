@@ -13,9 +13,12 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde_json::{Map, Value};
 
+pub use crate::config::ToolFilter;
+use crate::config::expand::is_var_name;
 use crate::docedit as doc;
 pub use crate::docedit::{FileFormat, Shape};
 
@@ -69,6 +72,37 @@ pub struct Server {
     pub spec: ServerSpec,
     /// `false` when the client marks the entry disabled (`disabled: true`, `enabled: false`).
     pub enabled: bool,
+    /// Which of its tools the client lets the model use.
+    pub tools: ToolFilter,
+    /// The client's per-request timeout for this server, when it sets one.
+    pub timeout: Option<Duration>,
+}
+
+impl Server {
+    /// A server with no tool restrictions and no timeout of its own.
+    pub fn new(name: impl Into<String>, spec: ServerSpec, enabled: bool) -> Server {
+        Server {
+            name: name.into(),
+            spec,
+            enabled,
+            tools: ToolFilter::default(),
+            timeout: None,
+        }
+    }
+}
+
+/// The unit of a client's timeout key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeUnit {
+    Seconds,
+    Millis,
+}
+
+/// One entry of a client location: its name and the server, or why it cannot be moved.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub name: String,
+    pub server: Result<Server, String>,
 }
 
 /// Whether a location belongs to the user or to one project.
@@ -134,8 +168,14 @@ impl Location {
         }
     }
 
-    /// Reads the servers in this location from `text`.
-    pub fn read_servers(&self, text: &str) -> Result<Vec<Server>, ClientError> {
+    /// Reads the entries of this location from `text`: each one decoded, or why it cannot be
+    /// moved (a malformed entry, a placeholder the gateway cannot fill in). Only a file that does
+    /// not parse is an error.
+    pub fn entries(
+        &self,
+        text: &str,
+        places: &Placeholders<'_>,
+    ) -> Result<Vec<Entry>, ClientError> {
         let entries = doc::read_entries(
             text,
             self.client.format(),
@@ -143,18 +183,13 @@ impl Location {
             self.client.shape(),
         )
         .map_err(|e| self.err(e))?;
-        entries
+        Ok(entries
             .into_iter()
-            .map(|(name, value)| {
-                decode_entry(&name, &value, self.client.env_syntax()).map_err(|message| {
-                    ClientError::Entry {
-                        path: self.path.clone(),
-                        name,
-                        message,
-                    }
-                })
+            .map(|(name, value)| Entry {
+                server: decode_entry(&name, &value, self.client, places),
+                name,
             })
-            .collect()
+            .collect())
     }
 
     /// Returns `text` with the servers named in `remove` deleted and `add` appended (skipping
@@ -308,6 +343,10 @@ pub trait Client: Sync {
     fn env_syntax(&self) -> EnvSyntax {
         EnvSyntax::Literal
     }
+    /// The key of a per-server request timeout and its unit, for clients that have one.
+    fn timeout_key(&self) -> Option<(&'static str, TimeUnit)> {
+        None
+    }
     /// The client's entry for a server (the gateway entry is stdio; remote entries are written
     /// in the client's own remote form where it has one).
     fn encode(&self, server: &Server) -> Value {
@@ -403,18 +442,42 @@ pub(crate) fn string_map(m: &BTreeMap<String, String>) -> Value {
 }
 
 /// How a client's config values refer to environment variables. Values are converted to the
-/// gateway's grammar on import (`${NAME}`, `${NAME:-default}`, `$$` for a literal `$`), so a
-/// secret written literally stays exactly that secret and a reference stays a reference.
+/// gateway's grammar on import (`${NAME:-}`, `${NAME:-default}`, `$$` for a literal `$`), so a
+/// secret written literally stays exactly that secret, a reference stays a reference, and a
+/// client placeholder is filled in (editor folders) or refused (prompts, files, secret stores).
+///
+/// The unset policy is the same for every client: a reference without a default becomes
+/// `${NAME:-}`, empty when the variable is unset, so one unset variable makes that one value
+/// empty instead of stopping the whole gateway from loading.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EnvSyntax {
     /// No expansion: every `$` is literal (escaped to `$$`).
     Literal,
-    /// `${NAME}` (same as the gateway) and `${env:NAME}` (empty when unset → `${NAME:-}`).
+    /// Literal, but `${{ secrets.X }}` / `${{ inputs.X }}` are Continue's own placeholders,
+    /// which the gateway cannot read: such a server stays in Continue.
+    Continue,
+    /// `${NAME}`, `${NAME:-default}` and `${env:NAME}` (Claude Code, Kiro, Windsurf); any other
+    /// `${…}` cannot be carried.
     Dollar,
     /// Like `Dollar`, plus bare `$NAME` (Gemini CLI).
     DollarBare,
-    /// `{env:NAME}` (opencode); any `$` is literal.
+    /// The editors' variables (VS Code, Cursor): `${env:NAME}`, `${userHome}`,
+    /// `${workspaceFolder}` (only with a project), `${workspaceFolderBasename}`,
+    /// `${pathSeparator}`, `${/}`; `${input:…}` prompts and any other `${…}` cannot be carried.
+    /// Every other `$` is literal.
+    Editor,
+    /// `{env:NAME}` (opencode); `{file:…}` cannot be carried; any `$` is literal.
     Braces,
+}
+
+/// What client placeholders stand for on this machine.
+#[derive(Debug, Clone, Copy)]
+pub struct Placeholders<'a> {
+    /// `${userHome}`.
+    pub home: &'a Path,
+    /// `${workspaceFolder}`: the `--project` directory; `None` at user scope, where the folder
+    /// is whatever the editor has open, so such a value cannot be carried.
+    pub project: Option<&'a Path>,
 }
 
 fn is_var_char(c: char) -> bool {
@@ -422,40 +485,116 @@ fn is_var_char(c: char) -> bool {
 }
 
 impl EnvSyntax {
-    /// `value` in the gateway's grammar.
-    pub fn to_gateway(self, value: &str) -> String {
+    /// `value` in the gateway's grammar, or why it cannot be carried (the server then stays in
+    /// its client).
+    pub fn to_gateway(self, value: &str, places: &Placeholders<'_>) -> Result<String, String> {
         match self {
-            EnvSyntax::Literal => value.replace('$', "$$"),
-            EnvSyntax::Dollar => replace_refs(value, "${env:", "}"),
-            EnvSyntax::DollarBare => {
-                let v = replace_refs(value, "${env:", "}");
-                let mut out = String::with_capacity(v.len());
-                let mut chars = v.char_indices().peekable();
-                while let Some((i, c)) = chars.next() {
-                    let next = v[i + 1..].chars().next();
-                    if c == '$' && next.is_some_and(|n| n.is_ascii_alphabetic() || n == '_') {
-                        let name: String =
-                            v[i + 1..].chars().take_while(|c| is_var_char(*c)).collect();
-                        out.push_str(&format!("${{{name}}}"));
-                        for _ in 0..name.chars().count() {
-                            chars.next();
-                        }
-                    } else if c == '$' && next == Some('$') {
-                        out.push_str("$$");
-                        chars.next();
-                    } else {
-                        out.push(c);
-                    }
+            EnvSyntax::Literal => Ok(value.replace('$', "$$")),
+            EnvSyntax::Continue => match value.find("${{") {
+                Some(i) => {
+                    let end = value[i..].find("}}").map_or(value.len(), |e| i + e + 2);
+                    Err(format!(
+                        "`{}` is a Continue secret or input the gateway cannot read",
+                        &value[i..end]
+                    ))
                 }
-                out
-            }
-            EnvSyntax::Braces => replace_refs(&value.replace('$', "$$"), "{env:", "}"),
+                None => Ok(value.replace('$', "$$")),
+            },
+            EnvSyntax::Dollar => dollar(value, false, None),
+            EnvSyntax::DollarBare => dollar(value, true, None),
+            EnvSyntax::Editor => dollar(value, false, Some(places)),
+            EnvSyntax::Braces => braces(&value.replace('$', "$$")),
         }
     }
 }
 
-/// Replaces `open NAME close` references by `${NAME:-}`; anything else is kept.
-fn replace_refs(s: &str, open: &str, close: &str) -> String {
+/// A path as a literal in the gateway's grammar.
+fn literal(p: &Path) -> String {
+    p.to_string_lossy().replace('$', "$$")
+}
+
+/// `${body}` of an editor: a predefined variable filled in, or why it cannot be.
+fn editor_variable(body: &str, places: &Placeholders<'_>) -> Result<String, String> {
+    let folder = || {
+        places.project.ok_or_else(|| {
+            format!("`${{{body}}}` is the folder open in the editor, which the gateway cannot know (run setup with --project DIR to fill it in)")
+        })
+    };
+    match body {
+        "userHome" => Ok(literal(places.home)),
+        "workspaceFolder" => folder().map(literal),
+        "workspaceFolderBasename" => folder().map(|p| {
+            p.file_name()
+                .map(|n| n.to_string_lossy().replace('$', "$$"))
+                .unwrap_or_default()
+        }),
+        "pathSeparator" | "/" => Ok(std::path::MAIN_SEPARATOR.to_string()),
+        _ if body.starts_with("input:") => Err(format!(
+            "`${{{body}}}` is an input prompt of the editor; the gateway cannot ask for it"
+        )),
+        _ => Err(format!(
+            "`${{{body}}}` is an editor placeholder the gateway cannot fill in"
+        )),
+    }
+}
+
+/// A value of a client that expands `${NAME}`, `${NAME:-default}` and `${env:NAME}` (and, with
+/// `bare`, `$NAME`; with `editor`, the editors' own variables) in the gateway's grammar. Every
+/// other `$` is literal in these clients and is escaped to `$$`, so `p@$$w0rd` arrives byte for
+/// byte.
+fn dollar(value: &str, bare: bool, editor: Option<&Placeholders<'_>>) -> Result<String, String> {
+    let mut out = String::with_capacity(value.len());
+    let mut rest = value;
+    while let Some(i) = rest.find('$') {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 1..];
+        if let Some(body_and_tail) = after.strip_prefix('{')
+            && let Some(end) = body_and_tail.find('}')
+        {
+            let body = &body_and_tail[..end];
+            rest = &body_and_tail[end + 1..];
+            if let Some(name) = body.strip_prefix("env:")
+                && is_var_name(name)
+            {
+                out.push_str(&format!("${{{name}:-}}"));
+                continue;
+            }
+            if let Some(places) = editor {
+                out.push_str(&editor_variable(body, places)?);
+                continue;
+            }
+            let (var, default) = body.split_once(":-").unwrap_or((body, ""));
+            if is_var_name(var) && !default.contains(['{', '}']) {
+                out.push_str(&format!("${{{var}:-{}}}", default.replace('$', "$$")));
+                continue;
+            }
+            return Err(format!(
+                "`${{{body}}}` is a placeholder the gateway cannot fill in"
+            ));
+        }
+        let name: String = after.chars().take_while(|c| is_var_char(*c)).collect();
+        if bare && is_var_name(&name) {
+            out.push_str(&format!("${{{name}:-}}"));
+            rest = &after[name.len()..];
+            continue;
+        }
+        out.push_str("$$");
+        rest = after;
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+/// opencode's `{env:NAME}` → `${NAME:-}`; `{file:path}` cannot be carried; anything else is kept.
+fn braces(s: &str) -> Result<String, String> {
+    if let Some(i) = s.find("{file:") {
+        let end = s[i..].find('}').map_or(s.len(), |e| i + e + 1);
+        return Err(format!(
+            "`{}` reads a file in opencode; the gateway cannot",
+            &s[i..end]
+        ));
+    }
+    let (open, close) = ("{env:", "}");
     let mut out = String::with_capacity(s.len());
     let mut rest = s;
     while let Some(i) = rest.find(open) {
@@ -473,7 +612,7 @@ fn replace_refs(s: &str, open: &str, close: &str) -> String {
         }
     }
     out.push_str(rest);
-    out
+    Ok(out)
 }
 
 /// Reads any client's entry. The clients differ in spelling, not meaning, so one lenient reader
@@ -482,8 +621,13 @@ fn replace_refs(s: &str, open: &str, close: &str) -> String {
 /// `environment` (opencode); the URL under `url`, `serverUrl` (Windsurf), `httpUrl` (Gemini CLI)
 /// or `uri` (Goose); headers under `headers` or `http_headers` (Codex), plus Codex's
 /// `bearer_token_env_var`.
-pub fn decode_entry(name: &str, value: &Value, syntax: EnvSyntax) -> Result<Server, String> {
-    let conv = |s: &str| syntax.to_gateway(s);
+pub fn decode_entry(
+    name: &str,
+    value: &Value,
+    client: &dyn Client,
+    places: &Placeholders<'_>,
+) -> Result<Server, String> {
+    let conv = |s: &str| client.env_syntax().to_gateway(s, places);
     let obj = value.as_object().ok_or("the entry is not an object")?;
     let enabled = !obj
         .get("disabled")
@@ -537,12 +681,19 @@ pub fn decode_entry(name: &str, value: &Value, syntax: EnvSyntax) -> Result<Serv
         for key in ["env", "envs", "environment"] {
             env.extend(env_map(obj.get(key), key)?);
         }
-        let cwd = obj.get("cwd").and_then(Value::as_str).map(conv);
-        program = conv(program.trim());
+        let cwd = obj
+            .get("cwd")
+            .and_then(Value::as_str)
+            .map(conv)
+            .transpose()?;
+        program = conv(program.trim())?;
         ServerSpec::Stdio {
             command: program,
-            args: args.iter().map(|a| conv(a)).collect(),
-            env: env.into_iter().map(|(k, v)| (k, conv(&v))).collect(),
+            args: args.iter().map(|a| conv(a)).collect::<Result<_, _>>()?,
+            env: env
+                .into_iter()
+                .map(|(k, v)| Ok((k, conv(&v)?)))
+                .collect::<Result<_, String>>()?,
             cwd,
         }
     } else {
@@ -556,11 +707,9 @@ pub fn decode_entry(name: &str, value: &Value, syntax: EnvSyntax) -> Result<Serv
             .ok_or("the entry has neither `command` nor `url`")?;
         let mut headers = BTreeMap::new();
         for key in ["headers", "http_headers"] {
-            headers.extend(
-                env_map(obj.get(key), key)?
-                    .into_iter()
-                    .map(|(k, v)| (k, conv(&v))),
-            );
+            for (k, v) in env_map(obj.get(key), key)? {
+                headers.insert(k, conv(&v)?);
+            }
         }
         if let Some(var) = obj.get("bearer_token_env_var").and_then(Value::as_str) {
             // `:-`: an unset variable fails this server's requests, not the whole gateway config.
@@ -573,7 +722,7 @@ pub fn decode_entry(name: &str, value: &Value, syntax: EnvSyntax) -> Result<Serv
             _ => RemoteTransport::Auto,
         };
         ServerSpec::Remote {
-            url: conv(url),
+            url: conv(url)?,
             headers,
             transport,
         }
@@ -582,6 +731,8 @@ pub fn decode_entry(name: &str, value: &Value, syntax: EnvSyntax) -> Result<Serv
         name: name.to_string(),
         spec,
         enabled,
+        tools: tool_filter(obj)?,
+        timeout: timeout(obj, client.timeout_key())?,
     })
 }
 
@@ -601,6 +752,56 @@ fn scalar_string(v: &Value) -> Option<String> {
     }
 }
 
+/// The client's tool restrictions: Gemini CLI `includeTools`/`excludeTools`, Codex
+/// `enabled_tools`/`disabled_tools`, Kiro `disabledTools`.
+fn tool_filter(obj: &Map<String, Value>) -> Result<ToolFilter, String> {
+    let list = |key: &str| -> Result<Option<Vec<String>>, String> {
+        match obj.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Array(items)) => strings(items, key).map(Some),
+            Some(_) => Err(format!("`{key}` is not a list of tool names")),
+        }
+    };
+    let mut allow: Option<Vec<String>> = None;
+    for key in ["includeTools", "enabled_tools"] {
+        if let Some(names) = list(key)? {
+            allow.get_or_insert_with(Vec::new).extend(names);
+        }
+    }
+    let mut deny = Vec::new();
+    for key in ["excludeTools", "disabled_tools", "disabledTools"] {
+        deny.extend(list(key)?.unwrap_or_default());
+    }
+    Ok(ToolFilter { allow, deny })
+}
+
+/// The client's per-request timeout, read from the key `key` names (in its unit).
+fn timeout(
+    obj: &Map<String, Value>,
+    key: Option<(&'static str, TimeUnit)>,
+) -> Result<Option<Duration>, String> {
+    let Some((key, unit)) = key else {
+        return Ok(None);
+    };
+    match obj.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(n)) => {
+            let n = n
+                .as_f64()
+                .filter(|n| n.is_finite() && *n > 0.0)
+                .ok_or_else(|| format!("`{key}` is not a positive number"))?;
+            let secs = match unit {
+                TimeUnit::Seconds => n,
+                TimeUnit::Millis => n / 1000.0,
+            };
+            Duration::try_from_secs_f64(secs)
+                .map(Some)
+                .map_err(|_| format!("`{key}` is out of range"))
+        }
+        Some(_) => Err(format!("`{key}` is not a number")),
+    }
+}
+
 fn env_map(v: Option<&Value>, key: &str) -> Result<BTreeMap<String, String>, String> {
     match v {
         None | Some(Value::Null) => Ok(BTreeMap::new()),
@@ -616,18 +817,49 @@ fn env_map(v: Option<&Value>, key: &str) -> Result<BTreeMap<String, String>, Str
     }
 }
 
-/// Whether an entry is (already) a gateway entry: it runs `mcp-gateway`.
+/// Whether `server` is this gateway's own entry: our program (`mcp-gateway`, by path or on
+/// `PATH`) with only our arguments (`stdio`, `--config PATH`). Anything else, such as
+/// `/opt/x/bin/mcp-gateway.py` or another product's `mcp-gateway serve`, is a server to move.
 pub fn is_gateway_entry(server: &Server) -> bool {
-    match &server.spec {
-        ServerSpec::Stdio { command, .. } => {
-            let base = Path::new(command)
-                .file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            base == "mcp-gateway"
-        }
-        ServerSpec::Remote { .. } => false,
+    let ServerSpec::Stdio { command, args, .. } = &server.spec else {
+        return false;
+    };
+    let file = Path::new(command)
+        .file_name()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    if file != "mcp-gateway" && file != "mcp-gateway.exe" {
+        return false;
     }
+    let mut args = args.iter();
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "stdio" => {}
+            "--config" | "-c" => {
+                if args.next().is_none() {
+                    return false;
+                }
+            }
+            other if other.starts_with("--config=") => {}
+            _ => return false,
+        }
+    }
+    true
+}
+
+/// A name for the gateway entry that no other server in `taken` has: `gateway`, else
+/// `mcp-gateway`, else `gateway-2`, `gateway-3`, ….
+pub fn free_entry_name(preferred: &str, taken: impl Fn(&str) -> bool) -> String {
+    if !taken(preferred) {
+        return preferred.to_string();
+    }
+    if !taken("mcp-gateway") {
+        return "mcp-gateway".to_string();
+    }
+    (2..)
+        .map(|n| format!("{preferred}-{n}"))
+        .find(|n| !taken(n))
+        .unwrap_or_else(|| preferred.to_string())
 }
 
 #[cfg(test)]
@@ -635,31 +867,151 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    fn places() -> Placeholders<'static> {
+        Placeholders {
+            home: Path::new("/home/u"),
+            project: None,
+        }
+    }
+
     fn decode(name: &str, v: &Value) -> Result<Server, String> {
-        decode_entry(name, v, EnvSyntax::Dollar)
+        decode_entry(name, v, &claude_code::ClaudeCode, &places())
+    }
+
+    fn conv(syntax: EnvSyntax, value: &str) -> Result<String, String> {
+        syntax.to_gateway(value, &places())
     }
 
     #[test]
     fn env_syntaxes_convert_to_the_gateway_grammar() {
+        // Unset policy: a reference without a default is `${NAME:-}` (empty when unset).
         assert_eq!(
-            EnvSyntax::Literal.to_gateway("pa$$word${X}"),
+            conv(EnvSyntax::Literal, "pa$$word${X}").unwrap(),
             "pa$$$$word$${X}"
         );
         assert_eq!(
-            EnvSyntax::Dollar.to_gateway("${env:TOKEN} ${A:-b} ${env:bad name}"),
-            "${TOKEN:-} ${A:-b} ${env:bad name}"
+            conv(EnvSyntax::Dollar, "${env:TOKEN} ${A:-b} ${KR} $5").unwrap(),
+            "${TOKEN:-} ${A:-b} ${KR:-} $$5"
         );
         assert_eq!(
-            EnvSyntax::DollarBare.to_gateway("$KEY and ${B} and $$ and 5$"),
-            "${KEY} and ${B} and $$ and 5$"
+            conv(EnvSyntax::DollarBare, "$KEY and ${B} and $$ and 5$").unwrap(),
+            "${KEY:-} and ${B:-} and $$$$ and 5$$"
         );
         assert_eq!(
-            EnvSyntax::Braces.to_gateway("Bearer {env:OC_TOKEN} costs $5"),
+            conv(EnvSyntax::DollarBare, "Bearer $GM_TOKEN").unwrap(),
+            "Bearer ${GM_TOKEN:-}"
+        );
+        // `$$` is two literal dollars in these clients: it must reach the server byte for byte.
+        for syntax in [EnvSyntax::Dollar, EnvSyntax::Editor, EnvSyntax::Continue] {
+            assert_eq!(
+                conv(syntax, "p@$$w0rd").unwrap(),
+                "p@$$$$w0rd",
+                "{syntax:?}"
+            );
+        }
+        // A default with a `$` keeps it literal.
+        assert_eq!(conv(EnvSyntax::Dollar, "${A:-x$y}").unwrap(), "${A:-x$$y}");
+        assert!(conv(EnvSyntax::Dollar, "${bad name}").is_err());
+        assert!(conv(EnvSyntax::Dollar, "${file:/x}").is_err());
+        assert_eq!(
+            conv(EnvSyntax::Braces, "Bearer {env:OC_TOKEN} costs $5").unwrap(),
             "Bearer ${OC_TOKEN:-} costs $$5"
         );
-        let codex = decode_entry("g", &json!({"url": "https://x", "bearer_token_env_var": "TOK", "http_headers": {"X": "a$b"}}), EnvSyntax::Literal).unwrap();
+        assert!(conv(EnvSyntax::Braces, "{file:~/.secret}").is_err());
+        assert!(conv(EnvSyntax::Continue, "${{ secrets.GH }}").is_err());
+        let codex = decode_entry(
+            "g",
+            &json!({"url": "https://x", "bearer_token_env_var": "TOK", "http_headers": {"X": "a$b"}}),
+            &codex::Codex,
+            &places(),
+        )
+        .unwrap();
         assert!(
             matches!(&codex.spec, ServerSpec::Remote { headers, .. } if headers["Authorization"] == "Bearer ${TOK:-}" && headers["X"] == "a$$b")
+        );
+    }
+
+    #[test]
+    fn editor_placeholders_are_filled_in_or_refused() {
+        let project = Placeholders {
+            home: Path::new("/home/u"),
+            project: Some(Path::new("/work/p$1")),
+        };
+        let ed = |v: &str, p: &Placeholders<'_>| EnvSyntax::Editor.to_gateway(v, p);
+        assert_eq!(
+            ed(
+                "${workspaceFolder}/db ${userHome}${/}x ${env:TOK}",
+                &project
+            )
+            .unwrap(),
+            "/work/p$$1/db /home/u/x ${TOK:-}"
+        );
+        assert_eq!(ed("${workspaceFolderBasename}", &project).unwrap(), "p$$1");
+        let no_project = ed("${workspaceFolder}/db", &places()).unwrap_err();
+        assert!(no_project.contains("--project"), "{no_project}");
+        let input = ed("${input:tok}", &project).unwrap_err();
+        assert!(input.contains("input prompt"), "{input}");
+        // An editor does not read `${NAME}` from the environment: not carried either.
+        assert!(ed("${TOK}", &project).is_err());
+        // Through a whole entry: the server is not decoded, so it stays in its client.
+        let e = decode_entry(
+            "v",
+            &json!({"type": "stdio", "command": "x", "env": {"T": "${input:tok}"}}),
+            &vscode::VsCode,
+            &project,
+        );
+        assert!(e.unwrap_err().contains("${input:tok}"));
+    }
+
+    #[test]
+    fn tool_restrictions_and_timeouts_are_read() {
+        let g = decode_entry(
+            "g",
+            &json!({"command": "x", "excludeTools": ["delete_repository"], "includeTools": ["a", "delete_repository"], "timeout": 1500}),
+            &gemini::GeminiCli,
+            &places(),
+        )
+        .unwrap();
+        assert_eq!(g.tools.deny, ["delete_repository"]);
+        assert_eq!(
+            g.tools.allow.as_deref(),
+            Some(&["a".to_string(), "delete_repository".to_string()][..])
+        );
+        assert_eq!(g.timeout, Some(Duration::from_millis(1500)));
+        let c = decode_entry(
+            "c",
+            &json!({"command": "x", "disabled_tools": ["rm"], "tool_timeout_sec": 90}),
+            &codex::Codex,
+            &places(),
+        )
+        .unwrap();
+        assert_eq!(
+            (c.tools.deny.as_slice(), c.timeout),
+            (&["rm".to_string()][..], Some(Duration::from_secs(90)))
+        );
+        let k = decode_entry(
+            "k",
+            &json!({"command": "x", "disabledTools": ["rm"]}),
+            &kiro::Kiro,
+            &places(),
+        )
+        .unwrap();
+        assert_eq!(k.tools.deny, ["rm"]);
+        // Claude Code has no timeout key: a `timeout` there means nothing to it.
+        assert_eq!(
+            decode("x", &json!({"command": "x", "timeout": 5}))
+                .unwrap()
+                .timeout,
+            None
+        );
+        assert!(
+            decode_entry(
+                "g",
+                &json!({"command": "x", "timeout": "soon"}),
+                &gemini::GeminiCli,
+                &places()
+            )
+            .is_err()
         );
     }
 
@@ -866,18 +1218,47 @@ mod tests {
 
     #[test]
     fn gateway_entry_detection() {
-        let s = |c: &str| Server {
-            name: "x".into(),
-            spec: ServerSpec::Stdio {
-                command: c.into(),
-                args: vec![],
-                env: BTreeMap::new(),
-                cwd: None,
-            },
-            enabled: true,
+        let s = |c: &str| {
+            Server::new(
+                "x",
+                ServerSpec::Stdio {
+                    command: c.into(),
+                    args: vec![],
+                    env: BTreeMap::new(),
+                    cwd: None,
+                },
+                true,
+            )
         };
         assert!(is_gateway_entry(&s("mcp-gateway")));
         assert!(is_gateway_entry(&s("/home/u/.cargo/bin/mcp-gateway")));
         assert!(!is_gateway_entry(&s("npx")));
+        // Only our program with our arguments is our entry.
+        assert!(!is_gateway_entry(&s("/opt/lasso/bin/mcp-gateway.py")));
+        let with = |args: &[&str]| {
+            Server::new(
+                "g",
+                ServerSpec::Stdio {
+                    command: "mcp-gateway".into(),
+                    args: args.iter().map(|a| a.to_string()).collect(),
+                    env: BTreeMap::new(),
+                    cwd: None,
+                },
+                true,
+            )
+        };
+        assert!(is_gateway_entry(&with(&[
+            "--config",
+            "/p/.mcp-gateway.yaml"
+        ])));
+        assert!(!is_gateway_entry(&with(&["serve", "--port", "1"])));
+        assert_eq!(
+            free_entry_name("gateway", |n| n == "gateway"),
+            "mcp-gateway"
+        );
+        assert_eq!(
+            free_entry_name("gateway", |n| n == "gateway" || n == "mcp-gateway"),
+            "gateway-2"
+        );
     }
 }

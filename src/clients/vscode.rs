@@ -31,7 +31,7 @@ impl Client for VsCode {
         "https://code.visualstudio.com/docs/copilot/customization/mcp-servers"
     }
     fn env_syntax(&self) -> super::EnvSyntax {
-        super::EnvSyntax::Dollar
+        super::EnvSyntax::Editor
     }
     fn locations(&'static self, env: &HostEnv, project: Option<&Path>) -> Vec<Location> {
         match project {

@@ -29,7 +29,7 @@ pub struct AllowList {
     pub entries: Vec<AllowEntry>,
 }
 
-fn glob_match(pattern: &str, text: &str) -> bool {
+pub(super) fn glob_match(pattern: &str, text: &str) -> bool {
     globset::Glob::new(pattern)
         .map(|g| g.compile_matcher().is_match(text))
         .unwrap_or(pattern == text)

@@ -20,6 +20,7 @@ mod load;
 mod schema;
 #[cfg(test)]
 mod tests;
+mod tools;
 pub(crate) mod yaml;
 
 pub use allow::{AllowEntry, AllowList};
@@ -34,6 +35,7 @@ pub use duration::parse as parse_duration;
 pub use error::{ConfigError, FileProblem};
 pub use load::{WrittenFile, discover, load, load_file, parse_as_written, parse_str};
 pub use schema::valid_backend_name;
+pub use tools::ToolFilter;
 
 /// Default port of the shared HTTP listener.
 pub const DEFAULT_PORT: u16 = 39400;
@@ -118,6 +120,8 @@ pub struct BackendConfig {
     pub timeout: Duration,
     /// Stop the backend after this long without traffic.
     pub idle_timeout: Duration,
+    /// `tools: {allow, deny}`: which of its tools are served.
+    pub tools: ToolFilter,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -299,6 +303,23 @@ impl BackendConfig {
                     h.update(b"\0");
                 }
             }
+        }
+        // The catalog holds only the tools the filter serves: a changed filter lists again.
+        if !self.tools.is_empty() {
+            h.update(b"\0tools\0");
+            for a in self.tools.allow.iter().flatten() {
+                h.update(b"\0allow\0");
+                h.update(a.as_bytes());
+            }
+            for d in &self.tools.deny {
+                h.update(b"\0deny\0");
+                h.update(d.as_bytes());
+            }
+            h.update(if self.tools.allow.is_some() {
+                b"A"
+            } else {
+                b"-"
+            });
         }
         hex::encode(&h.finalize()[..8])
     }

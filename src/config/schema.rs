@@ -179,7 +179,9 @@ const BACKEND: &[&str] = &[
     "streamable_http",
     "ws_url",
     "a2a_url",
+    "tools",
 ];
+const BACKEND_TOOLS: &[&str] = &["allow", "deny"];
 const BACKEND_IGNORED: &[&str] = &[
     "protocol_version",
     "oauth",

@@ -13,8 +13,9 @@ use serde_json::{Map, Value};
 use std::path::Path;
 
 use crate::clients::{RemoteTransport, ServerSpec};
-use crate::config::{BackendConfig, ConfigError, HttpKind, Transport, WrittenFile};
+use crate::config::{BackendConfig, ConfigError, HttpKind, ToolFilter, Transport, WrittenFile};
 use crate::docedit::{self as doc, DocError, FileFormat, Shape};
+use std::time::Duration;
 
 /// Header of a gateway.yaml created by setup / add.
 pub const NEW_FILE_HEADER: &str = "# mcp-gateway configuration. Reference: docs/configuration.md\n# Backends are started lazily; secrets may be written as ${ENV_VAR}.\n";
@@ -47,7 +48,13 @@ pub fn sanitize_name(raw: &str) -> String {
 }
 
 /// The `backends.NAME` value for a server.
-pub fn backend_value(spec: &ServerSpec, enabled: bool, description: Option<&str>) -> Value {
+pub fn backend_value(
+    spec: &ServerSpec,
+    enabled: bool,
+    description: Option<&str>,
+    tools: &ToolFilter,
+    timeout: Option<Duration>,
+) -> Value {
     let mut m = Map::new();
     match spec {
         ServerSpec::Stdio {
@@ -87,7 +94,31 @@ pub fn backend_value(spec: &ServerSpec, enabled: bool, description: Option<&str>
     if !enabled {
         m.insert("enabled".into(), false.into());
     }
+    if let Some(t) = timeout {
+        m.insert("timeout".into(), duration_text(t).into());
+    }
+    if !tools.is_empty() {
+        let mut t = Map::new();
+        if let Some(allow) = &tools.allow {
+            t.insert("allow".into(), allow.clone().into());
+        }
+        if !tools.deny.is_empty() {
+            t.insert("deny".into(), tools.deny.clone().into());
+        }
+        m.insert("tools".into(), Value::Object(t));
+    }
     Value::Object(m)
+}
+
+/// A duration as the config grammar writes it (`90s`, `1500ms`), rounded up to whole
+/// milliseconds so a timeout never gets shorter.
+fn duration_text(d: Duration) -> String {
+    let ms = d.as_nanos().div_ceil(1_000_000);
+    if ms % 1000 == 0 {
+        format!("{}s", ms / 1000)
+    } else {
+        format!("{ms}ms")
+    }
 }
 
 /// The backends of gateway.yaml `text` (read from `path`), checked by the config schema.
@@ -179,7 +210,13 @@ mod tests {
             env: [("TOKEN".to_string(), "${GH:-} p$$w".to_string())].into(),
             cwd: None,
         };
-        let v = backend_value(&spec, true, Some("imported from Cursor"));
+        let v = backend_value(
+            &spec,
+            true,
+            Some("imported from Cursor"),
+            &ToolFilter::default(),
+            None,
+        );
         assert_eq!(v["env"]["TOKEN"], "${GH:-} p$$w");
         let text = edit_backends("", &[], &[("gh".into(), v)]).unwrap();
         assert!(text.starts_with(NEW_FILE_HEADER), "{text}");
@@ -202,7 +239,7 @@ mod tests {
             headers: BTreeMap::new(),
             transport: RemoteTransport::Sse,
         };
-        let rv = backend_value(&remote, false, None);
+        let rv = backend_value(&remote, false, None, &ToolFilter::default(), None);
         assert_eq!(
             rv,
             serde_json::json!({"http_url": "https://x/sse", "transport": "sse", "enabled": false})

@@ -2,9 +2,10 @@
 //! `$XDG_STATE_HOME/mcp-gateway/backups/<run id>/` with a `run.json` manifest, and `undo`, which
 //! puts the files of the newest applied run back byte for byte (or deletes files the run created).
 //!
-//! The manifest is written before any file is changed, so an interrupted run can still be undone.
-//! Undo refuses to overwrite a file that changed after the run (unless forced). Never deletes a
-//! backup.
+//! The manifest is written before any file is changed and records each file once it is written,
+//! so an interrupted run can still be undone. Undo touches only the files the run wrote, refuses
+//! to overwrite one that changed after the run (unless forced), and never reverts a file the run
+//! did not write. Never deletes a backup.
 
 use std::path::{Path, PathBuf};
 
@@ -27,6 +28,28 @@ pub enum BackupError {
     NothingToUndo { dir: PathBuf },
     #[error("{} changed after setup wrote it; undo would lose those changes (re-run with --force to restore anyway)", path.display())]
     ChangedSince { path: PathBuf },
+    #[error("{} changed while this command ran (another program edited it); nothing was written, run the command again", path.display())]
+    ChangedDuringRun { path: PathBuf },
+    #[error("{}: {source}; {}", path.display(), wrote_note(written))]
+    Partial {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+        /// Files written before the failure (`setup undo` restores them).
+        written: Vec<PathBuf>,
+    },
+}
+
+fn wrote_note(written: &[PathBuf]) -> String {
+    if written.is_empty() {
+        "nothing was written".to_string()
+    } else {
+        let list: Vec<String> = written.iter().map(|p| p.display().to_string()).collect();
+        format!(
+            "already written (undo with `mcp-gateway setup undo`): {}",
+            list.join(", ")
+        )
+    }
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> BackupError + '_ {
@@ -160,15 +183,20 @@ impl Run {
         self.save()
     }
 
-    /// Restores every file of this run. Returns the paths restored (or removed).
+    /// The files this run wrote (a failed run may have written some or none of its files).
+    pub fn written(&self) -> impl Iterator<Item = &FileRecord> {
+        self.files.iter().filter(|f| f.written_sha256.is_some())
+    }
+
+    /// Restores every file this run wrote; files it did not write are never touched. Returns the
+    /// paths restored (or removed).
     pub fn undo(&mut self, force: bool) -> Result<Vec<PathBuf>, BackupError> {
         if !force {
-            for f in &self.files {
+            for f in self.written() {
                 let now = fsio::read_optional(&f.path).map_err(io(&f.path))?;
                 let changed = match (&now, &f.written_sha256) {
                     (Some(bytes), Some(sha)) => &sha256_hex(bytes) != sha,
-                    (None, Some(_)) => true,
-                    (_, None) => false,
+                    _ => true,
                 };
                 if changed {
                     return Err(BackupError::ChangedSince {
@@ -178,7 +206,7 @@ impl Run {
             }
         }
         let mut done = Vec::new();
-        for f in &self.files {
+        for f in self.written() {
             match &f.backup {
                 Some(b) => {
                     let bytes = std::fs::read(b).map_err(io(b))?;
@@ -223,11 +251,11 @@ pub fn list_runs(root: &Path) -> Result<Vec<Run>, BackupError> {
     Ok(runs)
 }
 
-/// Undoes the newest run not undone yet.
+/// Undoes the newest run not undone yet that wrote something.
 pub fn undo_last(root: &Path, force: bool) -> Result<(Run, Vec<PathBuf>), BackupError> {
     let mut run = list_runs(root)?
         .into_iter()
-        .find(|r| !r.undone)
+        .find(|r| !r.undone && r.written().next().is_some())
         .ok_or_else(|| BackupError::NothingToUndo {
             dir: root.to_path_buf(),
         })?;
@@ -285,5 +313,32 @@ mod tests {
         ));
         undo_last(&root, true).unwrap();
         assert_eq!(std::fs::read(&a).unwrap(), b"1");
+    }
+
+    #[test]
+    fn undo_never_reverts_a_file_the_run_did_not_write() {
+        // A run that failed after writing `a` (say `b`'s directory was read-only): undo restores
+        // `a` and leaves the later hand edit of `b` alone.
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("backups");
+        let a = dir.path().join("a.json");
+        let b = dir.path().join("b.json");
+        std::fs::write(&a, b"a0").unwrap();
+        std::fs::write(&b, b"b0").unwrap();
+        let mut run = Run::begin(&root, "setup", &[a.clone(), b.clone()]).unwrap();
+        fsio::write_atomic_mode(&a, b"a1", None).unwrap();
+        run.record_written(&a, b"a1").unwrap();
+        std::fs::write(&b, b"b0 plus a hand edit").unwrap();
+        let (_, files) = undo_last(&root, false).unwrap();
+        assert_eq!(files, std::slice::from_ref(&a));
+        assert_eq!(std::fs::read(&a).unwrap(), b"a0");
+        assert_eq!(std::fs::read(&b).unwrap(), b"b0 plus a hand edit");
+        // A run that wrote nothing is not something to undo.
+        Run::begin(&root, "setup", std::slice::from_ref(&b)).unwrap();
+        assert!(matches!(
+            undo_last(&root, false),
+            Err(BackupError::NothingToUndo { .. })
+        ));
+        assert_eq!(std::fs::read(&b).unwrap(), b"b0 plus a hand edit");
     }
 }

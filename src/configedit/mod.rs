@@ -12,6 +12,9 @@ use std::path::{Path, PathBuf};
 pub mod backends;
 pub mod backup;
 pub mod fsio;
+pub mod lock;
+
+use backup::BackupError;
 
 use crate::config::PROJECT_FILE_NAMES;
 use crate::state::Paths;
@@ -89,46 +92,112 @@ impl FileChange {
     }
 }
 
-/// Applies `changes`: one backup run covering every file, then atomic writes. Nothing to change:
-/// no run.
+/// Where the edit locks live: `<state dir>/locks`.
+fn locks_dir(paths: &Paths) -> PathBuf {
+    paths.state_dir.join("locks")
+}
+
+/// Locks every file of `changes` (see [`lock`]) for one read-modify-write.
+pub fn lock(paths: &Paths, files: &[PathBuf]) -> Result<lock::Locks, BackupError> {
+    let dir = locks_dir(paths);
+    lock::lock_all(&dir, files).map_err(|source| BackupError::Io { path: dir, source })
+}
+
+/// Applies `changes` as one transaction: every file is locked and must still hold exactly the
+/// text the change was planned from (else [`BackupError::ChangedDuringRun`], nothing written);
+/// then one backup run covers them all and each is written atomically. A failed write names what
+/// was already written. Nothing to change: no run.
 pub fn apply(
     changes: &[FileChange],
-    backups_root: &Path,
+    paths: &Paths,
     command: &str,
-) -> Result<Option<backup::Run>, backup::BackupError> {
+) -> Result<Option<backup::Run>, BackupError> {
+    let files: Vec<PathBuf> = changes.iter().map(|c| c.path.clone()).collect();
+    let _locks = lock(paths, &files)?;
+    apply_locked(changes, paths, command)
+}
+
+/// [`apply`] for a caller that already holds the locks of every changed file.
+pub fn apply_locked(
+    changes: &[FileChange],
+    paths: &Paths,
+    command: &str,
+) -> Result<Option<backup::Run>, BackupError> {
     if changes.is_empty() {
         return Ok(None);
     }
-    let paths: Vec<PathBuf> = changes.iter().map(|c| c.path.clone()).collect();
-    let mut run = backup::Run::begin(backups_root, command, &paths)?;
+    for change in changes {
+        let now = fsio::read_optional(&change.path).map_err(|source| BackupError::Io {
+            path: change.path.clone(),
+            source,
+        })?;
+        if now.as_deref() != change.before.as_ref().map(String::as_bytes) {
+            return Err(BackupError::ChangedDuringRun {
+                path: change.path.clone(),
+            });
+        }
+    }
+    let files: Vec<PathBuf> = changes.iter().map(|c| c.path.clone()).collect();
+    let mut run = backup::Run::begin(&backups_root(paths), command, &files)?;
+    let mut written = Vec::new();
     for change in changes {
         let mode = if change.before.is_none() {
             change.new_mode
         } else {
             None
         };
-        fsio::write_atomic_mode(&change.path, change.after.as_bytes(), mode).map_err(|source| {
-            backup::BackupError::Io {
+        if let Err(source) = fsio::write_atomic_mode(&change.path, change.after.as_bytes(), mode) {
+            return Err(BackupError::Partial {
                 path: change.path.clone(),
                 source,
-            }
-        })?;
+                written,
+            });
+        }
         run.record_written(&change.path, change.after.as_bytes())?;
+        written.push(change.path.clone());
     }
     Ok(Some(run))
 }
 
-/// Writes a gateway config: atomically, new files with mode 0600, backed up first when it
-/// already exists (a one-file run that `setup undo` can restore).
-pub fn write_config(paths: &Paths, path: &Path, text: &str, command: &str) -> anyhow::Result<()> {
-    let change = FileChange {
-        path: fsio::real_path(path),
-        before: fsio::read_optional(path)?.map(|b| String::from_utf8_lossy(&b).into_owned()),
-        after: text.to_string(),
-        new_mode: Some(0o600),
-    };
-    apply(&[change], &backups_root(paths), command)?;
-    Ok(())
+/// The text of `path` for editing: `None` when it does not exist; an error when it cannot be
+/// read or is not UTF-8 text (never treated as empty, so it is never replaced).
+pub fn read_for_edit(path: &Path) -> anyhow::Result<Option<String>> {
+    use anyhow::Context;
+    match fsio::read_optional(path).with_context(|| format!("cannot read {}", path.display()))? {
+        None => Ok(None),
+        Some(bytes) => String::from_utf8(bytes).map(Some).map_err(|e| {
+            anyhow::anyhow!(
+                "{} is not UTF-8 text (byte {} is not); fix the file, nothing was changed",
+                path.display(),
+                e.utf8_error().valid_up_to()
+            )
+        }),
+    }
+}
+
+/// One locked read-modify-write of a gateway config: `edit` gets the current text (`None`: no
+/// file yet) and returns the new text; the result is backed up and written atomically (new files
+/// with mode 0600) while the lock is held, so parallel edits never lose one another.
+pub fn edit_config<T, E: From<BackupError> + From<anyhow::Error>>(
+    paths: &Paths,
+    path: &Path,
+    command: &str,
+    edit: impl FnOnce(Option<&str>) -> Result<(String, T), E>,
+) -> Result<T, E> {
+    let real = fsio::real_path(path);
+    let _locks = lock(paths, std::slice::from_ref(&real))?;
+    let before = read_for_edit(&real)?;
+    let (after, out) = edit(before.as_deref())?;
+    if before.as_deref() != Some(after.as_str()) {
+        let change = FileChange {
+            path: real,
+            before,
+            after,
+            new_mode: Some(0o600),
+        };
+        apply_locked(&[change], paths, command)?;
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

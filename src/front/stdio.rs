@@ -13,8 +13,8 @@ use tokio::sync::mpsc;
 
 use crate::auth::Caller;
 use crate::gateway::Gateway;
-use crate::jsonrpc::{ErrorObject, Id, LineReader, Message, ReadLine, code};
-use crate::session::{Session, parse_error};
+use crate::jsonrpc::{ErrorObject, Id, LineReader, Message, ReadLine};
+use crate::session::Session;
 
 /// Longest line accepted from a client.
 const MAX_CLIENT_LINE: usize = 64 * 1024 * 1024;
@@ -65,10 +65,15 @@ where
                 tracing::warn!("client sent a line of {n} bytes; skipped");
                 reject(Message::error(
                     Id::Null,
-                    ErrorObject::new(code::INVALID_REQUEST, "message too long"),
+                    ErrorObject::invalid_request(format!(
+                        "message of {n} bytes is too long (at most {MAX_CLIENT_LINE})"
+                    )),
                 ));
             }
-            Ok(ReadLine::NotUtf8) => reject(parse_error("message is not UTF-8")),
+            Ok(ReadLine::NotUtf8) => reject(Message::error(
+                Id::Null,
+                ErrorObject::parse_error("message is not UTF-8"),
+            )),
             Ok(ReadLine::Eof) => break Ok(()),
             Err(e) => break Err(e),
         }

@@ -68,6 +68,19 @@ impl ErrorObject {
             data: None,
         }
     }
+
+    /// -32700 for text that is not JSON; the message starts with JSON-RPC 2.0's wording
+    /// ("Parse error") and goes on with `detail`.
+    pub fn parse_error(detail: impl std::fmt::Display) -> Self {
+        ErrorObject::new(code::PARSE_ERROR, format!("Parse error: {detail}"))
+    }
+
+    /// -32600 for JSON that is not a valid request (a batch, an id of the wrong type, a request
+    /// the session's state does not allow); the message starts with JSON-RPC 2.0's wording
+    /// ("Invalid Request") and goes on with `detail`.
+    pub fn invalid_request(detail: impl std::fmt::Display) -> Self {
+        ErrorObject::new(code::INVALID_REQUEST, format!("Invalid Request: {detail}"))
+    }
 }
 
 /// One JSON-RPC message.
@@ -99,6 +112,23 @@ pub enum ParseError {
         id: Option<Id>,
         reason: &'static str,
     },
+}
+
+impl ParseError {
+    /// The answer to a message that could not be read (JSON-RPC 2.0 §5.1): -32700 only for text
+    /// that is not JSON, -32600 for JSON that is no valid message; the id is the message's own
+    /// when one could be read, else `null`.
+    pub fn to_response(&self) -> Message {
+        match self {
+            ParseError::Json(e) => {
+                Message::error(Id::Null, ErrorObject::parse_error(format!("not JSON: {e}")))
+            }
+            ParseError::Invalid { id, reason } => Message::error(
+                id.clone().unwrap_or(Id::Null),
+                ErrorObject::invalid_request(reason),
+            ),
+        }
+    }
 }
 
 #[derive(Deserialize)]

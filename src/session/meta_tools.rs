@@ -12,7 +12,7 @@ use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
 use super::access::{InvokeError, requires_task};
-use super::{DISCOVERY_WAIT, Failure, Outcome, Session};
+use super::{DISCOVERY_WAIT, Failure, Outcome, Session, clip};
 use crate::error::CallError;
 use crate::jsonrpc::{ErrorObject, code, to_raw};
 use crate::peer::CallContext;
@@ -89,7 +89,20 @@ pub async fn call(
     params: &Value,
     ctx: &CallContext,
 ) -> Option<Outcome> {
-    let args = params.get("arguments").cloned().unwrap_or(json!({}));
+    let args = match params.get("arguments") {
+        None | Some(Value::Null) => json!({}),
+        Some(a @ Value::Object(_)) => a.clone(),
+        Some(other) => {
+            return [SEARCH, INVOKE, LIST_SERVERS, LIST_TOOLS]
+                .contains(&name)
+                .then(|| {
+                    Ok(tool_error(format!(
+                        "the arguments of {name} must be an object, not {}",
+                        json_type(other)
+                    )))
+                });
+        }
+    };
     let outcome = match name {
         SEARCH => search(session, &args).await,
         INVOKE => invoke(session, &args, params, ctx).await,
@@ -138,6 +151,39 @@ fn tool_error(text: impl Into<String>) -> Box<RawValue> {
     }))
 }
 
+/// The JSON type of `v`, as a schema names it.
+fn json_type(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(n) if n.is_i64() || n.is_u64() => "an integer",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// `limit` of gateway_search_tools: absent means the default; anything but an integer from 1 to
+/// [`MAX_LIMIT`] is refused with a message saying so (never silently replaced).
+fn search_limit(args: &Value) -> Result<usize, String> {
+    let Some(v) = args.get("limit").filter(|v| !v.is_null()) else {
+        return Ok(DEFAULT_LIMIT as usize);
+    };
+    let n = v.as_i64().or_else(|| {
+        v.as_f64()
+            .filter(|f| f.fract() == 0.0 && f.abs() < 1e15)
+            .map(|f| f as i64)
+    });
+    match n {
+        Some(n) if (1..=MAX_LIMIT as i64).contains(&n) => Ok(n as usize),
+        _ => Err(format!(
+            "`limit` must be an integer from 1 to {MAX_LIMIT} (default {DEFAULT_LIMIT}), not {}",
+            clip(&v.to_string())
+        )),
+    }
+}
+
 fn str_arg<'a>(args: &'a Value, keys: &[&str]) -> Option<&'a str> {
     keys.iter()
         .find_map(|k| args.get(*k))
@@ -151,11 +197,10 @@ async fn search(session: &Arc<Session>, args: &Value) -> Outcome {
             "`query` is required: describe the task or name the tool",
         ));
     };
-    let limit = args
-        .get("limit")
-        .and_then(Value::as_u64)
-        .unwrap_or(DEFAULT_LIMIT)
-        .clamp(1, MAX_LIMIT) as usize;
+    let limit = match search_limit(args) {
+        Ok(n) => n,
+        Err(why) => return Ok(tool_error(why)),
+    };
     let server = str_arg(args, &["server", "backend"]);
     let gw = &session.gateway;
     if let Some(s) = server
@@ -201,6 +246,14 @@ async fn invoke(
     params: &Value,
     ctx: &CallContext,
 ) -> Outcome {
+    for key in ["server", "tool"] {
+        if let Some(v) = args.get(key).filter(|v| !v.is_string()) {
+            return Ok(tool_error(format!(
+                "`{key}` must be a string, not {}",
+                json_type(v)
+            )));
+        }
+    }
     let (Some(server), Some(tool)) = (
         str_arg(args, &["server", "backend"]),
         str_arg(args, &["tool", "name"]),
@@ -209,11 +262,19 @@ async fn invoke(
             "`server` and `tool` are required (take both from a gateway_search_tools match)",
         ));
     };
-    let arguments = args
-        .get("arguments")
-        .or_else(|| args.get("args"))
-        .cloned()
-        .unwrap_or_else(|| json!({}));
+    let arguments = match args.get("arguments").or_else(|| args.get("args")) {
+        None | Some(Value::Null) => json!({}),
+        Some(a @ Value::Object(_)) => a.clone(),
+        Some(other) => {
+            return Ok(tool_error(format!(
+                "`arguments` must be an object (the arguments of {}/{} per its inputSchema), \
+                 not {}",
+                clip(server),
+                clip(tool),
+                json_type(other)
+            )));
+        }
+    };
     let access = session.access();
     match access
         .invoke(server, tool, arguments, params.get("_meta"), ctx)
@@ -331,6 +392,30 @@ mod tests {
     fn meta_tools_list_fits_the_budget() {
         let list = serde_json::to_string(&json!({ "tools": definitions() })).unwrap();
         assert!(list.len() <= 2048, "tools/list is {} bytes", list.len());
+    }
+
+    #[test]
+    fn search_limits_outside_the_schema_are_refused_not_replaced() {
+        for ok in [json!({}), json!({"limit": null})] {
+            assert_eq!(search_limit(&ok), Ok(DEFAULT_LIMIT as usize));
+        }
+        assert_eq!(search_limit(&json!({"limit": 25})), Ok(25));
+        assert_eq!(search_limit(&json!({"limit": 3.0})), Ok(3));
+        for bad in [
+            json!(-1),
+            json!(0),
+            json!(26),
+            json!(1e9),
+            json!(2.5),
+            json!("abc"),
+            json!([3]),
+        ] {
+            let err = search_limit(&json!({ "limit": bad })).unwrap_err();
+            assert!(
+                err.starts_with("`limit` must be an integer from 1 to 25"),
+                "{err}"
+            );
+        }
     }
 
     #[test]

@@ -23,6 +23,18 @@
 //!
 //! Framing errors (a line too long, not UTF-8) are the front's to answer; it may write them to
 //! the same sink. The stdio front is [`crate::front::stdio`].
+//!
+//! # Lifecycle and ids (what a session refuses)
+//!
+//! - Text that is not JSON gets -32700; JSON that is no valid message (a batch, an id that is an
+//!   object, array, boolean or fraction) gets -32600 with `id: null` (JSON-RPC 2.0 §5.1).
+//! - Before `initialize`, only `ping` (and the `server/discover` probe, answered -32601) are
+//!   served; any other request gets -32600 and starts nothing, notifications other than
+//!   `notifications/cancelled` are ignored. `initialize` is answered in the order received, so
+//!   a request sent right after it is served.
+//! - A second `initialize` gets -32600; the negotiated version and capabilities stay.
+//! - A request whose id is still in flight gets -32600 (the first one still completes); an id
+//!   is free again once its response was sent (or its request cancelled).
 
 pub mod access;
 mod forward;
@@ -77,9 +89,15 @@ type Outcome = Result<Box<RawValue>, Failure>;
 
 struct ClientState {
     log_level: usize,
+    /// Set by `initialize`: the negotiated protocol version (it never changes afterwards).
+    version: Option<&'static str>,
     /// Set by `initialize`: how backends reach this client.
     link: Option<Arc<ClientLink>>,
 }
+
+/// Requests a client may send before `initialize` (MCP lifecycle: only pings; `server/discover`
+/// is the probe of newer clients and is answered "method not found" so they fall back).
+const BEFORE_INITIALIZE: [&str; 2] = ["ping", "server/discover"];
 
 /// One client's session.
 pub struct Session {
@@ -93,14 +111,6 @@ pub struct Session {
     in_flight: Mutex<HashMap<Id, CancellationToken>>,
     /// Cancelled by [`Session::close`]: stops relaying gateway notices.
     closed: CancellationToken,
-}
-
-/// A JSON-RPC parse error answer (`id` null), for fronts that reject a frame.
-pub fn parse_error(detail: &str) -> Message {
-    Message::error(
-        Id::Null,
-        ErrorObject::new(code::PARSE_ERROR, format!("parse error: {detail}")),
-    )
 }
 
 impl Session {
@@ -126,6 +136,7 @@ impl Session {
             out,
             state: Mutex::new(ClientState {
                 log_level: mcp::log_level_rank("info"),
+                version: None,
                 link: None,
             }),
             in_flight: Mutex::new(HashMap::new()),
@@ -175,58 +186,93 @@ impl Session {
     }
 
     fn on_line(self: &Arc<Self>, line: &str) {
-        match Message::parse(line) {
-            Ok(Message::Request { id, method, params }) => {
-                let token = CancellationToken::new();
-                self.in_flight
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .insert(id.clone(), token.clone());
-                let session = Arc::clone(self);
-                tokio::spawn(async move {
-                    let outcome = session.handle(&method, params, &token).await;
-                    session
-                        .in_flight
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .remove(&id);
-                    match outcome {
-                        Ok(result) => session.send(Message::Response {
-                            id,
-                            result: Ok(result),
-                        }),
-                        Err(Failure::Rpc(e)) => session.send(Message::error(id, e)),
-                        Err(Failure::Cancelled) => {
-                            tracing::debug!(%id, %method, "cancelled; no response sent")
-                        }
-                    }
-                });
+        let msg = match Message::parse(line) {
+            Ok(msg) => msg,
+            Err(e) => {
+                tracing::debug!("unreadable message from the client: {e}");
+                return self.send(e.to_response());
             }
-            Ok(Message::Notification { method, params }) => self.on_notification(&method, params),
-            Ok(msg @ Message::Response { .. }) => match self.link() {
+        };
+        match msg {
+            Message::Request { id, method, params } => self.on_request(id, method, params),
+            Message::Notification { method, params } => self.on_notification(&method, params),
+            msg @ Message::Response { .. } => match self.link() {
                 Some(link) => {
                     link.peer.dispatch(msg);
                 }
                 None => tracing::debug!("response from a client that never initialized; ignored"),
             },
-            Err(crate::jsonrpc::ParseError::Invalid {
-                id: Some(id),
-                reason,
-            }) => self.send(Message::error(
-                id,
-                ErrorObject::new(code::INVALID_REQUEST, reason),
-            )),
-            Err(e) => self.send(parse_error(&e.to_string())),
         }
     }
 
+    fn version(&self) -> Option<&'static str> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner()).version
+    }
+
+    /// Checks a request against the lifecycle and the ids in flight, then runs it in a task of
+    /// its own. `initialize` runs here, in order, so that what follows it sees its effect.
+    fn on_request(self: &Arc<Self>, id: Id, method: String, params: Option<Box<RawValue>>) {
+        if method == "initialize" {
+            let answer = match self.version() {
+                Some(version) => Err(ErrorObject::invalid_request(format!(
+                    "the session is already initialized (protocol version {version}); a second \
+                     `initialize` is refused and changes nothing"
+                ))),
+                None => params_value(params).map(|p| to_raw(&self.initialize(&p))),
+            };
+            return self.send(Message::Response { id, result: answer });
+        }
+        if self.version().is_none() && !BEFORE_INITIALIZE.contains(&method.as_str()) {
+            tracing::debug!(%id, %method, "request before initialize refused");
+            return self.send(Message::error(
+                id,
+                ErrorObject::invalid_request(format!(
+                    "`{}` before `initialize`: send `initialize` first (only `ping` may come \
+                     before it)",
+                    clip(&method)
+                )),
+            ));
+        }
+        let token = CancellationToken::new();
+        {
+            let mut in_flight = self.in_flight.lock().unwrap_or_else(|e| e.into_inner());
+            if in_flight.contains_key(&id) {
+                drop(in_flight);
+                tracing::debug!(%id, %method, "request id already in flight; refused");
+                let refusal = id_in_flight(&id);
+                return self.send(Message::error(id, refusal));
+            }
+            in_flight.insert(id.clone(), token.clone());
+        }
+        let session = Arc::clone(self);
+        tokio::spawn(async move {
+            let outcome = session.handle(&method, params, &token).await;
+            session
+                .in_flight
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&id);
+            match outcome {
+                Ok(result) => session.send(Message::Response {
+                    id,
+                    result: Ok(result),
+                }),
+                Err(Failure::Rpc(e)) => session.send(Message::error(id, e)),
+                Err(Failure::Cancelled) => {
+                    tracing::debug!(%id, %method, "cancelled; no response sent")
+                }
+            }
+        });
+    }
+
     fn on_notification(self: &Arc<Self>, method: &str, params: Option<Box<RawValue>>) {
+        if self.version().is_none() && method != "notifications/cancelled" {
+            tracing::debug!(method = %clip(method), "notification before initialize ignored");
+            return;
+        }
         match method {
             "notifications/cancelled" => {
-                let id = params
-                    .and_then(|p| serde_json::from_str::<Value>(p.get()).ok())
-                    .and_then(|v| serde_json::from_value::<Id>(v.get("requestId")?.clone()).ok());
-                if let Some(id) = id {
+                if let Some(id) = cancelled_id(params.as_deref()) {
                     let token = self
                         .in_flight
                         .lock()
@@ -257,14 +303,8 @@ impl Session {
         params: Option<Box<RawValue>>,
         cancel: &CancellationToken,
     ) -> Outcome {
-        let params: Value = match params {
-            Some(raw) => serde_json::from_str(raw.get()).map_err(|e| {
-                ErrorObject::new(code::INVALID_PARAMS, format!("params are not JSON: {e}"))
-            })?,
-            None => Value::Null,
-        };
+        let params = params_value(params)?;
         match method {
-            "initialize" => Ok(to_raw(&self.initialize(&params))),
             "server/discover" => Err(ErrorObject::new(
                 code::METHOD_NOT_FOUND,
                 "server/discover is not supported; use initialize",
@@ -279,7 +319,7 @@ impl Session {
                 if !mcp::LOG_LEVELS.contains(&level) {
                     return Err(ErrorObject::new(
                         code::INVALID_PARAMS,
-                        format!("unknown log level `{level}`"),
+                        format!("unknown log level `{}`", clip(level)),
                     )
                     .into());
                 }
@@ -331,7 +371,7 @@ impl Session {
             }
             _ => Err(ErrorObject::new(
                 code::METHOD_NOT_FOUND,
-                format!("method not found: {method}"),
+                format!("method not found: {}", clip(method)),
             )
             .into()),
         }
@@ -344,10 +384,13 @@ impl Session {
             .pointer("/clientInfo/name")
             .and_then(Value::as_str)
             .unwrap_or("unknown");
-        tracing::info!(%client, requested = requested.unwrap_or("-"), %version, "client initialized");
+        tracing::info!(client = %clip(client), requested = clip(requested.unwrap_or("-")).as_ref(), %version, "client initialized");
         let caps = params.get("capabilities").cloned().unwrap_or(json!({}));
-        self.state.lock().unwrap_or_else(|e| e.into_inner()).link =
-            Some(Arc::new(ClientLink::new(self.out.clone(), caps.clone())));
+        {
+            let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+            state.version = Some(version);
+            state.link = Some(Arc::new(ClientLink::new(self.out.clone(), caps.clone())));
+        }
         self.gateway.set_client_capabilities(caps);
         json!({
             "protocolVersion": version,
@@ -395,7 +438,10 @@ impl Session {
         let Some((server, tool)) = target else {
             return Err(ErrorObject::new(
                 code::INVALID_PARAMS,
-                format!("unknown tool `{name}`; use gateway_search_tools to find tools"),
+                format!(
+                    "unknown tool `{}`; use gateway_search_tools to find tools",
+                    clip(&name)
+                ),
             )
             .into());
         };
@@ -591,6 +637,43 @@ impl Session {
     }
 }
 
+/// The refusal of a request whose id is still used by a request in flight (-32600); every
+/// front that keeps its own routes by id answers with it too.
+pub fn id_in_flight(id: &Id) -> ErrorObject {
+    ErrorObject::invalid_request(format!(
+        "request id {} is already used by a request in flight; an id may be used again once \
+         its response was sent",
+        clip(&id.to_string())
+    ))
+}
+
+/// The `requestId` of a `notifications/cancelled`, if it is a valid id.
+pub fn cancelled_id(params: Option<&RawValue>) -> Option<Id> {
+    let v: Value = serde_json::from_str(params?.get()).ok()?;
+    serde_json::from_value(v.get("requestId")?.clone()).ok()
+}
+
+/// The params of a request as a JSON value (`Null` when absent).
+fn params_value(params: Option<Box<RawValue>>) -> Result<Value, ErrorObject> {
+    match params {
+        Some(raw) => serde_json::from_str(raw.get()).map_err(|e| {
+            ErrorObject::new(code::INVALID_PARAMS, format!("params are not JSON: {e}"))
+        }),
+        None => Ok(Value::Null),
+    }
+}
+
+/// Longest part of a client-chosen name (tool, server, method, id) echoed in an answer or log.
+pub(crate) const ECHO_CHARS: usize = 128;
+
+/// `text` as echoed back: at most [`ECHO_CHARS`] characters, then `…` when cut.
+pub(crate) fn clip(text: &str) -> std::borrow::Cow<'_, str> {
+    match text.char_indices().nth(ECHO_CHARS) {
+        None => std::borrow::Cow::Borrowed(text),
+        Some((cut, _)) => std::borrow::Cow::Owned(format!("{}…", &text[..cut])),
+    }
+}
+
 /// One page of `items` under `key`, with the gateway's own cursor (an offset).
 fn paginate(items: Vec<Value>, params: &Value, key: &str) -> Outcome {
     let start = match params.get("cursor") {
@@ -600,7 +683,10 @@ fn paginate(items: Vec<Value>, params: &Value, key: &str) -> Outcome {
             .ok()
             .filter(|n| *n <= items.len())
             .ok_or_else(|| {
-                ErrorObject::new(code::INVALID_PARAMS, format!("invalid cursor `{c}`"))
+                ErrorObject::new(
+                    code::INVALID_PARAMS,
+                    format!("invalid cursor `{}`", clip(c)),
+                )
             })?,
         Some(_) => {
             return Err(ErrorObject::new(code::INVALID_PARAMS, "cursor must be a string").into());
@@ -620,4 +706,20 @@ fn renamed(mut tool: Value, name: String) -> Value {
         obj.insert("name".into(), Value::String(name));
     }
     tool
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn echoed_names_are_clipped_on_a_character_boundary() {
+        assert_eq!(clip("short"), "short");
+        let exact = "é".repeat(ECHO_CHARS);
+        assert_eq!(clip(&exact), exact);
+        let long = "é".repeat(ECHO_CHARS + 1);
+        let cut = clip(&long);
+        assert_eq!(cut.chars().count(), ECHO_CHARS + 1);
+        assert!(cut.ends_with('…'));
+    }
 }

@@ -62,16 +62,16 @@ pub fn gateway_entry(program: &str, project_config: Option<&Path>) -> Server {
         Some(p) => vec!["--config".to_string(), p.to_string_lossy().into_owned()],
         None => Vec::new(),
     };
-    Server {
-        name: GATEWAY_ENTRY_NAME.to_string(),
-        spec: ServerSpec::Stdio {
+    Server::new(
+        GATEWAY_ENTRY_NAME,
+        ServerSpec::Stdio {
             command: program.to_string(),
             args,
             env: Default::default(),
             cwd: None,
         },
-        enabled: true,
-    }
+        true,
+    )
 }
 
 /// The entry for clients of the gateway that reads `config`: `--config` is spelled out unless it

@@ -10,7 +10,10 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use crate::clients::{self, Client, ClientError, HostEnv, Location, Server, ServerSpec};
+use crate::clients::{
+    self, Client, ClientError, Entry, HostEnv, Location, Placeholders, Server, ServerSpec,
+    ToolFilter,
+};
 
 use crate::config::WrittenFile;
 use crate::configedit::{FileChange, backends as gateway_yaml, fsio};
@@ -53,7 +56,7 @@ pub fn scan(
                         "{}: not UTF-8 text",
                         location.path.display()
                     )),
-                    Ok(text) => read_location(&location, text),
+                    Ok(text) => read_location(&location, text, project, &env.home),
                 },
             };
             out.push(Detected { location, state });
@@ -62,7 +65,12 @@ pub fn scan(
     out
 }
 
-fn read_location(location: &Location, text: String) -> LocationState {
+fn read_location(
+    location: &Location,
+    text: String,
+    project: Option<&Path>,
+    home: &Path,
+) -> LocationState {
     let entries = match crate::docedit::read_entries(
         &text,
         location.client.format(),
@@ -80,6 +88,7 @@ fn read_location(location: &Location, text: String) -> LocationState {
             );
         }
     };
+    let places = Placeholders { home, project };
     let mut servers = Vec::new();
     let mut skipped = Vec::new();
     for (name, value) in entries {
@@ -87,11 +96,11 @@ fn read_location(location: &Location, text: String) -> LocationState {
             value.get("type").and_then(Value::as_str),
             Some("builtin" | "platform" | "frontend" | "inline_python")
         );
-        match clients::decode_entry(&name, &value, location.client.env_syntax()) {
+        match clients::decode_entry(&name, &value, location.client, &places) {
             Ok(s) if clients::is_gateway_entry(&s) => {}
             Ok(s) => servers.push(s),
             Err(_) if builtin => skipped.push(format!("{name} (built-in extension)")),
-            Err(message) => skipped.push(format!("{name}: {message}")),
+            Err(why) => skipped.push(format!("{name}: {why}; kept in {}", location.client.name())),
         }
     }
     LocationState::Read {
@@ -108,6 +117,10 @@ pub struct Candidate {
     pub backend: String,
     pub spec: ServerSpec,
     pub enabled: bool,
+    /// The clients' tool restrictions (the same in every client that lists it).
+    pub tools: ToolFilter,
+    /// The longest per-request timeout any of its clients set.
+    pub timeout: Option<std::time::Duration>,
     /// `(index into the detected list, name in that client)`.
     pub sources: Vec<(usize, String)>,
     /// Already in gateway.yaml under `backend`: nothing to add, only the client entries move.
@@ -138,37 +151,85 @@ impl Candidate {
     }
 }
 
+/// What the merge found: the servers to offer, and those kept in their clients with why.
+#[derive(Debug, Default)]
+pub struct Merged {
+    pub candidates: Vec<Candidate>,
+    /// One line per server that stays where it is.
+    pub kept: Vec<String>,
+}
+
 /// Merges the servers of `detected` into candidates; `existing` is gateway.yaml as written.
-pub fn candidates(detected: &[Detected], existing: &WrittenFile) -> Vec<Candidate> {
-    let existing: Vec<(String, Option<ServerSpec>)> = existing
+///
+/// The result never takes a working server away from a client: a server enabled in any client
+/// is enabled behind the gateway, and a disabled backend never absorbs an enabled server. The
+/// gateway serves one tool list to every client, so a server whose clients restrict its tools
+/// differently (or differently from the backend already in gateway.yaml) stays in its clients.
+pub fn candidates(detected: &[Detected], existing: &WrittenFile) -> Merged {
+    struct Known {
+        name: String,
+        spec: Option<ServerSpec>,
+        enabled: bool,
+        tools: ToolFilter,
+    }
+    let existing: Vec<Known> = existing
         .backends
         .iter()
-        .map(|(n, b)| (n.clone(), gateway_yaml::spec_of(b)))
-        .chain(existing.switches.keys().map(|n| (n.clone(), None)))
+        .map(|(n, b)| Known {
+            name: n.clone(),
+            spec: gateway_yaml::spec_of(b),
+            enabled: b.enabled,
+            tools: b.tools.clone(),
+        })
+        .chain(existing.switches.keys().map(|n| Known {
+            name: n.clone(),
+            spec: None,
+            enabled: true,
+            tools: ToolFilter::default(),
+        }))
         .collect();
     let mut out: Vec<Candidate> = Vec::new();
+    // Candidates whose sources disagree on tool restrictions: why.
+    let mut conflict: Vec<Option<String>> = Vec::new();
     for (i, d) in detected.iter().enumerate() {
         let LocationState::Read { servers, .. } = &d.state else {
             continue;
         };
         for s in servers {
-            if let Some(c) = out
-                .iter_mut()
-                .find(|c| gateway_yaml::same_server(&c.spec, &s.spec))
+            if let Some(k) = out
+                .iter()
+                .position(|c| gateway_yaml::same_server(&c.spec, &s.spec))
             {
+                let c = &mut out[k];
+                if c.tools != s.tools && conflict[k].is_none() {
+                    conflict[k] = Some("its clients restrict its tools differently".into());
+                }
+                c.enabled |= s.enabled;
+                c.timeout = c.timeout.max(s.timeout);
                 c.sources.push((i, s.name.clone()));
                 continue;
             }
             let base = gateway_yaml::sanitize_name(&s.name);
-            let in_gateway = existing.iter().find(|(_, spec)| {
-                spec.as_ref()
-                    .is_some_and(|e| gateway_yaml::same_server(e, &s.spec))
+            let in_gateway = existing.iter().find(|e| {
+                (e.enabled || !s.enabled)
+                    && e.spec
+                        .as_ref()
+                        .is_some_and(|spec| gateway_yaml::same_server(spec, &s.spec))
             });
+            let mut why = None;
             let (backend, already) = match in_gateway {
-                Some((name, _)) => (name.clone(), true),
+                Some(e) => {
+                    if e.tools != s.tools {
+                        why = Some(format!(
+                            "the gateway config has it as `{}` with other tool restrictions",
+                            e.name
+                        ));
+                    }
+                    (e.name.clone(), true)
+                }
                 None => {
                     let taken = |n: &str| {
-                        out.iter().any(|c| c.backend == n) || existing.iter().any(|(e, _)| e == n)
+                        out.iter().any(|c| c.backend == n) || existing.iter().any(|e| e.name == n)
                     };
                     let mut name = base.clone();
                     let mut k = 2;
@@ -184,12 +245,35 @@ pub fn candidates(detected: &[Detected], existing: &WrittenFile) -> Vec<Candidat
                 backend,
                 spec: s.spec.clone(),
                 enabled: s.enabled,
+                tools: s.tools.clone(),
+                timeout: s.timeout,
                 sources: vec![(i, s.name.clone())],
                 already_in_gateway: already,
             });
+            conflict.push(why);
         }
     }
-    out
+    let mut merged = Merged::default();
+    for (c, why) in out.into_iter().zip(conflict) {
+        match why {
+            None => merged.candidates.push(c),
+            Some(why) => {
+                let mut found: Vec<String> = Vec::new();
+                for (d, name) in &c.sources {
+                    let f = format!("{} `{name}`", detected[*d].location.client.name());
+                    if !found.contains(&f) {
+                        found.push(f);
+                    }
+                }
+                merged.kept.push(format!(
+                    "{}: {why}; kept in {}",
+                    c.target(),
+                    found.join(", ")
+                ));
+            }
+        }
+    }
+    merged
 }
 
 #[derive(Debug, Default)]
@@ -247,6 +331,7 @@ pub fn build(
     chosen: &[String],
     gateway_config: &Path,
     gateway_entry: &Server,
+    places: &Placeholders<'_>,
 ) -> Result<Plan, ClientError> {
     let mut edits = Edits::default();
     let mut plan = Plan::default();
@@ -274,7 +359,13 @@ pub fn build(
             let description = format!("imported from {}", from_unique.join(", "));
             (
                 c.backend.clone(),
-                gateway_yaml::backend_value(&c.spec, c.enabled, Some(&description)),
+                gateway_yaml::backend_value(
+                    &c.spec,
+                    c.enabled,
+                    Some(&description),
+                    &c.tools,
+                    c.timeout,
+                ),
             )
         })
         .collect();
@@ -306,22 +397,9 @@ pub fn build(
         }
         let path = fsio::real_path(&d.location.path);
         let current = edits.current(&path).unwrap_or_else(|| text.clone());
-        // A gateway entry under another name (one the user wrote) is kept and not duplicated.
-        let has_gateway = d
-            .location
-            .read_servers(&current)
-            .map(|servers| {
-                servers
-                    .iter()
-                    .any(|s| clients::is_gateway_entry(s) && s.name != gateway_entry.name)
-            })
-            .unwrap_or(false);
-        let add: &[Server] = if has_gateway {
-            &[]
-        } else {
-            std::slice::from_ref(gateway_entry)
-        };
-        let after = d.location.rewrite(&current, &remove, add)?;
+        let entries = d.location.entries(&current, places)?;
+        let add = entry_for_location(&entries, &remove, gateway_entry);
+        let after = d.location.rewrite(&current, &remove, &add)?;
         plan.rewritten.push(format!(
             "{} {}",
             d.location.client.name(),
@@ -333,8 +411,27 @@ pub fn build(
     Ok(plan)
 }
 
+/// The gateway entry to add where `servers` stay after `remove`: none when our entry is already
+/// there (under any name), else ours under a name no remaining server has, so it is never
+/// skipped for a clash with a user's own server called `gateway`.
+fn entry_for_location(entries: &[Entry], remove: &[String], entry: &Server) -> Vec<Server> {
+    let staying = || entries.iter().filter(|e| !remove.contains(&e.name));
+    if staying().any(|e| e.server.as_ref().is_ok_and(clients::is_gateway_entry)) {
+        return Vec::new();
+    }
+    let name = clients::free_entry_name(&entry.name, |n| staying().any(|e| e.name == n));
+    vec![Server {
+        name,
+        ..entry.clone()
+    }]
+}
+
 /// Plan for `setup export`: add `gateway_entry` to each location (creating files as needed).
-pub fn build_export(locations: &[Location], gateway_entry: &Server) -> Result<Plan, ClientError> {
+pub fn build_export(
+    locations: &[Location],
+    gateway_entry: &Server,
+    places: &Placeholders<'_>,
+) -> Result<Plan, ClientError> {
     let mut edits = Edits::default();
     let mut plan = Plan::default();
     for location in locations {
@@ -344,14 +441,12 @@ pub fn build_export(locations: &[Location], gateway_entry: &Server) -> Result<Pl
             .current(&path)
             .or_else(|| original.clone())
             .unwrap_or_default();
-        let servers = location.read_servers(&current)?;
-        if servers
-            .iter()
-            .any(|s| s.name == gateway_entry.name || clients::is_gateway_entry(s))
-        {
+        let entries = location.entries(&current, places)?;
+        let add = entry_for_location(&entries, &[], gateway_entry);
+        if add.is_empty() {
             continue;
         }
-        let after = location.rewrite(&current, &[], std::slice::from_ref(gateway_entry))?;
+        let after = location.rewrite(&current, &[], &add)?;
         plan.rewritten.push(format!(
             "{} {}",
             location.client.name(),

@@ -4,16 +4,17 @@
 
 use std::io::{BufRead, Write};
 
-use super::plan::{Candidate, Detected, LocationState};
+use super::plan::{Detected, LocationState, Merged};
 use crate::output::{Style, table};
 
 /// Prints the detected locations and servers (same server in several clients shown once).
 pub fn print_overview(
     out: &mut dyn Write,
     detected: &[Detected],
-    candidates: &[Candidate],
+    merged: &Merged,
     style: Style,
 ) -> std::io::Result<()> {
+    let candidates = &merged.candidates;
     let mut rows = Vec::new();
     for d in detected {
         let status = match &d.state {
@@ -45,6 +46,9 @@ pub fn print_overview(
     }
     writeln!(out, "{}", style.bold("Client configs found:"))?;
     write!(out, "{}", table(&["CLIENT", "FILE", "STATUS"], &rows))?;
+    for k in &merged.kept {
+        writeln!(out, "Kept in its clients: {k}")?;
+    }
     if candidates.is_empty() {
         return Ok(());
     }

@@ -82,9 +82,66 @@ pub fn read_capped(path: &Path, max: u64) -> std::io::Result<String> {
         .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "not UTF-8 text"))
 }
 
-/// Resolves symlinks so edits land in the real file. A missing file resolves to itself.
+/// Resolves symlinks so edits land in the real file. A missing file resolves to itself; a
+/// dangling symlink resolves to the file it names (so writing creates the target and keeps the
+/// link, as dotfile managers expect).
 pub fn real_path(path: &Path) -> PathBuf {
-    std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
+    if let Ok(p) = std::fs::canonicalize(path) {
+        return p;
+    }
+    let mut current = path.to_path_buf();
+    // Follow a bounded chain of links by hand: `canonicalize` fails on a missing final target.
+    for _ in 0..40 {
+        match std::fs::read_link(&current) {
+            Ok(target) => {
+                let base = current.parent().unwrap_or_else(|| Path::new("/"));
+                current = base.join(target);
+            }
+            Err(_) => break,
+        }
+    }
+    match (current.parent(), current.file_name()) {
+        (Some(dir), Some(name)) => std::fs::canonicalize(dir)
+            .map(|d| d.join(name))
+            .unwrap_or(current),
+        _ => current,
+    }
+}
+
+/// An exclusive advisory lock (`flock`) on a lock file, held until dropped. Only cooperating
+/// `mcp-gateway` processes take it; it never locks the user's file itself.
+#[derive(Debug)]
+pub struct FileLock {
+    _file: std::fs::File,
+}
+
+impl FileLock {
+    /// Opens (creating with mode 0600) `path` and blocks until the lock is held.
+    pub fn exclusive(path: &Path) -> std::io::Result<FileLock> {
+        let mut opts = std::fs::OpenOptions::new();
+        opts.create(true).truncate(false).write(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            opts.mode(0o600);
+        }
+        let file = opts.open(path)?;
+        #[cfg(unix)]
+        {
+            use std::os::fd::AsRawFd;
+            loop {
+                // SAFETY: flock(2) on a descriptor owned by `file`; released when it closes.
+                if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } == 0 {
+                    break;
+                }
+                let err = std::io::Error::last_os_error();
+                if err.kind() != std::io::ErrorKind::Interrupted {
+                    return Err(err);
+                }
+            }
+        }
+        Ok(FileLock { _file: file })
+    }
 }
 
 /// Unix permission bits of an existing file.

@@ -184,7 +184,7 @@ fn inherit_merges_the_project_file_over_the_user_file() {
 }
 
 #[test]
-fn meta_tools_clamp_limit_and_accept_their_aliases() {
+fn meta_tools_refuse_a_limit_out_of_range_and_accept_their_aliases() {
     let env = TestEnv::new();
     let config = env.write_config(
         true,
@@ -208,20 +208,26 @@ fn meta_tools_clamp_limit_and_accept_their_aliases() {
         assert_ne!(r["isError"], json!(true), "{r}");
         r
     };
-    // `limit` below 1 means 1; above the schema's `maximum` means that maximum.
+    // `limit` outside 1..=the schema's `maximum` is refused, saying so; the maximum itself works.
     let schema_max = client
         .list_tools()
         .into_iter()
         .find(|t| t["name"] == "gateway_search_tools")
         .and_then(|t| t["inputSchema"]["properties"]["limit"]["maximum"].as_u64())
         .expect("limit maximum in the schema");
-    let zero = search(&mut client, json!({"query": "filler tool", "limit": 0}));
-    assert_eq!(count(&zero), 1, "{zero}");
-    let huge = search(
+    for bad in [json!(0), json!(100000)] {
+        let r = client.call_tool(
+            "gateway_search_tools",
+            json!({"query": "filler tool", "limit": bad}),
+        );
+        assert_eq!(r["isError"], json!(true), "limit {bad}: {r}");
+        assert!(first_text(&r).contains("`limit`"), "{r}");
+    }
+    let most = search(
         &mut client,
-        json!({"query": "filler tool", "limit": 100000}),
+        json!({"query": "filler tool", "limit": schema_max}),
     );
-    assert_eq!(count(&huge) as u64, schema_max, "{huge}");
+    assert_eq!(count(&most) as u64, schema_max, "{most}");
     let default = search(&mut client, json!({"query": "filler tool"}));
     assert!(
         count(&default) >= 1 && (count(&default) as u64) < schema_max,

@@ -244,6 +244,7 @@ fn backend(url: String, kind: HttpKind) -> (Backend, mpsc::UnboundedReceiver<Bac
         }),
         timeout: Duration::from_secs(30),
         idle_timeout: Duration::from_secs(600),
+        tools: Default::default(),
     };
     let env = BackendEnv {
         reaper: None,

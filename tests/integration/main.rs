@@ -6,6 +6,7 @@ mod auth;
 mod capabilities;
 mod catalog;
 mod cli;
+mod client_rules;
 mod concurrency;
 mod config_errors;
 mod faults;

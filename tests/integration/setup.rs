@@ -5,7 +5,7 @@
 //! pseudo-terminal (tmux).
 
 use std::collections::BTreeMap;
-use std::io::Cursor;
+use std::io::{BufRead, Cursor};
 use std::path::{Path, PathBuf};
 
 use mcp_gateway::cli::setup::{ExportArgs, SetupAction, SetupArgs, SetupEnv, UndoArgs, run_with};
@@ -118,9 +118,27 @@ impl Home {
     }
 
     fn run_input(&self, args: SetupArgs, interactive: bool, input: &str) -> String {
-        let mut out = Vec::new();
         let mut input = Cursor::new(input.as_bytes().to_vec());
-        let code = run_with(&self.env, args, interactive, &mut input, &mut out)
+        self.run_reader(args, interactive, &mut input)
+    }
+
+    /// Runs setup, expecting it to fail: (what it printed, the error).
+    fn run_err(&self, args: SetupArgs) -> (String, String) {
+        let mut out = Vec::new();
+        let mut input = Cursor::new(Vec::new());
+        let err = match run_with(&self.env, args, false, &mut input, &mut out) {
+            Ok(code) => panic!(
+                "setup succeeded ({code:?}): {}",
+                String::from_utf8_lossy(&out)
+            ),
+            Err(e) => e.to_string(),
+        };
+        (String::from_utf8(out).unwrap(), err)
+    }
+
+    fn run_reader(&self, args: SetupArgs, interactive: bool, input: &mut dyn BufRead) -> String {
+        let mut out = Vec::new();
+        let code = run_with(&self.env, args, interactive, input, &mut out)
             .unwrap_or_else(|e| panic!("setup failed: {e:#}"));
         let text = String::from_utf8(out).unwrap();
         assert_eq!(
@@ -233,7 +251,7 @@ fn import_rewrite_rerun_undo_for_every_client() {
     );
     assert!(gw.contains("\"Bearer ${CONTEXT7_TOKEN:-}\""), "{gw}");
     assert!(
-        gw.contains("\"STRIPE_SECRET_KEY\": \"${STRIPE_KEY}\""),
+        gw.contains("\"STRIPE_SECRET_KEY\": \"${STRIPE_KEY:-}\""),
         "Gemini $VAR: {gw}"
     );
     let filesystem = &backends.iter().find(|(n, _)| n == "filesystem").unwrap().1;
@@ -366,9 +384,18 @@ fn dry_run_writes_nothing_and_prints_diffs() {
 fn broken_file_is_reported_and_left_untouched() {
     let home = Home::new();
     let broken = home.install("cursor", "broken.cursor.mcp.json");
-    home.install("kiro", "kiro.mcp.json");
-    let out = home.run(yes());
+    // Alone, a broken file is named with its error and setup fails (it used to say "Nothing to
+    // import" and exit 0).
+    let (out, err) = home.run_err(yes());
     assert!(out.contains("not parsed, left untouched"), "{out}");
+    assert!(
+        err.contains(&broken.display().to_string()) && err.contains("line"),
+        "{err}"
+    );
+    home.install("kiro", "kiro.mcp.json");
+    let (out, err) = home.run_err(yes());
+    assert!(out.contains("not parsed, left untouched"), "{out}");
+    assert!(err.contains(&broken.display().to_string()), "{err}");
     assert_eq!(
         std::fs::read(&broken).unwrap(),
         fixture("broken.cursor.mcp.json")
@@ -722,4 +749,348 @@ fn python_sdk_reaches_servers_imported_by_setup() {
         before.keys().collect::<Vec<_>>()
     );
     assert_eq!(after, before);
+}
+
+fn write_client(home: &Home, client: &str, text: &str) -> PathBuf {
+    let p = home.path_of(client);
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+fn loaded(home: &Home) -> mcp_gateway::config::Config {
+    mcp_gateway::config::load_file(&home.gateway_yaml())
+        .unwrap_or_else(|e| panic!("the gateway refuses what setup wrote: {e}"))
+}
+
+fn stdio_env(cfg: &mcp_gateway::config::Config, backend: &str) -> BTreeMap<String, String> {
+    match &cfg.backends[backend].transport {
+        mcp_gateway::config::Transport::Stdio(spec) => spec.env.clone(),
+        other => panic!("{backend}: {other:?}"),
+    }
+}
+
+/// Fault 1: client placeholders are translated (`$X`, `${KR}` → `${X:-}`, `${workspaceFolder}`
+/// with --project → the directory) or the server stays in its client with the reason; the
+/// written gateway.yaml loads with the real loader even with every variable unset.
+#[test]
+fn client_placeholders_are_translated_or_kept_and_the_result_loads() {
+    let home = Home::new();
+    let vscode = write_client(
+        &home,
+        "vscode",
+        r#"{"inputs": [{"id": "tok", "type": "promptString"}], "servers": {
+            "prompted": {"type": "stdio", "command": "gh-mcp", "env": {"TOKEN": "${input:tok}"}},
+            "folder": {"type": "stdio", "command": "fs-mcp", "args": ["${workspaceFolder}"]},
+            "plain": {"type": "stdio", "command": "plain-mcp", "env": {"LOG": "${env:MGW_UNSET_LOG}"}}}}"#,
+    );
+    write_client(
+        &home,
+        "gemini",
+        r#"{"mcpServers": {"gm": {"httpUrl": "https://gm.example/mcp", "headers": {"Authorization": "Bearer $MGW_UNSET_GM_TOKEN"}}}}"#,
+    );
+    write_client(
+        &home,
+        "kiro",
+        r#"{"mcpServers": {"kr": {"command": "kr-mcp", "env": {"K": "${MGW_UNSET_KR}"}}}}"#,
+    );
+    let out = home.run(yes());
+    assert!(
+        out.contains("input prompt") && out.contains("kept in VS Code"),
+        "the reason is shown: {out}"
+    );
+    assert!(out.contains("--project"), "{out}");
+    let cfg = loaded(&home);
+    let names: Vec<&String> = cfg.backends.keys().collect();
+    assert_eq!(names, ["gm", "kr", "plain"]);
+    assert_eq!(stdio_env(&cfg, "kr")["K"], "");
+    assert_eq!(stdio_env(&cfg, "plain")["LOG"], "");
+    // What cannot be carried stays in VS Code next to the gateway entry.
+    let mut left = entry_names(&home, "vscode");
+    left.sort();
+    assert_eq!(left, ["folder", "gateway", "prompted"]);
+    let text = std::fs::read_to_string(&vscode).unwrap();
+    assert!(text.contains("\"${input:tok}\"") && text.contains("\"inputs\""));
+
+    // With --project, `${workspaceFolder}` is that directory.
+    let project = home.root.join("work/app$1");
+    std::fs::create_dir_all(project.join(".vscode")).unwrap();
+    std::fs::write(
+        project.join(".vscode/mcp.json"),
+        r#"{"servers": {"folder": {"type": "stdio", "command": "fs-mcp", "args": ["${workspaceFolder}/data", "${userHome}"]}}}"#,
+    )
+    .unwrap();
+    home.run(SetupArgs {
+        project: Some(project.clone()),
+        clients: vec!["vscode".into()],
+        ..yes()
+    });
+    let cfg = mcp_gateway::config::load_file(&project.join(".mcp-gateway.yaml")).unwrap();
+    match &cfg.backends["folder"].transport {
+        mcp_gateway::config::Transport::Stdio(spec) => assert_eq!(
+            spec.args,
+            [
+                format!("{}/data", project.display()),
+                home.root.display().to_string()
+            ]
+        ),
+        other => panic!("{other:?}"),
+    }
+}
+
+/// Fault 2: `$$` in clients that expand variables is two dollars, and arrives as two.
+#[test]
+fn double_dollars_arrive_byte_for_byte_from_every_expanding_client() {
+    let home = Home::new();
+    for (client, key) in [
+        ("claude-code", "mcpServers"),
+        ("cursor", "mcpServers"),
+        ("vscode", "servers"),
+        ("windsurf", "mcpServers"),
+        ("kiro", "mcpServers"),
+    ] {
+        let entry = serde_json::json!({"command": format!("{client}-db"), "env": {"PW": "p@$$w0rd", "PRICE": "5$"}});
+        let text = serde_json::json!({ key: { "db": entry } }).to_string();
+        write_client(&home, client, &text);
+    }
+    home.run(yes());
+    let cfg = loaded(&home);
+    assert_eq!(cfg.backends.len(), 5, "{:?}", cfg.backends.keys());
+    for name in cfg.backends.keys() {
+        let env = stdio_env(&cfg, name);
+        assert_eq!(env["PW"], "p@$$w0rd", "{name}");
+        assert_eq!(env["PRICE"], "5$", "{name}");
+    }
+}
+
+/// Fault 5: a server whose program merely looks like ours is moved like any other, and the
+/// gateway entry takes a name no remaining server has.
+#[test]
+fn only_our_own_entry_is_recognised_and_the_entry_name_is_free() {
+    let home = Home::new();
+    let cursor = write_client(
+        &home,
+        "cursor",
+        r#"{"mcpServers": {
+            "lasso": {"command": "/opt/lasso/bin/mcp-gateway.py", "args": ["--port", "1"]},
+            "time": {"command": "uvx", "args": ["mcp-server-time"]},
+            "gateway": {"command": "my-gateway-tool", "args": ["${workspaceFolder}"]}}}"#,
+    );
+    home.run(yes());
+    let cfg = loaded(&home);
+    let names: Vec<&String> = cfg.backends.keys().collect();
+    assert_eq!(names, ["lasso", "time"]);
+    // The user's own `gateway` stays (its placeholder cannot be carried); ours is `mcp-gateway`.
+    let mut left = entry_names(&home, "cursor");
+    left.sort();
+    assert_eq!(left, ["gateway", "mcp-gateway"]);
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&cursor).unwrap()).unwrap();
+    assert_eq!(v["mcpServers"]["gateway"]["command"], "my-gateway-tool");
+    assert_eq!(v["mcpServers"]["mcp-gateway"]["command"], "mcp-gateway");
+    // A second run recognises our entry under its new name and changes nothing.
+    let before = home.snapshot();
+    home.run(yes());
+    assert_eq!(home.snapshot(), before);
+}
+
+/// Fault 7: enabled in any client → enabled behind the gateway; a disabled backend never
+/// absorbs a server a client uses.
+#[test]
+fn the_enabled_merge_never_takes_a_working_server_away() {
+    let home = Home::new();
+    write_client(
+        &home,
+        "cursor",
+        r#"{"mcpServers": {"time": {"command": "uvx", "args": ["mcp-server-time"], "disabled": true}}}"#,
+    );
+    write_client(
+        &home,
+        "claude-desktop",
+        r#"{"mcpServers": {"time": {"command": "uvx", "args": ["mcp-server-time"]}}}"#,
+    );
+    let gw = home.gateway_yaml();
+    std::fs::create_dir_all(gw.parent().unwrap()).unwrap();
+    std::fs::write(
+        &gw,
+        "backends:\n  fetch:\n    command: uvx mcp-server-fetch\n    enabled: false\n",
+    )
+    .unwrap();
+    write_client(
+        &home,
+        "kiro",
+        r#"{"mcpServers": {"fetch": {"command": "uvx", "args": ["mcp-server-fetch"]}}}"#,
+    );
+    home.run(yes());
+    let cfg = loaded(&home);
+    assert!(cfg.backends["time"].enabled, "enabled in Claude Desktop");
+    assert!(
+        !cfg.backends["fetch"].enabled,
+        "the user's own switch stays"
+    );
+    assert!(
+        cfg.backends["fetch-2"].enabled,
+        "Kiro's fetch is served: {:?}",
+        cfg.backends.keys()
+    );
+}
+
+/// Fault 3: a writer changes the client file after the plan was printed (during the prompt):
+/// setup reads it again and plans over what is there now, so the edit survives.
+#[test]
+fn an_edit_made_while_setup_asks_is_kept() {
+    struct EditsOnRead<'a> {
+        inner: Cursor<Vec<u8>>,
+        edit: Option<Box<dyn FnOnce() + 'a>>,
+    }
+    impl std::io::Read for EditsOnRead<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            self.inner.read(buf)
+        }
+    }
+    impl BufRead for EditsOnRead<'_> {
+        fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
+            // The confirmation prompt is the second read: the plan is on screen by then.
+            if self.inner.position() > 0
+                && let Some(edit) = self.edit.take()
+            {
+                edit();
+            }
+            self.inner.fill_buf()
+        }
+        fn consume(&mut self, n: usize) {
+            self.inner.consume(n)
+        }
+    }
+    let home = Home::new();
+    let claude = write_client(
+        &home,
+        "claude-code",
+        r#"{"numStartups": 3, "mcpServers": {"time": {"command": "uvx", "args": ["mcp-server-time"]}}}"#,
+    );
+    let writer = claude.clone();
+    let mut input = EditsOnRead {
+        inner: Cursor::new(b"all\ny\n".to_vec()),
+        edit: Some(Box::new(move || {
+            // What Claude Code does all the time: rewrite the file with a new counter, and
+            // here the user also added a server during the prompt.
+            std::fs::write(
+                &writer,
+                r#"{"numStartups": 4, "mcpServers": {"time": {"command": "uvx", "args": ["mcp-server-time"]}, "added": {"command": "new-mcp"}}}"#,
+            )
+            .unwrap();
+        })),
+    };
+    let out = home.run_reader(args(), true, &mut input);
+    assert!(out.contains("changed while setup ran"), "{out}");
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&claude).unwrap()).unwrap();
+    assert_eq!(v["numStartups"], 4, "{v}");
+    let mut names: Vec<&String> = v["mcpServers"].as_object().unwrap().keys().collect();
+    names.sort();
+    assert_eq!(names, ["added", "gateway"], "{v}");
+    let cfg = loaded(&home);
+    assert!(cfg.backends.contains_key("time"));
+}
+
+/// Fault 4: a run that fails part way says what it wrote, and undo restores only that.
+#[test]
+fn undo_after_a_partial_run_restores_only_what_it_wrote() {
+    let home = Home::new();
+    let cursor = write_client(
+        &home,
+        "cursor",
+        r#"{"mcpServers": {"time": {"command": "uvx", "args": ["mcp-server-time"]}}}"#,
+    );
+    let codex = write_client(
+        &home,
+        "codex",
+        "[mcp_servers.fetch]\ncommand = \"uvx\"\nargs = [\"mcp-server-fetch\"]\n",
+    );
+    let codex_before = std::fs::read(&codex).unwrap();
+    // The atomic writer's temp name is taken (by a directory): writing Codex's file fails after
+    // gateway.yaml and Cursor's file were written. (Tests run as root, so a read-only directory
+    // would not stop the write.)
+    let blocker = codex.parent().unwrap().join(format!(
+        ".config.toml.mcp-gateway.{}.tmp",
+        std::process::id()
+    ));
+    std::fs::create_dir(&blocker).unwrap();
+    let (_, err) = home.run_err(yes());
+    assert!(
+        err.contains("already written") && err.contains(&cursor.display().to_string()),
+        "{err}"
+    );
+    assert!(!err.contains(&format!("{}, ", codex.display())), "{err}");
+    assert_eq!(std::fs::read(&codex).unwrap(), codex_before);
+    std::fs::remove_dir(&blocker).unwrap();
+    // The user edits Codex's file by hand; undo restores Cursor and gateway.yaml only.
+    std::fs::write(&codex, "# hand edit\n").unwrap();
+    home.run(undo());
+    assert_eq!(
+        std::fs::read_to_string(&cursor).unwrap(),
+        r#"{"mcpServers": {"time": {"command": "uvx", "args": ["mcp-server-time"]}}}"#
+    );
+    assert!(!home.gateway_yaml().exists());
+    assert_eq!(std::fs::read_to_string(&codex).unwrap(), "# hand edit\n");
+}
+
+/// Fault 8: `add` refuses a gateway.yaml it cannot read instead of replacing it.
+#[test]
+fn add_refuses_a_gateway_yaml_it_cannot_read() {
+    let env = crate::harness::TestEnv::new();
+    let user = env.user_config();
+    std::fs::create_dir_all(user.parent().unwrap()).unwrap();
+    let bytes = b"# caf\xe9 (Latin-1)\nbackends:\n  gh:\n    command: gh-mcp\n    env:\n      TOKEN: ghp_secret\n".to_vec();
+    std::fs::write(&user, &bytes).unwrap();
+    let out = env.cli(&["add", "time", "--", "uvx", "mcp-server-time"]);
+    assert_ne!(out.code, Some(0), "{out:?}");
+    assert!(
+        out.stderr.contains(&user.display().to_string()) && out.stderr.contains("UTF-8"),
+        "{out:?}"
+    );
+    assert_eq!(
+        std::fs::read(&user).unwrap(),
+        bytes,
+        "the file is untouched"
+    );
+}
+
+/// Fault 9: eight `add` processes at once all land (every read-modify-write is locked).
+#[test]
+fn parallel_adds_all_land() {
+    let env = crate::harness::TestEnv::new();
+    let children: Vec<_> = (0..8)
+        .map(|i| {
+            let mut cmd = std::process::Command::new(crate::harness::gateway_bin());
+            cmd.args([
+                "add",
+                &format!("srv{i}"),
+                "--",
+                "uvx",
+                &format!("server-{i}"),
+            ]);
+            env.apply(&mut cmd);
+            cmd.stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let cfg = mcp_gateway::config::load_file(&env.user_config()).unwrap();
+    let names: Vec<&String> = cfg.backends.keys().collect();
+    assert_eq!(
+        names,
+        [
+            "srv0", "srv1", "srv2", "srv3", "srv4", "srv5", "srv6", "srv7"
+        ]
+    );
 }

@@ -218,6 +218,11 @@ impl Cx<'_> {
             None => Vec::new(),
         };
 
+        let tools = match s.get("tools") {
+            Some(n) => self.tool_filter(n, &k("tools"))?,
+            None => crate::config::ToolFilter::default(),
+        };
+
         Ok(BackendConfig {
             name: name.clone(),
             tags,
@@ -226,6 +231,39 @@ impl Cx<'_> {
             transport,
             timeout,
             idle_timeout,
+            tools,
+        })
+    }
+
+    /// `tools: {allow: [...], deny: [...]}`: tool names or globs over the backend's own names.
+    fn tool_filter(
+        &self,
+        node: &Node,
+        key: &str,
+    ) -> Result<crate::config::ToolFilter, ConfigError> {
+        let s = self.section(node, key, BACKEND_TOOLS, &[])?;
+        let list = |field: &str| -> Result<Option<Vec<String>>, ConfigError> {
+            let Some(n) = s.get(field) else {
+                return Ok(None);
+            };
+            let lkey = s.child(field);
+            let mut out = Vec::new();
+            for item in self.seq(n, &lkey)? {
+                let pattern = self.nonempty_string(item, &lkey)?;
+                if let Err(e) = globset::Glob::new(&pattern) {
+                    return Err(self.invalid(
+                        item.pos,
+                        &lkey,
+                        format!("`{pattern}` is not a tool name or glob: {e}"),
+                    ));
+                }
+                out.push(pattern);
+            }
+            Ok(Some(out))
+        };
+        Ok(crate::config::ToolFilter {
+            allow: list("allow")?,
+            deny: list("deny")?.unwrap_or_default(),
         })
     }
 

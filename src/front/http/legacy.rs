@@ -75,21 +75,35 @@ impl LegacySession {
     }
 
     /// Sends a client request; its answer (and progress) arrive on the returned receiver.
-    pub fn request(&self, id: Id, params: &Value, line: String) -> mpsc::Receiver<Message> {
+    /// `None` when a request with this id is still in flight: its route is kept and nothing is
+    /// sent (the session's rule, applied before the route could be replaced).
+    pub fn request(&self, id: Id, params: &Value, line: String) -> Option<mpsc::Receiver<Message>> {
         let (tx, rx) = mpsc::channel(STREAM_BUFFER);
         {
             let mut r = self.routes();
+            if r.pending.contains_key(&id) {
+                return None;
+            }
             if let Some(token) = params.pointer("/_meta/progressToken") {
                 r.progress.insert(token.to_string(), id.clone());
             }
             r.pending.insert(id, tx);
         }
         self.link.send_raw(line);
-        rx
+        Some(rx)
     }
 
-    /// Sends a client notification or response.
+    /// Sends a client notification or response. A `notifications/cancelled` also frees the
+    /// cancelled request's route: the session sends no answer for it, so its id may be reused.
     pub fn send(&self, line: String) {
+        if let Ok(Message::Notification { method, params }) = Message::parse(&line)
+            && method == "notifications/cancelled"
+            && let Some(id) = crate::session::cancelled_id(params.as_deref())
+        {
+            let mut r = self.routes();
+            r.pending.remove(&id);
+            r.progress.retain(|_, v| *v != id);
+        }
         self.link.send_raw(line);
     }
 

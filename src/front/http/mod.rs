@@ -339,51 +339,33 @@ async fn mcp_post(
             format!("Content-Type must be application/json, not `{ct}`"),
         );
     }
+    let bad = |msg: Message| sse::json(StatusCode::BAD_REQUEST, &msg);
     let Ok(text) = std::str::from_utf8(&bytes) else {
-        return error(
-            StatusCode::BAD_REQUEST,
+        return bad(Message::error(
             Id::Null,
-            code::PARSE_ERROR,
-            "parse error: the body is not UTF-8",
-        );
+            ErrorObject::parse_error("the body is not UTF-8"),
+        ));
     };
     let value: Value = match serde_json::from_str(text) {
         Ok(v) => v,
         Err(e) => {
-            return error(
-                StatusCode::BAD_REQUEST,
+            return bad(Message::error(
                 Id::Null,
-                code::PARSE_ERROR,
-                format!("parse error: the body is not JSON: {e}"),
-            );
+                ErrorObject::parse_error(format!("the body is not JSON: {e}")),
+            ));
         }
     };
     if value.is_array() {
-        return error(
-            StatusCode::BAD_REQUEST,
+        return bad(Message::error(
             Id::Null,
-            code::INVALID_REQUEST,
-            "JSON-RPC batches are not supported; send one message per POST",
-        );
+            ErrorObject::invalid_request(
+                "JSON-RPC batches are not supported; send one message per POST",
+            ),
+        ));
     }
     let msg = match Message::parse(text) {
         Ok(m) => m,
-        Err(crate::jsonrpc::ParseError::Invalid { id, reason }) => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                id.unwrap_or(Id::Null),
-                code::INVALID_REQUEST,
-                reason,
-            );
-        }
-        Err(e) => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                Id::Null,
-                code::INVALID_REQUEST,
-                e.to_string(),
-            );
-        }
+        Err(e) => return bad(e.to_response()),
     };
     let params = value.get("params").cloned().unwrap_or(Value::Null);
     let header_version = header_text(&headers, headers::PROTOCOL_VERSION);
@@ -492,7 +474,15 @@ async fn legacy_post(
                 app.options.max_sessions
             );
         }
-        let rx = session.request(id.clone(), &params, text.to_string());
+        let Some(rx) = session.request(id.clone(), &params, text.to_string()) else {
+            // A new session has nothing in flight.
+            return error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                id.clone(),
+                code::INTERNAL_ERROR,
+                "a new session already had this request id in flight",
+            );
+        };
         let mut resp = reply(rx, None, false, sse_ok).await;
         if let Ok(v) = HeaderValue::from_str(&sid) {
             resp.headers_mut().insert(headers::SESSION_ID, v);
@@ -529,8 +519,13 @@ async fn legacy_post(
     };
     match msg {
         Message::Request { id, .. } => {
-            let rx = session.request(id, &params, text.to_string());
-            reply(rx, None, false, sse_ok).await
+            match session.request(id.clone(), &params, text.to_string()) {
+                Some(rx) => reply(rx, None, false, sse_ok).await,
+                None => sse::json(
+                    StatusCode::BAD_REQUEST,
+                    &Message::error(id.clone(), crate::session::id_in_flight(&id)),
+                ),
+            }
         }
         _ => {
             session.send(text.to_string());
