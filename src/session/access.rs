@@ -13,6 +13,7 @@ use std::sync::Arc;
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
+use super::clip;
 use crate::auth::Caller;
 use crate::backend::Status;
 use crate::error::CallError;
@@ -93,7 +94,7 @@ impl<'a> Access<'a> {
     pub fn unknown_server_text(&self, server: &str) -> String {
         let names = self.visible_servers();
         let near = nearest(server, names.iter().copied());
-        let mut text = format!("unknown server '{server}'.");
+        let mut text = format!("unknown server '{}'.", clip(server));
         if near.is_empty() {
             text.push_str(&format!(" Servers: {}.", names.join(", ")));
         } else {
@@ -105,7 +106,7 @@ impl<'a> Access<'a> {
     /// "unknown tool" with did-you-mean and other servers, among permitted tools only.
     pub fn unknown_tool_text(&self, server: &str, tool: &str) -> String {
         let gw = self.gateway;
-        let mut text = format!("unknown tool '{tool}' on server '{server}'.");
+        let mut text = format!("unknown tool '{}' on server '{server}'.", clip(tool));
         if let Some(entry) = gw.catalog.get(server) {
             let near = nearest(tool, entry.tool_names().filter(|t| self.permits(server, t)));
             if !near.is_empty() {
@@ -122,7 +123,11 @@ impl<'a> Access<'a> {
             .map(|e| e.backend.clone())
             .collect();
         if !elsewhere.is_empty() {
-            text.push_str(&format!(" '{tool}' exists on: {}.", elsewhere.join(", ")));
+            text.push_str(&format!(
+                " '{}' exists on: {}.",
+                clip(tool),
+                elsewhere.join(", ")
+            ));
         }
         text.push_str(" Use gateway_search_tools to find tools.");
         text
@@ -200,6 +205,7 @@ impl<'a> Access<'a> {
                     Status::Failed(reason) => reason,
                     other => other.label().to_string(),
                 };
+                let tool = clip(tool);
                 return Err(InvokeError::NotListed(format!(
                     "cannot invoke {server}/{tool}: the tools of server '{server}' could not be \
                      listed ({why}), and no tool is called before it is screened"

@@ -90,7 +90,7 @@ fn probe(served: &Served, parallel: bool, requests: Value) -> Vec<Value> {
     assert!(
         out.status.success(),
         "http_probe.py failed: {}",
-        String::from_utf8_lossy(&out.stderr)
+        tail(&String::from_utf8_lossy(&out.stderr), 1500)
     );
     match serde_json::from_slice(&out.stdout).expect("probe output is JSON") {
         Value::Array(v) => v,
@@ -1017,7 +1017,6 @@ fn stdio_calls_are_in_the_request_log() {
     let env = TestEnv::new();
     let config = env.write_config(true, &[("time", time_server())]);
     let mut client = env.start(&config);
-    client.initialize();
     let r = client.invoke("time", "get_current_time", json!({"timezone": "UTC"}));
     assert_ne!(r["isError"], true, "{r}");
     assert!(client.shutdown().success());
