@@ -83,11 +83,12 @@ impl HttpConnection {
         spec: &HttpSpec,
         timeout: Duration,
     ) -> Result<(Arc<HttpConnection>, mpsc::UnboundedReceiver<Unrouted>), String> {
-        let url = Url::parse(&spec.url).map_err(|e| format!("invalid URL `{}`: {e}", spec.url))?;
+        let url = Url::parse(&spec.url)
+            .map_err(|e| format!("invalid URL `{}`: {e}", crate::redact::url_text(&spec.url)))?;
         if !matches!(url.scheme(), "http" | "https") {
             return Err(format!(
                 "URL `{}` must start with http:// or https://",
-                spec.url
+                crate::redact::url(&url)
             ));
         }
         let headers = header_map(spec)?;
@@ -96,7 +97,7 @@ impl HttpConnection {
             .tcp_keepalive(Duration::from_secs(30))
             .user_agent(concat!("mcp-gateway/", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+            .map_err(|e| format!("cannot build the HTTP client: {}", error_chain(&e)))?;
         let (out_tx, out_rx) = mpsc::unbounded_channel::<String>();
         let peer = Arc::new(Peer::new(backend, out_tx));
         let (unrouted_tx, unrouted_rx) = mpsc::unbounded_channel();
@@ -120,7 +121,7 @@ impl HttpConnection {
                     .map_err(|_| {
                         format!(
                             "no `endpoint` event on the SSE stream {} within {}",
-                            shared.url,
+                            crate::redact::url(&shared.url),
                             crate::error::humantime(timeout)
                         )
                     })
@@ -156,6 +157,11 @@ impl HttpConnection {
     /// `None` while usable, else why it ended.
     pub fn exit_detail(&self) -> Option<String> {
         self.shared.exit.borrow().clone()
+    }
+
+    /// `Some(detail)` once the connection has ended.
+    pub fn exit_watch(&self) -> watch::Receiver<Option<String>> {
+        self.shared.exit.subscribe()
     }
 
     /// The version negotiated in `initialize`; sent as `MCP-Protocol-Version` from now on.
@@ -230,7 +236,7 @@ async fn drive(
                         Err(e) => {
                             let detail = format!(
                                 "{} speaks neither Streamable HTTP ({why_not}) nor legacy SSE ({e})",
-                                shared.url
+                                crate::redact::url(&shared.url)
                             );
                             if let Outgoing::Request(id) = kind {
                                 shared.answer_error(id, detail.clone());
@@ -319,8 +325,10 @@ impl Shared {
         }
     }
 
-    /// Answers one of the Peer's requests with a transport failure.
+    /// Answers one of the Peer's requests with a transport failure (URLs in it redacted, as
+    /// everything this module says is).
     fn answer_error(&self, id: Id, message: String) {
+        let message = crate::redact::text(&message);
         tracing::debug!(backend = %self.backend, "{message}");
         self.peer.dispatch(Message::error(
             id,
@@ -333,8 +341,10 @@ impl Shared {
         self.end(&format!("lost connection: {detail}"));
     }
 
-    /// Ends the connection once (later calls keep the first reason).
+    /// Ends the connection once (later calls keep the first reason; URLs in it redacted).
     fn end(&self, detail: &str) {
+        let detail = crate::redact::text(detail);
+        let detail = detail.as_str();
         let first = self.exit.send_if_modified(|cur| {
             if cur.is_none() {
                 *cur = Some(detail.to_string());

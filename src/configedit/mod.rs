@@ -71,7 +71,8 @@ pub struct FileChange {
     /// Current text; `None`: the file will be created.
     pub before: Option<String>,
     pub after: String,
-    /// Mode for a created file (`None`: keep / default 0600).
+    /// Mode to write the file with (`None`: keep the file's own, 0600 for a new file). Set for
+    /// created files, and to make a file private that is about to hold secrets.
     pub new_mode: Option<u32>,
 }
 
@@ -141,12 +142,9 @@ pub fn apply_locked(
     let mut run = backup::Run::begin(&backups_root(paths), command, &files)?;
     let mut written = Vec::new();
     for change in changes {
-        let mode = if change.before.is_none() {
-            change.new_mode
-        } else {
-            None
-        };
-        if let Err(source) = fsio::write_atomic_mode(&change.path, change.after.as_bytes(), mode) {
+        if let Err(source) =
+            fsio::write_atomic_mode(&change.path, change.after.as_bytes(), change.new_mode)
+        {
             return Err(BackupError::Partial {
                 path: change.path.clone(),
                 source,
@@ -191,9 +189,9 @@ pub fn edit_config<T, E: From<BackupError> + From<anyhow::Error>>(
     if before.as_deref() != Some(after.as_str()) {
         let change = FileChange {
             path: real,
+            new_mode: before.is_none().then_some(0o600),
             before,
             after,
-            new_mode: Some(0o600),
         };
         apply_locked(&[change], paths, command)?;
     }

@@ -211,7 +211,8 @@ pub struct Seen {
 pub type Log = Arc<Mutex<Vec<Seen>>>;
 
 /// A minimal Streamable HTTP MCP server on 127.0.0.1 (JSON responses, no SSE stream) that records
-/// every request. `/moved` answers with a redirect to `elsewhere`. Returns its port.
+/// every request. `/moved` answers with a redirect to `elsewhere` (whose query carries a
+/// secret, `token=REDIRECT-SECRET`). Returns its port.
 pub fn recording_server(log: Log, elsewhere: Option<u16>) -> u16 {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -269,7 +270,10 @@ async fn answer(
     {
         return (
             StatusCode::TEMPORARY_REDIRECT,
-            [(header::LOCATION, format!("http://127.0.0.1:{port}/mcp"))],
+            [(
+                header::LOCATION,
+                format!("http://127.0.0.1:{port}/mcp?token=REDIRECT-SECRET"),
+            )],
         )
             .into_response();
     }
