@@ -518,6 +518,18 @@ fn report_applied(
     Ok(ExitCode::SUCCESS)
 }
 
+/// What a recorded run did: `applied`, `partial` (failed after writing some of its files),
+/// `nothing written` (failed before), `undone`.
+fn run_state(r: &backup::Run) -> &'static str {
+    let written = r.written().count();
+    match () {
+        _ if r.undone => "undone",
+        _ if written == 0 => "nothing written",
+        _ if written < r.files.len() => "partial",
+        _ => "applied",
+    }
+}
+
 fn undo(env: &SetupEnv, args: &UndoArgs, out: &mut dyn Write) -> Result<ExitCode, CliError> {
     let root = configedit::backups_root(&env.paths);
     if args.list {
@@ -525,7 +537,7 @@ fn undo(env: &SetupEnv, args: &UndoArgs, out: &mut dyn Write) -> Result<ExitCode
         if args.json {
             let v: Vec<_> = runs
                 .iter()
-                .map(|r| json!({"id": r.id, "command": r.command, "undone": r.undone, "dir": r.dir, "files": r.files.iter().map(|f| json!({"path": f.path, "existed": f.backup.is_some()})).collect::<Vec<_>>()}))
+                .map(|r| json!({"id": r.id, "command": r.command, "state": run_state(r), "undone": r.undone, "dir": r.dir, "files": r.files.iter().map(|f| json!({"path": f.path, "existed": f.backup.is_some(), "written": f.written_sha256.is_some()})).collect::<Vec<_>>()}))
                 .collect();
             writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
         } else if runs.is_empty() {
@@ -534,19 +546,12 @@ fn undo(env: &SetupEnv, args: &UndoArgs, out: &mut dyn Write) -> Result<ExitCode
             let rows: Vec<Vec<String>> = runs
                 .iter()
                 .map(|r| {
-                    let files: Vec<String> = r
-                        .files
-                        .iter()
-                        .map(|f| f.path.display().to_string())
-                        .collect();
+                    let files: Vec<String> =
+                        r.written().map(|f| f.path.display().to_string()).collect();
                     vec![
                         r.id.clone(),
                         r.command.clone(),
-                        if r.undone {
-                            "undone".into()
-                        } else {
-                            "applied".into()
-                        },
+                        run_state(r).to_string(),
                         files.join(", "),
                     ]
                 })
@@ -554,12 +559,12 @@ fn undo(env: &SetupEnv, args: &UndoArgs, out: &mut dyn Write) -> Result<ExitCode
             write!(
                 out,
                 "{}",
-                table(&["RUN", "COMMAND", "STATE", "FILES"], &rows)
+                table(&["RUN", "COMMAND", "STATE", "FILES WRITTEN"], &rows)
             )?;
         }
         return Ok(ExitCode::SUCCESS);
     }
-    let (run, files) = backup::undo_last(&root, args.force)?;
+    let (run, files) = configedit::undo_last(&env.paths, args.force)?;
     if args.json {
         writeln!(
             out,

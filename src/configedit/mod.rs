@@ -157,6 +157,20 @@ pub fn apply_locked(
     Ok(Some(run))
 }
 
+/// `setup undo`: restores the newest run that wrote something (see [`backup::undo_last`])
+/// while holding the locks of the files it restores, so no other `mcp-gateway` edit of them
+/// interleaves.
+pub fn undo_last(paths: &Paths, force: bool) -> Result<(backup::Run, Vec<PathBuf>), BackupError> {
+    let root = backups_root(paths);
+    let files: Vec<PathBuf> = backup::list_runs(&root)?
+        .into_iter()
+        .find(|r| !r.undone && r.written().next().is_some())
+        .map(|r| r.written().map(|f| f.path.clone()).collect())
+        .unwrap_or_default();
+    let _locks = lock(paths, &files)?;
+    backup::undo_last(&root, force)
+}
+
 /// The text of `path` for editing: `None` when it does not exist; an error when it cannot be
 /// read or is not UTF-8 text (never treated as empty, so it is never replaced).
 pub fn read_for_edit(path: &Path) -> anyhow::Result<Option<String>> {

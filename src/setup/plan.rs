@@ -128,15 +128,23 @@ pub struct Candidate {
 }
 
 impl Candidate {
-    /// Short "command args" / URL for tables.
+    /// Short "command args" / URL for tables and JSON, secrets masked (secret-looking
+    /// arguments, URL userinfo and query values).
     pub fn target(&self) -> String {
         match &self.spec {
             ServerSpec::Stdio { command, args, .. } => {
+                let hidden = secret_args(args);
                 let mut words = vec![command.clone()];
-                words.extend(args.iter().cloned());
+                words.extend(args.iter().map(|a| {
+                    if hidden.contains(a) {
+                        "****".to_string()
+                    } else {
+                        a.clone()
+                    }
+                }));
                 shell_words::join(words)
             }
-            ServerSpec::Remote { url, .. } => url.clone(),
+            ServerSpec::Remote { url, .. } => crate::redact::url_text(url),
         }
     }
     pub fn transport(&self) -> &'static str {

@@ -1023,6 +1023,24 @@ fn undo_after_a_partial_run_restores_only_what_it_wrote() {
     );
     assert!(!err.contains(&format!("{}, ", codex.display())), "{err}");
     assert_eq!(std::fs::read(&codex).unwrap(), codex_before);
+    let list = home.run(SetupArgs {
+        action: Some(SetupAction::Undo(UndoArgs {
+            list: true,
+            force: false,
+            json: true,
+        })),
+        ..args()
+    });
+    let runs: serde_json::Value = serde_json::from_str(&list).unwrap();
+    assert_eq!(runs[0]["state"], "partial", "{runs}");
+    let written: Vec<&serde_json::Value> = runs[0]["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["written"] == true)
+        .map(|f| &f["path"])
+        .collect();
+    assert_eq!(written.len(), 2, "gateway.yaml and Cursor's file: {runs}");
     std::fs::remove_dir(&blocker).unwrap();
     // The user edits Codex's file by hand; undo restores Cursor and gateway.yaml only.
     std::fs::write(&codex, "# hand edit\n").unwrap();
@@ -1182,7 +1200,7 @@ fn tokens_are_masked_and_land_only_in_a_private_file() {
     let claude = write_client(
         &home,
         "claude-code",
-        r#"{"mcpServers": {"github": {"command": "npx", "args": ["-y", "@modelcontextprotocol/server-github"], "env": {"GITHUB_PERSONAL_ACCESS_TOKEN": "ghp_Sup3rSecretValue", "SHORT_TOKEN": "k$9"}},
+        r#"{"mcpServers": {"github": {"command": "npx", "args": ["-y", "@modelcontextprotocol/server-github", "--api-key", "sk-argSecret99"], "env": {"GITHUB_PERSONAL_ACCESS_TOKEN": "ghp_Sup3rSecretValue", "SHORT_TOKEN": "k$9"}},
             "remote": {"type": "http", "url": "https://api.example.com/mcp", "headers": {"Authorization": "Bearer tok-\"quoted\"-secret"}}}}"#,
     );
     std::fs::set_permissions(&claude, std::fs::Permissions::from_mode(0o600)).unwrap();
