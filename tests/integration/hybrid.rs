@@ -51,6 +51,9 @@ fn without_a_model_search_is_bm25_and_says_so() {
         mode.starts_with("BM25 only: no embedding model installed"),
         "{servers}"
     );
+    // Listing the server's tools waits for its discovery, so the search below sees its tools.
+    let listed = client.call_tool("gateway_list_tools", json!({"server": "time"}));
+    assert!(listed.to_string().contains("get_current_time"), "{listed}");
     let found = client.call_tool("gateway_search_tools", json!({"query": "current time"}));
     assert!(found.to_string().contains("get_current_time"), "{found}");
 }
