@@ -212,7 +212,7 @@ pub type Log = Arc<Mutex<Vec<Seen>>>;
 
 /// A minimal Streamable HTTP MCP server on 127.0.0.1 (JSON responses, no SSE stream) that records
 /// every request. `/moved` answers with a redirect to `elsewhere` (whose query carries a
-/// secret, `token=REDIRECT-SECRET`). Returns its port.
+/// secret, `token=REDIRECT-SECRET`); `/huge` answers `tools/call` with 65 MiB. Returns its port.
 pub fn recording_server(log: Log, elsewhere: Option<u16>) -> u16 {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -296,6 +296,10 @@ async fn answer(
             "description": "Report that the request arrived",
             "inputSchema": {"type": "object"}
         }]}),
+        // A reply over the gateway's 64 MiB cap.
+        "tools/call" if path == "/huge" => {
+            json!({"content": [{"type": "text", "text": "a".repeat(65 << 20)}]})
+        }
         "tools/call" => json!({"content": [{"type": "text", "text": format!("reached {path}")}]}),
         _ => json!({}),
     };
