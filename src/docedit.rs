@@ -60,8 +60,125 @@ pub fn read_entries(
     section: &[String],
     shape: Shape,
 ) -> Result<Vec<(String, Value)>, DocError> {
-    let root = parse(strip_bom(text), format)?;
+    let text = strip_bom(text);
+    if format == FileFormat::Json {
+        let marked = Surrogates::mark(text);
+        let root = parse(&marked.text, format)?;
+        let mut entries = entries_at(&root, section, shape)?;
+        for (_, v) in &mut entries {
+            marked.replace_in(v);
+        }
+        return Ok(entries);
+    }
+    let root = parse(text, format)?;
     entries_at(&root, section, shape)
+}
+
+/// Lone UTF-16 surrogate escapes (`"\ud83d"` without its pair) in JSON text. The clients'
+/// JSON readers accept them (JavaScript strings are UTF-16) and an emoji cut in half is common
+/// in a chat history; the JSON parser refuses them. Each distinct one is swapped for an escape
+/// of a private-use character the text does not hold, so the text parses and edits; edited text
+/// gets the original escapes back, and values read get U+FFFD (what the client passes on when
+/// it encodes the string as UTF-8).
+struct Surrogates {
+    text: String,
+    /// `(private-use char, the original escape as written)`.
+    marks: Vec<(char, String)>,
+}
+
+impl Surrogates {
+    fn mark(text: &str) -> Surrogates {
+        let mut marks: Vec<(char, String)> = Vec::new();
+        if !text.contains("\\u") {
+            return Surrogates {
+                text: text.to_string(),
+                marks,
+            };
+        }
+        let hex = |s: &str| -> Option<u32> {
+            (s.len() >= 4 && s.is_char_boundary(4))
+                .then(|| u32::from_str_radix(&s[..4], 16).ok())
+                .flatten()
+        };
+        let lower = text.to_ascii_lowercase();
+        let mut unused = (0xE000u32..=0xF8FF)
+            .filter_map(char::from_u32)
+            .filter(|c| !text.contains(*c) && !lower.contains(&format!("\\u{:04x}", *c as u32)));
+        let mut out = String::with_capacity(text.len());
+        let mut rest = text;
+        while let Some(i) = rest.find('\\') {
+            out.push_str(&rest[..i]);
+            let after = &rest[i + 1..];
+            let Some(code) = after.strip_prefix('u').and_then(hex) else {
+                // `\\`, `\"`, …: the escaped character is kept with its backslash.
+                let n = after.chars().next().map_or(0, char::len_utf8);
+                out.push_str(&rest[i..i + 1 + n]);
+                rest = &after[n..];
+                continue;
+            };
+            let escape = &rest[i..i + 6];
+            let paired_low = |s: &str| {
+                s.strip_prefix("\\u")
+                    .and_then(hex)
+                    .is_some_and(|c| (0xDC00..=0xDFFF).contains(&c))
+            };
+            if (0xD800..=0xDBFF).contains(&code) && paired_low(&rest[i + 6..]) {
+                out.push_str(&rest[i..i + 12]);
+                rest = &rest[i + 12..];
+                continue;
+            }
+            if (0xD800..=0xDFFF).contains(&code) {
+                let mark = match marks.iter().find(|(_, e)| e == escape) {
+                    Some((c, _)) => Some(*c),
+                    None => unused
+                        .next()
+                        .inspect(|c| marks.push((*c, escape.to_string()))),
+                };
+                if let Some(c) = mark {
+                    out.push_str(&format!("\\u{:04x}", c as u32));
+                    rest = &rest[i + 6..];
+                    continue;
+                }
+            }
+            out.push_str(escape);
+            rest = &rest[i + 6..];
+        }
+        out.push_str(rest);
+        Surrogates { text: out, marks }
+    }
+
+    /// `edited` (made from the marked text) with the original escapes back.
+    fn unmark(&self, edited: &str) -> String {
+        let mut out = edited.to_string();
+        for (c, escape) in &self.marks {
+            out = out.replace(&format!("\\u{:04x}", *c as u32), escape);
+        }
+        out
+    }
+
+    /// Values read: the marks become U+FFFD.
+    fn replace_in(&self, v: &mut Value) {
+        if self.marks.is_empty() {
+            return;
+        }
+        match v {
+            Value::String(s) if s.chars().any(|c| self.marks.iter().any(|(m, _)| *m == c)) => {
+                *s = s
+                    .chars()
+                    .map(|c| {
+                        if self.marks.iter().any(|(m, _)| *m == c) {
+                            '\u{fffd}'
+                        } else {
+                            c
+                        }
+                    })
+                    .collect();
+            }
+            Value::Array(items) => items.iter_mut().for_each(|i| self.replace_in(i)),
+            Value::Object(map) => map.values_mut().for_each(|i| self.replace_in(i)),
+            _ => {}
+        }
+    }
 }
 
 /// `text` without a leading UTF-8 byte order mark (which the clients accept and keep).
@@ -83,7 +200,19 @@ pub fn edit_entries(
     let bom = text.starts_with('\u{feff}');
     let crlf = text.contains("\r\n");
     let body = strip_bom(text);
-    let edited = edit_body(body, format, section, shape, remove, add)?;
+    let edited = if format == FileFormat::Json {
+        let marked = Surrogates::mark(body);
+        marked.unmark(&edit_body(
+            &marked.text,
+            format,
+            section,
+            shape,
+            remove,
+            add,
+        )?)
+    } else {
+        edit_body(body, format, section, shape, remove, add)?
+    };
     if edited == body {
         return Ok(text.to_string());
     }
@@ -445,8 +574,11 @@ fn toml_edit_entries(
                 expected: "a table",
             })?;
     }
+    let mut detached = Vec::new();
     for name in remove {
-        table.remove(name);
+        if let Some(removed) = table.remove(name) {
+            detached.extend(toml_detached_comments(&removed));
+        }
     }
     for (name, value) in add {
         let obj = value.as_object().ok_or_else(|| DocError::NotContainer {
@@ -459,11 +591,75 @@ fn toml_edit_entries(
         }
         table.insert(name, toml_edit::Item::Table(t));
     }
+    for (position, text) in detached {
+        toml_keep_comments(&mut doc, position, &text);
+    }
     let mut out = doc.to_string();
     if !out.is_empty() && !out.ends_with('\n') {
         out.push('\n');
     }
     Ok(out)
+}
+
+/// The comment block above a removed table that a blank line separates from it: it is about
+/// what comes before or after, not about this table, so it stays. Returns `(the table's
+/// position, the block)`; the comment lines directly above the table go with it.
+fn toml_detached_comments(removed: &toml_edit::Item) -> Option<(isize, String)> {
+    let table = removed.as_table()?;
+    let prefix = table.decor().prefix()?.as_str()?;
+    let cut = prefix
+        .rfind("\n\n")
+        .or_else(|| prefix.rfind("\r\n\r\n").map(|i| i + 2))?;
+    let head = &prefix[..cut + 1];
+    head.lines()
+        .any(|l| l.trim_start().starts_with('#'))
+        .then(|| (table.position().unwrap_or(isize::MAX), head.to_string()))
+}
+
+/// Puts a detached comment block before the first table after `position` (in document order),
+/// or at the end of the document.
+fn toml_keep_comments(doc: &mut toml_edit::DocumentMut, position: isize, text: &str) {
+    fn next_after<'t>(
+        table: &'t mut toml_edit::Table,
+        position: isize,
+        best: &mut Option<(isize, &'t mut toml_edit::Table)>,
+    ) {
+        for (_, item) in table.iter_mut() {
+            if let Some(t) = item.as_table_mut() {
+                let p = t.position().filter(|p| *p > position && !t.is_implicit());
+                let better = p.is_some_and(|p| best.as_ref().is_none_or(|(b, _)| p < *b));
+                // Children come after their parent: look inside only when the parent is not
+                // itself the answer.
+                if better {
+                    *best = Some((p.unwrap_or_default(), t));
+                } else {
+                    next_after(t, position, best);
+                }
+            }
+        }
+    }
+    let mut best = None;
+    next_after(doc.as_table_mut(), position, &mut best);
+    match best {
+        Some((_, t)) => {
+            let old = t
+                .decor()
+                .prefix()
+                .and_then(|p| p.as_str())
+                .unwrap_or_default()
+                .to_string();
+            let blank = if old.starts_with(['\n', '\r']) {
+                ""
+            } else {
+                "\n"
+            };
+            t.decor_mut().set_prefix(format!("{text}{blank}{old}"));
+        }
+        None => {
+            let trailing = doc.trailing().as_str().unwrap_or_default().to_string();
+            doc.set_trailing(format!("{text}{trailing}"));
+        }
+    }
 }
 
 // ---------------------------------------------------------------- YAML
@@ -984,6 +1180,93 @@ mod tests {
         assert_eq!(
             crlf,
             "backends:\r\n  a:\r\n    command: x\r\n  b:\r\n    command: \"y\"\r\n"
+        );
+    }
+
+    #[test]
+    fn a_detached_toml_comment_block_stays_when_the_table_after_it_goes() {
+        let t = "model = \"o3\"\n\n# ---- notes about everything below ----\n# keep this\n\n# the fetch server\n[mcp_servers.fetch]\ncommand = \"uvx\"\n\n[mcp_servers.time]\ncommand = \"uvx\"\n";
+        let out = edit_entries(
+            t,
+            FileFormat::Toml,
+            &sec(&["mcp_servers"]),
+            Shape::Map,
+            &["fetch".into()],
+            &[],
+        )
+        .unwrap();
+        assert_eq!(
+            out,
+            "model = \"o3\"\n\n# ---- notes about everything below ----\n# keep this\n\n[mcp_servers.time]\ncommand = \"uvx\"\n"
+        );
+        let last = "a = 1\n\n# trailing notes\n\n[mcp_servers.fetch]\ncommand = \"uvx\"\n";
+        let out = edit_entries(
+            last,
+            FileFormat::Toml,
+            &sec(&["mcp_servers"]),
+            Shape::Map,
+            &["fetch".into()],
+            &[],
+        )
+        .unwrap();
+        assert_eq!(out, "a = 1\n\n# trailing notes\n");
+    }
+
+    #[test]
+    fn bom_crlf_and_lone_surrogates_are_kept() {
+        let add = [("g".to_string(), json!({"command": "mcp-gateway"}))];
+        let crlf = "# codex\r\n[mcp_servers.a]\r\ncommand = \"x\"\r\n";
+        let out = edit_entries(
+            crlf,
+            FileFormat::Toml,
+            &sec(&["mcp_servers"]),
+            Shape::Map,
+            &["a".into()],
+            &add,
+        )
+        .unwrap();
+        assert!(out.contains("[mcp_servers.g]\r\n"), "{out:?}");
+        assert!(!out.replace("\r\n", "").contains('\n'), "{out:?}");
+        let bom = "\u{feff}{\"mcpServers\": {\"a\": {\"command\": \"x\"}}}";
+        assert_eq!(
+            read_entries(bom, FileFormat::Json, &sec(&["mcpServers"]), Shape::Map)
+                .unwrap()
+                .len(),
+            1
+        );
+        let out = edit_entries(
+            bom,
+            FileFormat::Json,
+            &sec(&["mcpServers"]),
+            Shape::Map,
+            &["a".into()],
+            &add,
+        )
+        .unwrap();
+        assert!(
+            out.starts_with('\u{feff}') && out.contains("mcp-gateway"),
+            "{out}"
+        );
+        // Half an emoji in a history entry, and a valid pair next to it.
+        let lone = r#"{"history": ["cut \ud83d here", "\uD83D", "ok \ud83d\ude00"], "mcpServers": {"a": {"command": "x", "args": ["\udc00"]}}}"#;
+        let read = read_entries(lone, FileFormat::Json, &sec(&["mcpServers"]), Shape::Map).unwrap();
+        assert_eq!(read[0].1["args"][0], "\u{fffd}");
+        let out = edit_entries(
+            lone,
+            FileFormat::Json,
+            &sec(&["mcpServers"]),
+            Shape::Map,
+            &["a".into()],
+            &add,
+        )
+        .unwrap();
+        assert!(
+            out.contains(r#"["cut \ud83d here", "\uD83D", "ok \ud83d\ude00"]"#),
+            "{out}"
+        );
+        assert!(
+            !out.contains(r#"\udc00"#) && out.contains("mcp-gateway"),
+            "{out}"
         );
     }
 }

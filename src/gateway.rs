@@ -98,6 +98,9 @@ impl Gateway {
         let needs_spawn = enabled
             .values()
             .any(|b| matches!(b.transport, crate::config::Transport::Stdio(_)));
+        if needs_spawn {
+            crate::backend::process::become_subreaper();
+        }
         let reaper = needs_spawn.then(Reaper::start).flatten().map(Arc::new);
         let (events_tx, events_rx) = mpsc::unbounded_channel();
         let (client_caps, client_caps_rx) = watch::channel(None);
@@ -502,6 +505,8 @@ impl Gateway {
             stops.spawn(async move { b.shutdown().await });
         }
         while stops.join_next().await.is_some() {}
+        // Whatever left a backend's process group and re-parented here.
+        crate::backend::process::kill_orphans(None, Duration::from_secs(1)).await;
         let left = self.background.wait(TASKS_GRACE).await;
         if left > 0 {
             tracing::warn!(tasks = left, "background tasks still running at shutdown");

@@ -11,7 +11,7 @@ use std::collections::VecDeque;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -77,6 +77,30 @@ pub enum Outcome {
     RateLimited,
 }
 
+impl Outcome {
+    /// Every outcome, in declaration order.
+    pub const ALL: [Outcome; 6] = [
+        Outcome::Ok,
+        Outcome::ToolError,
+        Outcome::Error,
+        Outcome::Unauthenticated,
+        Outcome::Forbidden,
+        Outcome::RateLimited,
+    ];
+
+    /// The snake_case name used in the log.
+    pub fn name(self) -> &'static str {
+        match self {
+            Outcome::Ok => "ok",
+            Outcome::ToolError => "tool_error",
+            Outcome::Error => "error",
+            Outcome::Unauthenticated => "unauthenticated",
+            Outcome::Forbidden => "forbidden",
+            Outcome::RateLimited => "rate_limited",
+        }
+    }
+}
+
 /// One call. `server`/`tool` are empty for calls that never named one (e.g. a refused request).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Entry {
@@ -123,6 +147,8 @@ pub struct RequestLog {
     ring: Mutex<VecDeque<Arc<Entry>>>,
     file: Option<Mutex<Sink>>,
     warned: AtomicBool,
+    /// Calls recorded since start, per [`Outcome`] (in [`Outcome::ALL`] order).
+    counts: [AtomicU64; 6],
 }
 
 #[derive(Debug)]
@@ -146,11 +172,16 @@ impl RequestLog {
             settings,
             file,
             warned: AtomicBool::new(false),
+            counts: Default::default(),
         }
     }
 
     /// Records one call.
     pub fn record(&self, call: Call<'_>) {
+        self.counts[call.outcome as usize].fetch_add(1, Ordering::Relaxed);
+        if !self.is_on() {
+            return;
+        }
         let entry = Arc::new(Entry {
             time: now_rfc3339(),
             caller: call.caller.to_string(),
@@ -188,6 +219,14 @@ impl RequestLog {
             }
             ring.push_back(entry);
         }
+    }
+
+    /// Calls recorded since start, per outcome (also when the log itself is off).
+    pub fn counts(&self) -> Vec<(Outcome, u64)> {
+        Outcome::ALL
+            .iter()
+            .map(|o| (*o, self.counts[*o as usize].load(Ordering::Relaxed)))
+            .collect()
     }
 
     /// The settings in force.

@@ -34,6 +34,17 @@ impl Connection {
         }
     }
 
+    /// How the connection ended, as a watch that does not keep the connection alive: `Some`
+    /// once a process exited or a server became unreachable. `None` for the in-process
+    /// capabilities server, which does not end on its own.
+    pub fn exit_watch(&self) -> Option<tokio::sync::watch::Receiver<Option<String>>> {
+        match self {
+            Connection::Stdio(c) => Some(c.exit_watch()),
+            Connection::Http(c) => Some(c.exit_watch()),
+            Connection::Capabilities(_) => None,
+        }
+    }
+
     /// Tells the transport which protocol version was negotiated (HTTP sends it as a header).
     pub fn set_protocol_version(&self, version: &str) {
         if let Connection::Http(c) = self {

@@ -61,6 +61,16 @@ struct Shared {
     stop: CancellationToken,
 }
 
+/// Why a whole body could not be read.
+#[derive(Debug, thiserror::Error)]
+enum BodyError {
+    /// Over [`MAX_MESSAGE_BYTES`]: the reply is refused, the connection stays.
+    #[error("the reply was too large: more than the {} MiB a backend reply may have", MAX_MESSAGE_BYTES / (1024 * 1024))]
+    TooLarge,
+    #[error("{0}")]
+    Failed(String),
+}
+
 /// How reading one SSE body ended.
 enum StreamEnd {
     /// The handler said it has what it waited for.
@@ -83,11 +93,12 @@ impl HttpConnection {
         spec: &HttpSpec,
         timeout: Duration,
     ) -> Result<(Arc<HttpConnection>, mpsc::UnboundedReceiver<Unrouted>), String> {
-        let url = Url::parse(&spec.url).map_err(|e| format!("invalid URL `{}`: {e}", spec.url))?;
+        let url = Url::parse(&spec.url)
+            .map_err(|e| format!("invalid URL `{}`: {e}", crate::redact::url_text(&spec.url)))?;
         if !matches!(url.scheme(), "http" | "https") {
             return Err(format!(
                 "URL `{}` must start with http:// or https://",
-                spec.url
+                crate::redact::url(&url)
             ));
         }
         let headers = header_map(spec)?;
@@ -96,7 +107,7 @@ impl HttpConnection {
             .tcp_keepalive(Duration::from_secs(30))
             .user_agent(concat!("mcp-gateway/", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+            .map_err(|e| format!("cannot build the HTTP client: {}", error_chain(&e)))?;
         let (out_tx, out_rx) = mpsc::unbounded_channel::<String>();
         let peer = Arc::new(Peer::new(backend, out_tx));
         let (unrouted_tx, unrouted_rx) = mpsc::unbounded_channel();
@@ -120,7 +131,7 @@ impl HttpConnection {
                     .map_err(|_| {
                         format!(
                             "no `endpoint` event on the SSE stream {} within {}",
-                            shared.url,
+                            crate::redact::url(&shared.url),
                             crate::error::humantime(timeout)
                         )
                     })
@@ -156,6 +167,11 @@ impl HttpConnection {
     /// `None` while usable, else why it ended.
     pub fn exit_detail(&self) -> Option<String> {
         self.shared.exit.borrow().clone()
+    }
+
+    /// `Some(detail)` once the connection has ended.
+    pub fn exit_watch(&self) -> watch::Receiver<Option<String>> {
+        self.shared.exit.subscribe()
     }
 
     /// The version negotiated in `initialize`; sent as `MCP-Protocol-Version` from now on.
@@ -230,7 +246,7 @@ async fn drive(
                         Err(e) => {
                             let detail = format!(
                                 "{} speaks neither Streamable HTTP ({why_not}) nor legacy SSE ({e})",
-                                shared.url
+                                crate::redact::url(&shared.url)
                             );
                             if let Outgoing::Request(id) = kind {
                                 shared.answer_error(id, detail.clone());
@@ -319,8 +335,10 @@ impl Shared {
         }
     }
 
-    /// Answers one of the Peer's requests with a transport failure.
+    /// Answers one of the Peer's requests with a transport failure (URLs in it redacted, as
+    /// everything this module says is).
     fn answer_error(&self, id: Id, message: String) {
+        let message = crate::redact::text(&message);
         tracing::debug!(backend = %self.backend, "{message}");
         self.peer.dispatch(Message::error(
             id,
@@ -333,8 +351,10 @@ impl Shared {
         self.end(&format!("lost connection: {detail}"));
     }
 
-    /// Ends the connection once (later calls keep the first reason).
+    /// Ends the connection once (later calls keep the first reason; URLs in it redacted).
     fn end(&self, detail: &str) {
+        let detail = crate::redact::text(detail);
+        let detail = detail.as_str();
         let first = self.exit.send_if_modified(|cur| {
             if cur.is_none() {
                 *cur = Some(detail.to_string());
@@ -364,23 +384,22 @@ impl Shared {
         req
     }
 
-    /// Reads a whole (non-streaming) body, capped.
-    async fn read_body(&self, mut resp: reqwest::Response) -> Result<String, String> {
+    /// Reads a whole (non-streaming) body, capped: a body over [`MAX_MESSAGE_BYTES`] is
+    /// abandoned at the cap, never buffered whole.
+    async fn read_body(&self, mut resp: reqwest::Response) -> Result<String, BodyError> {
         let mut body = Vec::new();
         loop {
             let chunk = tokio::select! {
-                c = resp.chunk() => c.map_err(|e| format!("reading the response failed: {}", error_chain(&e)))?,
-                _ = self.stop.cancelled() => return Err("the connection was stopped".into()),
+                c = resp.chunk() => c.map_err(|e| BodyError::Failed(format!("reading the response failed: {}", error_chain(&e))))?,
+                _ = self.stop.cancelled() => return Err(BodyError::Failed("the connection was stopped".into())),
             };
             let Some(chunk) = chunk else { break };
             if body.len() + chunk.len() > MAX_MESSAGE_BYTES {
-                return Err(format!(
-                    "response body larger than {MAX_MESSAGE_BYTES} bytes"
-                ));
+                return Err(BodyError::TooLarge);
             }
             body.extend_from_slice(&chunk);
         }
-        String::from_utf8(body).map_err(|_| "response body is not UTF-8".to_string())
+        String::from_utf8(body).map_err(|_| BodyError::Failed("response body is not UTF-8".into()))
     }
 
     /// Reads an SSE body, handing each non-empty event to `on_event` (which returns `true` once

@@ -11,9 +11,11 @@
 pub mod connection;
 pub mod http;
 mod listing;
+mod oversize;
 pub mod process;
 pub mod stdio;
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -115,7 +117,11 @@ struct Lifecycle {
 pub struct Backend {
     pub config: BackendConfig,
     lifecycle: tokio::sync::Mutex<Lifecycle>,
-    status: Mutex<Status>,
+    /// Shared with the task that watches the live connection end (see [`watch_exit`]).
+    status: Arc<Mutex<Status>>,
+    /// Bumped on every start and every deliberate stop: an exit watcher of an older connection
+    /// (or of one being stopped on purpose) never changes the status.
+    generation: Arc<AtomicU64>,
     /// The backend may be stopped once this passes with nothing in flight.
     idle_deadline: Mutex<Instant>,
     reaper: Option<Arc<Reaper>>,
@@ -144,7 +150,8 @@ impl Backend {
         Backend {
             config,
             lifecycle: tokio::sync::Mutex::new(Lifecycle::default()),
-            status: Mutex::new(Status::NotStarted),
+            status: Arc::new(Mutex::new(Status::NotStarted)),
+            generation: Arc::default(),
             idle_deadline: Mutex::new(Instant::now()),
             reaper: env.reaper,
             events: env.events,
@@ -237,7 +244,16 @@ impl Backend {
                 let live = Arc::new(live);
                 lc.live = Some(Arc::clone(&live));
                 lc.retry_at = None;
+                let generation = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
                 self.set_status(Status::Running);
+                if let Some(exit) = live.conn.exit_watch() {
+                    tokio::spawn(watch_exit(
+                        exit,
+                        Arc::clone(&self.status),
+                        Arc::clone(&self.generation),
+                        generation,
+                    ));
+                }
                 let _ = self.events.send(BackendEvent::Started {
                     backend: self.name().to_string(),
                 });
@@ -263,7 +279,7 @@ impl Backend {
                 (Connection::Stdio(c), rx)
             }
             Transport::Http(spec) => {
-                tracing::info!(backend = %self.name(), url = %spec.url, "connecting");
+                tracing::info!(backend = %self.name(), url = %crate::redact::url_text(&spec.url), "connecting");
                 let (c, rx) =
                     HttpConnection::connect(self.name(), spec, self.config.timeout).await?;
                 (Connection::Http(c), rx)
@@ -405,6 +421,7 @@ impl Backend {
             return;
         }
         tracing::info!(backend = %self.name(), "stopping after idle timeout");
+        self.generation.fetch_add(1, Ordering::SeqCst);
         if let Some(live) = lc.live.take() {
             live.conn.shutdown(SHUTDOWN_GRACE).await;
         }
@@ -420,10 +437,30 @@ impl Backend {
     pub async fn shutdown(&self) {
         self.stopping.cancel();
         let mut lc = self.lifecycle.lock().await;
+        self.generation.fetch_add(1, Ordering::SeqCst);
         if let Some(live) = lc.live.take() {
             live.conn.shutdown(SHUTDOWN_GRACE).await;
             self.set_status(Status::Stopped);
         }
+    }
+}
+
+/// Waits for a live connection to end; if it ended on its own (no start or deliberate stop since,
+/// which bump `generation`), the status says so at once instead of `running` until next use.
+/// Holds only the exit watch: a connection dropped without ending ends the watcher too.
+async fn watch_exit(
+    mut exit: watch::Receiver<Option<String>>,
+    status: Arc<Mutex<Status>>,
+    generation: Arc<AtomicU64>,
+    watched: u64,
+) {
+    let Ok(detail) = exit.wait_for(Option::is_some).await.map(|d| d.clone()) else {
+        return;
+    };
+    let detail = detail.unwrap_or_default();
+    let mut status = status.lock().unwrap_or_else(|e| e.into_inner());
+    if generation.load(Ordering::SeqCst) == watched && *status == Status::Running {
+        *status = Status::Failed(format!("{detail}; it restarts on next use"));
     }
 }
 

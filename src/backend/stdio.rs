@@ -1,30 +1,37 @@
 //! A stdio backend connection: one child process speaking newline-delimited JSON-RPC.
 //!
 //! Owns the child's pipes: a writer task feeding stdin, a reader task that frames stdout (skipping
-//! and logging overlong or non-JSON lines, never answering them) and hands messages to the
-//! [`Peer`], and a task draining stderr into the log under the backend's name. It knows
+//! and logging overlong or non-JSON lines, never answering them, but failing at once the request
+//! an overlong reply answers) and hands messages to the [`Peer`], and a task draining stderr into
+//! the log under the backend's name (lossy UTF-8, lines capped, until the pipe closes). It knows
 //! how to shut its process group down; it never decides when.
 
 use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncWriteExt, BufReader};
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
+use super::oversize;
 use super::process::{self, Reaper};
 use crate::config::StdioSpec;
-use crate::jsonrpc::{LineReader, Message, ReadLine};
+use crate::jsonrpc::{ErrorObject, LineReader, Message, ReadLine, code};
 use crate::peer::{Peer, Unrouted};
 
-/// Longest stdout line accepted from a backend; longer lines are skipped and logged.
+/// Longest stdout line accepted from a backend; longer lines are skipped and logged, and the
+/// request such a reply answers fails at once ("too large").
 pub const MAX_LINE_BYTES: usize = 64 * 1024 * 1024;
+/// Longest stderr line logged; longer ones are skipped (never buffered) and reading goes on.
+pub const MAX_STDERR_LINE_BYTES: usize = 64 * 1024;
 
 /// A running child process.
 pub struct StdioConnection {
     pub peer: Arc<Peer>,
     pgid: u32,
+    /// This process's [`process::ORIGIN_VAR`] tag, inherited by its descendants.
+    origin: String,
     close_stdin: CancellationToken,
     /// `Some(detail)` once the child has exited, e.g. "exited with status 1".
     exited: watch::Receiver<Option<String>>,
@@ -49,7 +56,15 @@ impl StdioConnection {
             cmd.current_dir(cwd);
         }
         process::isolate(&mut cmd);
-        let mut child = cmd.spawn().map_err(|e| {
+        let origin = process::origin_tag();
+        cmd.env(process::ORIGIN_VAR, &origin);
+        let spawned = process::spawn_own(|| {
+            cmd.spawn().map(|c| {
+                let pid = c.id();
+                (c, pid)
+            })
+        });
+        let mut child = spawned.map_err(|e| {
             let mut msg = format!("cannot start `{}`: {e}", spec.program);
             if let Some(cwd) = spec.cwd.as_ref().filter(|c| !c.is_dir()) {
                 msg.push_str(&format!(" (cwd {} does not exist)", cwd.display()));
@@ -92,12 +107,25 @@ impl StdioConnection {
             }
         });
 
-        // stderr drain
+        // stderr drain: lossy (one bad byte must not end it: the child would die of SIGPIPE)
+        // and capped (a line without end must not grow memory); it reads until the pipe closes.
         let name = backend.to_string();
         tokio::spawn(async move {
-            let mut lines = BufReader::new(stderr).lines();
-            while let Ok(Some(line)) = lines.next_line().await {
-                tracing::info!(target: "mcp_gateway::backend_stderr", backend = %name, "{line}");
+            let mut lines = LineReader::lossy(BufReader::new(stderr), MAX_STDERR_LINE_BYTES);
+            loop {
+                match lines.next_line().await {
+                    Ok(ReadLine::Line(line)) => {
+                        tracing::info!(target: "mcp_gateway::backend_stderr", backend = %name, "{line}")
+                    }
+                    Ok(ReadLine::TooLong(n)) => tracing::info!(
+                        target: "mcp_gateway::backend_stderr",
+                        backend = %name,
+                        "(skipped a stderr line of {n} bytes; limit {MAX_STDERR_LINE_BYTES})"
+                    ),
+                    // Lossy reading never reports NotUtf8.
+                    Ok(ReadLine::NotUtf8) => {}
+                    Ok(ReadLine::Eof) | Err(_) => break,
+                }
             }
         });
 
@@ -105,8 +133,10 @@ impl StdioConnection {
         let name = backend.to_string();
         let reader_peer = Arc::clone(&peer);
         let reader_reaper = reaper.clone();
+        let reader_origin = origin.clone();
         tokio::spawn(async move {
-            let mut reader = LineReader::new(BufReader::new(stdout), MAX_LINE_BYTES);
+            let (edges, last_line) = oversize::Edges::new(stdout);
+            let mut reader = LineReader::new(edges, MAX_LINE_BYTES);
             loop {
                 match reader.next_line().await {
                     Ok(ReadLine::Line(line)) => match Message::parse(&line) {
@@ -121,10 +151,10 @@ impl StdioConnection {
                             preview(&line)
                         ),
                     },
-                    Ok(ReadLine::TooLong(n)) => tracing::warn!(
-                        backend = %name,
-                        "skipping stdout line of {n} bytes (limit {MAX_LINE_BYTES})"
-                    ),
+                    Ok(ReadLine::TooLong(n)) => {
+                        let edges = last_line.lock().unwrap_or_else(|e| e.into_inner()).clone();
+                        too_long(&name, &reader_peer, &edges, n);
+                    }
                     Ok(ReadLine::NotUtf8) => {
                         tracing::warn!(backend = %name, "skipping stdout line that is not UTF-8")
                     }
@@ -141,20 +171,25 @@ impl StdioConnection {
                     "closed its stdout".to_string()
                 }
             };
+            process::forget_own(pgid);
             tracing::info!(backend = %name, "process {status}");
             reader_peer.close(&status);
-            // Grandchildren may outlive the leader; the group dies with it.
+            // Known at once: the next call starts a new process instead of meeting this one.
+            let _ = exited_tx.send(Some(status));
+            // Grandchildren may outlive the leader; the group dies with it, and so do those
+            // that left the group.
             process::terminate_group(pgid, Duration::from_secs(1)).await;
+            process::kill_orphans(Some(&reader_origin), Duration::from_secs(1)).await;
             if let Some(r) = &reader_reaper {
                 r.unregister(pgid);
             }
-            let _ = exited_tx.send(Some(status));
         });
 
         Ok((
             Arc::new(StdioConnection {
                 peer,
                 pgid,
+                origin,
                 close_stdin,
                 exited,
                 reaper,
@@ -166,6 +201,11 @@ impl StdioConnection {
     /// `None` while running, else how it ended.
     pub fn exit_detail(&self) -> Option<String> {
         self.exited.borrow().clone()
+    }
+
+    /// `Some(detail)` once the child has exited.
+    pub fn exit_watch(&self) -> watch::Receiver<Option<String>> {
+        self.exited.clone()
     }
 
     /// Graceful stop: close stdin, wait `grace`, then TERM and KILL the whole group.
@@ -180,12 +220,34 @@ impl StdioConnection {
             let _ = tokio::time::timeout(grace, exited.wait_for(Option::is_some)).await;
         }
         self.peer.close("was stopped");
-        if process::group_alive(self.pgid) {
-            process::signal_group(self.pgid, libc::SIGKILL);
-        }
+        // The leader is gone; what is left of its group gets TERM, then KILL after `grace`.
+        process::terminate_group(self.pgid, grace).await;
+        process::kill_orphans(Some(&self.origin), grace).await;
         if let Some(r) = &self.reaper {
             r.unregister(self.pgid);
         }
+    }
+}
+
+/// An overlong stdout line was skipped: the request it answers (if its id can be read from the
+/// line's ends) fails at once instead of waiting out its timeout.
+fn too_long(name: &str, peer: &Peer, edges: &oversize::LineEdges, n: usize) {
+    let mib = MAX_LINE_BYTES / (1024 * 1024);
+    match oversize::reply_id(edges) {
+        Some(id) => {
+            tracing::warn!(backend = %name, %id, "skipping a reply of {n} bytes (limit {mib} MiB)");
+            let error = ErrorObject::new(
+                code::INTERNAL_ERROR,
+                format!(
+                    "the reply was too large: {n} bytes, more than the {mib} MiB a backend reply may have"
+                ),
+            );
+            peer.dispatch(Message::error(id, error));
+        }
+        None => tracing::warn!(
+            backend = %name,
+            "skipping stdout line of {n} bytes (limit {mib} MiB)"
+        ),
     }
 }
 

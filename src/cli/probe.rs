@@ -133,10 +133,11 @@ pub async fn run(args: ProbeArgs) -> Result<ExitCode, CliError> {
         },
         None => None,
     };
-    let reaper = matches!(config.transport, Transport::Stdio(_))
-        .then(Reaper::start)
-        .flatten()
-        .map(Arc::new);
+    let spawns = matches!(config.transport, Transport::Stdio(_));
+    if spawns {
+        crate::backend::process::become_subreaper();
+    }
+    let reaper = spawns.then(Reaper::start).flatten().map(Arc::new);
     let (events, mut events_rx) = mpsc::unbounded_channel();
     // Drain events (nothing to relay them to).
     tokio::spawn(async move { while events_rx.recv().await.is_some() {} });
@@ -153,7 +154,8 @@ pub async fn run(args: ProbeArgs) -> Result<ExitCode, CliError> {
     let started = Instant::now();
     let listed = backend.fetch_listing(Duration::from_secs(3600)).await;
     let mut report = Report {
-        target: args.target.join(" "),
+        // Shown, so redacted: a URL's userinfo and query values never print.
+        target: crate::redact::text(&args.target.join(" ")),
         transport,
         protocol_version: backend.protocol_version().await,
         tools: Vec::new(),

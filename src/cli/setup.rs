@@ -206,16 +206,40 @@ fn setup(
         writeln!(out, "Nothing selected; nothing written.")?;
         return Ok(ExitCode::SUCCESS);
     }
-    let names: Vec<String> = picked
+    let mut names: Vec<String> = picked
         .iter()
         .map(|&i| candidates[i].backend.clone())
         .collect();
+    let mut as_references: Vec<String> = Vec::new();
+    if let Some(dir) = project.as_deref() {
+        let leaks = plan::project_leaks(&detected, candidates, &names, dir, &gw_path);
+        let ask = interactive && !args.yes && !args.dry_run;
+        match secrets_into_project(&leaks, &gw_path, ask, input, out)? {
+            LeakChoice::Nothing | LeakChoice::Literal => {}
+            LeakChoice::References => {
+                as_references = leaks.iter().map(|l| l.backend.clone()).collect();
+            }
+            LeakChoice::KeepInClients => names.retain(|n| !leaks.iter().any(|l| &l.backend == n)),
+        }
+        if names.is_empty() {
+            writeln!(out, "Nothing left to import; nothing written.")?;
+            return Ok(ExitCode::SUCCESS);
+        }
+    }
     let entry = env.entry(project.as_deref());
     let places = clients::Placeholders {
         home: &env.host.home,
         project: project.as_deref(),
     };
-    let the_plan = plan::build(&detected, candidates, &names, &gw_path, &entry, &places)?;
+    let the_plan = plan::build(
+        &detected,
+        candidates,
+        &names,
+        &gw_path,
+        &entry,
+        &places,
+        &as_references,
+    )?;
     if the_plan.is_empty() {
         return finish_json_or(
             out,
@@ -255,6 +279,7 @@ fn setup(
             &gw_path,
             &entry,
             &places,
+            &as_references,
         )?)
     };
     let mut the_plan = the_plan;
@@ -279,10 +304,95 @@ fn setup(
         }
     };
     report_applied(out, &the_plan, run.as_ref(), args.json, env.style)?;
+    if !args.json {
+        for n in &the_plan.notes {
+            writeln!(out, "Note: {n}")?;
+        }
+    }
     match broken {
         Some(e) => Err(e),
         None => Ok(ExitCode::SUCCESS),
     }
+}
+
+/// What to do about secrets that would move from private files into a project's config.
+enum LeakChoice {
+    /// There are none.
+    Nothing,
+    /// Write them as they are (the file is not in a git work tree, or the user said so).
+    Literal,
+    /// Write `${VAR}` references instead.
+    References,
+    /// Leave those servers in their clients.
+    KeepInClients,
+}
+
+/// `--project`: secrets from files outside the project (Claude Code's local scope, user files)
+/// would be written into the project's gateway config. On a terminal: warn and offer `${VAR}`
+/// references, else ask before writing them. Without one: never into a file git may commit
+/// (those servers stay in their clients); elsewhere write them and say so.
+fn secrets_into_project(
+    leaks: &[plan::Leak],
+    gw_path: &Path,
+    ask: bool,
+    input: &mut dyn BufRead,
+    out: &mut dyn Write,
+) -> Result<LeakChoice, CliError> {
+    if leaks.is_empty() {
+        return Ok(LeakChoice::Nothing);
+    }
+    let list: Vec<String> = leaks
+        .iter()
+        .map(|l| {
+            let from: Vec<String> = l.from.iter().map(|p| p.display().to_string()).collect();
+            format!("`{}` (from {})", l.backend, from.join(", "))
+        })
+        .collect();
+    writeln!(
+        out,
+        "Warning: {} server(s) would carry secrets from files outside the project into {}, which lives in the project:",
+        list.len(),
+        gw_path.display()
+    )?;
+    for l in &list {
+        writeln!(out, "  {l}")?;
+    }
+    let committable = core::may_be_committed(gw_path);
+    if ask {
+        if wizard::confirm(
+            input,
+            out,
+            "Write them as ${VAR} references instead (you then set the variables)?",
+            true,
+        )? {
+            return Ok(LeakChoice::References);
+        }
+        let question = if committable {
+            "Write the secrets into this file, which git may commit, anyway?"
+        } else {
+            "Write the secrets into this file anyway?"
+        };
+        return Ok(if wizard::confirm(input, out, question, false)? {
+            LeakChoice::Literal
+        } else {
+            writeln!(out, "Those servers stay in their clients.")?;
+            LeakChoice::KeepInClients
+        });
+    }
+    if committable {
+        writeln!(
+            out,
+            "Kept in their clients: {} is in a git work tree and not ignored; run setup on a terminal to write ${{VAR}} references instead.",
+            gw_path.display()
+        )?;
+        return Ok(LeakChoice::KeepInClients);
+    }
+    writeln!(
+        out,
+        "Written as they are: {} is not in a git work tree (mode 600).",
+        gw_path.display()
+    )?;
+    Ok(LeakChoice::Literal)
 }
 
 /// The client files that could not be read, as the error setup ends with (exit code 1): they
@@ -332,23 +442,27 @@ fn finish_json_or(
     Ok(ExitCode::SUCCESS)
 }
 
+/// The changes with their diffs, secrets masked.
 fn changes_json(p: &Plan) -> serde_json::Value {
     json!(
         p.changes
             .iter()
-            .map(|c| json!({"path": c.path, "created": c.before.is_none(), "diff": c.diff()}))
+            .map(|c| json!({"path": c.path, "created": c.before.is_none(), "diff": p.mask(&c.diff())}))
             .collect::<Vec<_>>()
     )
 }
 
 fn print_dry_run(out: &mut dyn Write, p: &Plan, json: bool) -> Result<ExitCode, CliError> {
     if json {
-        let v = json!({"dry_run": true, "added": p.added, "rewritten": p.rewritten, "changes": changes_json(p)});
+        let v = json!({"dry_run": true, "added": p.added, "rewritten": p.rewritten, "notes": p.notes, "changes": changes_json(p)});
         writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
     } else {
         writeln!(out)?;
         for c in &p.changes {
-            write!(out, "{}", c.diff())?;
+            write!(out, "{}", p.mask(&c.diff()))?;
+        }
+        for n in &p.notes {
+            writeln!(out, "Note: {n}")?;
         }
         writeln!(
             out,
@@ -382,7 +496,7 @@ fn report_applied(
     style: Style,
 ) -> Result<ExitCode, CliError> {
     if json {
-        let v = json!({"run": run.map(|r| r.id.clone()), "backup_dir": run.map(|r| r.dir.clone()), "added": p.added, "rewritten": p.rewritten, "changes": changes_json(p)});
+        let v = json!({"run": run.map(|r| r.id.clone()), "backup_dir": run.map(|r| r.dir.clone()), "added": p.added, "rewritten": p.rewritten, "notes": p.notes, "changes": changes_json(p)});
         writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
         return Ok(ExitCode::SUCCESS);
     }
@@ -404,6 +518,18 @@ fn report_applied(
     Ok(ExitCode::SUCCESS)
 }
 
+/// What a recorded run did: `applied`, `partial` (failed after writing some of its files),
+/// `nothing written` (failed before), `undone`.
+fn run_state(r: &backup::Run) -> &'static str {
+    let written = r.written().count();
+    match () {
+        _ if r.undone => "undone",
+        _ if written == 0 => "nothing written",
+        _ if written < r.files.len() => "partial",
+        _ => "applied",
+    }
+}
+
 fn undo(env: &SetupEnv, args: &UndoArgs, out: &mut dyn Write) -> Result<ExitCode, CliError> {
     let root = configedit::backups_root(&env.paths);
     if args.list {
@@ -411,7 +537,7 @@ fn undo(env: &SetupEnv, args: &UndoArgs, out: &mut dyn Write) -> Result<ExitCode
         if args.json {
             let v: Vec<_> = runs
                 .iter()
-                .map(|r| json!({"id": r.id, "command": r.command, "undone": r.undone, "dir": r.dir, "files": r.files.iter().map(|f| json!({"path": f.path, "existed": f.backup.is_some()})).collect::<Vec<_>>()}))
+                .map(|r| json!({"id": r.id, "command": r.command, "state": run_state(r), "undone": r.undone, "dir": r.dir, "files": r.files.iter().map(|f| json!({"path": f.path, "existed": f.backup.is_some(), "written": f.written_sha256.is_some()})).collect::<Vec<_>>()}))
                 .collect();
             writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
         } else if runs.is_empty() {
@@ -420,19 +546,12 @@ fn undo(env: &SetupEnv, args: &UndoArgs, out: &mut dyn Write) -> Result<ExitCode
             let rows: Vec<Vec<String>> = runs
                 .iter()
                 .map(|r| {
-                    let files: Vec<String> = r
-                        .files
-                        .iter()
-                        .map(|f| f.path.display().to_string())
-                        .collect();
+                    let files: Vec<String> =
+                        r.written().map(|f| f.path.display().to_string()).collect();
                     vec![
                         r.id.clone(),
                         r.command.clone(),
-                        if r.undone {
-                            "undone".into()
-                        } else {
-                            "applied".into()
-                        },
+                        run_state(r).to_string(),
                         files.join(", "),
                     ]
                 })
@@ -440,12 +559,12 @@ fn undo(env: &SetupEnv, args: &UndoArgs, out: &mut dyn Write) -> Result<ExitCode
             write!(
                 out,
                 "{}",
-                table(&["RUN", "COMMAND", "STATE", "FILES"], &rows)
+                table(&["RUN", "COMMAND", "STATE", "FILES WRITTEN"], &rows)
             )?;
         }
         return Ok(ExitCode::SUCCESS);
     }
-    let (run, files) = backup::undo_last(&root, args.force)?;
+    let (run, files) = configedit::undo_last(&env.paths, args.force)?;
     if args.json {
         writeln!(
             out,

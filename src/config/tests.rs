@@ -1118,3 +1118,36 @@ mod props {
         }
     }
 }
+
+#[test]
+fn backend_tools_filter_is_read_and_checked() {
+    let c = parse(
+        "backends:\n  gh:\n    command: x\n    tools:\n      allow: [\"get_*\", delete_repository]\n      deny: [delete_repository]\n  t:\n    command: y\n",
+    )
+    .unwrap();
+    let f = &c.backends["gh"].tools;
+    assert!(f.permits("get_issue") && !f.permits("delete_repository") && !f.permits("push"));
+    assert!(c.backends["t"].tools.is_empty());
+    assert_ne!(
+        c.backends["gh"].launch_fingerprint(),
+        parse("backends:\n  gh:\n    command: x\n")
+            .unwrap()
+            .backends["gh"]
+            .launch_fingerprint(),
+        "a filtered backend lists its tools again"
+    );
+    let (line, key, msg) =
+        invalid("backends:\n  a:\n    command: x\n    tools:\n      deny: [\"[\"]\n");
+    assert_eq!((line, key.as_str()), (5, "backends.a.tools.deny"), "{msg}");
+    let (_, key, _) = invalid("backends:\n  a:\n    command: x\n    tools: [x]\n");
+    assert_eq!(key, "backends.a.tools");
+    match parse("backends:\n  a:\n    command: x\n    tools:\n      alow: [x]\n") {
+        Err(ConfigError::UnknownKey {
+            key, suggestion, ..
+        }) => assert_eq!(
+            (key.as_str(), suggestion.as_deref()),
+            ("backends.a.tools.alow", Some("allow"))
+        ),
+        other => panic!("{other:?}"),
+    }
+}

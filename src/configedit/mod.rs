@@ -71,7 +71,8 @@ pub struct FileChange {
     /// Current text; `None`: the file will be created.
     pub before: Option<String>,
     pub after: String,
-    /// Mode for a created file (`None`: keep / default 0600).
+    /// Mode to write the file with (`None`: keep the file's own, 0600 for a new file). Set for
+    /// created files, and to make a file private that is about to hold secrets.
     pub new_mode: Option<u32>,
 }
 
@@ -141,12 +142,9 @@ pub fn apply_locked(
     let mut run = backup::Run::begin(&backups_root(paths), command, &files)?;
     let mut written = Vec::new();
     for change in changes {
-        let mode = if change.before.is_none() {
-            change.new_mode
-        } else {
-            None
-        };
-        if let Err(source) = fsio::write_atomic_mode(&change.path, change.after.as_bytes(), mode) {
+        if let Err(source) =
+            fsio::write_atomic_mode(&change.path, change.after.as_bytes(), change.new_mode)
+        {
             return Err(BackupError::Partial {
                 path: change.path.clone(),
                 source,
@@ -157,6 +155,20 @@ pub fn apply_locked(
         written.push(change.path.clone());
     }
     Ok(Some(run))
+}
+
+/// `setup undo`: restores the newest run that wrote something (see [`backup::undo_last`])
+/// while holding the locks of the files it restores, so no other `mcp-gateway` edit of them
+/// interleaves.
+pub fn undo_last(paths: &Paths, force: bool) -> Result<(backup::Run, Vec<PathBuf>), BackupError> {
+    let root = backups_root(paths);
+    let files: Vec<PathBuf> = backup::list_runs(&root)?
+        .into_iter()
+        .find(|r| !r.undone && r.written().next().is_some())
+        .map(|r| r.written().map(|f| f.path.clone()).collect())
+        .unwrap_or_default();
+    let _locks = lock(paths, &files)?;
+    backup::undo_last(&root, force)
 }
 
 /// The text of `path` for editing: `None` when it does not exist; an error when it cannot be
@@ -191,9 +203,9 @@ pub fn edit_config<T, E: From<BackupError> + From<anyhow::Error>>(
     if before.as_deref() != Some(after.as_str()) {
         let change = FileChange {
             path: real,
+            new_mode: before.is_none().then_some(0o600),
             before,
             after,
-            new_mode: Some(0o600),
         };
         apply_locked(&[change], paths, command)?;
     }

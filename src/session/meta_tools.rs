@@ -11,6 +11,7 @@ use std::sync::Arc;
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
+use super::access::{InvokeError, requires_task};
 use super::{DISCOVERY_WAIT, Failure, Outcome, Session, clip};
 use crate::error::CallError;
 use crate::jsonrpc::{ErrorObject, code, to_raw};
@@ -28,8 +29,6 @@ gateway_search_tools, then call it with gateway_invoke using the server, tool an
 from the match.";
 
 const DEFAULT_LIMIT: u64 = 5;
-/// Candidates ranked for a scoped caller before the ones outside its scope are dropped.
-const SCOPED_CANDIDATES: usize = 500;
 const MAX_LIMIT: u64 = 25;
 /// Longest description shown by `gateway_list_tools`.
 const LIST_DESCRIPTION_CHARS: usize = 120;
@@ -207,25 +206,15 @@ async fn search(session: &Arc<Session>, args: &Value) -> Outcome {
     if let Some(s) = server
         && (gw.backend(s).is_none() || !session.sees_server(s))
     {
-        return Ok(tool_error(unknown_server_text(session, s)));
+        return Ok(tool_error(session.access().unknown_server_text(s)));
     }
     let mut pending = gw.wait_for_discovery(DISCOVERY_WAIT).await;
     pending.retain(|s| session.sees_server(s));
     gw.wait_for_index().await;
-    let restricted = session.caller.policy.is_restricted();
-    // A scoped caller's matches are the best ones it may see: rank more, keep the permitted.
-    let wanted = if restricted { SCOPED_CANDIDATES } else { limit };
-    let mut outcome = gw
-        .search(query, wanted, server)
+    let outcome = session
+        .access()
+        .search(query, limit, server)
         .map_err(|e| Failure::Rpc(ErrorObject::new(code::INTERNAL_ERROR, e.to_string())))?;
-    if restricted {
-        outcome
-            .hits
-            .retain(|hit| session.permits(&hit.doc.server, &hit.doc.name));
-        outcome.total = outcome.hits.len();
-        outcome.hits.truncate(limit);
-        outcome.no_good_match |= outcome.hits.is_empty();
-    }
     let matches: Vec<Value> = outcome
         .hits
         .iter()
@@ -249,13 +238,6 @@ async fn search(session: &Arc<Session>, args: &Value) -> Outcome {
         result["note"] = json!("some servers were still starting; search again for their tools");
     }
     Ok(structured(result))
-}
-
-/// Tools whose `execution.taskSupport` is `required` cannot run without tasks.
-fn requires_task(tool: &Value) -> bool {
-    tool.pointer("/execution/taskSupport")
-        .and_then(Value::as_str)
-        == Some("required")
 }
 
 async fn invoke(
@@ -293,79 +275,18 @@ async fn invoke(
             )));
         }
     };
-    let gw = &session.gateway;
-    let Some(backend) = gw.backend(server).filter(|_| session.sees_server(server)) else {
-        return Ok(tool_error(unknown_server_text(session, server)));
-    };
-    if !backend.config.tools.permits(tool) {
-        return Ok(tool_error(format!(
-            "{server}/{tool} is not served: `backends.{server}.tools` in the gateway config rules it out"
-        )));
-    }
-    if !session.permits(server, tool) {
-        // Exactly what a tool that does not exist gets: the caller learns nothing more.
-        return Ok(tool_error(unknown_tool_text(session, server, tool)));
-    }
-    // Some(None): cataloged backend without that tool; Some(Some(task_only)) otherwise.
-    let known = |gw: &crate::gateway::Gateway| {
-        gw.catalog
-            .get(server)
-            .map(|e| e.tool(tool).map(requires_task))
-    };
-    let mut found = known(gw);
-    if found.is_none() {
-        // Never listed yet: learn (and screen) its tools before forwarding anything, so a tool
-        // the scanner withholds is never called, not even before the first discovery. A
-        // discovery under way is bounded by the backend's own timeout (start, then list).
-        gw.wait_for_discovery_of(server, 2 * backend.config.timeout + DISCOVERY_WAIT)
-            .await;
-        found = known(gw);
-        if found.is_none() {
-            gw.refresh(server).await;
-            found = known(gw);
+    let access = session.access();
+    match access
+        .invoke(server, tool, arguments, params.get("_meta"), ctx)
+        .await
+    {
+        Ok(result) => Ok(result),
+        Err(InvokeError::Call(e @ (CallError::Cancelled | CallError::Timeout { .. }))) => {
+            Err(e.into())
         }
-    }
-    if matches!(found, Some(None)) && backend.status() != crate::backend::Status::Running {
-        // The catalog may predate the backend's current tools: look again before refusing.
-        gw.refresh(server).await;
-        found = known(gw);
-    }
-    match found {
-        None => {
-            let why = match backend.status() {
-                crate::backend::Status::Failed(reason) => reason,
-                other => other.label().to_string(),
-            };
-            let tool = clip(tool);
-            return Ok(tool_error(format!(
-                "cannot invoke {server}/{tool}: the tools of server '{server}' could not be \
-                 listed ({why}), and no tool is called before it is screened"
-            )));
-        }
-        Some(None) => {
-            if let Some(reason) = backend.held_reason(tool) {
-                return Ok(tool_error(reason));
-            }
-            return Ok(tool_error(unknown_tool_text(session, server, tool)));
-        }
-        Some(Some(true)) => {
-            return Ok(tool_error(format!(
-                "{server}/{tool} only runs as a task, which the gateway does not support yet"
-            )));
-        }
-        _ => {}
-    }
-    let mut forwarded = json!({ "name": tool, "arguments": arguments });
-    if let Some(meta) = params.get("_meta") {
-        forwarded["_meta"] = meta.clone();
-    }
-    match backend.request("tools/call", Some(forwarded), ctx).await {
-        Ok(result) => {
-            gw.record_use(server, tool);
-            Ok(result)
-        }
-        Err(e @ (CallError::Cancelled | CallError::Timeout { .. })) => Err(e.into()),
-        Err(CallError::Backend { error, .. }) if error.code == code::INVALID_PARAMS => {
+        Err(InvokeError::Call(CallError::Backend { error, .. }))
+            if error.code == code::INVALID_PARAMS =>
+        {
             Ok(tool_error(format!(
                 "{server}/{tool} rejected the call: {}",
                 error.message
@@ -416,7 +337,7 @@ async fn list_tools(session: &Arc<Session>, args: &Value) -> Outcome {
     };
     let gw = &session.gateway;
     if gw.backend(server).is_none() || !session.sees_server(server) {
-        return Ok(tool_error(unknown_server_text(session, server)));
+        return Ok(tool_error(session.access().unknown_server_text(server)));
     }
     if gw.catalog.get(server).is_none() {
         // A first discovery may be running; wait for it before starting one of our own.
@@ -463,62 +384,6 @@ fn first_line(text: &str, max: usize) -> String {
     format!("{}…", cut.trim_end())
 }
 
-/// Up to three candidates close to `wanted` (see `crate::suggest`), best first.
-fn nearest<'a>(wanted: &str, candidates: impl IntoIterator<Item = &'a str>) -> Vec<&'a str> {
-    let mut near = crate::suggest::ranked(wanted, candidates);
-    near.truncate(3);
-    near
-}
-
-fn unknown_server_text(session: &Arc<Session>, server: &str) -> String {
-    let names: Vec<&str> = session
-        .gateway
-        .backends()
-        .map(|b| b.name())
-        .filter(|n| session.sees_server(n))
-        .collect();
-    let near = nearest(server, names.iter().copied());
-    let mut text = format!("unknown server '{}'.", clip(server));
-    if near.is_empty() {
-        text.push_str(&format!(" Servers: {}.", names.join(", ")));
-    } else {
-        text.push_str(&format!(" Did you mean: {}?", near.join(", ")));
-    }
-    text
-}
-
-fn unknown_tool_text(session: &Arc<Session>, server: &str, tool: &str) -> String {
-    let gw = &session.gateway;
-    let mut text = format!("unknown tool '{}' on server '{server}'.", clip(tool));
-    if let Some(entry) = gw.catalog.get(server) {
-        let near = nearest(
-            tool,
-            entry.tool_names().filter(|t| session.permits(server, t)),
-        );
-        if !near.is_empty() {
-            text.push_str(&format!(" Did you mean: {}?", near.join(", ")));
-        }
-    }
-    let elsewhere: Vec<String> = gw
-        .catalog
-        .snapshot()
-        .iter()
-        .filter(|e| {
-            e.backend != server && e.tool(tool).is_some() && session.permits(&e.backend, tool)
-        })
-        .map(|e| e.backend.clone())
-        .collect();
-    if !elsewhere.is_empty() {
-        text.push_str(&format!(
-            " '{}' exists on: {}.",
-            clip(tool),
-            elsewhere.join(", ")
-        ));
-    }
-    text.push_str(" Use gateway_search_tools to find tools.");
-    text
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -527,15 +392,6 @@ mod tests {
     fn meta_tools_list_fits_the_budget() {
         let list = serde_json::to_string(&json!({ "tools": definitions() })).unwrap();
         assert!(list.len() <= 2048, "tools/list is {} bytes", list.len());
-    }
-
-    #[test]
-    fn nearest_ranks_typos_first() {
-        assert_eq!(
-            nearest("filesytem", ["memory", "filesystem", "time"]),
-            vec!["filesystem"]
-        );
-        assert!(nearest("zzz", ["memory"]).is_empty());
     }
 
     #[test]

@@ -36,6 +36,7 @@
 //! - A request whose id is still in flight gets -32600 (the first one still completes); an id
 //!   is free again once its response was sent (or its request cancelled).
 
+pub mod access;
 mod forward;
 mod meta_tools;
 
@@ -475,22 +476,19 @@ impl Session {
         lookup()
     }
 
+    /// This session's caller's view of the gateway.
+    pub(crate) fn access(&self) -> access::Access<'_> {
+        access::Access::new(&self.gateway, &self.caller)
+    }
+
     /// Whether this session's caller may see and call `server`/`tool`.
     pub(crate) fn permits(&self, server: &str, tool: &str) -> bool {
-        let tags = self.tags(server);
-        self.caller.policy.permits(server, tool, tags)
+        self.access().permits(server, tool)
     }
 
     /// Whether this session's caller may see `server` at all (its name, resources, prompts).
     pub(crate) fn sees_server(&self, server: &str) -> bool {
-        self.caller.policy.sees_server(server, self.tags(server))
-    }
-
-    fn tags(&self, server: &str) -> &[String] {
-        self.gateway
-            .backend(server)
-            .map(|b| b.config.tags.as_slice())
-            .unwrap_or(&[])
+        self.access().sees_server(server)
     }
 
     /// `(server, tool)` a `tools/call` is about, for the request log: a meta-tool's target, or
@@ -520,9 +518,6 @@ impl Session {
         outcome: &Outcome,
     ) {
         let log = &self.gateway.request_log;
-        if !log.is_on() {
-            return;
-        }
         let (log_outcome, response_bytes, result) = match outcome {
             Ok(raw) => {
                 #[derive(serde::Deserialize)]

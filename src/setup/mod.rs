@@ -6,7 +6,8 @@
 //! atomic); a client file that does not parse is reported and left alone; a second run with
 //! nothing new is a no-op.
 //!
-//! Never starts servers, never talks to the network, never writes outside the files it lists in
+//! Never starts servers (it asks `git check-ignore` whether a project file may be committed), never
+//! talks to the network, never writes outside the files it lists in
 //! its plan and the backup directory under `$XDG_STATE_HOME/mcp-gateway/backups`.
 
 use std::path::Path;
@@ -52,6 +53,30 @@ fn is_executable(p: &Path) -> bool {
     #[cfg(not(unix))]
     {
         p.is_file()
+    }
+}
+
+/// Whether git may commit `path`: it is tracked, or in a git work tree and not ignored. Asks
+/// `git check-ignore` (exit 0: ignored, 1: not ignored, tracked files included); without git,
+/// a `.git` in an ancestor directory counts as a work tree.
+pub fn may_be_committed(path: &Path) -> bool {
+    let Some(dir) = path.parent() else {
+        return false;
+    };
+    let status = std::process::Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(["check-ignore", "-q", "--"])
+        .arg(path)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status();
+    match status.ok().and_then(|s| s.code()) {
+        Some(0) => false,
+        Some(1) => true,
+        Some(_) => false,
+        None => dir.ancestors().any(|d| d.join(".git").exists()),
     }
 }
 

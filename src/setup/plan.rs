@@ -128,15 +128,23 @@ pub struct Candidate {
 }
 
 impl Candidate {
-    /// Short "command args" / URL for tables.
+    /// Short "command args" / URL for tables and JSON, secrets masked (secret-looking
+    /// arguments, URL userinfo and query values).
     pub fn target(&self) -> String {
         match &self.spec {
             ServerSpec::Stdio { command, args, .. } => {
+                let hidden = secret_args(args);
                 let mut words = vec![command.clone()];
-                words.extend(args.iter().cloned());
+                words.extend(args.iter().map(|a| {
+                    if hidden.contains(a) {
+                        "****".to_string()
+                    } else {
+                        a.clone()
+                    }
+                }));
                 shell_words::join(words)
             }
-            ServerSpec::Remote { url, .. } => url.clone(),
+            ServerSpec::Remote { url, .. } => crate::redact::url_text(url),
         }
     }
     pub fn transport(&self) -> &'static str {
@@ -283,12 +291,205 @@ pub struct Plan {
     pub added: Vec<String>,
     /// Client locations rewritten (for messages).
     pub rewritten: Vec<String>,
+    /// Literal secret values the plan moves: masked wherever the plan is shown.
+    pub secrets: Vec<String>,
+    /// What the user should know (a file made private, variables to set).
+    pub notes: Vec<String>,
 }
 
 impl Plan {
     pub fn is_empty(&self) -> bool {
         self.changes.is_empty()
     }
+
+    /// `text` (a diff of this plan) with every secret it moves masked: the whole value, also
+    /// as escaped in JSON and with `$$` as the client wrote `$`. Values shorter than four
+    /// characters are masked only as a whole quoted string, so the rest of the diff stays legible.
+    pub fn mask(&self, text: &str) -> String {
+        let mut forms: Vec<(String, bool)> = Vec::new();
+        for secret in &self.secrets {
+            let client = secret.replace("$$", "$");
+            for v in [secret.clone(), client] {
+                let json = serde_json::to_string(&v).unwrap_or_default();
+                let inner = json[1..json.len().saturating_sub(1)].to_string();
+                for f in [v.clone(), inner] {
+                    if !f.is_empty() && !forms.iter().any(|(g, _)| *g == f) {
+                        let short = f.chars().count() < 4;
+                        forms.push((f, short));
+                    }
+                }
+            }
+        }
+        // Longest first, so a secret containing another is masked whole.
+        forms.sort_by_key(|(f, _)| std::cmp::Reverse(f.len()));
+        let mut out = text.to_string();
+        for (f, short) in forms {
+            out = if short {
+                out.replace(&format!("\"{f}\""), "\"****\"")
+            } else {
+                out.replace(&f, "****")
+            };
+        }
+        out
+    }
+}
+
+/// The literal secret values in a `backends.NAME` value: the strings `config export` would hide
+/// (env and header values that are more than a bare `${NAME}`, secret-looking arguments) — one
+/// rule for what a secret is, `crate::redact`'s.
+pub fn secret_values(value: &Value) -> Vec<String> {
+    fn walk(shown: &Value, real: &Value, out: &mut Vec<String>) {
+        match (shown, real) {
+            (Value::String(a), Value::String(b)) if a != b => out.push(b.clone()),
+            (Value::Array(a), Value::Array(b)) => {
+                a.iter().zip(b).for_each(|(a, b)| walk(a, b, out));
+            }
+            (Value::Object(a), Value::Object(b)) => {
+                for (k, v) in b {
+                    if let Some(s) = a.get(k) {
+                        walk(s, v, out);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut shown = value.clone();
+    crate::redact::backend_entry(&mut shown);
+    let mut out = Vec::new();
+    walk(&shown, value, &mut out);
+    // What is hidden may be a reference with a default: only the literal text is secret.
+    out.retain(|s| !s.trim().is_empty());
+    out
+}
+
+fn backend_value_of(c: &Candidate, description: Option<&str>) -> Value {
+    gateway_yaml::backend_value(&c.spec, c.enabled, description, &c.tools, c.timeout)
+}
+
+/// Whether a key of `env` or `headers` names a secret (`GITHUB_TOKEN`, `OPENAI_KEY`,
+/// `Authorization`, …).
+fn secret_key(key: &str) -> bool {
+    crate::request_log::is_secret_key(key) || key.to_ascii_lowercase().ends_with("key")
+}
+
+/// Whether a value is literal text worth hiding (anything but a bare `${NAME}`).
+fn literal(value: &str) -> bool {
+    !secret_values(&serde_json::json!({"env": {"X": value}})).is_empty()
+}
+
+/// The arguments `crate::redact` would hide (after `--token`, secret-shaped, …).
+fn secret_args(args: &[String]) -> Vec<String> {
+    secret_values(&serde_json::json!({ "args": args }))
+}
+
+/// Whether a server carries a credential written literally: a secret-named env var or header
+/// with a literal value, or a secret-looking argument.
+fn carries_secrets(spec: &ServerSpec) -> bool {
+    let named = |m: &std::collections::BTreeMap<String, String>| {
+        m.iter().any(|(k, v)| secret_key(k) && literal(v))
+    };
+    match spec {
+        ServerSpec::Stdio { args, env, .. } => named(env) || !secret_args(args).is_empty(),
+        ServerSpec::Remote { headers, .. } => named(headers),
+    }
+}
+
+/// A chosen server that would carry secrets from a file outside `project` (Claude Code's
+/// local scope in `~/.claude.json`, a user file) into the project's gateway config.
+#[derive(Debug, Clone)]
+pub struct Leak {
+    pub backend: String,
+    /// The files outside the project it comes from.
+    pub from: Vec<std::path::PathBuf>,
+}
+
+/// The chosen servers that would move secrets into `gateway_config` inside `project` from files
+/// outside it.
+pub fn project_leaks(
+    detected: &[Detected],
+    candidates: &[Candidate],
+    chosen: &[String],
+    project: &Path,
+    gateway_config: &Path,
+) -> Vec<Leak> {
+    if !fsio::real_path(gateway_config).starts_with(project) {
+        return Vec::new();
+    }
+    candidates
+        .iter()
+        .filter(|c| chosen.contains(&c.backend) && !c.already_in_gateway)
+        .filter(|c| carries_secrets(&c.spec))
+        .filter_map(|c| {
+            let mut from: Vec<std::path::PathBuf> = Vec::new();
+            for (i, _) in &c.sources {
+                let p = fsio::real_path(&detected[*i].location.path);
+                if !p.starts_with(project) && !from.contains(&p) {
+                    from.push(p);
+                }
+            }
+            (!from.is_empty()).then(|| Leak {
+                backend: c.backend.clone(),
+                from,
+            })
+        })
+        .collect()
+}
+
+/// `spec` with every literal secret replaced by a `${VAR:-}` reference: env values by their
+/// own name, headers and arguments by `BACKEND_HEADER` / `BACKEND_ARG<n>`. Returns the
+/// variables to set.
+fn secrets_to_references(backend: &str, spec: &mut ServerSpec) -> Vec<String> {
+    let var = |parts: &[&str]| -> String {
+        let mut v: String = parts
+            .join("_")
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() {
+                    c.to_ascii_uppercase()
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        if v.starts_with(|c: char| c.is_ascii_digit()) {
+            v.insert(0, '_');
+        }
+        v
+    };
+    let mut vars = Vec::new();
+    let mut swap = |value: &mut String, name: String| {
+        *value = format!("${{{name}:-}}");
+        vars.push(name);
+    };
+    match spec {
+        ServerSpec::Stdio { args, env, .. } => {
+            for (k, v) in env.iter_mut() {
+                if secret_key(k) && literal(v) {
+                    let name = if crate::config::expand::is_var_name(k) {
+                        k.clone()
+                    } else {
+                        var(&[backend, k])
+                    };
+                    swap(v, name);
+                }
+            }
+            let shown = secret_args(args);
+            for (i, a) in args.iter_mut().enumerate() {
+                if shown.contains(a) {
+                    swap(a, var(&[backend, &format!("ARG{i}")]));
+                }
+            }
+        }
+        ServerSpec::Remote { headers, .. } => {
+            for (k, v) in headers.iter_mut() {
+                if secret_key(k) && literal(v) {
+                    swap(v, var(&[backend, k]));
+                }
+            }
+        }
+    }
+    vars
 }
 
 /// Accumulates edits per file so several locations in one file compose.
@@ -332,14 +533,37 @@ pub fn build(
     gateway_config: &Path,
     gateway_entry: &Server,
     places: &Placeholders<'_>,
+    as_references: &[String],
 ) -> Result<Plan, ClientError> {
     let mut edits = Edits::default();
     let mut plan = Plan::default();
     let gw_path = fsio::real_path(gateway_config);
     let gw_before = read_text(&gw_path)?;
+    let mut referenced: Vec<Candidate> = Vec::new();
+    for c in candidates
+        .iter()
+        .filter(|c| as_references.contains(&c.backend))
+    {
+        let mut c = c.clone();
+        let vars = secrets_to_references(&c.backend, &mut c.spec);
+        if !vars.is_empty() {
+            plan.notes.push(format!(
+                "`{}` reads its secrets from the environment now: set {} where your clients start the gateway",
+                c.backend,
+                vars.join(", ")
+            ));
+        }
+        referenced.push(c);
+    }
     let picked: Vec<&Candidate> = candidates
         .iter()
         .filter(|c| chosen.contains(&c.backend))
+        .map(|c| {
+            referenced
+                .iter()
+                .find(|r| r.backend == c.backend)
+                .unwrap_or(c)
+        })
         .collect();
     let add: Vec<(String, Value)> = picked
         .iter()
@@ -357,16 +581,7 @@ pub fn build(
                 }
             }
             let description = format!("imported from {}", from_unique.join(", "));
-            (
-                c.backend.clone(),
-                gateway_yaml::backend_value(
-                    &c.spec,
-                    c.enabled,
-                    Some(&description),
-                    &c.tools,
-                    c.timeout,
-                ),
-            )
+            (c.backend.clone(), backend_value_of(c, Some(&description)))
         })
         .collect();
     if !add.is_empty() {
@@ -376,7 +591,34 @@ pub fn build(
                 source,
             })?;
         plan.added = add.iter().map(|(n, _)| n.clone()).collect();
-        edits.set(&gw_path, gw_before.clone(), text, Some(0o600));
+        for (_, v) in &add {
+            for s in secret_values(v) {
+                if !plan.secrets.contains(&s) {
+                    plan.secrets.push(s);
+                }
+            }
+        }
+        // Secrets from a private (0600) client file never land in a file others can read.
+        let private_source = picked.iter().any(|c| {
+            !c.already_in_gateway
+                && carries_secrets(&c.spec)
+                && c.sources.iter().any(|(i, _)| {
+                    fsio::mode_of(&detected[*i].location.path).is_some_and(|m| m & 0o077 == 0)
+                })
+        });
+        let open_mode = fsio::mode_of(&gw_path).filter(|m| m & 0o077 != 0);
+        let mode = match (gw_before.is_some(), open_mode) {
+            (false, _) => Some(0o600),
+            (true, Some(m)) if private_source => {
+                plan.notes.push(format!(
+                    "{} was readable by others (mode {m:o}) and now holds secrets from private client files: it is written with mode 600",
+                    gw_path.display()
+                ));
+                Some(0o600)
+            }
+            _ => None,
+        };
+        edits.set(&gw_path, gw_before.clone(), text, mode);
     }
     // Client side: per location, remove the picked servers it lists and add the gateway entry.
     for (i, d) in detected.iter().enumerate() {
@@ -452,7 +694,8 @@ pub fn build_export(
             location.client.name(),
             location.describe()
         ));
-        edits.set(&path, original, after, Some(0o600));
+        let mode = original.is_none().then_some(0o600);
+        edits.set(&path, original, after, mode);
     }
     plan.changes = edits.finish();
     Ok(plan)

@@ -22,8 +22,8 @@ fn time_server() -> String {
     stdio_backend(&py_bin("mcp-server-time"), &["--local-timezone", "UTC"], "")
 }
 
-/// `serve` with two backends (`time`, stdio; `alpha`, an HTTP server recording every header it
-/// receives) and three config keys: `reader` (only `time/*`), `ops` (admin), `limited`
+/// `serve` with three backends (`time`, stdio; `alpha` and `beta`, one HTTP server recording
+/// every header it receives, both with the tool `whoami` and the tag `recorder`) and three config keys: `reader` (only `time/*`), `ops` (admin), `limited`
 /// (3 requests a minute). Extra YAML goes under `auth:`.
 fn served_with_keys(env: &TestEnv, log: Log, extra_auth: &str) -> Served {
     let port = recording_server(log, None);
@@ -47,6 +47,10 @@ fn served_with_keys(env: &TestEnv, log: Log, extra_auth: &str) -> Served {
          \x20 time:\n{}\
          \x20 alpha:\n\
          \x20   url: http://127.0.0.1:{port}/alpha\n\
+         \x20   transport: streamable-http\n\
+         \x20   tags: [recorder]\n\
+         \x20 beta:\n\
+         \x20   url: http://127.0.0.1:{port}/beta\n\
          \x20   transport: streamable-http\n\
          \x20   tags: [recorder]\n",
         time_server()
@@ -86,7 +90,7 @@ fn probe(served: &Served, parallel: bool, requests: Value) -> Vec<Value> {
     assert!(
         out.status.success(),
         "http_probe.py failed: {}",
-        String::from_utf8_lossy(&out.stderr)
+        tail(&String::from_utf8_lossy(&out.stderr), 1500)
     );
     match serde_json::from_slice(&out.stdout).expect("probe output is JSON") {
         Value::Array(v) => v,
@@ -107,7 +111,11 @@ fn mcp_call(headers: Value, id: u64, method: &str, params: Value) -> Value {
     h["Accept"] = json!("application/json, text/event-stream");
     h["MCP-Protocol-Version"] = json!("2026-07-28");
     h["Mcp-Method"] = json!(method);
-    if let Some(name) = params.get("name").and_then(Value::as_str) {
+    if let Some(name) = params
+        .get("name")
+        .or_else(|| params.get("uri"))
+        .and_then(Value::as_str)
+    {
         h["Mcp-Name"] = json!(name);
     }
     json!({"method": "POST", "path": "/mcp", "headers": h,
@@ -137,9 +145,9 @@ fn api_keys_authenticate_and_refusals_say_how() {
         json!([
             list(json!({})),
             list(bearer("not-a-key-0123456789")),
-            list(json!({"Authorization": format!("Bearer {READER_KEY}\tx")})),
+            list(json!({"Authorization": format!("Bearer {READER_KEY} x")})),
             list(json!({"Authorization": "Basic dXNlcjpwYXNz"})),
-            list(json!({"Authorization": format!("Bearer {}", "a".repeat(9000))})),
+            list(json!({"Authorization": "Bearer"})),
             list(bearer(READER_KEY)),
             list(json!({"X-API-Key": READER_KEY})),
             list(json!({"Authorization": format!("Bearer {READER_KEY}"), "X-API-Key": OPS_KEY})),
@@ -197,6 +205,24 @@ fn api_keys_authenticate_and_refusals_say_how() {
         raw.body
     );
     assert!(raw.body.contains("Mcp-Session-Id"), "{}", raw.body);
+    // A huge header, sent raw: refused (by the credential cap or by the HTTP layer), never 5xx.
+    let huge = format!("Bearer {}", "a".repeat(9000));
+    let raw = crate::serve::http(
+        &served.addr,
+        "POST",
+        "/mcp",
+        &[
+            ("Content-Type", "application/json"),
+            ("Authorization", &huge),
+        ],
+        br#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#,
+    );
+    assert!(
+        matches!(raw.status, 401 | 431),
+        "{} {}",
+        raw.status,
+        raw.body
+    );
     // Bearer and X-API-Key both work; two different credentials are refused.
     for i in [5, 6] {
         assert_eq!(replies[i]["status"], 200, "{}", replies[i]);
@@ -680,5 +706,423 @@ fn jwt_from_a_real_idp_with_jwks_over_http() {
     assert!(
         !stderr.contains(&rs) && !stderr.contains(&rotated),
         "a token reached the log"
+    );
+}
+
+fn get(path: &str, headers: Value) -> Value {
+    json!({"method": "GET", "path": path, "headers": headers})
+}
+
+fn post_json(path: &str, headers: Value, body: Value) -> Value {
+    json!({"method": "POST", "path": path, "headers": headers, "json": body})
+}
+
+fn rest_error_code(r: &Value) -> &str {
+    r["json"]["error"]["code"].as_str().unwrap_or("")
+}
+
+/// Every REST route with httpx: scopes, routing by unique tool name, 409 for an ambiguous one,
+/// bad input, the admin-only request log (also on disk, with no secret in it).
+#[test]
+fn rest_api_serves_each_caller_its_scope() {
+    let env = TestEnv::new();
+    let served = served_with_keys(&env, Default::default(), "");
+    let (ops, reader) = (bearer(OPS_KEY), bearer(READER_KEY));
+    let r = probe(
+        &served,
+        false,
+        json!([
+            get("/api/v1/health", json!({})),                                     // 0
+            get("/api/v1/servers", json!({})),                                    // 1
+            get("/api/v1/servers", reader.clone()),                               // 2
+            get("/api/v1/servers", ops.clone()),                                  // 3
+            get("/api/v1/servers/time", reader.clone()),                          // 4
+            get("/api/v1/servers/alpha", reader.clone()),                         // 5
+            get("/api/v1/tools?q=convert%20time%20between%20timezones", reader.clone()), // 6
+            get("/api/v1/tools?tag=recorder", ops.clone()),                       // 7
+            get("/api/v1/tools?tag=recorder", reader.clone()),                    // 8
+            post_json("/api/v1/tools/call", ops.clone(), json!({"tool": "whoami"})), // 9
+            post_json("/api/v1/tools/call", ops.clone(),
+                      json!({"tool": "whoami", "server": "beta"})),               // 10
+            post_json("/api/v1/tools/call", reader.clone(), json!({"tool": "convert_time",
+                "arguments": {"source_timezone": "UTC", "time": "12:00", "target_timezone": "Asia/Tokyo"}})), // 11
+            post_json("/api/v1/tools/call", reader.clone(),
+                      json!({"tool": "whoami", "server": "alpha"})),              // 12
+            {"method": "POST", "path": "/api/v1/tools/call", "headers": reader.clone(),
+             "content": "{nope"},                                                  // 13
+            post_json("/api/v1/tools/call", reader.clone(),
+                      json!({"tool": "get_current_time", "arguments": "UTC"})),   // 14
+            post_json("/api/v1/tools/call", reader.clone(),
+                      json!({"tool": "get_current_time", "argumnets": {}})),      // 15
+            get("/api/v1/requests", reader.clone()),                              // 16
+            get("/api/v1/nope", ops.clone()),                                     // 17
+            {"method": "DELETE", "path": "/api/v1/tools", "headers": ops.clone()}, // 18
+            get("/api/v1/tools?limit=abc", ops.clone()),                          // 19
+            get("/api/v1/tools?bogus=1", ops.clone()),                            // 20
+            post_json("/api/v1/tools/call", reader.clone(), json!({"tool": "nonexistent_tool"})), // 21
+            get("/api/v1/metrics", ops.clone()),                                  // 22
+            get("/api/v1/tools", reader.clone()),                                 // 23
+            get("/api/v1/requests?limit=50", ops.clone()),                        // 24
+        ]),
+    );
+    let status = |i: usize| r[i]["status"].as_u64().unwrap_or(0);
+    assert_eq!(status(0), 200, "{}", r[0]);
+    assert_eq!(r[0]["json"]["status"], "ok");
+    assert_eq!(status(1), 401, "{}", r[1]);
+    assert_eq!(rest_error_code(&r[1]), "unauthorized");
+    assert!(header(&r[1], "www-authenticate").is_some_and(|c| c.contains("resource_metadata")));
+    let names = |v: &Value| -> Vec<String> {
+        v["json"]["servers"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{v}"))
+            .iter()
+            .map(|s| s["name"].as_str().unwrap_or("").to_string())
+            .collect()
+    };
+    assert_eq!(names(&r[2]), vec!["time"], "{}", r[2]);
+    assert_eq!(names(&r[3]), vec!["alpha", "beta", "time"], "{}", r[3]);
+    assert_eq!(status(4), 200, "{}", r[4]);
+    let tools: Vec<&str> = r[4]["json"]["tools"]
+        .as_array()
+        .expect("tools")
+        .iter()
+        .filter_map(|t| t["name"].as_str())
+        .collect();
+    assert!(
+        tools.contains(&"get_current_time") && tools.contains(&"convert_time"),
+        "{}",
+        r[4]
+    );
+    assert!(
+        r[4]["json"]["tools"][0]["inputSchema"].is_object(),
+        "{}",
+        r[4]
+    );
+    assert_eq!(
+        (status(5), rest_error_code(&r[5])),
+        (404, "unknown_server"),
+        "{}",
+        r[5]
+    );
+    assert!(
+        !r[5]["text"].as_str().unwrap_or("").contains("beta"),
+        "{}",
+        r[5]
+    );
+    assert_eq!(r[6]["json"]["tools"][0]["tool"], "convert_time", "{}", r[6]);
+    assert!(
+        r[6]["json"]["tools"]
+            .as_array()
+            .expect("tools")
+            .iter()
+            .all(|t| t["server"] == "time")
+    );
+    assert_eq!(r[7]["json"]["total"], 2, "{}", r[7]);
+    assert_eq!(r[8]["json"]["total"], 0, "{}", r[8]);
+    assert_eq!(status(9), 409, "{}", r[9]);
+    assert_eq!(
+        r[9]["json"]["error"]["candidates"],
+        json!(["alpha", "beta"]),
+        "{}",
+        r[9]
+    );
+    assert_eq!(status(10), 200, "{}", r[10]);
+    assert_eq!(r[10]["json"]["server"], "beta");
+    assert_eq!(
+        first_text(&r[10]["json"]["result"]),
+        "reached /beta",
+        "{}",
+        r[10]
+    );
+    assert_eq!(status(11), 200, "{}", r[11]);
+    assert_eq!(
+        r[11]["json"]["server"], "time",
+        "routed by the unique name: {}",
+        r[11]
+    );
+    assert!(
+        first_text(&r[11]["json"]["result"]).contains("Asia/Tokyo"),
+        "{}",
+        r[11]
+    );
+    assert_eq!(
+        (status(12), rest_error_code(&r[12])),
+        (404, "unknown_server"),
+        "{}",
+        r[12]
+    );
+    assert_eq!(
+        (status(13), rest_error_code(&r[13])),
+        (400, "invalid_json"),
+        "{}",
+        r[13]
+    );
+    assert_eq!(status(14), 400, "{}", r[14]);
+    assert!(
+        r[14]["text"].as_str().unwrap_or("").contains("arguments"),
+        "{}",
+        r[14]
+    );
+    assert_eq!(status(15), 400, "{}", r[15]);
+    assert!(
+        r[15]["text"].as_str().unwrap_or("").contains("argumnets"),
+        "{}",
+        r[15]
+    );
+    assert_eq!(status(16), 403, "{}", r[16]);
+    assert!(
+        header(&r[16], "www-authenticate").is_some_and(|c| c.contains("insufficient_scope")),
+        "{}",
+        r[16]
+    );
+    assert_eq!(
+        (status(17), rest_error_code(&r[17])),
+        (404, "not_found"),
+        "{}",
+        r[17]
+    );
+    assert_eq!(
+        (status(18), rest_error_code(&r[18])),
+        (405, "method_not_allowed"),
+        "{}",
+        r[18]
+    );
+    assert_eq!(status(19), 400, "{}", r[19]);
+    assert_eq!(status(20), 400, "{}", r[20]);
+    assert!(
+        r[20]["text"].as_str().unwrap_or("").contains("bogus"),
+        "{}",
+        r[20]
+    );
+    assert_eq!(
+        (status(21), rest_error_code(&r[21])),
+        (404, "unknown_tool"),
+        "{}",
+        r[21]
+    );
+    assert_eq!(status(22), 200, "{}", r[22]);
+    assert!(
+        r[22]["json"]["calls"]["total"].as_u64().unwrap_or(0) >= 3,
+        "{}",
+        r[22]
+    );
+    let reader_tools = r[23]["json"]["tools"].as_array().expect("tools");
+    assert!(
+        !reader_tools.is_empty() && reader_tools.iter().all(|t| t["server"] == "time"),
+        "{}",
+        r[23]
+    );
+
+    // The request log: who called what, how it ended; nothing secret, no arguments.
+    let log = r[24]["json"]["requests"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{}", r[24]));
+    let find = |caller: &str, tool: &str, outcome: &str| {
+        log.iter().any(|e| {
+            e["caller"] == caller
+                && e["tool"] == tool
+                && e["outcome"] == outcome
+                && e["front"] == "rest"
+                && e["duration_ms"].is_number()
+                && e["time"].is_string()
+        })
+    };
+    assert!(find("reader", "convert_time", "ok"), "{log:?}");
+    assert!(find("ops", "whoami", "ok"), "{log:?}");
+    assert!(find("reader", "whoami", "forbidden"), "{log:?}");
+    assert!(
+        log.iter().any(|e| e["outcome"] == "unauthenticated"),
+        "{log:?}"
+    );
+    assert!(log.iter().all(|e| e.get("arguments").is_none()), "{log:?}");
+    let file = env.path().join("state/mcp-gateway/requests.jsonl");
+    let text = std::fs::read_to_string(&file).expect("requests.jsonl");
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&file).expect("meta").permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "{file:?}");
+    assert!(text.lines().count() >= log.len().min(5), "{text}");
+    for secret in [READER_KEY, OPS_KEY, LIMITED_KEY, "Asia/Tokyo"] {
+        assert!(!text.contains(secret), "the request log holds `{secret}`");
+        assert!(!served.stderr().contains(secret), "stderr holds `{secret}`");
+    }
+}
+
+/// Every operation of `/api/v1/openapi.json` answers with a documented status, and a 200 body
+/// has the documented required fields.
+#[test]
+fn openapi_document_describes_every_route() {
+    let env = TestEnv::new();
+    let served = served_with_keys(&env, Default::default(), "");
+    let doc = probe(
+        &served,
+        false,
+        json!([get("/api/v1/openapi.json", json!({}))]),
+    )
+    .remove(0)["json"]
+        .clone();
+    assert_eq!(doc["openapi"], "3.1.0", "{doc}");
+    let paths = doc["paths"].as_object().expect("paths");
+    let mut requests = Vec::new();
+    let mut expected = Vec::new();
+    for (path, ops) in paths {
+        for (method, op) in ops.as_object().expect("operations") {
+            let concrete = path.replace("{id}", "time");
+            let mut req = json!({"method": method.to_uppercase(), "path": concrete,
+                                 "headers": bearer(OPS_KEY)});
+            if method == "post" {
+                req["json"] = json!({"tool": "get_current_time", "server": "time",
+                                     "arguments": {"timezone": "UTC"}});
+            }
+            requests.push(req);
+            expected.push((path.clone(), op.clone()));
+        }
+    }
+    assert!(requests.len() >= 8, "{doc}");
+    let replies = probe(&served, false, Value::Array(requests));
+    for ((path, op), reply) in expected.iter().zip(&replies) {
+        let status = reply["status"].to_string();
+        assert!(
+            op["responses"].get(&status).is_some(),
+            "{path}: status {status} not documented: {reply}"
+        );
+        assert_eq!(status, "200", "{path}: {reply}");
+        let schema = &op["responses"]["200"]["content"]["application/json"]["schema"];
+        let required = schema["required"].as_array().cloned().unwrap_or_default();
+        for field in required {
+            let f = field.as_str().expect("field");
+            assert!(
+                reply["json"].get(f).is_some(),
+                "{path}: no `{f}` in {reply}"
+            );
+        }
+    }
+    // And nothing the router serves under /api/v1 is missing from the document.
+    for route in [
+        "/api/v1/health",
+        "/api/v1/servers",
+        "/api/v1/servers/{id}",
+        "/api/v1/tools",
+        "/api/v1/tools/call",
+        "/api/v1/requests",
+        "/api/v1/metrics",
+        "/api/v1/openapi.json",
+    ] {
+        assert!(paths.contains_key(route), "{route} is not documented");
+    }
+}
+
+/// A stdio client is `local` in the request log, and its calls are written like any other.
+#[test]
+fn stdio_calls_are_in_the_request_log() {
+    let env = TestEnv::new();
+    let config = env.write_config(true, &[("time", time_server())]);
+    let mut client = env.start(&config);
+    let r = client.invoke("time", "get_current_time", json!({"timezone": "UTC"}));
+    assert_ne!(r["isError"], true, "{r}");
+    assert!(client.shutdown().success());
+    let text = std::fs::read_to_string(env.path().join("state/mcp-gateway/requests.jsonl"))
+        .expect("requests.jsonl");
+    let entries: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSONL"))
+        .collect();
+    assert!(
+        entries.iter().any(|e| e["caller"] == "local"
+            && e["front"] == "stdio"
+            && e["method"] == "tools/call"
+            && e["server"] == "time"
+            && e["tool"] == "get_current_time"
+            && e["outcome"] == "ok"
+            && e["response_bytes"].as_u64().unwrap_or(0) > 0),
+        "{text}"
+    );
+}
+
+/// Resources and prompts of a server outside the scope are neither listed nor readable.
+#[test]
+fn resources_and_prompts_follow_the_scope() {
+    let env = TestEnv::new();
+    let everything = stdio_backend(&npm_bin("mcp-server-everything"), &["stdio"], "");
+    let yaml = format!(
+        "auth:\n  enabled: true\n  api_keys:\n\
+         \x20   - name: reader\n      key: \"${{MGW_READER_KEY}}\"\n      allowed_tools: [\"time/*\"]\n\
+         \x20   - name: ops\n      key: \"${{MGW_OPS_KEY}}\"\n\
+         backends:\n  time:\n{}  everything:\n{}",
+        time_server()
+            .lines()
+            .map(|l| format!("    {l}\n"))
+            .collect::<String>(),
+        everything
+            .lines()
+            .map(|l| format!("    {l}\n"))
+            .collect::<String>(),
+    );
+    let config = env.write("gateway.yaml", &yaml);
+    let served = Served::start_with(
+        &env,
+        &config,
+        &[("MGW_READER_KEY", READER_KEY), ("MGW_OPS_KEY", OPS_KEY)],
+    );
+    let doc = "everything+demo://resource/static/document/features.md";
+    let ask = |key: &str| {
+        json!([
+            mcp_call(bearer(key), 1, "resources/list", json!({})),
+            mcp_call(bearer(key), 2, "prompts/list", json!({})),
+            mcp_call(bearer(key), 3, "resources/read", json!({"uri": doc})),
+            mcp_call(
+                bearer(key),
+                4,
+                "prompts/get",
+                json!({"name": "everything__simple-prompt"})
+            ),
+        ])
+    };
+    let ops = probe(&served, false, ask(OPS_KEY));
+    assert!(
+        !ops[0]["json"]["result"]["resources"]
+            .as_array()
+            .expect("list")
+            .is_empty(),
+        "{}",
+        ops[0]
+    );
+    assert!(
+        !ops[1]["json"]["result"]["prompts"]
+            .as_array()
+            .expect("list")
+            .is_empty(),
+        "{}",
+        ops[1]
+    );
+    assert!(
+        ops[2]["json"]["result"]["contents"].is_array(),
+        "{}",
+        ops[2]
+    );
+    assert!(
+        ops[3]["json"]["result"]["messages"].is_array(),
+        "{}",
+        ops[3]
+    );
+    let reader = probe(&served, false, ask(READER_KEY));
+    assert_eq!(
+        reader[0]["json"]["result"]["resources"],
+        json!([]),
+        "{}",
+        reader[0]
+    );
+    assert_eq!(
+        reader[1]["json"]["result"]["prompts"],
+        json!([]),
+        "{}",
+        reader[1]
+    );
+    let read_err = reader[2]["json"]["error"]["message"].as_str().unwrap_or("");
+    assert!(read_err.starts_with("unknown resource"), "{}", reader[2]);
+    let prompt_err = reader[3]["json"]["error"]["message"].as_str().unwrap_or("");
+    assert_eq!(
+        prompt_err, "unknown prompt `everything__simple-prompt`",
+        "{}",
+        reader[3]
     );
 }

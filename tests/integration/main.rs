@@ -12,6 +12,7 @@ mod config_errors;
 mod faults;
 mod features;
 mod harness;
+mod hostile_backends;
 mod http_backends;
 mod inspector;
 mod messy;

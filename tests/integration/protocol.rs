@@ -238,12 +238,12 @@ fn meta_mcp_disabled_lists_and_routes_namespaced_tools() {
     }
     assert_eq!(
         names.iter().filter(|n| n.starts_with("fake__")).count(),
-        15 + 12,
-        "the fake backend's 15 tools and 12 fillers: {names:?}"
+        19 + 12,
+        "the fake backend's 19 tools and 12 fillers: {names:?}"
     );
     assert_eq!(
         names.len(),
-        15 + 12,
+        19 + 12,
         "meta mode off lists backend tools only: {names:?}"
     );
     for name in &names {

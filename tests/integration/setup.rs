@@ -1023,6 +1023,24 @@ fn undo_after_a_partial_run_restores_only_what_it_wrote() {
     );
     assert!(!err.contains(&format!("{}, ", codex.display())), "{err}");
     assert_eq!(std::fs::read(&codex).unwrap(), codex_before);
+    let list = home.run(SetupArgs {
+        action: Some(SetupAction::Undo(UndoArgs {
+            list: true,
+            force: false,
+            json: true,
+        })),
+        ..args()
+    });
+    let runs: serde_json::Value = serde_json::from_str(&list).unwrap();
+    assert_eq!(runs[0]["state"], "partial", "{runs}");
+    let written: Vec<&serde_json::Value> = runs[0]["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["written"] == true)
+        .map(|f| &f["path"])
+        .collect();
+    assert_eq!(written.len(), 2, "gateway.yaml and Cursor's file: {runs}");
     std::fs::remove_dir(&blocker).unwrap();
     // The user edits Codex's file by hand; undo restores Cursor and gateway.yaml only.
     std::fs::write(&codex, "# hand edit\n").unwrap();
@@ -1093,4 +1111,329 @@ fn parallel_adds_all_land() {
             "srv0", "srv1", "srv2", "srv3", "srv4", "srv5", "srv6", "srv7"
         ]
     );
+}
+
+/// Fault 10, file formats: a Codex file with CRLF line ends and a comment block about the file
+/// keeps both; a Cursor file with a UTF-8 byte order mark and a `~/.claude.json` holding half an
+/// emoji (`\ud83d`, which the clients accept) are read and rewritten keeping them.
+#[test]
+fn crlf_bom_lone_surrogates_and_detached_comments_survive() {
+    let home = Home::new();
+    let codex = write_client(
+        &home,
+        "codex",
+        "model = \"o3\"\r\n\r\n# ---- my notes about the servers below ----\r\n\r\n# fetch pages\r\n[mcp_servers.fetch]\r\ncommand = \"uvx\"\r\nargs = [\"mcp-server-fetch\"]\r\n",
+    );
+    let cursor = write_client(
+        &home,
+        "cursor",
+        "\u{feff}{\n  \"mcpServers\": {\"time\": {\"command\": \"uvx\", \"args\": [\"mcp-server-time\"]}}\n}\n",
+    );
+    let claude = write_client(
+        &home,
+        "claude-code",
+        r#"{"history": [{"display": "cut \ud83d here"}], "mcpServers": {"memory": {"command": "npx", "args": ["-y", "@modelcontextprotocol/server-memory"]}}}"#,
+    );
+    home.run(yes());
+    let cfg = loaded(&home);
+    let names: Vec<&String> = cfg.backends.keys().collect();
+    assert_eq!(names, ["fetch", "memory", "time"]);
+    let text = std::fs::read_to_string(&codex).unwrap();
+    assert!(
+        text.contains("# ---- my notes about the servers below ----\r\n")
+            && text.contains("[mcp_servers.gateway]\r\n")
+            && !text.contains("fetch pages"),
+        "{text:?}"
+    );
+    assert!(!text.replace("\r\n", "").contains('\n'), "{text:?}");
+    let text = std::fs::read_to_string(&cursor).unwrap();
+    assert!(text.starts_with('\u{feff}'), "{text:?}");
+    assert_eq!(entry_names(&home, "cursor"), ["gateway"]);
+    let text = std::fs::read_to_string(&claude).unwrap();
+    assert!(text.contains(r#""cut \ud83d here""#), "{text}");
+    assert_eq!(entry_names(&home, "claude-code"), ["gateway"]);
+}
+
+/// Fault 10: `setup export` writes through a dangling symlink (a dotfile manager's link to a
+/// file not created yet) instead of replacing it, and undo leaves the link.
+#[test]
+fn export_writes_through_a_dangling_symlink() {
+    let home = Home::new();
+    let cursor = home.path_of("cursor");
+    std::fs::create_dir_all(cursor.parent().unwrap()).unwrap();
+    let target = home.root.join("dotfiles/cursor-mcp.json");
+    std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+    std::os::unix::fs::symlink(&target, &cursor).unwrap();
+    home.run(SetupArgs {
+        action: Some(SetupAction::Export(ExportArgs {
+            target: "cursor".into(),
+            project: None,
+            dry_run: false,
+            json: false,
+        })),
+        ..args()
+    });
+    assert!(
+        std::fs::symlink_metadata(&cursor)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    assert_eq!(entry_names(&home, "cursor"), ["gateway"]);
+    assert!(target.is_file());
+    home.run(undo());
+    assert!(
+        std::fs::symlink_metadata(&cursor)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    assert!(!target.exists());
+}
+
+/// Fault 10: `--dry-run` and `--json` never print a token; a 0644 gateway.yaml that receives
+/// tokens from a 0600 client file becomes 0600.
+#[test]
+fn tokens_are_masked_and_land_only_in_a_private_file() {
+    use std::os::unix::fs::PermissionsExt;
+    let home = Home::new();
+    let claude = write_client(
+        &home,
+        "claude-code",
+        r#"{"mcpServers": {"github": {"command": "npx", "args": ["-y", "@modelcontextprotocol/server-github", "--api-key", "sk-argSecret99"], "env": {"GITHUB_PERSONAL_ACCESS_TOKEN": "ghp_Sup3rSecretValue", "SHORT_TOKEN": "k$9"}},
+            "remote": {"type": "http", "url": "https://api.example.com/mcp", "headers": {"Authorization": "Bearer tok-\"quoted\"-secret"}}}}"#,
+    );
+    std::fs::set_permissions(&claude, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let gw = home.gateway_yaml();
+    std::fs::create_dir_all(gw.parent().unwrap()).unwrap();
+    std::fs::write(&gw, "# mine\nbackends: {}\n").unwrap();
+    std::fs::set_permissions(&gw, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let secrets = [
+        "ghp_Sup3rSecretValue",
+        "Sup3rSecret",
+        "tok-",
+        "quoted",
+        "k$9",
+        "k$$9",
+    ];
+    for args in [
+        SetupArgs {
+            dry_run: true,
+            ..args()
+        },
+        SetupArgs {
+            dry_run: true,
+            json: true,
+            ..args()
+        },
+    ] {
+        let out = home.run(args);
+        assert!(out.contains("GITHUB_PERSONAL_ACCESS_TOKEN"), "{out}");
+        for s in secrets {
+            assert!(!out.contains(s), "{s} shown: {out}");
+        }
+    }
+    let out = home.run(SetupArgs {
+        json: true,
+        ..yes()
+    });
+    for s in secrets {
+        assert!(!out.contains(s), "{s} shown: {out}");
+    }
+    let text = std::fs::read_to_string(&gw).unwrap();
+    assert!(
+        text.contains("ghp_Sup3rSecretValue") && text.starts_with("# mine"),
+        "{text}"
+    );
+    let mode = std::fs::metadata(&gw).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "made private");
+    assert_eq!(
+        stdio_env(&loaded(&home), "github")["SHORT_TOKEN"],
+        "k$9",
+        "written exactly"
+    );
+}
+
+/// Fault 10: `--project` never writes secrets from `~/.claude.json` (Claude Code's local scope)
+/// into a project file git may commit without asking: with `--yes` the server stays in Claude
+/// Code; on a terminal the offer of `${VAR}` references is taken.
+#[test]
+fn project_secrets_stay_out_of_a_committable_file_unless_asked() {
+    let home = Home::new();
+    let project = home.root.join("work/app");
+    std::fs::create_dir_all(&project).unwrap();
+    let git = std::process::Command::new("git")
+        .arg("init")
+        .arg("-q")
+        .arg(&project)
+        .status()
+        .unwrap();
+    assert!(git.success());
+    std::fs::write(
+        project.join(".mcp.json"),
+        r#"{"mcpServers": {"db": {"command": "uvx", "args": ["mcp-server-sqlite"]}}}"#,
+    )
+    .unwrap();
+    let key = project.to_string_lossy().into_owned();
+    let claude = home.root.join(".claude.json");
+    std::fs::write(
+        &claude,
+        serde_json::json!({"projects": {key.clone(): {"mcpServers": {"gh": {"command": "gh-mcp", "env": {"GH_TOKEN": "ghp_localScopeSecret"}}}}}}).to_string(),
+    )
+    .unwrap();
+    let project_args = || SetupArgs {
+        project: Some(project.clone()),
+        ..args()
+    };
+    let out = home.run(SetupArgs {
+        yes: true,
+        ..project_args()
+    });
+    assert!(out.contains("Kept in their clients"), "{out}");
+    let gw_path = project.join(".mcp-gateway.yaml");
+    let gw = std::fs::read_to_string(&gw_path).unwrap();
+    assert!(gw.contains("db:") && !gw.contains("gh:"), "{gw}");
+    assert!(!gw.contains("ghp_localScopeSecret"));
+    let cc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&claude).unwrap()).unwrap();
+    assert_eq!(
+        cc["projects"][&key]["mcpServers"]["gh"]["env"]["GH_TOKEN"],
+        "ghp_localScopeSecret"
+    );
+    // On a terminal: select all, take the `${VAR}` offer, confirm.
+    let out = home.run_input(project_args(), true, "all\ny\ny\n");
+    assert!(out.contains("GH_TOKEN"), "{out}");
+    let gw = std::fs::read_to_string(&gw_path).unwrap();
+    assert!(
+        gw.contains("\"GH_TOKEN\": \"${GH_TOKEN:-}\"") && !gw.contains("ghp_localScopeSecret"),
+        "{out}\n{gw}"
+    );
+}
+
+/// The issue's end goal: a scratch HOME with five clients' configs holding the odd values the
+/// issue lists (`$$`, `$VAR`, `${VAR}` unset, `${env:…}`, `${userHome}`, a VS Code prompt, a
+/// literal `$` in Codex, CRLF, a byte order mark, half an emoji, tool restrictions, timeouts);
+/// `setup --yes` through the real binary; then the gateway loads that config, and the real
+/// `everything` server behind each imported entry reports (tool `get-env`) exactly the
+/// environment it had in its client, while the tools a client had switched off are not listed,
+/// not found and not invokable.
+#[test]
+fn after_setup_the_gateway_loads_and_every_server_gets_its_exact_environment() {
+    use serde_json::json;
+    let deps = crate::harness::deps();
+    let everything = deps
+        .join("npm/node_modules/.bin/mcp-server-everything")
+        .to_string_lossy()
+        .into_owned();
+    let env = crate::harness::TestEnv::new();
+    let home = env.path().join("home");
+    let write = |rel: &str, bytes: &[u8]| {
+        let p = home.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, bytes).unwrap();
+    };
+    write(
+        ".claude.json",
+        format!(
+            r#"{{"numStartups": 7, "history": [{{"display": "half \ud83d"}}], "mcpServers": {{"ev-claude": {{"command": {everything:?}, "env": {{"PW": "p@$$w0rd", "REF": "${{MGW_E2E_SET}}", "DEF": "${{MGW_E2E_UNSET:-fallback}}"}}}}}}}}"#
+        )
+        .as_bytes(),
+    );
+    write(
+        ".gemini/settings.json",
+        format!(
+            r#"{{"mcpServers": {{"ev-gemini": {{"command": {everything:?}, "env": {{"AUTH": "Bearer $MGW_E2E_SET", "LIT": "5$"}}, "excludeTools": ["echo"], "timeout": 120000}}}}}}"#
+        )
+        .as_bytes(),
+    );
+    write(
+        ".codex/config.toml",
+        format!("# codex\r\n[mcp_servers.ev-codex]\r\ncommand = {everything:?}\r\ndisabled_tools = [\"get-sum\"]\r\ntool_timeout_sec = 90\r\n\r\n[mcp_servers.ev-codex.env]\r\nRAW = \"a$b${{NOT}}\"\r\n").as_bytes(),
+    );
+    let vscode = format!(
+        "\u{feff}{{\"inputs\": [], \"servers\": {{\"ev-vscode\": {{\"type\": \"stdio\", \"command\": {everything:?}, \"env\": {{\"DIR\": \"${{userHome}}/x\", \"LOG\": \"${{env:MGW_E2E_SET}}\"}}}}, \"prompted\": {{\"type\": \"stdio\", \"command\": {everything:?}, \"env\": {{\"T\": \"${{input:tok}}\"}}}}}}}}"
+    );
+    // VS Code's user folder is under $XDG_CONFIG_HOME, which the test env sets apart from HOME.
+    let code = env.path().join("config/Code/User/mcp.json");
+    std::fs::create_dir_all(code.parent().unwrap()).unwrap();
+    std::fs::write(&code, vscode.as_bytes()).unwrap();
+    write(
+        ".kiro/settings/mcp.json",
+        format!(
+            r#"{{"mcpServers": {{"ev-kiro": {{"command": {everything:?}, "env": {{"K": "${{MGW_E2E_UNSET}}", "PW": "x$$y"}}, "disabledTools": ["get-tiny-image"]}}}}}}"#
+        )
+        .as_bytes(),
+    );
+    let out = env.cli(&["setup", "--yes"]).expect_code(0);
+    assert!(out.stdout.contains("input prompt"), "{out:?}");
+    let config = env.user_config();
+
+    let mut cmd = env.gateway_command(&config, &[]);
+    cmd.env("MGW_E2E_SET", "from the environment $$ too")
+        .env_remove("MGW_E2E_UNSET");
+    let mut client = crate::harness::RpcClient::spawn(cmd);
+    client.initialize();
+    let get_env = |client: &mut crate::harness::RpcClient, server: &str| -> serde_json::Value {
+        let r = client.invoke(server, "get-env", json!({}));
+        assert_ne!(r["isError"], json!(true), "{server}: {r}");
+        serde_json::from_str(&crate::harness::first_text(&r)).unwrap()
+    };
+    let set = "from the environment $$ too";
+    let e = get_env(&mut client, "ev-claude");
+    assert_eq!(
+        (&e["PW"], &e["REF"], &e["DEF"]),
+        (&json!("p@$$w0rd"), &json!(set), &json!("fallback"))
+    );
+    let e = get_env(&mut client, "ev-gemini");
+    assert_eq!(
+        (&e["AUTH"], &e["LIT"]),
+        (&json!(format!("Bearer {set}")), &json!("5$"))
+    );
+    let e = get_env(&mut client, "ev-codex");
+    assert_eq!(e["RAW"], "a$b${NOT}");
+    let e = get_env(&mut client, "ev-vscode");
+    assert_eq!(
+        (&e["DIR"], &e["LOG"]),
+        (&json!(format!("{}/x", home.display())), &json!(set))
+    );
+    let e = get_env(&mut client, "ev-kiro");
+    assert_eq!((&e["K"], &e["PW"]), (&json!(""), &json!("x$$y")));
+
+    // Restrictions: not listed, not found, not invokable.
+    for (server, tool) in [
+        ("ev-gemini", "echo"),
+        ("ev-codex", "get-sum"),
+        ("ev-kiro", "get-tiny-image"),
+    ] {
+        let listed = client.call_tool("gateway_list_tools", json!({"server": server}));
+        let text = crate::harness::first_text(&listed);
+        assert!(text.contains("get-env"), "{text}");
+        assert!(!text.contains(tool), "{server}/{tool} listed: {text}");
+        let found = client.search(tool, 25);
+        assert!(
+            !found["matches"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|m| m["server"] == server && m["tool"] == tool),
+            "{server}/{tool} found: {found}"
+        );
+        let r = client.invoke(server, tool, json!({"message": "x", "a": 1, "b": 2}));
+        assert_eq!(r["isError"], json!(true), "{server}/{tool} ran: {r}");
+    }
+    // The same tools of the unrestricted copy are there.
+    let r = client.invoke("ev-claude", "echo", json!({"message": "still here"}));
+    assert!(crate::harness::first_text(&r).contains("still here"), "{r}");
+
+    let cfg = mcp_gateway::config::load_file(&config).unwrap();
+    assert_eq!(
+        cfg.backends["ev-gemini"].timeout,
+        std::time::Duration::from_secs(120)
+    );
+    assert_eq!(
+        cfg.backends["ev-codex"].timeout,
+        std::time::Duration::from_secs(90)
+    );
+    assert!(!cfg.backends.contains_key("prompted"));
+    client.shutdown();
 }

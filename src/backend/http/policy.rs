@@ -38,15 +38,17 @@ pub(super) fn header_map(spec: &HttpSpec) -> Result<HeaderMap, String> {
     Ok(map)
 }
 
-/// Describes a non-success HTTP answer, including where a refused redirect pointed.
+/// Describes a non-success HTTP answer, including where a refused redirect pointed (both URLs
+/// redacted: userinfo and query values never show).
 pub(super) fn describe_status(method: &str, url: &Url, resp: &reqwest::Response) -> String {
     let status = resp.status();
+    let url = crate::redact::url(url);
     if status.is_redirection() {
         let to = resp
             .headers()
             .get(reqwest::header::LOCATION)
             .and_then(|v| v.to_str().ok())
-            .unwrap_or("?");
+            .map_or_else(|| "?".to_string(), crate::redact::url_text);
         return format!(
             "{method} {url} answered {status}, redirecting to {to}: redirects to another origin are not followed"
         );
@@ -54,7 +56,8 @@ pub(super) fn describe_status(method: &str, url: &Url, resp: &reqwest::Response)
     format!("{method} {url} answered {status}")
 }
 
-/// An error and its causes on one line ("error sending request: connection refused").
+/// An error and its causes on one line ("error sending request: connection refused"), with
+/// every URL in it redacted (reqwest's errors name the URL they were sending to).
 pub(crate) fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
     let mut out = e.to_string();
     let mut source = e.source();
@@ -66,7 +69,7 @@ pub(crate) fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
         }
         source = s.source();
     }
-    out
+    crate::redact::text(&out)
 }
 
 pub(super) fn content_type(resp: &reqwest::Response) -> String {

@@ -19,6 +19,7 @@ use super::{
 /// own. Returns the URL to POST messages to.
 pub(super) async fn open(shared: &Arc<Shared>) -> Result<Url, String> {
     let url = &shared.url;
+    let shown = crate::redact::url(url);
     let mut resp = shared
         .client
         .get(url.clone())
@@ -26,14 +27,14 @@ pub(super) async fn open(shared: &Arc<Shared>) -> Result<Url, String> {
         .header(reqwest::header::ACCEPT, "text/event-stream")
         .send()
         .await
-        .map_err(|e| format!("GET {url} failed: {}", error_chain(&e)))?;
+        .map_err(|e| format!("GET {shown} failed: {}", error_chain(&e)))?;
     if !resp.status().is_success() {
         return Err(describe_status("GET", url, &resp));
     }
     let ctype = content_type(&resp);
     if ctype != "text/event-stream" {
         return Err(format!(
-            "GET {url} answered with content type `{ctype}`, not an event stream"
+            "GET {shown} answered with content type `{ctype}`, not an event stream"
         ));
     }
     let mut parser = SseParser::new(MAX_MESSAGE_BYTES);
@@ -52,23 +53,27 @@ pub(super) async fn open(shared: &Arc<Shared>) -> Result<Url, String> {
         .await;
     let endpoint = match (end, endpoint) {
         (StreamEnd::Done, Some(e)) => e,
-        (StreamEnd::Failed(e), _) => return Err(format!("the SSE stream {url} failed: {e}")),
+        (StreamEnd::Failed(e), _) => return Err(format!("the SSE stream {shown} failed: {e}")),
         (StreamEnd::Stopped, _) => return Err("the connection was stopped".into()),
         _ => {
             return Err(format!(
-                "the SSE stream {url} ended without an `endpoint` event"
+                "the SSE stream {shown} ended without an `endpoint` event"
             ));
         }
     };
-    let target = url
-        .join(&endpoint)
-        .map_err(|e| format!("the `endpoint` event `{endpoint}` is not a URL: {e}"))?;
+    let target = url.join(&endpoint).map_err(|e| {
+        format!(
+            "the `endpoint` event `{}` is not a URL: {e}",
+            crate::redact::url_text(&endpoint)
+        )
+    })?;
     if !same_origin(url, &target) {
         return Err(format!(
-            "the `endpoint` event points to {target}, another origin than {url}; refused"
+            "the `endpoint` event points to {}, another origin than {shown}; refused",
+            crate::redact::url(&target)
         ));
     }
-    tracing::debug!(backend = %shared.backend, endpoint = %target, "legacy SSE endpoint");
+    tracing::debug!(backend = %shared.backend, endpoint = %crate::redact::url(&target), "legacy SSE endpoint");
     let reader = Arc::clone(shared);
     tokio::spawn(async move {
         let end = reader
@@ -100,7 +105,11 @@ pub(super) async fn post(shared: &Shared, endpoint: &Url, line: &str, kind: &Out
     let resp = match sent {
         Ok(r) => r,
         Err(e) => {
-            shared.lost(format!("POST {endpoint} failed: {}", error_chain(&e)));
+            shared.lost(format!(
+                "POST {} failed: {}",
+                crate::redact::url(endpoint),
+                error_chain(&e)
+            ));
             return;
         }
     };

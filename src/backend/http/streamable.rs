@@ -13,8 +13,8 @@ use reqwest::{Method, StatusCode};
 
 use super::sse_parser::SseParser;
 use super::{
-    DEFAULT_RETRY, MAX_MESSAGE_BYTES, Outgoing, Shared, StreamEnd, content_type, describe_status,
-    error_chain,
+    BodyError, DEFAULT_RETRY, MAX_MESSAGE_BYTES, Outgoing, Shared, StreamEnd, content_type,
+    describe_status, error_chain,
 };
 use crate::jsonrpc::{Id, Message};
 
@@ -165,6 +165,7 @@ impl Streamable {
         };
         let is_init = method == "initialize";
         let url = &self.shared.url;
+        let shown = crate::redact::url(url);
         let mut retried = false;
         let resp = loop {
             let session = if is_init { None } else { self.session() };
@@ -173,7 +174,7 @@ impl Streamable {
                 .send()
                 .await
                 .map_err(|e| {
-                    PostFailure::Transport(format!("POST {url} failed: {}", error_chain(&e)))
+                    PostFailure::Transport(format!("POST {shown} failed: {}", error_chain(&e)))
                 })?;
             let status = resp.status();
             if let Some(stale) = session
@@ -244,11 +245,11 @@ impl Streamable {
                 Ok(())
             }
             "application/json" => {
-                let body = self
-                    .shared
-                    .read_body(resp)
-                    .await
-                    .map_err(|e| PostFailure::Transport(format!("POST {url}: {e}")))?;
+                let body = self.shared.read_body(resp).await.map_err(|e| match e {
+                    // Only this answer is lost: the request fails, the connection stays.
+                    BodyError::TooLarge => PostFailure::Refused(format!("POST {shown}: {e}")),
+                    BodyError::Failed(_) => PostFailure::Transport(format!("POST {shown}: {e}")),
+                })?;
                 let answered = if body.trim().is_empty() {
                     Vec::new()
                 } else {
@@ -256,14 +257,14 @@ impl Streamable {
                 };
                 match awaiting {
                     Some(id) if !answered.contains(&id) => Err(PostFailure::Refused(format!(
-                        "POST {url} answered JSON without the response to request {id}"
+                        "POST {shown} answered JSON without the response to request {id}"
                     ))),
                     _ => Ok(()),
                 }
             }
             _ if awaiting.is_none() => Ok(()),
             other => Err(PostFailure::NotStreamable(format!(
-                "POST {url} answered with content type `{other}` (expected application/json or text/event-stream)"
+                "POST {shown} answered with content type `{other}` (expected application/json or text/event-stream)"
             ))),
         };
         if outcome.is_ok() && method == "notifications/initialized" {
@@ -371,6 +372,7 @@ impl Streamable {
             return Ok(());
         }
         let url = &self.shared.url;
+        let shown = crate::redact::url(url);
         let init = self
             .initialize
             .lock()
@@ -387,7 +389,7 @@ impl Streamable {
         };
         self.set_session(None);
         let resp = self.post(&init, None, true).send().await.map_err(|e| {
-            PostFailure::Transport(format!("POST {url} failed: {}", error_chain(&e)))
+            PostFailure::Transport(format!("POST {shown} failed: {}", error_chain(&e)))
         })?;
         if !resp.status().is_success() {
             return Err(PostFailure::Refused(format!(
@@ -416,7 +418,7 @@ impl Streamable {
                 .shared
                 .read_body(resp)
                 .await
-                .map_err(PostFailure::Refused)?;
+                .map_err(|e| PostFailure::Refused(e.to_string()))?;
             is_answer(&body)
         };
         if !answered {
@@ -431,7 +433,7 @@ impl Streamable {
             .send()
             .await
             .map_err(|e| {
-                PostFailure::Transport(format!("POST {url} failed: {}", error_chain(&e)))
+                PostFailure::Transport(format!("POST {shown} failed: {}", error_chain(&e)))
             })?;
         if !resp.status().is_success() {
             return Err(PostFailure::Refused(format!(
@@ -460,7 +462,7 @@ impl Streamable {
                 tracing::debug!(backend = %self.shared.backend, status = %r.status(), "session DELETE refused")
             }
             Ok(Err(e)) => {
-                tracing::debug!(backend = %self.shared.backend, "session DELETE failed: {e}")
+                tracing::debug!(backend = %self.shared.backend, "session DELETE failed: {}", error_chain(&e))
             }
             Err(_) => tracing::debug!(backend = %self.shared.backend, "session DELETE timed out"),
         }
@@ -478,6 +480,7 @@ async fn open_get(
     last_event_id: Option<&str>,
 ) -> Result<reqwest::Response, PostFailure> {
     let url = &shared.url;
+    let shown = crate::redact::url(url);
     let mut req = shared
         .request(Method::GET, url)
         .header(reqwest::header::ACCEPT, "text/event-stream");
@@ -490,7 +493,7 @@ async fn open_get(
     let resp = req
         .send()
         .await
-        .map_err(|e| PostFailure::Transport(format!("GET {url} failed: {}", error_chain(&e))))?;
+        .map_err(|e| PostFailure::Transport(format!("GET {shown} failed: {}", error_chain(&e))))?;
     if !resp.status().is_success() {
         return Err(PostFailure::NotStreamable(describe_status(
             "GET", url, &resp,
@@ -498,7 +501,7 @@ async fn open_get(
     }
     if content_type(&resp) != "text/event-stream" {
         return Err(PostFailure::NotStreamable(format!(
-            "GET {url} answered with content type `{}`",
+            "GET {shown} answered with content type `{}`",
             content_type(&resp)
         )));
     }

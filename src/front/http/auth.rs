@@ -82,16 +82,19 @@ impl Gatekeeper {
     }
 }
 
-/// Which surface a path belongs to (for the shape of a refusal and the request log).
-fn is_rest(path: &str) -> bool {
-    path.starts_with("/api/")
+/// The layer in front of every protected MCP route (refusals are JSON-RPC errors).
+pub async fn authenticate(State(app): State<Arc<App>>, req: Request, next: Next) -> Response {
+    check(app, false, req, next).await
 }
 
-/// The layer in front of every protected route.
-pub async fn authenticate(State(app): State<Arc<App>>, mut req: Request, next: Next) -> Response {
+/// The layer in front of every protected REST route (refusals have the REST error shape).
+pub async fn authenticate_rest(State(app): State<Arc<App>>, req: Request, next: Next) -> Response {
+    check(app, true, req, next).await
+}
+
+async fn check(app: Arc<App>, rest: bool, mut req: Request, next: Next) -> Response {
     let started = Instant::now();
     let keeper = &app.keeper;
-    let rest = is_rest(req.uri().path());
     let front = if rest { "rest" } else { "http" };
     let authorization = req.headers().get(header::AUTHORIZATION).cloned();
     let api_key = req.headers().get(X_API_KEY).cloned();
@@ -117,7 +120,9 @@ pub async fn authenticate(State(app): State<Arc<App>>, mut req: Request, next: N
                 started,
                 request_log::Outcome::Unauthenticated,
             );
-            return unauthorized(keeper, rest, &e);
+            let mut resp = unauthorized(keeper, rest, &e);
+            drain(req, &mut resp).await;
+            return resp;
         }
     };
     let decision =
@@ -131,7 +136,9 @@ pub async fn authenticate(State(app): State<Arc<App>>, mut req: Request, next: N
             started,
             request_log::Outcome::RateLimited,
         );
-        return rate_limited(rest, &d);
+        let mut resp = rate_limited(rest, &d);
+        drain(req, &mut resp).await;
+        return resp;
     }
     req.extensions_mut().insert(caller);
     let mut resp = next.run(req).await;
@@ -142,6 +149,21 @@ pub async fn authenticate(State(app): State<Arc<App>>, mut req: Request, next: N
     }
     resp
 }
+
+/// Reads what is left of a refused request's body (up to [`DRAIN_LIMIT`]) so the connection can
+/// carry the client's next request; a larger body closes the connection instead.
+async fn drain(req: Request, resp: &mut Response) {
+    if axum::body::to_bytes(req.into_body(), DRAIN_LIMIT)
+        .await
+        .is_err()
+    {
+        resp.headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+}
+
+/// Body bytes read from a refused request before its connection is closed instead.
+const DRAIN_LIMIT: usize = 64 * 1024;
 
 /// `name` in lower case, as `HeaderName::from_static` requires (the names are constants).
 fn lower(name: &'static str) -> &'static str {
@@ -171,7 +193,9 @@ fn log_refusal(
     started: Instant,
     outcome: request_log::Outcome,
 ) {
-    let method = format!("{} {}", req.method(), req.uri().path());
+    // REST routes are nested under `/api`, which their request URI no longer shows.
+    let prefix = if front == "rest" { "/api" } else { "" };
+    let method = format!("{} {prefix}{}", req.method(), req.uri().path());
     app.gateway.request_log.record(request_log::Call {
         caller,
         front,

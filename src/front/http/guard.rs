@@ -66,6 +66,15 @@ impl Guard {
     }
 }
 
+impl Guard {
+    /// Whether `origin` is listed in `server.allowed_origins` (loopback origins pass the guard
+    /// without being listed, but only listed ones get CORS headers).
+    pub fn is_configured_origin(&self, origin: &str) -> bool {
+        let o = origin.trim().trim_end_matches('/').to_ascii_lowercase();
+        self.origins.contains(&o)
+    }
+}
+
 /// `name[:port]` or `[v6][:port]` → (`name`, port text).
 fn split_host_port(s: &str) -> (&str, Option<&str>) {
     if let Some(rest) = s.strip_prefix('[') {

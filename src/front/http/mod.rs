@@ -19,6 +19,7 @@ pub mod auth;
 pub mod guard;
 pub mod headers;
 pub mod legacy;
+pub mod rest;
 pub mod sessions;
 pub mod sse;
 
@@ -79,6 +80,7 @@ pub struct App {
     options: Options,
     /// Cancelled when shutdown begins: long-lived streams end, calls in flight drain.
     closing: CancellationToken,
+    started: std::time::Instant,
 }
 
 impl App {
@@ -90,6 +92,7 @@ impl App {
             sessions: sessions::Table::new(options.max_sessions, options.session_idle),
             options,
             closing: CancellationToken::new(),
+            started: std::time::Instant::now(),
         });
         let weak = Arc::downgrade(&app);
         tokio::spawn(async move {
@@ -123,8 +126,9 @@ impl App {
     }
 }
 
-/// The listener's routes, behind the Host/Origin guard; all but `/healthz`, `/readyz` and the
-/// protected-resource metadata behind authentication.
+/// The listener's routes, behind the Host/Origin guard (and CORS for configured origins); all
+/// but `/healthz`, `/readyz`, the protected-resource metadata, `/api/v1/health` and
+/// `/api/v1/openapi.json` behind authentication.
 pub fn router(app: Arc<App>) -> Router {
     let protected = Router::new()
         .route("/mcp", get(mcp_get).post(mcp_post).delete(mcp_delete))
@@ -134,6 +138,7 @@ pub fn router(app: Arc<App>) -> Router {
         ));
     Router::new()
         .merge(protected)
+        .nest("/api", rest::routes(&app))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .route(challenge::METADATA_PATH, get(resource_metadata))
@@ -193,7 +198,25 @@ async fn check_origin(State(app): State<Arc<App>>, req: Request, next: Next) -> 
         .get(header::ORIGIN)
         .map(|v| v.to_str().unwrap_or("\u{fffd}"));
     match app.options.guard.check(host.as_deref(), origin) {
-        Ok(()) => next.run(req).await,
+        Ok(()) => {
+            let cors = origin
+                .filter(|o| app.options.guard.is_configured_origin(o))
+                .and_then(|o| HeaderValue::from_str(o).ok());
+            let Some(cors) = cors else {
+                return next.run(req).await;
+            };
+            let preflight = req.method() == axum::http::Method::OPTIONS
+                && req
+                    .headers()
+                    .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
+            let mut resp = if preflight {
+                StatusCode::NO_CONTENT.into_response()
+            } else {
+                next.run(req).await
+            };
+            cors_headers(resp.headers_mut(), cors, preflight);
+            resp
+        }
         Err(refusal) => {
             tracing::warn!("refused a request: {refusal}");
             let status = match refusal {
@@ -202,6 +225,34 @@ async fn check_origin(State(app): State<Arc<App>>, req: Request, next: Next) -> 
             };
             error(status, Id::Null, code::INVALID_REQUEST, refusal.to_string())
         }
+    }
+}
+
+/// CORS for an origin listed in `server.allowed_origins` (browsers elsewhere get none).
+fn cors_headers(h: &mut HeaderMap, origin: HeaderValue, preflight: bool) {
+    h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+    h.append(header::VARY, HeaderValue::from_static("Origin"));
+    h.insert(
+        header::ACCESS_CONTROL_EXPOSE_HEADERS,
+        HeaderValue::from_static(
+            "Mcp-Session-Id, WWW-Authenticate, Retry-After, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset",
+        ),
+    );
+    if preflight {
+        h.insert(
+            header::ACCESS_CONTROL_ALLOW_METHODS,
+            HeaderValue::from_static("GET, POST, DELETE, OPTIONS"),
+        );
+        h.insert(
+            header::ACCESS_CONTROL_ALLOW_HEADERS,
+            HeaderValue::from_static(
+                "Authorization, X-API-Key, Content-Type, Accept, Mcp-Session-Id, MCP-Protocol-Version, Mcp-Method, Mcp-Name, Last-Event-ID",
+            ),
+        );
+        h.insert(
+            header::ACCESS_CONTROL_MAX_AGE,
+            HeaderValue::from_static("600"),
+        );
     }
 }
 

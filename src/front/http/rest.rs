@@ -1,0 +1,669 @@
+//! The REST API under `/api/v1` (the second seed gateway's contract, so its users' scripts
+//! work): health, servers, tools (listed, filtered by server and tag, or ranked by the same
+//! search as `gateway_search_tools`), calling a tool, the request log (admin), metrics, and the
+//! OpenAPI 3.1 description of all of it ([`openapi`]).
+//!
+//! Owns the routes, their query and body parsing, the JSON shapes and the status codes. Every
+//! answer is shaped by the caller's scope through [`crate::session::access::Access`], the same
+//! code the meta-tools use: a server or tool outside the scope is reported exactly like one that
+//! does not exist. Errors are `{"error": {"code", "message"}}`. It never passes anything of the
+//! HTTP request but the call's arguments to a backend, and never logs arguments unless the
+//! request log is configured to (and then redacted).
+
+pub mod openapi;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde_json::{Map, Value, json};
+use tokio_util::sync::CancellationToken;
+
+use super::App;
+use super::auth::{self, rest_error};
+use crate::auth::Caller;
+use crate::error::CallError;
+use crate::jsonrpc::code;
+use crate::peer::CallContext;
+use crate::request_log::{self, Outcome};
+use crate::search::render_match;
+use crate::session::DISCOVERY_WAIT;
+use crate::session::access::{Access, InvokeError};
+
+/// Tools returned by `GET /api/v1/tools?q=` when no `limit` is given.
+const DEFAULT_SEARCH_LIMIT: usize = 10;
+/// Largest `limit` accepted.
+const MAX_LIMIT: usize = 1000;
+/// Request-log entries returned when no `limit` is given.
+const DEFAULT_REQUESTS: usize = 100;
+
+/// The `/api` routes (mounted at `/api`): `/v1/health` and `/v1/openapi.json` are open, the rest
+/// sits behind authentication.
+pub fn routes(app: &Arc<App>) -> Router<Arc<App>> {
+    Router::new()
+        .route("/v1/servers", get(servers))
+        .route("/v1/servers/{id}", get(server))
+        .route("/v1/tools", get(tools))
+        .route("/v1/tools/call", post(call))
+        .route("/v1/requests", get(requests))
+        .route("/v1/metrics", get(metrics))
+        .route_layer(axum::middleware::from_fn_with_state(
+            Arc::clone(app),
+            auth::authenticate_rest,
+        ))
+        .route("/v1/health", get(health))
+        .route("/v1/openapi.json", get(openapi_document))
+        .fallback(|uri: axum::http::Uri| async move {
+            rest_error(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                &format!(
+                    "no REST route `{}`; the routes are listed at /api/v1/openapi.json",
+                    uri.path()
+                ),
+            )
+        })
+        .method_not_allowed_fallback(
+            |method: axum::http::Method, uri: axum::http::Uri| async move {
+                rest_error(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    "method_not_allowed",
+                    &format!("{method} is not allowed on `{}`", uri.path()),
+                )
+            },
+        )
+}
+
+fn ok_json(body: &Value) -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+type Params = Query<HashMap<String, String>>;
+
+/// A `400` with the REST error shape.
+struct BadRequest(String);
+
+impl IntoResponse for BadRequest {
+    fn into_response(self) -> Response {
+        rest_error(StatusCode::BAD_REQUEST, "bad_request", &self.0)
+    }
+}
+
+/// Refuses query parameters the route does not know, naming them.
+fn known_params(q: &HashMap<String, String>, known: &[&str]) -> Result<(), BadRequest> {
+    let mut unknown: Vec<&str> = q
+        .keys()
+        .map(String::as_str)
+        .filter(|k| !known.contains(k))
+        .collect();
+    if unknown.is_empty() {
+        return Ok(());
+    }
+    unknown.sort_unstable();
+    Err(BadRequest(format!(
+        "unknown query parameter `{}` (this route takes: {})",
+        unknown.join("`, `"),
+        if known.is_empty() {
+            "none".to_string()
+        } else {
+            known.join(", ")
+        }
+    )))
+}
+
+fn limit_param(q: &HashMap<String, String>, default: usize) -> Result<usize, BadRequest> {
+    match q.get("limit") {
+        None => Ok(default),
+        Some(text) => text
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=MAX_LIMIT).contains(n))
+            .ok_or_else(|| {
+                BadRequest(format!(
+                    "`limit` must be a whole number from 1 to {MAX_LIMIT}, not `{text}`"
+                ))
+            }),
+    }
+}
+
+async fn health(State(app): State<Arc<App>>) -> Response {
+    let closing = app.closing.is_cancelled();
+    let body = json!({
+        "status": if closing { "shutting down" } else { "ok" },
+        "version": env!("CARGO_PKG_VERSION"),
+    });
+    let status = if closing {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        StatusCode::OK
+    };
+    (status, ok_json(&body)).into_response()
+}
+
+async fn openapi_document() -> Response {
+    ok_json(&openapi::document())
+}
+
+/// One server as the REST API shows it: tool count among the permitted tools.
+fn server_json(access: &Access<'_>, name: &str) -> Option<Value> {
+    let b = access.gateway.backend(name)?;
+    let status = b.status();
+    let tools = access
+        .gateway
+        .catalog
+        .get(name)
+        .map(|e| e.tool_names().filter(|t| access.permits(name, t)).count());
+    let mut s = json!({
+        "name": name,
+        "description": b.config.description,
+        "transport": b.config.transport.kind(),
+        "state": status.label(),
+        "tags": b.config.tags,
+        "tools": tools,
+    });
+    if let crate::backend::Status::Failed(reason) = status {
+        s["reason"] = json!(reason);
+    }
+    Some(s)
+}
+
+async fn servers(
+    State(app): State<Arc<App>>,
+    caller: Option<axum::Extension<Caller>>,
+    Query(q): Params,
+) -> Response {
+    if let Err(r) = known_params(&q, &["tag"]) {
+        return r.into_response();
+    }
+    let caller = auth::caller_of(caller);
+    let access = Access::new(&app.gateway, &caller);
+    let tag = q.get("tag");
+    let list: Vec<Value> = access
+        .visible_servers()
+        .into_iter()
+        .filter(|n| tag.is_none_or(|t| has_tag(&access, n, t)))
+        .filter_map(|n| server_json(&access, n))
+        .collect();
+    ok_json(&json!({ "servers": list }))
+}
+
+fn has_tag(access: &Access<'_>, server: &str, tag: &str) -> bool {
+    access
+        .gateway
+        .backend(server)
+        .is_some_and(|b| b.config.tags.iter().any(|t| t == tag))
+}
+
+async fn server(
+    State(app): State<Arc<App>>,
+    caller: Option<axum::Extension<Caller>>,
+    Path(id): Path<String>,
+) -> Response {
+    let caller = auth::caller_of(caller);
+    let access = Access::new(&app.gateway, &caller);
+    if !access.sees_server(&id) {
+        return rest_error(
+            StatusCode::NOT_FOUND,
+            "unknown_server",
+            &access.unknown_server_text(&id),
+        );
+    }
+    let gw = &app.gateway;
+    if gw.catalog.get(&id).is_none()
+        && let Some(b) = gw.backend(&id)
+    {
+        // A first discovery may be under way: wait for it (bounded by the backend's own
+        // timeout), and list the tools ourselves if there was none.
+        gw.wait_for_discovery_of(&id, 2 * b.config.timeout + DISCOVERY_WAIT)
+            .await;
+        if gw.catalog.get(&id).is_none() {
+            gw.refresh(&id).await;
+        }
+    }
+    let Some(mut body) = server_json(&access, &id) else {
+        return rest_error(
+            StatusCode::NOT_FOUND,
+            "unknown_server",
+            &access.unknown_server_text(&id),
+        );
+    };
+    let tools: Vec<Value> = gw
+        .catalog
+        .get(&id)
+        .map(|e| {
+            e.tools
+                .iter()
+                .filter_map(|t| {
+                    let name = t.get("name")?.as_str()?;
+                    access.permits(&id, name).then(|| {
+                        json!({
+                            "name": name,
+                            "description": t.get("description").cloned().unwrap_or(Value::Null),
+                            "inputSchema": t.get("inputSchema").cloned().unwrap_or(json!({})),
+                        })
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    body["tools"] = Value::Array(tools);
+    ok_json(&body)
+}
+
+async fn tools(
+    State(app): State<Arc<App>>,
+    caller: Option<axum::Extension<Caller>>,
+    Query(q): Params,
+) -> Response {
+    if let Err(r) = known_params(&q, &["server", "tag", "q", "limit"]) {
+        return r.into_response();
+    }
+    let caller = auth::caller_of(caller);
+    let access = Access::new(&app.gateway, &caller);
+    let server = q
+        .get("server")
+        .map(String::as_str)
+        .filter(|s| !s.is_empty());
+    if let Some(s) = server
+        && !access.sees_server(s)
+    {
+        return rest_error(
+            StatusCode::NOT_FOUND,
+            "unknown_server",
+            &access.unknown_server_text(s),
+        );
+    }
+    let tag = q.get("tag").map(String::as_str);
+    let query = q.get("q").map(|s| s.trim()).filter(|s| !s.is_empty());
+    let limit = match limit_param(
+        &q,
+        if query.is_some() {
+            DEFAULT_SEARCH_LIMIT
+        } else {
+            MAX_LIMIT
+        },
+    ) {
+        Ok(n) => n,
+        Err(r) => return r.into_response(),
+    };
+    let gw = &app.gateway;
+    gw.wait_for_discovery(DISCOVERY_WAIT).await;
+    let tagged = |s: &str| tag.is_none_or(|t| has_tag(&access, s, t));
+    let (list, total) = if let Some(query) = query {
+        gw.wait_for_index().await;
+        // A tag filter narrows the candidates; rank enough of them to fill the page.
+        let wanted = if tag.is_some() { MAX_LIMIT } else { limit };
+        let outcome = match access.search(query, wanted, server) {
+            Ok(o) => o,
+            Err(e) => {
+                return rest_error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    &e.to_string(),
+                );
+            }
+        };
+        let hits: Vec<Value> = outcome
+            .hits
+            .iter()
+            .filter(|h| tagged(&h.doc.server))
+            .map(render_match)
+            .collect();
+        let total = if tag.is_some() {
+            hits.len()
+        } else {
+            outcome.total
+        };
+        (hits.into_iter().take(limit).collect::<Vec<_>>(), total)
+    } else {
+        let mut all = Vec::new();
+        for entry in gw.catalog.snapshot() {
+            let s = entry.backend.as_str();
+            if !access.sees_server(s) || server.is_some_and(|x| x != s) || !tagged(s) {
+                continue;
+            }
+            for t in &entry.tools {
+                let Some(name) = t.get("name").and_then(Value::as_str) else {
+                    continue;
+                };
+                if access.permits(s, name) {
+                    all.push(json!({
+                        "server": s,
+                        "tool": name,
+                        "description": t.get("description").cloned().unwrap_or(Value::Null),
+                        "inputSchema": t.get("inputSchema").cloned().unwrap_or(json!({})),
+                    }));
+                }
+            }
+        }
+        let total = all.len();
+        all.truncate(limit);
+        (all, total)
+    };
+    ok_json(&json!({ "tools": list, "total": total }))
+}
+
+/// `POST /api/v1/tools/call` `{"tool", "server"?, "arguments"?}`.
+async fn call(
+    State(app): State<Arc<App>>,
+    caller: Option<axum::Extension<Caller>>,
+    body: Bytes,
+) -> Response {
+    let started = Instant::now();
+    let caller = auth::caller_of(caller);
+    let access = Access::new(&app.gateway, &caller);
+    let request: Map<String, Value> = match serde_json::from_slice::<Value>(&body) {
+        Ok(Value::Object(m)) => m,
+        Ok(_) => {
+            return rest_error(
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                "the body must be a JSON object: {\"tool\": \"…\", \"server\": \"…\", \"arguments\": {…}}",
+            );
+        }
+        Err(e) => {
+            return rest_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_json",
+                &format!("the body is not JSON: {e}"),
+            );
+        }
+    };
+    if let Some(k) = request
+        .keys()
+        .find(|k| !matches!(k.as_str(), "tool" | "server" | "arguments"))
+    {
+        return rest_error(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            &format!("unknown field `{k}` (the fields are tool, server, arguments)"),
+        );
+    }
+    let Some(tool) = request
+        .get("tool")
+        .and_then(Value::as_str)
+        .filter(|t| !t.is_empty())
+    else {
+        return rest_error(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            "`tool` is required and must be a non-empty string",
+        );
+    };
+    let arguments = match request.get("arguments") {
+        None | Some(Value::Null) => json!({}),
+        Some(v @ Value::Object(_)) => v.clone(),
+        Some(_) => {
+            return rest_error(
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                "`arguments` must be a JSON object",
+            );
+        }
+    };
+    let server = match request.get("server") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
+        Some(_) => {
+            return rest_error(
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                "`server` must be a non-empty string",
+            );
+        }
+    };
+    let server = match server {
+        Some(s) => s,
+        None => match route(&access, tool).await {
+            Ok(s) => s,
+            Err(resp) => {
+                log_call(
+                    &app,
+                    &caller,
+                    "",
+                    tool,
+                    started,
+                    body.len(),
+                    None,
+                    Outcome::Error,
+                    0,
+                );
+                return resp;
+            }
+        },
+    };
+    // The backend request is cancelled if the client goes away before the answer.
+    let cancel = CancellationToken::new();
+    let _guard = cancel.clone().drop_guard();
+    let ctx = CallContext {
+        progress: None,
+        cancel,
+        client: None,
+    };
+    let logged_args = arguments.clone();
+    match access.invoke(&server, tool, arguments, None, &ctx).await {
+        Ok(result) => {
+            let is_error = serde_json::from_str::<Value>(result.get())
+                .ok()
+                .and_then(|v| v.get("isError").and_then(Value::as_bool))
+                == Some(true);
+            let outcome = if is_error {
+                Outcome::ToolError
+            } else {
+                Outcome::Ok
+            };
+            let text = format!(
+                "{{\"server\":{},\"tool\":{},\"result\":{}}}",
+                Value::String(server.clone()),
+                Value::String(tool.to_string()),
+                result.get()
+            );
+            log_call(
+                &app,
+                &caller,
+                &server,
+                tool,
+                started,
+                body.len(),
+                Some(&logged_args),
+                outcome,
+                text.len(),
+            );
+            ([(header::CONTENT_TYPE, "application/json")], text).into_response()
+        }
+        Err(e) => {
+            let hidden = matches!(
+                e,
+                InvokeError::UnknownServer(_) | InvokeError::UnknownTool(_)
+            ) && app
+                .gateway
+                .catalog
+                .get(&server)
+                .is_some_and(|c| c.tool(tool).is_some());
+            let outcome = if hidden {
+                Outcome::Forbidden
+            } else {
+                Outcome::Error
+            };
+            log_call(
+                &app,
+                &caller,
+                &server,
+                tool,
+                started,
+                body.len(),
+                Some(&logged_args),
+                outcome,
+                0,
+            );
+            invoke_error(&e)
+        }
+    }
+}
+
+/// The one server whose `tool` the caller may call: 404 if none, 409 listing them if several.
+async fn route(access: &Access<'_>, tool: &str) -> Result<String, Response> {
+    let candidates = || -> Vec<String> {
+        access
+            .gateway
+            .catalog
+            .snapshot()
+            .iter()
+            .filter(|e| {
+                access.sees_server(&e.backend)
+                    && e.tool(tool).is_some()
+                    && access.permits(&e.backend, tool)
+            })
+            .map(|e| e.backend.clone())
+            .collect()
+    };
+    let mut found = candidates();
+    if found.is_empty() {
+        access.gateway.wait_for_discovery(DISCOVERY_WAIT).await;
+        found = candidates();
+    }
+    match found.len() {
+        1 => Ok(found.remove(0)),
+        0 => Err(rest_error(
+            StatusCode::NOT_FOUND,
+            "unknown_tool",
+            &format!("unknown tool `{tool}`; GET /api/v1/tools?q=… finds tools"),
+        )),
+        _ => {
+            let body = json!({"error": {
+                "code": "ambiguous",
+                "message": format!("tool `{tool}` exists on several servers ({}); name one with `server`", found.join(", ")),
+                "candidates": found,
+            }});
+            Err((
+                StatusCode::CONFLICT,
+                [(header::CONTENT_TYPE, "application/json")],
+                body.to_string(),
+            )
+                .into_response())
+        }
+    }
+}
+
+fn invoke_error(e: &InvokeError) -> Response {
+    let message = e.to_string();
+    let (status, code_name) = match e {
+        InvokeError::UnknownServer(_) => (StatusCode::NOT_FOUND, "unknown_server"),
+        InvokeError::UnknownTool(_) => (StatusCode::NOT_FOUND, "unknown_tool"),
+        InvokeError::NotListed(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+        InvokeError::TaskOnly(_) => (StatusCode::NOT_IMPLEMENTED, "unsupported"),
+        InvokeError::Call(CallError::Backend { error, .. })
+            if error.code == code::INVALID_PARAMS =>
+        {
+            (StatusCode::BAD_REQUEST, "invalid_arguments")
+        }
+        InvokeError::Call(CallError::Backend { .. }) => (StatusCode::BAD_GATEWAY, "backend_error"),
+        InvokeError::Call(CallError::Timeout { .. }) => (StatusCode::GATEWAY_TIMEOUT, "timeout"),
+        InvokeError::Call(CallError::Cancelled) => (StatusCode::SERVICE_UNAVAILABLE, "cancelled"),
+        InvokeError::Call(CallError::Unavailable { .. } | CallError::Disconnected { .. }) => {
+            (StatusCode::BAD_GATEWAY, "unavailable")
+        }
+    };
+    rest_error(status, code_name, &message)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn log_call(
+    app: &App,
+    caller: &Caller,
+    server: &str,
+    tool: &str,
+    started: Instant,
+    request_bytes: usize,
+    arguments: Option<&Value>,
+    outcome: Outcome,
+    response_bytes: usize,
+) {
+    app.gateway.request_log.record(request_log::Call {
+        caller: &caller.name,
+        front: "rest",
+        method: "tools/call",
+        server,
+        tool,
+        duration: started.elapsed(),
+        outcome,
+        request_bytes: request_bytes as u64,
+        response_bytes: response_bytes as u64,
+        arguments,
+        result: None,
+    });
+}
+
+/// `GET /api/v1/requests?limit=`: the newest request-log entries, admin only.
+async fn requests(
+    State(app): State<Arc<App>>,
+    caller: Option<axum::Extension<Caller>>,
+    Query(q): Params,
+) -> Response {
+    if let Err(r) = known_params(&q, &["limit"]) {
+        return r.into_response();
+    }
+    let caller = auth::caller_of(caller);
+    if !caller.admin {
+        return app
+            .keeper
+            .forbidden(true, "reading the request log needs an admin key or scope");
+    }
+    let limit = match limit_param(&q, DEFAULT_REQUESTS) {
+        Ok(n) => n,
+        Err(r) => return r.into_response(),
+    };
+    let entries: Vec<Value> = app
+        .gateway
+        .request_log
+        .recent(limit)
+        .iter()
+        .map(|e| serde_json::to_value(&**e).unwrap_or(Value::Null))
+        .collect();
+    ok_json(&json!({ "requests": entries }))
+}
+
+/// `GET /api/v1/metrics`: counters as JSON (backends limited to the caller's scope).
+async fn metrics(
+    State(app): State<Arc<App>>,
+    caller: Option<axum::Extension<Caller>>,
+    Query(q): Params,
+) -> Response {
+    if let Err(r) = known_params(&q, &[]) {
+        return r.into_response();
+    }
+    let caller = auth::caller_of(caller);
+    let access = Access::new(&app.gateway, &caller);
+    let mut states = Map::new();
+    let visible = access.visible_servers();
+    for name in &visible {
+        if let Some(b) = app.gateway.backend(name) {
+            let label = b.status().label();
+            let n = states.get(label).and_then(Value::as_u64).unwrap_or(0);
+            states.insert(label.to_string(), json!(n + 1));
+        }
+    }
+    let mut calls = Map::new();
+    let mut total = 0;
+    for (outcome, n) in app.gateway.request_log.counts() {
+        total += n;
+        calls.insert(outcome.name().to_string(), json!(n));
+    }
+    calls.insert("total".into(), json!(total));
+    ok_json(&json!({
+        "uptime_seconds": app.started.elapsed().as_secs(),
+        "sessions": app.sessions.len(),
+        "backends": { "total": visible.len(), "by_state": states },
+        "calls": calls,
+    }))
+}

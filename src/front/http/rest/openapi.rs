@@ -1,0 +1,133 @@
+//! The OpenAPI 3.1 description of the REST API, served at `/api/v1/openapi.json`.
+//!
+//! Owns only the document. A test requests every operation it lists and checks the answer
+//! against the documented status and required fields, so the two cannot drift apart silently.
+
+use serde_json::{Value, json};
+
+/// The document (paths are relative to the listener's root).
+pub fn document() -> Value {
+    let error = json!({"$ref": "#/components/responses/Error"});
+    let secured = json!([{"bearer": []}, {"apiKey": []}]);
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "mcp-gateway REST API",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "Call the tools of every MCP server behind the gateway over plain HTTP. Every answer is limited to the caller's scope: a server or tool outside it is reported as unknown (404). Rate-limited callers get X-RateLimit-Limit/Remaining/Reset on every answer and 429 with Retry-After."
+        },
+        "security": secured,
+        "paths": {
+            "/api/v1/health": {"get": {
+                "operationId": "health",
+                "summary": "Liveness of the gateway (no credentials needed)",
+                "security": [],
+                "responses": {"200": {"description": "alive", "content": {"application/json": {"schema": {
+                    "type": "object", "required": ["status", "version"],
+                    "properties": {"status": {"type": "string"}, "version": {"type": "string"}}}}}}}
+            }},
+            "/api/v1/servers": {"get": {
+                "operationId": "listServers",
+                "summary": "The servers the caller may see",
+                "parameters": [{"name": "tag", "in": "query", "schema": {"type": "string"}, "description": "only servers with this tag"}],
+                "responses": {
+                    "200": {"description": "servers", "content": {"application/json": {"schema": {
+                        "type": "object", "required": ["servers"],
+                        "properties": {"servers": {"type": "array", "items": {"$ref": "#/components/schemas/Server"}}}}}}},
+                    "400": error, "401": error, "429": error}
+            }},
+            "/api/v1/servers/{id}": {"get": {
+                "operationId": "getServer",
+                "summary": "One server with the tools the caller may call",
+                "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}],
+                "responses": {
+                    "200": {"description": "the server", "content": {"application/json": {"schema": {
+                        "allOf": [{"$ref": "#/components/schemas/Server"}, {"type": "object", "required": ["tools"],
+                            "properties": {"tools": {"type": "array", "items": {"type": "object", "required": ["name", "inputSchema"],
+                                "properties": {"name": {"type": "string"}, "description": {"type": ["string", "null"]}, "inputSchema": {"type": "object"}}}}}}]}}}},
+                    "401": error, "404": error, "429": error}
+            }},
+            "/api/v1/tools": {"get": {
+                "operationId": "listTools",
+                "summary": "Tools the caller may call: all, by server or tag, or ranked for a query (the search of gateway_search_tools)",
+                "parameters": [
+                    {"name": "server", "in": "query", "schema": {"type": "string"}},
+                    {"name": "tag", "in": "query", "schema": {"type": "string"}},
+                    {"name": "q", "in": "query", "schema": {"type": "string"}, "description": "rank by relevance to this text"},
+                    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}, "description": "default 10 with q, else 1000"}
+                ],
+                "responses": {
+                    "200": {"description": "tools", "content": {"application/json": {"schema": {
+                        "type": "object", "required": ["tools", "total"],
+                        "properties": {"tools": {"type": "array", "items": {"$ref": "#/components/schemas/Tool"}}, "total": {"type": "integer"}}}}}},
+                    "400": error, "401": error, "404": error, "429": error}
+            }},
+            "/api/v1/tools/call": {"post": {
+                "operationId": "callTool",
+                "summary": "Call a tool; without `server`, a tool name unique among the caller's tools is routed",
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {
+                    "type": "object", "required": ["tool"], "additionalProperties": false,
+                    "properties": {"tool": {"type": "string"}, "server": {"type": "string"}, "arguments": {"type": "object"}}}}}},
+                "responses": {
+                    "200": {"description": "the tool's CallToolResult exactly as the backend sent it (isError results included)", "content": {"application/json": {"schema": {
+                        "type": "object", "required": ["server", "tool", "result"],
+                        "properties": {"server": {"type": "string"}, "tool": {"type": "string"}, "result": {"type": "object"}}}}}},
+                    "400": error, "401": error, "404": error,
+                    "409": {"description": "the tool name is on several servers", "content": {"application/json": {"schema": {
+                        "type": "object", "required": ["error"], "properties": {"error": {"type": "object", "required": ["code", "message", "candidates"],
+                            "properties": {"code": {"const": "ambiguous"}, "message": {"type": "string"}, "candidates": {"type": "array", "items": {"type": "string"}}}}}}}}},
+                    "429": error, "502": error, "503": error, "504": error}
+            }},
+            "/api/v1/requests": {"get": {
+                "operationId": "listRequests",
+                "summary": "The newest request-log entries (admin only)",
+                "parameters": [{"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}, "description": "default 100"}],
+                "responses": {
+                    "200": {"description": "entries, newest first", "content": {"application/json": {"schema": {
+                        "type": "object", "required": ["requests"],
+                        "properties": {"requests": {"type": "array", "items": {"$ref": "#/components/schemas/Request"}}}}}}},
+                    "400": error, "401": error, "403": error, "429": error}
+            }},
+            "/api/v1/metrics": {"get": {
+                "operationId": "metrics",
+                "summary": "Counters: uptime, sessions, backends by state, calls by outcome",
+                "responses": {
+                    "200": {"description": "metrics", "content": {"application/json": {"schema": {
+                        "type": "object", "required": ["uptime_seconds", "sessions", "backends", "calls"]}}}},
+                    "401": error, "429": error}
+            }},
+            "/api/v1/openapi.json": {"get": {
+                "operationId": "openapi",
+                "summary": "This document (no credentials needed)",
+                "security": [],
+                "responses": {"200": {"description": "OpenAPI 3.1", "content": {"application/json": {"schema": {"type": "object", "required": ["openapi", "paths"]}}}}}
+            }}
+        },
+        "components": {
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer", "description": "an API key or a JWT"},
+                "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"}
+            },
+            "responses": {"Error": {"description": "an error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}},
+            "schemas": {
+                "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "object", "required": ["code", "message"],
+                    "properties": {"code": {"type": "string"}, "message": {"type": "string"}}}}},
+                "Server": {"type": "object", "required": ["name", "transport", "state", "tags"], "properties": {
+                    "name": {"type": "string"}, "description": {"type": ["string", "null"]}, "transport": {"type": "string"},
+                    "state": {"type": "string"}, "reason": {"type": "string"}, "tags": {"type": "array", "items": {"type": "string"}},
+                    "tools": {"type": ["integer", "null"], "description": "tools the caller may call; null before the server was first listed"}}},
+                "Tool": {"type": "object", "required": ["server", "tool", "inputSchema"], "properties": {
+                    "server": {"type": "string"}, "tool": {"type": "string"}, "description": {"type": ["string", "null"]},
+                    "inputSchema": {"type": "object"}, "score": {"type": "number", "description": "with q only"}}},
+                "Request": {"type": "object", "required": ["time", "caller", "server", "tool", "duration_ms", "outcome"], "properties": {
+                    "time": {"type": "string", "format": "date-time"}, "caller": {"type": "string"},
+                    "front": {"enum": ["stdio", "http", "rest"]}, "method": {"type": "string"},
+                    "server": {"type": "string"}, "tool": {"type": "string"}, "duration_ms": {"type": "number"},
+                    "outcome": {"enum": ["ok", "tool_error", "error", "unauthenticated", "forbidden", "rate_limited"]},
+                    "request_bytes": {"type": "integer"}, "response_bytes": {"type": "integer"},
+                    "arguments": {"description": "only with request_log.log_arguments; secrets redacted"},
+                    "result": {"description": "only with request_log.log_results; secrets redacted"}}}
+            }
+        }
+    })
+}
