@@ -61,6 +61,16 @@ struct Shared {
     stop: CancellationToken,
 }
 
+/// Why a whole body could not be read.
+#[derive(Debug, thiserror::Error)]
+enum BodyError {
+    /// Over [`MAX_MESSAGE_BYTES`]: the reply is refused, the connection stays.
+    #[error("the reply was too large: more than the {} MiB a backend reply may have", MAX_MESSAGE_BYTES / (1024 * 1024))]
+    TooLarge,
+    #[error("{0}")]
+    Failed(String),
+}
+
 /// How reading one SSE body ended.
 enum StreamEnd {
     /// The handler said it has what it waited for.
@@ -374,23 +384,22 @@ impl Shared {
         req
     }
 
-    /// Reads a whole (non-streaming) body, capped.
-    async fn read_body(&self, mut resp: reqwest::Response) -> Result<String, String> {
+    /// Reads a whole (non-streaming) body, capped: a body over [`MAX_MESSAGE_BYTES`] is
+    /// abandoned at the cap, never buffered whole.
+    async fn read_body(&self, mut resp: reqwest::Response) -> Result<String, BodyError> {
         let mut body = Vec::new();
         loop {
             let chunk = tokio::select! {
-                c = resp.chunk() => c.map_err(|e| format!("reading the response failed: {}", error_chain(&e)))?,
-                _ = self.stop.cancelled() => return Err("the connection was stopped".into()),
+                c = resp.chunk() => c.map_err(|e| BodyError::Failed(format!("reading the response failed: {}", error_chain(&e))))?,
+                _ = self.stop.cancelled() => return Err(BodyError::Failed("the connection was stopped".into())),
             };
             let Some(chunk) = chunk else { break };
             if body.len() + chunk.len() > MAX_MESSAGE_BYTES {
-                return Err(format!(
-                    "response body larger than {MAX_MESSAGE_BYTES} bytes"
-                ));
+                return Err(BodyError::TooLarge);
             }
             body.extend_from_slice(&chunk);
         }
-        String::from_utf8(body).map_err(|_| "response body is not UTF-8".to_string())
+        String::from_utf8(body).map_err(|_| BodyError::Failed("response body is not UTF-8".into()))
     }
 
     /// Reads an SSE body, handing each non-empty event to `on_event` (which returns `true` once

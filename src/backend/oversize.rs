@@ -300,6 +300,53 @@ mod tests {
         assert!(e.tail.len() <= 2 * EDGE);
     }
 
+    mod props {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        fn id() -> impl Strategy<Value = Id> {
+            prop_oneof![
+                any::<i64>().prop_map(Id::Number),
+                any::<String>().prop_map(Id::String)
+            ]
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(256))]
+
+            /// Any bytes: an answer or none, never a panic.
+            #[test]
+            fn any_bytes_are_read_without_panicking(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
+                let mut e = LineEdges::default();
+                e.push(&bytes);
+                let _ = reply_id(&e);
+            }
+
+            /// A reply whose `id` is at the head or at the tail is found, whatever surrounds it
+            /// and however long the middle is.
+            #[test]
+            fn the_id_of_a_reply_is_found_at_either_end(
+                id in id(),
+                text in any::<String>(),
+                pad in 0usize..(3 * EDGE),
+                id_last in any::<bool>(),
+            ) {
+                let result = serde_json::json!({"content": [{"type": "text", "text": format!("{text}{}", "x".repeat(pad))}], "id": 1});
+                let id_json = serde_json::to_string(&id).unwrap();
+                let line = if id_last {
+                    format!(r#"{{"jsonrpc":"2.0","result":{result},"id":{id_json}}}"#)
+                } else {
+                    format!(r#"{{"jsonrpc":"2.0","id":{id_json},"result":{result}}}"#)
+                };
+                let mut e = LineEdges::default();
+                for chunk in line.as_bytes().chunks(977) {
+                    e.push(chunk);
+                }
+                prop_assert_eq!(reply_id(&e), Some(id));
+            }
+        }
+    }
+
     #[tokio::test]
     async fn the_reader_remembers_the_last_line_it_passed_on() {
         let data = format!(

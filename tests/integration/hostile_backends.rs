@@ -97,6 +97,43 @@ fn a_reply_over_the_cap_fails_its_caller_at_once() {
     assert!(client.shutdown().success());
 }
 
+/// The same over HTTP: a JSON answer over 64 MiB fails only its request, at once; the
+/// connection stays up (the backend is still `running`).
+#[test]
+fn an_http_reply_over_the_cap_fails_only_its_request() {
+    let port = crate::security::recording_server(Default::default(), None);
+    let env = TestEnv::new();
+    let config = env.write_config(
+        true,
+        &[(
+            "huge",
+            format!(
+                "http_url: http://127.0.0.1:{port}/huge
+transport: streamable-http
+timeout: 10m
+"
+            ),
+        )],
+    );
+    let mut client = env.start(&config);
+    for _ in 0..2 {
+        let resp = client.request(
+            "tools/call",
+            json!({"name": "gateway_invoke",
+                   "arguments": {"server": "huge", "tool": "whoami", "arguments": {}}}),
+        );
+        let text = failure_text(&resp);
+        assert!(
+            text.contains("too large") && text.contains("64 MiB"),
+            "{text}"
+        );
+        let row =
+            &client.call_tool("gateway_list_servers", json!({}))["structuredContent"]["servers"][0];
+        assert_eq!(row["state"], "running", "{row:#}");
+    }
+    assert!(client.shutdown().success());
+}
+
 /// A backend that exits is shown as not running as soon as it is gone, with how it ended, and
 /// starts again on next use.
 #[test]

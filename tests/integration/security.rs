@@ -212,7 +212,7 @@ pub type Log = Arc<Mutex<Vec<Seen>>>;
 
 /// A minimal Streamable HTTP MCP server on 127.0.0.1 (JSON responses, no SSE stream) that records
 /// every request. `/moved` answers with a redirect to `elsewhere` (whose query carries a
-/// secret, `token=REDIRECT-SECRET`). Returns its port.
+/// secret, `token=REDIRECT-SECRET`); `/huge` answers `tools/call` with 65 MiB. Returns its port.
 pub fn recording_server(log: Log, elsewhere: Option<u16>) -> u16 {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -296,6 +296,10 @@ async fn answer(
             "description": "Report that the request arrived",
             "inputSchema": {"type": "object"}
         }]}),
+        // A reply over the gateway's 64 MiB cap.
+        "tools/call" if path == "/huge" => {
+            json!({"content": [{"type": "text", "text": "a".repeat(65 << 20)}]})
+        }
         "tools/call" => json!({"content": [{"type": "text", "text": format!("reached {path}")}]}),
         _ => json!({}),
     };
@@ -426,4 +430,66 @@ fn http_backends_receive_only_their_configured_headers() {
         leaked.is_empty(),
         "followed a cross-origin redirect: {leaked:#?}"
     );
+}
+
+/// `backends.NAME.tools` (what `setup` writes from a client's `excludeTools`/`disabledTools`):
+/// a tool ruled out is not listed, not searchable and not callable — not before the first
+/// listing, not surfaced, not with the meta-tools off — and the backend never sees a call.
+#[test]
+fn a_tool_the_backend_filter_rules_out_is_never_listed_searched_or_called() {
+    for meta_mcp in [true, false] {
+        let env = TestEnv::new();
+        let log = env.path().join("fake.log");
+        let body = fake_backend(
+            &["--log", log.to_str().expect("utf-8")],
+            "tools:\n  deny: [\"ad*\"]\n",
+        );
+        let mut yaml = format!(
+            "meta_mcp:\n  enabled: {meta_mcp}\n  surface: [\"fake/add\", \"fake/echo\"]\nbackends:\n  fake:\n"
+        );
+        for line in body.lines() {
+            yaml.push_str(&format!("    {line}\n"));
+        }
+        let config = env.write("gateway.yaml", &yaml);
+        let mut client = env.start(&config);
+        if meta_mcp {
+            let early = client.invoke("fake", "add", json!({"a": 1, "b": 2}));
+            assert_eq!(early["isError"], json!(true), "{early}");
+            assert!(
+                first_text(&early).contains("backends.fake.tools"),
+                "{early}"
+            );
+            let tools = list_server_tools(&mut client, "fake", Duration::from_secs(30));
+            assert!(tools.contains("echo") && !tools.contains("add"), "{tools}");
+            let found = client.search("add two numbers sum", 20);
+            assert!(
+                !found["matches"]
+                    .as_array()
+                    .expect("matches")
+                    .iter()
+                    .any(|m| m["tool"] == "add"),
+                "{found}"
+            );
+        } else {
+            crate::harness::list_tools_until(&mut client, &["fake__echo"], Duration::from_secs(30));
+        }
+        let listed: Vec<String> = client
+            .list_tools()
+            .iter()
+            .filter_map(|t| t["name"].as_str().map(str::to_string))
+            .collect();
+        assert!(listed.contains(&"fake__echo".to_string()), "{listed:?}");
+        assert!(!listed.contains(&"fake__add".to_string()), "{listed:?}");
+        let direct = client.request(
+            "tools/call",
+            json!({"name": "fake__add", "arguments": {"a": 1, "b": 2}}),
+        );
+        assert!(direct.get("error").is_some(), "{direct}");
+        assert!(client.shutdown().success());
+        let calls = events(&log)
+            .iter()
+            .filter(|e| e["event"] == "call" && e["tool"] == "add")
+            .count();
+        assert_eq!(calls, 0, "the backend ran a ruled-out tool");
+    }
 }

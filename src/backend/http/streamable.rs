@@ -13,8 +13,8 @@ use reqwest::{Method, StatusCode};
 
 use super::sse_parser::SseParser;
 use super::{
-    DEFAULT_RETRY, MAX_MESSAGE_BYTES, Outgoing, Shared, StreamEnd, content_type, describe_status,
-    error_chain,
+    BodyError, DEFAULT_RETRY, MAX_MESSAGE_BYTES, Outgoing, Shared, StreamEnd, content_type,
+    describe_status, error_chain,
 };
 use crate::jsonrpc::{Id, Message};
 
@@ -245,11 +245,11 @@ impl Streamable {
                 Ok(())
             }
             "application/json" => {
-                let body = self
-                    .shared
-                    .read_body(resp)
-                    .await
-                    .map_err(|e| PostFailure::Transport(format!("POST {shown}: {e}")))?;
+                let body = self.shared.read_body(resp).await.map_err(|e| match e {
+                    // Only this answer is lost: the request fails, the connection stays.
+                    BodyError::TooLarge => PostFailure::Refused(format!("POST {shown}: {e}")),
+                    BodyError::Failed(_) => PostFailure::Transport(format!("POST {shown}: {e}")),
+                })?;
                 let answered = if body.trim().is_empty() {
                     Vec::new()
                 } else {
@@ -418,7 +418,7 @@ impl Streamable {
                 .shared
                 .read_body(resp)
                 .await
-                .map_err(PostFailure::Refused)?;
+                .map_err(|e| PostFailure::Refused(e.to_string()))?;
             is_answer(&body)
         };
         if !answered {
