@@ -175,6 +175,12 @@ impl<'a> Access<'a> {
                 self.unknown_tool_text(server, tool),
             ));
         }
+        // The operator's `tools` filter: refused by name, before any listing or start.
+        if !backend.config.tools.permits(tool) {
+            return Err(InvokeError::UnknownTool(format!(
+                "{server}/{tool} is not served: `backends.{server}.tools` in the gateway config rules it out"
+            )));
+        }
         // Some(None): cataloged backend without that tool; Some(Some(task_only)) otherwise.
         let known = |gw: &Gateway| {
             gw.catalog
