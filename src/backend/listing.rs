@@ -270,4 +270,73 @@ mod tests {
             "a valid tool gets no note: {all}"
         );
     }
+
+    mod props {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        fn odd_value() -> impl Strategy<Value = Value> {
+            prop_oneof![
+                Just(Value::Null),
+                any::<bool>().prop_map(Value::from),
+                any::<i64>().prop_map(Value::from),
+                "\\PC{0,12}".prop_map(Value::from),
+                Just(json!({"type": "object"})),
+                Just(json!({"type": "string"})),
+                Just(json!([1, "a"])),
+            ]
+        }
+
+        /// A list item as servers send them: mostly tools, some with odd or missing fields,
+        /// some not objects at all.
+        fn item() -> impl Strategy<Value = Value> {
+            let name = prop_oneof![
+                "[a-c]{1,2}".prop_map(Value::from),
+                "\\PC{0,140}".prop_map(Value::from),
+                odd_value(),
+            ];
+            let field = |v| proptest::option::of(v);
+            prop_oneof![
+                4 => (field(name.boxed()), field(odd_value().boxed()), field(odd_value().boxed()))
+                    .prop_map(|(name, schema, description)| {
+                        let mut tool = serde_json::Map::new();
+                        for (k, v) in [("name", name), ("inputSchema", schema), ("description", description)] {
+                            if let Some(v) = v {
+                                tool.insert(k.to_string(), v);
+                            }
+                        }
+                        Value::Object(tool)
+                    }),
+                1 => odd_value(),
+            ]
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(256))]
+
+            /// Whatever a server lists: no panic, and exactly the first item of every distinct
+            /// non-empty string name is kept, in order; every item dropped has a note.
+            #[test]
+            fn every_named_tool_is_kept_once(items in proptest::collection::vec(item(), 0..12)) {
+                let mut expected: Vec<String> = Vec::new();
+                for item in &items {
+                    if let Some(n) = item.get("name").and_then(Value::as_str).filter(|n| !n.is_empty())
+                        && !expected.iter().any(|e| e == n)
+                    {
+                        expected.push(n.to_string());
+                    }
+                }
+                let objects: Vec<Value> = items.into_iter().filter(Value::is_object).collect();
+                let dropped = objects.len() - expected.len();
+                let mut notes = Vec::new();
+                let kept = tidy_tools(objects, &mut notes);
+                let names: Vec<String> = kept
+                    .iter()
+                    .filter_map(|t| t["name"].as_str().map(str::to_string))
+                    .collect();
+                prop_assert_eq!(names, expected);
+                prop_assert!(notes.len() >= dropped, "{:?}", notes);
+            }
+        }
+    }
 }
