@@ -152,6 +152,8 @@ async fn connect_or_start(
     }
     cmd.arg("serve")
         .arg("--shared")
+        // Meant to outlive this bridge: not a descendant an outer gateway should stop with it.
+        .env_remove(crate::backend::process::ORIGIN_VAR)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(log);
