@@ -11,5 +11,6 @@
 pub mod http;
 pub mod link;
 pub mod modern;
+pub mod outbox;
 pub mod share;
 pub mod stdio;

@@ -220,10 +220,13 @@ where
     W: AsyncWrite + Unpin + Send + 'static,
 {
     let memory = Arc::new(Mutex::new(ClientMemory::default()));
-    let (out_tx, mut out_rx) = mpsc::unbounded_channel::<String>();
+    // What goes to the client waits in a bounded outbox, as in the stdio front: a client that
+    // stops reading costs bounded memory here too (responses are never dropped).
+    let (outbox, mut drain) = super::outbox::channel();
+    let out_tx = Arc::new(outbox);
     let writer = tokio::spawn(async move {
         let mut w = stdout;
-        while let Some(mut line) = out_rx.recv().await {
+        while let Some(mut line) = drain.next().await {
             line.push('\n');
             if w.write_all(line.as_bytes()).await.is_err() || w.flush().await.is_err() {
                 break;
@@ -279,7 +282,7 @@ where
         }
         let reader = {
             let memory = Arc::clone(&memory);
-            let out = out_tx.clone();
+            let out = Arc::clone(&out_tx);
             tokio::spawn(async move {
                 let mut lines = LineReader::new(BufReader::new(read), MAX_LINE);
                 while let Ok(ReadLine::Line(line)) = lines.next_line().await {
@@ -291,7 +294,7 @@ where
                         }
                         m.in_flight.remove(&id);
                     }
-                    if out.send(line).is_err() {
+                    if !out.push(line) {
                         break;
                     }
                 }
@@ -330,7 +333,7 @@ where
             m.in_flight.drain().map(|(id, ())| id).collect()
         };
         for id in lost {
-            let _ = out_tx.send(
+            let _ = out_tx.push(
                 Message::error(
                     id,
                     ErrorObject::new(

@@ -2,7 +2,8 @@
 //! production, any reader and writer in tests).
 //!
 //! Owns the line framing in both directions (a line cap, non-UTF-8 and oversized lines answered
-//! with an error) and the writer task that drains the session's sink. When the stream ends it
+//! with an error) and the writer task that drains the session's sink through a bounded
+//! [`outbox`] (a client that stops reading costs bounded memory; responses are never dropped). When the stream ends it
 //! closes the session and lets messages already queued reach the client (bounded).
 
 use std::sync::Arc;
@@ -11,6 +12,7 @@ use std::time::Duration;
 use tokio::io::{AsyncBufRead, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
 
+use super::outbox;
 use crate::auth::Caller;
 use crate::gateway::Gateway;
 use crate::jsonrpc::{ErrorObject, Id, LineReader, Message, ReadLine};
@@ -42,10 +44,20 @@ where
     R: AsyncBufRead + Unpin,
     W: AsyncWrite + Unpin + Send + 'static,
 {
+    // The session's sink is drained at once into the bounded outbox (a loop without I/O), and
+    // the writer takes from the outbox as fast as the client reads.
     let (out, mut out_rx) = mpsc::unbounded_channel::<String>();
+    let (outbox, mut drain) = outbox::channel();
+    let counters = outbox.counters();
+    tokio::spawn(async move {
+        while let Some(line) = out_rx.recv().await {
+            // Once the client cannot be written to, lines are read and discarded.
+            let _ = outbox.push(line);
+        }
+    });
     let writer_task = tokio::spawn(async move {
         let mut writer = writer;
-        while let Some(mut line) = out_rx.recv().await {
+        while let Some(mut line) = drain.next().await {
             line.push('\n');
             if writer.write_all(line.as_bytes()).await.is_err() || writer.flush().await.is_err() {
                 break;
@@ -84,6 +96,16 @@ where
     session.close();
     drop(session);
     drop(out);
+    let stats = counters.get();
+    if stats.dropped > 0 {
+        tracing::warn!(
+            "dropped {} notifications for a client that read too slowly; at most {} were queued \
+             at once ({} bytes); responses were all kept",
+            stats.dropped,
+            stats.peak_notifications,
+            stats.peak_bytes
+        );
+    }
     // Let responses already queued reach the client.
     let _ = tokio::time::timeout(FLUSH_GRACE, writer_task).await;
     read

@@ -20,7 +20,7 @@ fn logged_config(env: &TestEnv) -> (PathBuf, PathBuf) {
         true,
         &[(
             "fake",
-            fake_backend(&["--log", log.to_str().expect("utf-8")], ""),
+            fake_backend(&["--flood", "--log", log.to_str().expect("utf-8")], ""),
         )],
     );
     (config, log)
@@ -300,4 +300,119 @@ fn over_http_an_id_in_flight_is_refused_and_the_first_completes() {
         &json!({"jsonrpc": "2.0", "id": 9, "method": "ping"}),
     );
     assert_eq!(again.json()["result"], json!({}), "{}", again.body);
+}
+
+#[test]
+fn a_client_that_stops_reading_costs_bounded_memory_and_still_gets_every_response() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::process::Stdio;
+
+    const FLOOD: u64 = 5000;
+    let env = TestEnv::new();
+    let (config, log) = logged_config(&env);
+    let mut child = env
+        .gateway_command(&config, &[])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn the gateway");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+    let stderr = {
+        let mut pipe = child.stderr.take().expect("stderr");
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = pipe.read_to_string(&mut text);
+            text
+        })
+    };
+    let mut send = |v: Value| {
+        stdin.write_all(format!("{v}\n").as_bytes()).expect("write");
+        stdin.flush().expect("flush");
+    };
+    let read_until = |stdout: &mut BufReader<_>, wanted: &[i64], seen: &mut Vec<Value>| {
+        let mut left: Vec<i64> = wanted.to_vec();
+        while !left.is_empty() {
+            let mut line = String::new();
+            assert!(
+                stdout.read_line(&mut line).expect("read") > 0,
+                "stdout closed"
+            );
+            let msg: Value = serde_json::from_str(&line).expect("JSON line");
+            if msg.get("method").is_none() {
+                left.retain(|id| msg["id"] != json!(id));
+            }
+            seen.push(msg);
+        }
+    };
+    send(
+        json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-11-25", "capabilities": {},
+        "clientInfo": {"name": "slow-reader", "version": "0"}}}),
+    );
+    read_until(&mut stdout, &[1], &mut Vec::new());
+    send(json!({"jsonrpc": "2.0", "method": "notifications/initialized"}));
+    send(
+        json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {
+        "name": "gateway_invoke", "_meta": {"progressToken": "flood"},
+        "arguments": {"server": "fake", "tool": "flood", "arguments": {"count": FLOOD}}}}),
+    );
+    // Read nothing until the backend has written its whole flood (the gateway reads it all).
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    while !events(&log).iter().any(|e| e["event"] == "flooded") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the flood never ended"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    send(json!({"jsonrpc": "2.0", "id": 3, "method": "ping"}));
+    let mut seen = Vec::new();
+    read_until(&mut stdout, &[2, 3], &mut seen);
+    let answer = seen.iter().find(|m| m["id"] == 2).expect("flood answered");
+    assert_eq!(
+        first_text(&answer["result"]),
+        format!("flooded {FLOOD}"),
+        "{answer}"
+    );
+    let progress: Vec<u64> = seen
+        .iter()
+        .filter(|m| m["method"] == "notifications/progress")
+        .map(|m| m["params"]["progress"].as_u64().expect("progress value"))
+        .collect();
+    assert!((progress.len() as u64) < FLOOD, "nothing was coalesced");
+    assert_eq!(
+        progress.last(),
+        Some(&FLOOD),
+        "the newest progress must survive"
+    );
+    assert!(
+        progress.windows(2).all(|w| w[0] < w[1]),
+        "progress went backwards"
+    );
+    drop(stdin);
+    let status = child.wait().expect("gateway exit");
+    assert!(status.success(), "{status}");
+    let stderr = stderr.join().expect("stderr");
+    let summary = stderr
+        .lines()
+        .find(|l| l.contains("notifications for a client that read too slowly"))
+        .unwrap_or_else(|| panic!("no drop summary in stderr:\n{stderr}"));
+    let numbers: Vec<u64> = summary
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    // "dropped N notifications …; at most M were queued at once (B bytes)"
+    let at = |word: &str| {
+        let after = &summary[summary.find(word).expect(word) + word.len()..];
+        after
+            .split(|c: char| !c.is_ascii_digit())
+            .find_map(|w| w.parse::<u64>().ok())
+            .expect("a number")
+    };
+    let (dropped, peak) = (at("dropped "), at("at most "));
+    eprintln!("{summary}");
+    assert!(dropped > 0 && peak > 0, "{summary} ({numbers:?})");
+    assert!(peak <= 1024, "more than the bound was queued: {summary}");
 }
