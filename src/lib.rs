@@ -24,6 +24,8 @@ pub mod configedit;
 pub mod docedit;
 pub mod error;
 pub mod front;
+#[cfg(test)]
+mod fuzz;
 pub mod gateway;
 pub mod jsonrpc;
 #[cfg(test)]

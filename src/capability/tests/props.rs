@@ -41,7 +41,7 @@ fn cap_with_url(url: &str, props: &[&str]) -> crate::capability::Capability {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(256))]
+    #![proptest_config(crate::fuzz::cases(256))]
 
     /// Whatever the arguments, a prepared request goes to the file's host and port, and its path
     /// has no `.`/`..` segment; arguments are refused rather than resolved.
