@@ -17,7 +17,7 @@ const LAYERS: &[&[&str]] = &[
         "ratelimit",
         "outbound",
     ],
-    &["error", "config"],
+    &["error", "config", "embedding"],
     &["redact", "auth", "request_log"],
     &["peer", "scanner", "search", "logging"],
     &["catalog", "capability"],

@@ -22,6 +22,7 @@ pub mod clients;
 pub mod config;
 pub mod configedit;
 pub mod docedit;
+pub mod embedding;
 pub mod error;
 pub mod front;
 #[cfg(test)]

@@ -106,7 +106,7 @@ async fn serve(config: config::Config, keeper: Gatekeeper, addr: SocketAddr) -> 
     let app = App::new(gateway.clone(), keeper, options);
     let router = http::router(app.clone());
     let stop = CancellationToken::new();
-    let mut server = tokio::spawn(http::run(app, listener, router, stop.clone()));
+    let mut server = tokio::spawn(http::run(app.clone(), listener, router, stop.clone()));
     eprintln!("listening on http://{local}");
     let code = tokio::select! {
         s = super::stdio::termination() => {
@@ -126,6 +126,7 @@ async fn serve(config: config::Config, keeper: Gatekeeper, addr: SocketAddr) -> 
         Ok(Err(e)) => tracing::error!("listener task: {e}"),
         Err(_) => tracing::warn!("calls still running after {DRAIN:?}; cancelling them"),
     }
+    app.record_key_use();
     gateway.shutdown().await;
     code
 }

@@ -30,6 +30,7 @@ fn served_with_keys(env: &TestEnv, log: Log, extra_auth: &str) -> Served {
     let yaml = format!(
         "server:\n\
          \x20 public_url: {PUBLIC_URL}/\n\
+         \x20 allowed_origins: [\"https://app.example.test\"]\n\
          auth:\n\
          \x20 enabled: true\n\
          \x20 api_keys:\n\
@@ -155,8 +156,40 @@ fn api_keys_authenticate_and_refusals_say_how() {
              "headers": {"Host": "localhost"}},
             {"method": "GET", "path": "/healthz"},
             {"method": "GET", "path": "/readyz"},
+            {"method": "OPTIONS", "path": "/api/v1/tools", "headers": {
+                "Origin": "https://app.example.test", "Access-Control-Request-Method": "GET",
+                "Access-Control-Request-Headers": "authorization"}},
+            {"method": "GET", "path": "/api/v1/servers", "headers": {
+                "Origin": "https://app.example.test", "Authorization": format!("Bearer {READER_KEY}")}},
+            {"method": "GET", "path": "/api/v1/servers", "headers": {
+                "Origin": "http://localhost:3000", "Authorization": format!("Bearer {READER_KEY}")}},
+            {"method": "GET", "path": "/api/v1/servers", "headers": {
+                "Origin": "https://evil.example.test", "Authorization": format!("Bearer {READER_KEY}")}},
         ]),
     );
+    // CORS: only the configured origin gets it (a preflight needs no credentials); a loopback
+    // origin passes the guard without CORS headers; any other origin is refused.
+    assert_eq!(replies[11]["status"], 204, "{}", replies[11]);
+    assert_eq!(
+        header(&replies[11], "access-control-allow-origin"),
+        Some("https://app.example.test")
+    );
+    assert!(
+        header(&replies[11], "access-control-allow-headers")
+            .is_some_and(|h| h.contains("Authorization"))
+    );
+    assert_eq!(replies[12]["status"], 200, "{}", replies[12]);
+    assert_eq!(
+        header(&replies[12], "access-control-allow-origin"),
+        Some("https://app.example.test")
+    );
+    assert!(
+        header(&replies[12], "access-control-expose-headers")
+            .is_some_and(|h| h.contains("WWW-Authenticate"))
+    );
+    assert_eq!(replies[13]["status"], 200, "{}", replies[13]);
+    assert_eq!(header(&replies[13], "access-control-allow-origin"), None);
+    assert_eq!(replies[14]["status"], 403, "{}", replies[14]);
     let metadata = format!("{PUBLIC_URL}/.well-known/oauth-protected-resource");
     // No credentials: 401 pointing to the metadata, no error code (RFC 6750 §3.1).
     assert_eq!(replies[0]["status"], 401, "{}", replies[0]);
@@ -557,9 +590,34 @@ fn keys_from_the_store_work_and_revocation_takes_effect() {
         );
         std::thread::sleep(Duration::from_millis(200));
     }
-    // last use of the key was recorded (keys list shows it) before revocation; others unaffected.
+    // Config keys are unaffected.
     let r = probe(&served, false, json!([list(READER_KEY)]));
     assert_eq!(r[0]["status"], 200);
+    // Last use of a store key is written when serve stops; `keys list` shows it, never the key.
+    let other = env
+        .cli(&["keys", "add", "agent-c"])
+        .expect_code(0)
+        .stdout
+        .trim()
+        .to_string();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while probe(&served, false, json!([list(&other)]))[0]["status"] != 200 {
+        assert!(Instant::now() < deadline, "new store key never accepted");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let mut served = served;
+    assert!(served.stop(libc::SIGTERM).success());
+    let listed = env.cli(&["keys", "list", "--json"]).expect_code(0);
+    assert!(!listed.stdout.contains(&other), "{listed:?}");
+    let keys = listed.json()["keys"].clone();
+    let c = keys
+        .as_array()
+        .expect("keys")
+        .iter()
+        .find(|k| k["name"] == "agent-c")
+        .unwrap_or_else(|| panic!("{keys}"))
+        .clone();
+    assert!(c["last_used_at"].is_string(), "{c}");
 }
 
 /// The identity provider of one test: `tests/fixtures/jwt_idp.py`.

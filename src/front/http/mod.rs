@@ -104,12 +104,17 @@ impl App {
                 if n > 0 {
                     tracing::debug!("{n} idle sessions expired");
                 }
-                if let Err(e) = app.keeper.authenticator().flush_last_used() {
-                    tracing::warn!("cannot record when API keys were last used: {e}");
-                }
+                app.record_key_use();
             }
         });
         app
+    }
+
+    /// Writes when each API key of the keys store was last used (every 30 s and at shutdown).
+    pub fn record_key_use(&self) {
+        if let Err(e) = self.keeper.authenticator().flush_last_used() {
+            tracing::warn!("cannot record when API keys were last used: {e}");
+        }
     }
 
     /// Legacy sessions open now.
