@@ -7,6 +7,8 @@ use std::path::Path;
 
 /// Core modules by layer, lowest first.
 const LAYERS: &[&[&str]] = &[
+    // Test-only: the case counts of the property tests, usable from every module's tests.
+    &["fuzz"],
     &[
         "jsonrpc",
         "mcp",

@@ -774,6 +774,9 @@ fn renamed(mut tool: Value, name: String) -> Value {
 }
 
 #[cfg(test)]
+mod props;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
