@@ -75,6 +75,7 @@ async fn search(
         }
     }
     gateway.wait_for_index().await;
+    gateway.wait_for_embeddings(Duration::from_secs(30)).await;
     let outcome = gateway.search(&args.query, usize::from(args.limit), args.server.as_deref());
     gateway.shutdown().await;
     Ok(outcome.map_err(anyhow::Error::from)?)
@@ -165,6 +166,7 @@ mod tests {
             total: 7,
             no_good_match: true,
             confidence: 0.1,
+            similarity: None,
         };
         let t = table(&outcome);
         let lines: Vec<&str> = t.lines().collect();

@@ -709,6 +709,9 @@ fn renamed(mut tool: Value, name: String) -> Value {
 }
 
 #[cfg(test)]
+mod props;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
