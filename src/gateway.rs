@@ -33,6 +33,10 @@ const LIST_CHANGED_DEBOUNCE: Duration = Duration::from_millis(150);
 pub enum ClientNotice {
     /// What `tools/list` returns has changed.
     ToolsListChanged,
+    /// One backend's own tools changed (what its `/mcp/{backend}` surface lists).
+    BackendToolsChanged {
+        backend: String,
+    },
     ResourcesListChanged,
     PromptsListChanged,
     /// A backend's `notifications/message`, with the backend as logger prefix.
@@ -480,6 +484,9 @@ impl Gateway {
             self.embed_wanted.notify_one();
             release_freed_memory();
             tracing::info!(backend = %name, tools = count, "catalog updated");
+            let _ = self.notices.send(ClientNotice::BackendToolsChanged {
+                backend: name.to_string(),
+            });
             if self.listed_directly(name, None) {
                 let _ = self.notices.send(ClientNotice::ToolsListChanged);
             }
