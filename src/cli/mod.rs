@@ -167,10 +167,7 @@ fn dispatch(global: &GlobalArgs, command: Command) -> Result<ExitCode, CliError>
             completions::run(args, <Cli as clap::CommandFactory>::command())
         }
         Command::Keys(args) => Ok(keys::run(args)?),
-        Command::Skills(args) => {
-            let config = load_config(global)?;
-            Ok(skills::run(args, &config)?)
-        }
+        Command::Skills(args) => skills::run(args, global),
         Command::Reaper => {
             crate::backend::process::run_reaper();
             Ok(ExitCode::SUCCESS)
