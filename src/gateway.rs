@@ -17,7 +17,7 @@ use crate::backend::{Backend, BackendEnv, BackendEvent};
 use crate::catalog::{Catalog, names};
 use crate::config::Config;
 use crate::request_log::{self, RequestLog};
-use crate::search::{SearchError, SearchIndex, SearchOutcome};
+use crate::search::{DenseState, Embedder, SearchError, SearchIndex, SearchOutcome};
 use crate::shutdown::Background;
 use crate::state::Paths;
 
@@ -33,6 +33,10 @@ const LIST_CHANGED_DEBOUNCE: Duration = Duration::from_millis(150);
 pub enum ClientNotice {
     /// What `tools/list` returns has changed.
     ToolsListChanged,
+    /// One backend's own tools changed (what its `/mcp/{backend}` surface lists).
+    BackendToolsChanged {
+        backend: String,
+    },
     ResourcesListChanged,
     PromptsListChanged,
     /// A backend's `notifications/message`, with the backend as logger prefix.
@@ -55,6 +59,12 @@ pub struct Gateway {
     /// False until the persisted catalog is indexed (done off the startup path, so `initialize`
     /// is answered at once; searches wait for it).
     index_ready: watch::Sender<bool>,
+    /// The embedding model once loading was tried (`None` inside: none installed or unusable).
+    embedder: std::sync::OnceLock<Option<Arc<Embedder>>>,
+    /// Asks the background embedder to give new tools their vectors.
+    embed_wanted: Arc<tokio::sync::Notify>,
+    /// Bumped after each background embedding run.
+    embed_runs: watch::Sender<u64>,
     /// Backends whose first discovery is still running.
     discovering: watch::Sender<BTreeSet<String>>,
     /// Backends being refreshed → whether another refresh was asked for meanwhile.
@@ -186,6 +196,9 @@ impl Gateway {
             catalog,
             index: RwLock::new(index),
             index_ready: watch::channel(false).0,
+            embedder: std::sync::OnceLock::new(),
+            embed_wanted: Arc::new(tokio::sync::Notify::new()),
+            embed_runs: watch::channel(0).0,
             discovering,
             refreshing: Mutex::new(HashMap::new()),
             notices,
@@ -198,6 +211,11 @@ impl Gateway {
         let indexer = Arc::clone(&gw);
         gw.background
             .spawn_blocking(move || indexer.index_catalog());
+        gw.background.spawn(embed_in_background(
+            Arc::downgrade(&gw),
+            Arc::clone(&gw.embed_wanted),
+            gw.background.token().clone(),
+        ));
         gw.background
             .spawn(Arc::clone(&gw).handle_events(events_rx));
         gw.background.spawn(Arc::clone(&gw).sweep_idle());
@@ -291,6 +309,94 @@ impl Gateway {
         drop(index);
         release_freed_memory();
         self.index_ready.send_replace(true);
+        self.embed_wanted.notify_one();
+    }
+
+    /// Loads the embedding model on first use (never on the `initialize` path) and gives every
+    /// tool without a vector one; search stays lexical until all have one.
+    fn embed_pending(&self) {
+        let embedder = self.embedder.get_or_init(|| {
+            let paths = self.paths.as_ref()?;
+            match Embedder::load(paths) {
+                Ok(Some(e)) => {
+                    tracing::info!(model = %e.model_id, "embedding model loaded; search turns hybrid once tools are embedded");
+                    self.index
+                        .write()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .set_encoder(Some(e.encoder()));
+                    Some(Arc::new(e))
+                }
+                Ok(None) => {
+                    tracing::info!("no embedding model installed; search is BM25 only (`mcp-gateway model fetch`)");
+                    None
+                }
+                Err(e) => {
+                    tracing::warn!("embedding model unusable, search is BM25 only: {e}");
+                    None
+                }
+            }
+        });
+        if let Some(e) = embedder {
+            e.run(&self.index);
+        }
+        self.embed_runs.send_modify(|n| *n += 1);
+    }
+
+    /// Waits (at most `max`) until search is as good as it gets: the model was tried and, if
+    /// there is one, every tool has its vector. The CLI's one-shot search waits; sessions never do.
+    pub async fn wait_for_embeddings(&self, max: Duration) {
+        let mut rx = self.embed_runs.subscribe();
+        let ready = |_: &u64| {
+            self.embedder.get().is_some()
+                && !matches!(
+                    self.index
+                        .read()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .dense_state(),
+                    DenseState::Embedding { .. }
+                )
+        };
+        let _ = tokio::time::timeout(max, rx.wait_for(ready)).await;
+    }
+
+    /// What search ranks with, for `gateway_list_servers` and `doctor`.
+    pub fn search_mode(&self) -> String {
+        let state = self
+            .index
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .dense_state();
+        let model = self
+            .embedder
+            .get()
+            .and_then(|e| e.as_ref())
+            .map_or("", |e| e.model_id.as_str());
+        let installed = || {
+            self.paths.as_ref().is_some_and(|p| {
+                let spec = crate::embedding::ModelSpec::default_model();
+                matches!(
+                    crate::embedding::status(&spec, &crate::embedding::models_dir(p)),
+                    crate::embedding::Status::Installed { .. }
+                )
+            })
+        };
+        match (self.embedder.get(), state) {
+            (None, _) if installed() => "BM25 (the embedding model is loading)".to_string(),
+            (Some(None), _) if installed() => {
+                "BM25 only: the embedding model did not load (see the log; `mcp-gateway doctor`)"
+                    .to_string()
+            }
+            (None, _) | (Some(None), _) | (_, DenseState::NoModel) => {
+                "BM25 only: no embedding model installed (run `mcp-gateway model fetch`)"
+                    .to_string()
+            }
+            (_, DenseState::Embedding { done, total }) => {
+                format!("BM25 while {model} embeds tools ({done}/{total})")
+            }
+            (_, DenseState::Ready { total }) => {
+                format!("hybrid: BM25 + {model} ({total} tools embedded)")
+            }
+        }
     }
 
     /// Waits (bounded) until the persisted catalog is indexed.
@@ -450,8 +556,12 @@ impl Gateway {
             if let Err(e) = updated {
                 tracing::error!(backend = %name, "cannot index tools: {e}");
             }
+            self.embed_wanted.notify_one();
             release_freed_memory();
             tracing::info!(backend = %name, tools = count, "catalog updated");
+            let _ = self.notices.send(ClientNotice::BackendToolsChanged {
+                backend: name.to_string(),
+            });
             if self.listed_directly(name, None) {
                 let _ = self.notices.send(ClientNotice::ToolsListChanged);
             }
@@ -585,6 +695,28 @@ impl Gateway {
         let left = self.background.wait(TASKS_GRACE).await;
         if left > 0 {
             tracing::warn!(tasks = left, "background tasks still running at shutdown");
+        }
+    }
+}
+
+/// The background embedder: each time it is woken, gives new tools their vectors off the async
+/// workers. Ends when the gateway is gone or shuts down.
+async fn embed_in_background(
+    gateway: std::sync::Weak<Gateway>,
+    wanted: Arc<tokio::sync::Notify>,
+    stop: tokio_util::sync::CancellationToken,
+) {
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => break,
+            () = wanted.notified() => {}
+        }
+        let Some(gw) = gateway.upgrade() else { break };
+        if tokio::task::spawn_blocking(move || gw.embed_pending())
+            .await
+            .is_err()
+        {
+            break;
         }
     }
 }

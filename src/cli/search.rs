@@ -96,6 +96,7 @@ async fn search(config: crate::config::Config, args: &SearchArgs) -> Result<Foun
         }
     }
     gateway.wait_for_index().await;
+    gateway.wait_for_embeddings(Duration::from_secs(30)).await;
     let outcome = gateway.search(
         &args.query,
         usize::from(args.limit),
@@ -211,6 +212,7 @@ mod tests {
             total: 7,
             no_good_match: true,
             confidence: 0.1,
+            similarity: None,
         };
         let t = table(&Found {
             outcome,

@@ -436,13 +436,19 @@ fn broken_files(detected: &[plan::Detected]) -> Option<CliError> {
 /// real loader (variables from this environment) before any file is touched.
 fn check_loads(the_plan: &Plan, gw_path: &Path) -> Result<(), CliError> {
     let real = configedit::fsio::real_path(gw_path);
-    if let Some(change) = the_plan.changes.iter().find(|c| c.path == real) {
-        crate::config::parse_str(&change.after, gw_path).map_err(|e| {
-            CliError::Failed(anyhow::Error::new(e).context(
-                "setup would write a gateway config that does not load; nothing was written",
-            ))
-        })?;
-    }
+    // The config the rewritten clients will start the gateway with: the new text, or the file
+    // as it is when only client entries move.
+    let text = match the_plan.changes.iter().find(|c| c.path == real) {
+        Some(change) => change.after.clone(),
+        None if the_plan.changes.is_empty() => return Ok(()),
+        None => configedit::read_for_edit(&real)?.unwrap_or_default(),
+    };
+    crate::config::parse_str(&text, gw_path).map_err(|e| {
+        CliError::Failed(anyhow::Error::new(e).context(format!(
+            "the gateway config {} would not load, so the clients pointed at it would lose their servers; nothing was written",
+            gw_path.display()
+        )))
+    })?;
     Ok(())
 }
 

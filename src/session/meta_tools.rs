@@ -343,7 +343,7 @@ fn list_servers(session: &Arc<Session>) -> Box<RawValue> {
             s
         })
         .collect();
-    structured(json!({ "servers": servers }))
+    structured(json!({ "servers": servers, "search": gw.search_mode() }))
 }
 
 async fn list_tools(session: &Arc<Session>, args: &Value) -> Outcome {
