@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 
 use super::access::{InvokeError, requires_task};
 use super::{DISCOVERY_WAIT, Failure, Outcome, Session, clip};
+use crate::capability::schema::type_name;
 use crate::error::CallError;
 use crate::gateway::Kind;
 use crate::jsonrpc::{ErrorObject, code, to_raw};
@@ -99,8 +100,8 @@ pub async fn call(
                 .contains(&name)
                 .then(|| {
                     Ok(tool_error(format!(
-                        "the arguments of {name} must be an object, not {}",
-                        json_type(other)
+                        "the arguments of {name} must be an object (got {})",
+                        type_name(other)
                     )))
                 });
         }
@@ -151,19 +152,6 @@ fn tool_error(text: impl Into<String>) -> Box<RawValue> {
         "content": [{"type": "text", "text": text.into()}],
         "isError": true,
     }))
-}
-
-/// The JSON type of `v`, as a schema names it.
-fn json_type(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(n) if n.is_i64() || n.is_u64() => "an integer",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
 }
 
 /// `limit` of gateway_search_tools: absent means the default; anything but an integer from 1 to
@@ -264,8 +252,8 @@ async fn invoke(
     for key in ["server", "tool"] {
         if let Some(v) = args.get(key).filter(|v| !v.is_string()) {
             return Ok(tool_error(format!(
-                "`{key}` must be a string, not {}",
-                json_type(v)
+                "`{key}` must be a string (got {})",
+                type_name(v)
             )));
         }
     }
@@ -282,11 +270,11 @@ async fn invoke(
         Some(a @ Value::Object(_)) => a.clone(),
         Some(other) => {
             return Ok(tool_error(format!(
-                "`arguments` must be an object (the arguments of {}/{} per its inputSchema), \
-                 not {}",
+                "`arguments` must be an object: the arguments of {}/{} per its inputSchema \
+                 (got {})",
                 clip(server),
                 clip(tool),
-                json_type(other)
+                type_name(other)
             )));
         }
     };

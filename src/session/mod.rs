@@ -581,8 +581,9 @@ impl Session {
             caller: &self.caller.name,
             front: self.front,
             method,
-            server,
-            tool,
+            // Client-chosen names (an unknown tool may be 1 MB) are kept short, as in answers.
+            server: &clip(server),
+            tool: &clip(tool),
             duration: started.elapsed(),
             outcome: log_outcome,
             request_bytes: request_bytes as u64,

@@ -873,13 +873,14 @@ fn only_our_own_entry_is_recognised_and_the_entry_name_is_free() {
         "cursor",
         r#"{"mcpServers": {
             "lasso": {"command": "/opt/lasso/bin/mcp-gateway.py", "args": ["--port", "1"]},
+            "lasso-stdio": {"command": "/opt/lasso/bin/mcp-gateway.py"},
             "time": {"command": "uvx", "args": ["mcp-server-time"]},
             "gateway": {"command": "my-gateway-tool", "args": ["${workspaceFolder}"]}}}"#,
     );
     home.run(yes());
     let cfg = loaded(&home);
     let names: Vec<&String> = cfg.backends.keys().collect();
-    assert_eq!(names, ["lasso", "time"]);
+    assert_eq!(names, ["lasso", "lasso-stdio", "time"]);
     // The user's own `gateway` stays (its placeholder cannot be carried); ours is `mcp-gateway`.
     let mut left = entry_names(&home, "cursor");
     left.sort();
