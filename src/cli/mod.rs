@@ -11,6 +11,7 @@ pub mod get;
 pub mod init;
 mod keys;
 mod list;
+mod model;
 pub mod probe;
 pub mod remove;
 mod search;
@@ -69,6 +70,8 @@ pub enum Command {
     Probe(probe::ProbeArgs),
     /// Benchmarks (retrieval quality of the search ranking)
     Bench(bench::BenchArgs),
+    /// The local embedding model of hybrid search: fetch it, or show what is installed
+    Model(model::ModelArgs),
     /// Import the MCP servers of your AI clients and point the clients at the gateway
     Setup(setup::SetupArgs),
     /// Add a backend (a command, a URL, or a well-known server by name)
@@ -167,10 +170,11 @@ fn dispatch(global: &GlobalArgs, command: Command) -> Result<ExitCode, CliError>
             completions::run(args, <Cli as clap::CommandFactory>::command())
         }
         Command::Keys(args) => Ok(keys::run(args)?),
-        Command::Skills(args) => {
-            let config = load_config(global)?;
-            Ok(skills::run(args, &config)?)
+        Command::Model(args) => {
+            model::run(args)?;
+            Ok(ExitCode::SUCCESS)
         }
+        Command::Skills(args) => skills::run(args, global),
         Command::Reaper => {
             crate::backend::process::run_reaper();
             Ok(ExitCode::SUCCESS)

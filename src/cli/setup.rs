@@ -267,19 +267,37 @@ fn setup(
         writeln!(out, "Nothing written.")?;
         return Ok(ExitCode::SUCCESS);
     }
+    // The selection is the servers themselves (what they run), not their names: a re-read may
+    // name them differently (a server added meanwhile can take a name first).
+    let specs_of = |names: &[String]| -> Vec<clients::ServerSpec> {
+        candidates
+            .iter()
+            .filter(|c| names.contains(&c.backend))
+            .map(|c| c.spec.clone())
+            .collect()
+    };
+    let (chosen_specs, reference_specs) = (specs_of(&names), specs_of(&as_references));
     let replan = || -> Result<Plan, CliError> {
         let detected = plan::scan(&env.host, project.as_deref(), &chosen_clients);
         let gw_text = configedit::read_for_edit(&gw_path)?.unwrap_or_default();
         let existing = gateway_yaml::read(&gw_text, &gw_path)?;
         let merged = plan::candidates(&detected, &existing);
+        let named = |specs: &[clients::ServerSpec]| -> Vec<String> {
+            merged
+                .candidates
+                .iter()
+                .filter(|c| specs.iter().any(|s| gateway_yaml::same_server(s, &c.spec)))
+                .map(|c| c.backend.clone())
+                .collect()
+        };
         Ok(plan::build(
             &detected,
             &merged.candidates,
-            &names,
+            &named(&chosen_specs),
             &gw_path,
             &entry,
             &places,
-            &as_references,
+            &named(&reference_specs),
         )?)
     };
     let mut the_plan = the_plan;
@@ -418,13 +436,19 @@ fn broken_files(detected: &[plan::Detected]) -> Option<CliError> {
 /// real loader (variables from this environment) before any file is touched.
 fn check_loads(the_plan: &Plan, gw_path: &Path) -> Result<(), CliError> {
     let real = configedit::fsio::real_path(gw_path);
-    if let Some(change) = the_plan.changes.iter().find(|c| c.path == real) {
-        crate::config::parse_str(&change.after, gw_path).map_err(|e| {
-            CliError::Failed(anyhow::Error::new(e).context(
-                "setup would write a gateway config that does not load; nothing was written",
-            ))
-        })?;
-    }
+    // The config the rewritten clients will start the gateway with: the new text, or the file
+    // as it is when only client entries move.
+    let text = match the_plan.changes.iter().find(|c| c.path == real) {
+        Some(change) => change.after.clone(),
+        None if the_plan.changes.is_empty() => return Ok(()),
+        None => configedit::read_for_edit(&real)?.unwrap_or_default(),
+    };
+    crate::config::parse_str(&text, gw_path).map_err(|e| {
+        CliError::Failed(anyhow::Error::new(e).context(format!(
+            "the gateway config {} would not load, so the clients pointed at it would lose their servers; nothing was written",
+            gw_path.display()
+        )))
+    })?;
     Ok(())
 }
 

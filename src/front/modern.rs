@@ -25,6 +25,7 @@ use crate::auth::Caller;
 use crate::gateway::{ClientNotice, Gateway};
 use crate::jsonrpc::{ErrorObject, Id, Message, code, to_raw};
 use crate::mcp::{self, meta};
+use crate::session::Surface;
 
 /// How long a parked call waits for the client's retry with `inputResponses`.
 const PARK_TTL: Duration = Duration::from_secs(300);
@@ -54,8 +55,9 @@ pub type Notes = mpsc::Sender<Message>;
 /// What the front knows about the caller of one request.
 #[derive(Clone)]
 pub struct RequestScope {
-    /// `Some`: the `/mcp/{backend}` surface of one backend (not built yet: see the HTTP front).
-    pub backend: Option<String>,
+    /// What the request is served from: the gateway's surface, or one backend's own
+    /// (`/mcp/{backend}`).
+    pub surface: Surface,
     /// Who is calling: what its session may see and call; parked calls are bound to its name.
     pub caller: Caller,
     /// The front's name in the request log.
@@ -65,7 +67,7 @@ pub struct RequestScope {
 impl Default for RequestScope {
     fn default() -> RequestScope {
         RequestScope {
-            backend: None,
+            surface: Surface::Gateway,
             caller: Caller::local(),
             front: "http",
         }
@@ -160,8 +162,12 @@ impl Modern {
         notes: &Notes,
         cancel: &CancellationToken,
     ) -> Option<Outcome> {
-        let (link, mut rx) =
-            Link::open(Arc::clone(&self.gateway), scope.caller.clone(), scope.front);
+        let (link, mut rx) = Link::open(
+            Arc::clone(&self.gateway),
+            scope.caller.clone(),
+            scope.front,
+            scope.surface.clone(),
+        );
         link.send(&Message::Request {
             id: Id::String(INIT_ID.into()),
             method: "initialize".into(),
@@ -378,6 +384,10 @@ impl Modern {
                     .filter_map(|u| u.as_str().map(String::from))
                     // A resource of a server outside the caller's scope is never watched.
                     .filter(|u| {
+                        if let Surface::Backend(_) = &scope.surface {
+                            // One backend's own URIs: the front checked the caller sees it.
+                            return true;
+                        }
                         crate::catalog::names::split_uri(u).is_some_and(|(server, _)| {
                             let tags = self
                                 .gateway
@@ -395,8 +405,12 @@ impl Modern {
         let subscriber = if uris.is_empty() {
             None
         } else {
-            let (link, _rx) =
-                Link::open(Arc::clone(&self.gateway), scope.caller.clone(), scope.front);
+            let (link, _rx) = Link::open(
+                Arc::clone(&self.gateway),
+                scope.caller.clone(),
+                scope.front,
+                scope.surface.clone(),
+            );
             link.send(&Message::Request {
                 id: Id::String(INIT_ID.into()),
                 method: "initialize".into(),
@@ -451,7 +465,15 @@ impl Modern {
                 _ = cancel.cancelled() => break,
             };
             let out = match notice {
-                Ok(ClientNotice::ToolsListChanged) if tools => {
+                Ok(ClientNotice::ToolsListChanged)
+                    if tools && scope.surface == Surface::Gateway =>
+                {
+                    Some(("notifications/tools/list_changed", Map::new()))
+                }
+                Ok(ClientNotice::BackendToolsChanged { backend })
+                    if tools
+                        && matches!(&scope.surface, Surface::Backend(own) if *own == backend) =>
+                {
                     Some(("notifications/tools/list_changed", Map::new()))
                 }
                 Ok(ClientNotice::PromptsListChanged) if prompts => {
@@ -461,14 +483,21 @@ impl Modern {
                     Some(("notifications/resources/list_changed", Map::new()))
                 }
                 Ok(ClientNotice::Forward { method, params })
-                    if method == "notifications/resources/updated"
-                        && params
-                            .get("uri")
-                            .and_then(Value::as_str)
-                            .is_some_and(|u| uris.iter().any(|x| x == u)) =>
+                    if method == "notifications/resources/updated" =>
                 {
-                    match params {
-                        Value::Object(p) => Some(("notifications/resources/updated", p)),
+                    // Notices carry namespaced URIs; a one-backend client wrote its own.
+                    let public = params.get("uri").and_then(Value::as_str).unwrap_or("");
+                    let written = match &scope.surface {
+                        Surface::Gateway => Some(public.to_string()),
+                        Surface::Backend(own) => crate::catalog::names::split_uri(public)
+                            .filter(|(server, _)| server == own)
+                            .map(|(_, uri)| uri.to_string()),
+                    };
+                    match (params, written) {
+                        (Value::Object(mut p), Some(uri)) if uris.contains(&uri) => {
+                            p.insert("uri".into(), Value::String(uri));
+                            Some(("notifications/resources/updated", p))
+                        }
                         _ => None,
                     }
                 }

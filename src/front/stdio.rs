@@ -16,7 +16,7 @@ use super::outbox;
 use crate::auth::Caller;
 use crate::gateway::Gateway;
 use crate::jsonrpc::{ErrorObject, Id, LineReader, Message, ReadLine};
-use crate::session::Session;
+use crate::session::{Session, Surface};
 
 /// Longest line accepted from a client.
 const MAX_CLIENT_LINE: usize = 64 * 1024 * 1024;
@@ -29,14 +29,24 @@ where
     R: AsyncBufRead + Unpin,
     W: AsyncWrite + Unpin + Send + 'static,
 {
-    serve_as(gateway, Caller::local(), "stdio", reader, writer).await
+    serve_as(
+        gateway,
+        Caller::local(),
+        "stdio",
+        Surface::Gateway,
+        reader,
+        writer,
+    )
+    .await
 }
 
-/// Serves one client known as `caller` (reached over `front`) over a line stream.
+/// Serves one client known as `caller` (reached over `front`, shown `surface`) over a line
+/// stream.
 pub async fn serve_as<R, W>(
     gateway: Arc<Gateway>,
     caller: Caller,
     front: &'static str,
+    surface: Surface,
     reader: R,
     writer: W,
 ) -> std::io::Result<()>
@@ -64,7 +74,7 @@ where
             }
         }
     });
-    let session = Session::open_as(gateway, out.clone(), caller, front);
+    let session = Session::open_on(gateway, out.clone(), caller, front, surface);
     let reject = |msg: Message| {
         let _ = out.send(msg.to_json());
     };

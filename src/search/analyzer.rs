@@ -29,6 +29,7 @@ const STOP_WORDS: &[&str] = &[
     "by",
     "can",
     "could",
+    "did",
     "do",
     "does",
     "for",

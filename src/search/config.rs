@@ -37,8 +37,34 @@ pub struct RankConfig {
     /// Longest query, in distinct terms: a longer one keeps its rarest terms (long pasted text
     /// costs time and mostly adds noise).
     pub max_terms: usize,
-    /// Below this coverage of the query by the best hit, the outcome says `no_good_match`.
+    /// Below this coverage of the query by the best hit, the outcome says `no_good_match`
+    /// (unless the dense side vouches for it, see `dense_match_at`).
     pub no_match_below: f32,
+    /// Share of the fused score that comes from the dense side (0 = BM25 only, 1 = dense only).
+    pub dense_weight: f32,
+    /// How the two sides are fused.
+    pub fusion: Fusion,
+    /// The `k` of reciprocal-rank fusion.
+    pub rrf_k: f32,
+    /// How many of the dense side's best tools join BM25's candidates.
+    pub dense_candidates: usize,
+    /// A best hit at least this similar (cosine) to the query is a good match even when it
+    /// shares few words with it.
+    pub dense_match_at: f32,
+    /// Diversity of maximal marginal relevance for long queries (0 disables it).
+    pub mmr: f32,
+    /// Shortest query, in distinct terms, that MMR applies to.
+    pub mmr_min_terms: usize,
+}
+
+/// How BM25 and the dense side are combined.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fusion {
+    /// Weighted sum of BM25 scaled by the best candidate's and cosine min-max scaled over the
+    /// candidates.
+    Score,
+    /// Weighted reciprocal-rank fusion.
+    Rrf,
 }
 
 impl Default for RankConfig {
@@ -63,6 +89,13 @@ impl Default for RankConfig {
             candidates: 50,
             max_terms: 32,
             no_match_below: 0.15,
+            dense_weight: 0.5,
+            fusion: Fusion::Score,
+            rrf_k: 60.0,
+            dense_candidates: 50,
+            dense_match_at: 0.5,
+            mmr: 0.0,
+            mmr_min_terms: 8,
         }
     }
 }
@@ -88,6 +121,13 @@ pub enum Knob {
     Candidates(usize),
     MaxTerms(usize),
     NoMatchBelow(f32),
+    DenseWeight(f32),
+    Fusion(Fusion),
+    RrfK(f32),
+    DenseCandidates(usize),
+    DenseMatchAt(f32),
+    Mmr(f32),
+    MmrMinTerms(usize),
 }
 
 /// A `KEY=VALUE` that names no knob or gives it a value of the wrong kind.
@@ -125,6 +165,13 @@ impl Knob {
         "candidates",
         "max_terms",
         "no_match_below",
+        "dense_weight",
+        "fusion",
+        "rrf_k",
+        "dense_candidates",
+        "dense_match_at",
+        "mmr",
+        "mmr_min_terms",
     ];
 
     /// The knob `key` set to `value` (`name`, `3`; `stemming`, `false`).
@@ -161,6 +208,23 @@ impl Knob {
             "candidates" => Knob::Candidates(count()?),
             "max_terms" => Knob::MaxTerms(count()?),
             "no_match_below" => Knob::NoMatchBelow(float()?),
+            "dense_weight" => Knob::DenseWeight(float()?),
+            "fusion" => Knob::Fusion(match value {
+                "score" => Fusion::Score,
+                "rrf" => Fusion::Rrf,
+                _ => {
+                    return Err(KnobError::BadValue {
+                        key: key.to_string(),
+                        value: value.to_string(),
+                        expected: "score or rrf",
+                    });
+                }
+            }),
+            "rrf_k" => Knob::RrfK(float()?),
+            "dense_candidates" => Knob::DenseCandidates(count()?),
+            "dense_match_at" => Knob::DenseMatchAt(float()?),
+            "mmr" => Knob::Mmr(float()?),
+            "mmr_min_terms" => Knob::MmrMinTerms(count()?),
             _ => {
                 return Err(KnobError::UnknownKey {
                     key: key.to_string(),
@@ -203,6 +267,13 @@ impl RankConfig {
             Knob::Candidates(v) => self.candidates = v,
             Knob::MaxTerms(v) => self.max_terms = v,
             Knob::NoMatchBelow(v) => self.no_match_below = v,
+            Knob::DenseWeight(v) => self.dense_weight = v,
+            Knob::Fusion(v) => self.fusion = v,
+            Knob::RrfK(v) => self.rrf_k = v,
+            Knob::DenseCandidates(v) => self.dense_candidates = v,
+            Knob::DenseMatchAt(v) => self.dense_match_at = v,
+            Knob::Mmr(v) => self.mmr = v,
+            Knob::MmrMinTerms(v) => self.mmr_min_terms = v,
         }
     }
 }
@@ -222,7 +293,9 @@ mod tests {
         assert_eq!(c.candidates, 80);
         // Every listed key parses with a value of its kind.
         for key in Knob::KEYS {
-            let ok = ["1", "true"].iter().any(|v| Knob::parse(key, v).is_ok());
+            let ok = ["1", "true", "rrf"]
+                .iter()
+                .any(|v| Knob::parse(key, v).is_ok());
             assert!(ok, "{key}");
         }
     }

@@ -18,6 +18,43 @@ pub struct ToolDoc {
     pub description: String,
     pub input_schema: Value,
 }
+impl ToolDoc {
+    /// The text the embedding model encodes for this tool: its name with identifier parts
+    /// split, its title and its description.
+    pub fn embedding_text(&self) -> String {
+        let mut text = split_identifier(&self.name);
+        for part in [
+            self.title.as_deref().unwrap_or(""),
+            self.description.as_str(),
+        ] {
+            if !part.is_empty() {
+                text.push_str(". ");
+                text.push_str(part);
+            }
+        }
+        text
+    }
+}
+
+/// `create_issue`, `getUserInfo` → `create issue`, `get user info`.
+fn split_identifier(name: &str) -> String {
+    let mut out = String::with_capacity(name.len() + 4);
+    let mut prev_lower = false;
+    for c in name.chars() {
+        if c == '_' || c == '-' || c == '.' || c == '/' || c == ':' {
+            out.push(' ');
+            prev_lower = false;
+            continue;
+        }
+        if c.is_uppercase() && prev_lower {
+            out.push(' ');
+        }
+        prev_lower = c.is_lowercase() || c.is_ascii_digit();
+        out.extend(c.to_lowercase());
+    }
+    out
+}
+
 /// The text of each indexed field of one tool.
 pub(super) struct FieldTexts {
     pub(super) name: String,

@@ -318,6 +318,7 @@ impl SearchIndex {
         let Some(entry) = self.entries.remove(&key) else {
             return;
         };
+        self.dense.vectors.remove(&key);
         for (map, terms) in [
             (&mut self.doc_freq, &entry.terms),
             (&mut self.name_vocab, &entry.name_terms),

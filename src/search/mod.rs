@@ -14,6 +14,9 @@
 //!    query terms expanded by a small synonym table and unknown terms corrected against name
 //!    terms, then re-weighted by how much of the query's IDF mass a tool covers and by a small,
 //!    capped usage prior.
+//! 4. With an embedding model installed and every tool embedded, that lexical score is fused with
+//!    the cosine similarity of the query's and the tool's vectors (`dense.rs`, `rank.rs`); until
+//!    then search is lexical.
 //!
 //! Files by job, so a ranking change touches one of them:
 //! - `doc.rs`: what a tool is to search ([`ToolDoc`]) and which of its texts are indexed;
@@ -21,12 +24,15 @@
 //! - `index.rs`: the tantivy schema and writer, the per-tool side tables, BM25 candidates;
 //! - `query.rs`: query planning (analysis, synonym expansion, typo correction, long queries);
 //! - `names.rs`: the exact- and near-name tiers;
-//! - `rank.rs`: re-ranking candidates into the outcome (tiers, coverage, usage prior, no-match);
+//! - `dense.rs`: tool vectors from the embedding model and cosine similarity to the query;
+//! - `rank.rs`: re-ranking candidates into the outcome (tiers, coverage, fusion with the dense
+//!   side, usage prior, MMR for long queries, no-match);
 //! - `analyzer.rs`, `synonyms.rs`, `usage.rs`, `render.rs`: tokenizing, the synonym table, the
 //!   usage prior's counts, and the compact match rendering.
 
 mod analyzer;
 mod config;
+mod dense;
 mod doc;
 mod index;
 mod names;
@@ -45,7 +51,8 @@ use std::sync::Arc;
 use tantivy::tokenizer::TextAnalyzer;
 
 pub use analyzer::AnalyzerOptions;
-pub use config::{Knob, KnobError, RankConfig};
+pub use config::{Fusion, Knob, KnobError, RankConfig};
+pub use dense::{DenseState, Embedder, embed_texts, prune_cache};
 pub use doc::ToolDoc;
 pub use render::render_match;
 pub use usage::{UsageCounts, UsageError};
@@ -73,6 +80,9 @@ pub struct SearchOutcome {
     /// How much of the query the best hit covers, 0–1 (1 for an exact or near-exact name): the
     /// figure `no_good_match` thresholds.
     pub confidence: f32,
+    /// Cosine similarity of the best hit to the query when search is hybrid (a best hit at least
+    /// `RankConfig::dense_match_at` similar is a good match whatever its coverage).
+    pub similarity: Option<f32>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -91,6 +101,7 @@ struct Entry {
 /// The in-RAM index plus the documents it points at.
 pub struct SearchIndex {
     lexical: Lexical,
+    dense: dense::Dense,
     config: RankConfig,
     analyzer: TextAnalyzer,
     synonyms: Synonyms,
@@ -119,6 +130,7 @@ impl SearchIndex {
         let synonyms = Synonyms::build(&mut analyzer);
         Ok(SearchIndex {
             lexical,
+            dense: dense::Dense::default(),
             config,
             analyzer,
             synonyms,

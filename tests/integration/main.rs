@@ -14,6 +14,7 @@ mod features;
 mod harness;
 mod hostile_backends;
 mod http_backends;
+mod hybrid;
 mod inspector;
 mod messy;
 mod old_protocol;

@@ -873,13 +873,14 @@ fn only_our_own_entry_is_recognised_and_the_entry_name_is_free() {
         "cursor",
         r#"{"mcpServers": {
             "lasso": {"command": "/opt/lasso/bin/mcp-gateway.py", "args": ["--port", "1"]},
+            "lasso-stdio": {"command": "/opt/lasso/bin/mcp-gateway.py"},
             "time": {"command": "uvx", "args": ["mcp-server-time"]},
             "gateway": {"command": "my-gateway-tool", "args": ["${workspaceFolder}"]}}}"#,
     );
     home.run(yes());
     let cfg = loaded(&home);
     let names: Vec<&String> = cfg.backends.keys().collect();
-    assert_eq!(names, ["lasso", "time"]);
+    assert_eq!(names, ["lasso", "lasso-stdio", "time"]);
     // The user's own `gateway` stays (its placeholder cannot be carried); ours is `mcp-gateway`.
     let mut left = entry_names(&home, "cursor");
     left.sort();
@@ -935,33 +936,36 @@ fn the_enabled_merge_never_takes_a_working_server_away() {
     );
 }
 
+/// Input for the wizard that runs `edit` when the second answer is read (the plan is on
+/// screen by then): a writer racing setup.
+struct EditsOnRead<'a> {
+    inner: Cursor<Vec<u8>>,
+    edit: Option<Box<dyn FnOnce() + 'a>>,
+}
+impl std::io::Read for EditsOnRead<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.inner.read(buf)
+    }
+}
+impl BufRead for EditsOnRead<'_> {
+    fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
+        // The confirmation prompt is the second read: the plan is on screen by then.
+        if self.inner.position() > 0
+            && let Some(edit) = self.edit.take()
+        {
+            edit();
+        }
+        self.inner.fill_buf()
+    }
+    fn consume(&mut self, n: usize) {
+        self.inner.consume(n)
+    }
+}
+
 /// Fault 3: a writer changes the client file after the plan was printed (during the prompt):
 /// setup reads it again and plans over what is there now, so the edit survives.
 #[test]
 fn an_edit_made_while_setup_asks_is_kept() {
-    struct EditsOnRead<'a> {
-        inner: Cursor<Vec<u8>>,
-        edit: Option<Box<dyn FnOnce() + 'a>>,
-    }
-    impl std::io::Read for EditsOnRead<'_> {
-        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-            self.inner.read(buf)
-        }
-    }
-    impl BufRead for EditsOnRead<'_> {
-        fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
-            // The confirmation prompt is the second read: the plan is on screen by then.
-            if self.inner.position() > 0
-                && let Some(edit) = self.edit.take()
-            {
-                edit();
-            }
-            self.inner.fill_buf()
-        }
-        fn consume(&mut self, n: usize) {
-            self.inner.consume(n)
-        }
-    }
     let home = Home::new();
     let claude = write_client(
         &home,
@@ -1436,4 +1440,87 @@ fn after_setup_the_gateway_loads_and_every_server_gets_its_exact_environment() {
     );
     assert!(!cfg.backends.contains_key("prompted"));
     client.shutdown();
+}
+
+/// Fault 3 with a twist: during the prompt, Claude Code gains a different server under the name
+/// the user picked in Cursor. The re-plan keeps the user's choice (the server, not the name).
+#[test]
+fn a_replan_moves_the_servers_chosen_not_their_names() {
+    let home = Home::new();
+    let claude = write_client(
+        &home,
+        "claude-code",
+        r#"{"numStartups": 3, "mcpServers": {"fetch": {"command": "uvx", "args": ["mcp-server-fetch"]}}}"#,
+    );
+    let cursor = write_client(
+        &home,
+        "cursor",
+        r#"{"mcpServers": {"time": {"command": "uvx", "args": ["mcp-server-time"]}}}"#,
+    );
+    let (claude_writer, cursor_writer) = (claude.clone(), cursor.clone());
+    let mut input = EditsOnRead {
+        inner: Cursor::new(b"2\ny\n".to_vec()),
+        edit: Some(Box::new(move || {
+            std::fs::write(
+                &claude_writer,
+                r#"{"numStartups": 4, "mcpServers": {"fetch": {"command": "uvx", "args": ["mcp-server-fetch"]}, "time": {"command": "other-time"}}}"#,
+            )
+            .unwrap();
+            std::fs::write(
+                &cursor_writer,
+                r#"{"mcpServers": {"time": {"command": "uvx", "args": ["mcp-server-time"]}, "notes": {"command": "notes-mcp"}}}"#,
+            )
+            .unwrap();
+        })),
+    };
+    let out = home.run_reader(args(), true, &mut input);
+    assert!(out.contains("changed while setup ran"), "{out}");
+    let cfg = loaded(&home);
+    let moved: Vec<String> = cfg
+        .backends
+        .values()
+        .map(|b| match &b.transport {
+            mcp_gateway::config::Transport::Stdio(s) => s.args.join(" "),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(moved, ["mcp-server-time"]);
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&claude).unwrap()).unwrap();
+    assert_eq!(v["numStartups"], 4);
+    assert_eq!(v["mcpServers"]["time"]["command"], "other-time");
+    assert!(v["mcpServers"]["gateway"].is_null(), "{v}");
+    assert_eq!(entry_names(&home, "cursor"), ["notes", "gateway"]);
+}
+
+/// Fault 1, the other half: when only client entries move (the servers are already in
+/// gateway.yaml), the gateway.yaml they will run must load too; one that would not (a `${VAR}`
+/// unset here) stops setup before any client file is touched.
+#[test]
+fn clients_are_never_pointed_at_a_config_that_does_not_load() {
+    let home = Home::new();
+    let gw = home.gateway_yaml();
+    std::fs::create_dir_all(gw.parent().unwrap()).unwrap();
+    std::fs::write(
+        &gw,
+        "backends:\n  time:\n    command: uvx mcp-server-time\n  other:\n    command: other-mcp\n    env:\n      TZ: ${MGW_NEVER_SET_IN_TESTS}\n",
+    )
+    .unwrap();
+    let cursor = write_client(
+        &home,
+        "cursor",
+        r#"{"mcpServers": {"time": {"command": "uvx", "args": ["mcp-server-time"]}}}"#,
+    );
+    let before = home.snapshot();
+    let (_, err) = home.run_err(yes());
+    assert!(
+        err.contains("would not load") && err.contains("MGW_NEVER_SET_IN_TESTS"),
+        "{err}"
+    );
+    assert_eq!(home.snapshot(), before, "nothing written");
+    assert!(
+        std::fs::read_to_string(&cursor)
+            .unwrap()
+            .contains("\"time\"")
+    );
 }
