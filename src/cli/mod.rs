@@ -174,10 +174,7 @@ fn dispatch(global: &GlobalArgs, command: Command) -> Result<ExitCode, CliError>
             model::run(args)?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Skills(args) => {
-            let config = load_config(global)?;
-            Ok(skills::run(args, &config)?)
-        }
+        Command::Skills(args) => skills::run(args, global),
         Command::Reaper => {
             crate::backend::process::run_reaper();
             Ok(ExitCode::SUCCESS)
