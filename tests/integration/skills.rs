@@ -593,3 +593,53 @@ fn skills_search_ranks_skills_with_the_gateway_index() {
         "{table}"
     );
 }
+
+#[test]
+fn with_meta_tools_off_skills_are_listed_directly_and_a_new_one_is_announced() {
+    let env = TestEnv::new();
+    let skills = env.path().join("home/.claude/skills");
+    copy_dir(
+        &skill_fixture("good/commit-message"),
+        &skills.join("commit-message"),
+    );
+    let config = env.write_config(false, &[]);
+    let mut client = env.start(&config);
+    let tools = crate::harness::list_tools_until(
+        &mut client,
+        &["skills__commit-message"],
+        Duration::from_secs(60),
+    );
+    let tool = tools
+        .iter()
+        .find(|t| t["name"] == "skills__commit-message")
+        .expect("listed");
+    assert_eq!(tool["annotations"]["readOnlyHint"], json!(true), "{tool}");
+
+    copy_dir(
+        &skill_fixture("good/release-notes"),
+        &skills.join("release-notes"),
+    );
+    let mut seen = Vec::new();
+    loop {
+        let note = client.wait_notification(
+            "notifications/tools/list_changed",
+            Duration::from_secs(30),
+            &mut seen,
+            |_| true,
+        );
+        assert!(note.is_some(), "no tools/list_changed; saw {seen:?}");
+        if client
+            .list_tools()
+            .iter()
+            .any(|t| t["name"] == "skills__release-notes")
+        {
+            break;
+        }
+    }
+    let loaded = client.call_tool("skills__release-notes", json!({}));
+    assert!(
+        first_text(&loaded).contains("# Cutting a release"),
+        "{loaded}"
+    );
+    assert!(client.shutdown().success());
+}
