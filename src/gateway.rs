@@ -52,6 +52,8 @@ pub enum ClientNotice {
 }
 
 pub struct Gateway {
+    /// What a per-session instance of an `isolate: true` backend is made with.
+    instance_env: BackendEnv,
     pub config: Arc<Config>,
     backends: BTreeMap<String, Arc<Backend>>,
     pub catalog: Catalog,
@@ -142,6 +144,15 @@ impl Gateway {
         let reaper = needs_spawn.then(Reaper::start).flatten().map(Arc::new);
         let (events_tx, events_rx) = mpsc::unbounded_channel();
         let (client_caps, client_caps_rx) = watch::channel(None);
+        // Instances of `isolate: true` backends relay their notifications, but their starts and
+        // list changes never refresh the catalog (that would start the shared instance).
+        let (instance_tx, instance_rx) = mpsc::unbounded_channel();
+        let instance_env = BackendEnv {
+            reaper: reaper.clone(),
+            events: instance_tx,
+            client_caps: client_caps_rx.clone(),
+        };
+        let to_gateway = events_tx.clone();
         let env = BackendEnv {
             reaper,
             events: events_tx,
@@ -207,7 +218,13 @@ impl Gateway {
             usage_dirty: std::sync::atomic::AtomicBool::new(false),
             background: Background::new(),
             request_log,
+            instance_env,
         });
+        gw.background.spawn(relay_instance_events(
+            instance_rx,
+            to_gateway,
+            gw.background.token().clone(),
+        ));
         let indexer = Arc::clone(&gw);
         gw.background
             .spawn_blocking(move || indexer.index_catalog());
@@ -619,6 +636,19 @@ impl Gateway {
         tools
     }
 
+    /// A new instance of backend `name` for one client session when its config says
+    /// `isolate: true` (`None` for a shared backend). The session owns it and shuts it down when
+    /// it ends; the reaper and the parent-death signal cover it like any backend.
+    pub fn isolated_instance(&self, name: &str) -> Option<Arc<Backend>> {
+        let shared = self.backends.get(name)?;
+        shared.config.isolate.then(|| {
+            Arc::new(Backend::new(
+                shared.config.clone(),
+                self.instance_env.clone(),
+            ))
+        })
+    }
+
     async fn handle_events(self: Arc<Self>, mut rx: mpsc::UnboundedReceiver<BackendEvent>) {
         let stop = self.background.token().clone();
         loop {
@@ -727,5 +757,26 @@ fn release_freed_memory() {
     // SAFETY: malloc_trim only releases free heap pages; it has no preconditions.
     unsafe {
         libc::malloc_trim(0);
+    }
+}
+
+/// Passes a per-session instance's notifications on to the gateway's event loop (starts and
+/// list changes stay behind: the catalog is the shared instance's to learn).
+async fn relay_instance_events(
+    mut rx: mpsc::UnboundedReceiver<BackendEvent>,
+    to: mpsc::UnboundedSender<BackendEvent>,
+    stop: tokio_util::sync::CancellationToken,
+) {
+    loop {
+        let event = tokio::select! {
+            _ = stop.cancelled() => return,
+            e = rx.recv() => match e {
+                Some(e) => e,
+                None => return,
+            },
+        };
+        if matches!(event, BackendEvent::Notification { .. }) && to.send(event).is_err() {
+            return;
+        }
     }
 }

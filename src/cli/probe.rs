@@ -101,6 +101,7 @@ pub fn backend_config(args: &ProbeArgs) -> Result<BackendConfig, String> {
         timeout: args.timeout,
         idle_timeout: Duration::from_secs(3600),
         tools: Default::default(),
+        isolate: false,
     })
 }
 

@@ -122,6 +122,9 @@ pub struct BackendConfig {
     pub idle_timeout: Duration,
     /// `tools: {allow, deny}`: which of its tools are served.
     pub tools: ToolFilter,
+    /// `isolate: true`: one instance per client session (a browser, a REPL) instead of one
+    /// shared by every session.
+    pub isolate: bool,
 }
 
 impl BackendConfig {
@@ -137,6 +140,7 @@ impl BackendConfig {
             timeout: DEFAULT_TIMEOUT,
             idle_timeout: Duration::from_secs(10 * 365 * 24 * 3600),
             tools: ToolFilter::default(),
+            isolate: false,
         }
     }
 }

@@ -172,6 +172,7 @@ const BACKEND: &[&str] = &[
     "idle_timeout",
     "stop_when_idle_for",
     "tags",
+    "isolate",
     "http_url",
     "url",
     "headers",

@@ -936,6 +936,20 @@ fn listener_keys_and_share_are_read() {
     assert_eq!(key, "share");
 }
 
+#[test]
+fn isolate_is_read_per_backend_and_off_by_default() {
+    let c = ok(
+        "backends:\n  browser: { command: chromium-mcp, isolate: true }\n  time: { command: t }\n",
+    );
+    assert!(c.backends["browser"].isolate);
+    assert!(
+        !c.backends["time"].isolate,
+        "backends are shared unless they say otherwise"
+    );
+    let (line, key, _) = invalid("backends:\n  b:\n    command: x\n    isolate: per-session\n");
+    assert_eq!((line, key.as_str()), (4, "backends.b.isolate"));
+}
+
 // ---- auth and request_log -------------------------------------------------------------------
 
 #[test]

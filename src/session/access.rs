@@ -29,6 +29,9 @@ const SCOPED_CANDIDATES: usize = 500;
 pub struct Access<'a> {
     pub gateway: &'a Arc<Gateway>,
     pub caller: &'a Caller,
+    /// The session calling, whose own instances of `isolate: true` backends calls go to
+    /// (`None`: REST, which has no session, uses the shared instance).
+    session: Option<&'a super::Session>,
 }
 
 /// Why a tool was not called.
@@ -60,7 +63,20 @@ impl std::fmt::Display for InvokeError {
 
 impl<'a> Access<'a> {
     pub fn new(gateway: &'a Arc<Gateway>, caller: &'a Caller) -> Access<'a> {
-        Access { gateway, caller }
+        Access {
+            gateway,
+            caller,
+            session: None,
+        }
+    }
+
+    /// The view of `session`'s caller; calls go to the session's own isolated instances.
+    pub(crate) fn of_session(session: &'a super::Session) -> Access<'a> {
+        Access {
+            gateway: &session.gateway,
+            caller: &session.caller,
+            session: Some(session),
+        }
     }
 
     fn tags(&self, server: &str) -> &'a [String] {
@@ -237,7 +253,11 @@ impl<'a> Access<'a> {
         if let Some(meta) = meta {
             forwarded["_meta"] = meta.clone();
         }
-        let result = backend
+        let target = self
+            .session
+            .and_then(|s| s.backend(server))
+            .unwrap_or_else(|| Arc::clone(backend));
+        let result = target
             .request("tools/call", Some(forwarded), ctx)
             .await
             .map_err(InvokeError::Call)?;

@@ -129,13 +129,9 @@ pub async fn handle(
             let started = std::time::Instant::now();
             let request_bytes = params.to_string().len();
             let label = super::forward::label(&params);
-            let backend = session
-                .gateway
-                .backend(server)
-                .ok_or_else(|| {
-                    ErrorObject::new(code::INVALID_PARAMS, access.unknown_server_text(server))
-                })?
-                .clone();
+            let backend = session.backend(server).ok_or_else(|| {
+                ErrorObject::new(code::INVALID_PARAMS, access.unknown_server_text(server))
+            })?;
             let ctx = session.call_context(&params, cancel);
             let outcome: Outcome = backend
                 .request(method, Some(params), &ctx)

@@ -106,15 +106,17 @@ pub fn label(params: &Value) -> String {
         .to_string()
 }
 
-/// Routes `resources/read|subscribe|unsubscribe`, `prompts/get`, `completion/complete` to a
-/// backend `visible` admits; any other is answered exactly like one that does not exist.
+/// Routes `resources/read|subscribe|unsubscribe`, `prompts/get`, `completion/complete` for
+/// `session` to a backend its caller sees (the session's own instance of an isolated one); any
+/// other is answered exactly like one that does not exist.
 pub async fn routed(
-    gateway: &Gateway,
+    session: &super::Session,
     method: &str,
     params: Value,
     ctx: &CallContext,
-    visible: &(dyn Fn(&str) -> bool + Sync),
 ) -> Outcome {
+    let gateway: &Gateway = &session.gateway;
+    let visible = |s: &str| session.sees_server(s);
     let unknown = |params: &Value| {
         let prompt = method == "prompts/get"
             || params.pointer("/ref/type").and_then(Value::as_str) == Some("ref/prompt");
@@ -181,7 +183,7 @@ pub async fn routed(
     if !visible(&server) {
         return Err(unknown(&original));
     }
-    let backend = gateway
+    let backend = session
         .backend(&server)
         .ok_or_else(|| invalid(format!("unknown server `{server}`")))?;
     let raw = backend.request(method, Some(params), ctx).await?;

@@ -126,6 +126,9 @@ pub struct Session {
     in_flight: Mutex<HashMap<Id, CancellationToken>>,
     /// Cancelled by [`Session::close`]: stops relaying gateway notices.
     closed: CancellationToken,
+    /// This session's own instances of `isolate: true` backends, started on first use and
+    /// shut down when the session closes.
+    instances: Mutex<HashMap<String, Arc<crate::backend::Backend>>>,
 }
 
 impl Session {
@@ -169,6 +172,7 @@ impl Session {
             }),
             in_flight: Mutex::new(HashMap::new()),
             closed: CancellationToken::new(),
+            instances: Mutex::new(HashMap::new()),
         });
         gateway
             .background()
@@ -188,6 +192,38 @@ impl Session {
             token.cancel();
         }
         self.closed.cancel();
+        let instances: Vec<_> = self
+            .instances
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .drain()
+            .map(|(_, b)| b)
+            .collect();
+        for instance in instances {
+            // Stopped in the documented order, like any backend (stdin closed, SIGTERM, SIGKILL).
+            self.gateway.background().spawn(async move {
+                instance.shutdown().await;
+            });
+        }
+    }
+
+    /// The handle requests for backend `name` go to: this session's own instance of an
+    /// `isolate: true` backend (started on first use), else the shared one.
+    pub(crate) fn backend(&self, name: &str) -> Option<Arc<crate::backend::Backend>> {
+        let shared = self.gateway.backend(name)?;
+        if !shared.config.isolate {
+            return Some(Arc::clone(shared));
+        }
+        if self.closed.is_cancelled() {
+            return None;
+        }
+        let mut instances = self.instances.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(own) = instances.get(name) {
+            return Some(Arc::clone(own));
+        }
+        let own = self.gateway.isolated_instance(name)?;
+        instances.insert(name.to_string(), Arc::clone(&own));
+        Some(own)
     }
 }
 
@@ -393,10 +429,7 @@ impl Session {
                 let request_bytes = params.to_string().len();
                 let label = forward::label(&params);
                 let ctx = self.call_context(&params, cancel);
-                let outcome = forward::routed(&self.gateway, method, params, &ctx, &|s| {
-                    self.sees_server(s)
-                })
-                .await;
+                let outcome = forward::routed(self, method, params, &ctx).await;
                 if matches!(method, "resources/read" | "prompts/get") {
                     self.record(method, ("", &label), started, request_bytes, None, &outcome);
                 }
@@ -487,7 +520,7 @@ impl Session {
             // Tasks are not advertised by the gateway; never let a backend start one.
             obj.remove("task");
         }
-        let backend = self.gateway.backend(&server).ok_or_else(|| {
+        let backend = self.backend(&server).ok_or_else(|| {
             ErrorObject::new(code::INVALID_PARAMS, format!("unknown server `{server}`"))
         })?;
         Ok(backend.request("tools/call", Some(forwarded), &ctx).await?)
@@ -514,7 +547,7 @@ impl Session {
 
     /// This session's caller's view of the gateway.
     pub(crate) fn access(&self) -> access::Access<'_> {
-        access::Access::new(&self.gateway, &self.caller)
+        access::Access::of_session(self)
     }
 
     /// Whether this session's caller may see and call `server`/`tool`.

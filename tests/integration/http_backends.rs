@@ -245,6 +245,7 @@ fn backend(url: String, kind: HttpKind) -> (Backend, mpsc::UnboundedReceiver<Bac
         timeout: Duration::from_secs(30),
         idle_timeout: Duration::from_secs(600),
         tools: Default::default(),
+        isolate: false,
     };
     let env = BackendEnv {
         reaper: None,

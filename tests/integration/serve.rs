@@ -226,6 +226,15 @@ fn time_server() -> ServerSpec {
     }
 }
 
+fn everything_server() -> ServerSpec {
+    ServerSpec {
+        name: "everything",
+        program: npm_bin("mcp-server-everything"),
+        args: vec![],
+        env: vec![],
+    }
+}
+
 fn init_body(id: u64) -> Value {
     json!({"jsonrpc": "2.0", "id": id, "method": "initialize", "params": {
         "protocolVersion": "2025-11-25", "capabilities": {},
@@ -700,12 +709,7 @@ fn typescript_sdk_client_works_through_serve() {
 #[test]
 fn one_backend_endpoint_serves_its_own_names_in_both_eras_from_the_shared_process() {
     let env = TestEnv::new();
-    let everything = ServerSpec {
-        name: "everything",
-        program: npm_bin("mcp-server-everything"),
-        args: vec![],
-        env: vec![],
-    };
+    let everything = everything_server();
     let config = env.write_config(
         true,
         &[
@@ -853,4 +857,74 @@ fn one_backend_endpoint_serves_its_own_names_in_both_eras_from_the_shared_proces
         "a /mcp/time session is not a /mcp one: {}",
         r.body
     );
+}
+
+/// A legacy session opened with raw HTTP (initialize, then initialized); its id.
+fn open_session(served: &Served) -> String {
+    let r = served.post(&[], &init_body(1));
+    assert_eq!(r.status, 200, "{}", r.body);
+    let sid = r.header("mcp-session-id").expect("session id").to_string();
+    let note = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
+    assert_eq!(served.post(&[("Mcp-Session-Id", &sid)], &note).status, 202);
+    sid
+}
+
+/// `isolate: true`: each session gets its own instance of the backend, ended with the session;
+/// a shared backend keeps one process for everyone.
+#[test]
+fn isolated_backends_run_once_per_session_and_shared_ones_once() {
+    let env = TestEnv::new();
+    let everything = everything_server();
+    let config = env.write_config(
+        true,
+        &[
+            ("everything", everything.yaml()),
+            ("time", format!("{}isolate: true\n", time_server().yaml())),
+        ],
+    );
+    // A warm catalog: no discovery instance runs next to the ones counted below.
+    warm_catalog(&env, &config, &["everything", "time"]);
+    assert_eq!(count_processes(&env, "mcp-server-time"), 0);
+    let served = Served::start(&env, &config);
+    let sessions = [open_session(&served), open_session(&served)];
+    for (i, sid) in sessions.iter().enumerate() {
+        for (server, tool, arguments) in [
+            ("time", "get_current_time", json!({"timezone": "UTC"})),
+            ("everything", "echo", json!({"message": "shared"})),
+        ] {
+            let call = json!({"jsonrpc": "2.0", "id": 10 + i, "method": "tools/call", "params": {
+                "name": "gateway_invoke",
+                "arguments": {"server": server, "tool": tool, "arguments": arguments}}});
+            let r = served.post(&[("Mcp-Session-Id", sid)], &call);
+            assert_eq!(r.status, 200, "{}", r.body);
+            let result = &r.json()["result"];
+            assert_ne!(result["isError"], json!(true), "{result}");
+        }
+    }
+    assert_eq!(
+        count_processes(&env, "mcp-server-time"),
+        2,
+        "one isolated instance per session"
+    );
+    assert_eq!(
+        count_processes(&env, "mcp-server-everything"),
+        1,
+        "a shared backend runs once"
+    );
+    // Ending a session ends its instance; the other session's stays.
+    let r = served.http(
+        "DELETE",
+        "/mcp",
+        &[("Mcp-Session-Id", sessions[0].as_str())],
+        b"",
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(
+        wait_until(Duration::from_secs(20), || count_processes(
+            &env,
+            "mcp-server-time"
+        ) == 1),
+        "the ended session's instance is still running"
+    );
+    assert_eq!(count_processes(&env, "mcp-server-everything"), 1);
 }

@@ -46,6 +46,10 @@ impl Cx<'_> {
             Some(n) => self.bool(n, &k("enabled"))?,
             None => true,
         };
+        let isolate = match s.get("isolate") {
+            Some(n) => self.bool(n, &k("isolate"))?,
+            None => false,
+        };
         let timeout = match s.get("timeout") {
             Some(n) => self.duration(n, &k("timeout"))?,
             None => super::super::DEFAULT_TIMEOUT,
@@ -232,6 +236,7 @@ impl Cx<'_> {
             timeout,
             idle_timeout,
             tools,
+            isolate,
         })
     }
 
