@@ -23,6 +23,7 @@ const LAYERS: &[&[&str]] = &[
     &["redact", "auth", "request_log"],
     &["peer", "scanner", "search", "logging"],
     &["catalog", "capability"],
+    &["skills"],
     &["backend"],
     &["gateway"],
     &["session"],

@@ -184,10 +184,7 @@ fn dispatch(global: &GlobalArgs, command: Command) -> Result<ExitCode, CliError>
             model::run(args)?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Skills(args) => {
-            let config = load_config(global)?;
-            Ok(skills::run(args, &config)?)
-        }
+        Command::Skills(args) => skills::run(args, global),
     }
 }
 

@@ -15,6 +15,7 @@ use super::access::{InvokeError, requires_task};
 use super::{DISCOVERY_WAIT, Failure, Outcome, Session, clip};
 use crate::capability::schema::type_name;
 use crate::error::CallError;
+use crate::gateway::Kind;
 use crate::jsonrpc::{ErrorObject, code, to_raw};
 use crate::peer::CallContext;
 use crate::search::render_match;
@@ -39,13 +40,14 @@ pub fn definitions() -> Vec<Value> {
     vec![
         json!({
             "name": SEARCH,
-            "description": "Search the tools of all connected servers. Use first; returns the best matches with their input schemas.",
+            "description": "Search the tools and skills of all connected servers. Use first; returns the best matches with their input schemas.",
             "inputSchema": {
                 "type": "object",
                 "properties": {
                     "query": {"type": "string", "description": "Task or tool name"},
                     "limit": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT},
-                    "server": {"type": "string", "description": "Only this server"}
+                    "server": {"type": "string", "description": "Only this server"},
+                    "kind": {"type": "string", "enum": ["tool", "skill"], "description": "Only tools or only skills"}
                 },
                 "required": ["query"]
             },
@@ -189,6 +191,18 @@ async fn search(session: &Arc<Session>, args: &Value) -> Outcome {
         Ok(n) => n,
         Err(why) => return Ok(tool_error(why)),
     };
+    let kind = match args.get("kind").filter(|v| !v.is_null()) {
+        None => None,
+        Some(v) => match v.as_str().and_then(Kind::parse) {
+            Some(k) => Some(k),
+            None => {
+                return Ok(tool_error(format!(
+                    "`kind` must be \"tool\" or \"skill\", not {}",
+                    clip(&v.to_string())
+                )));
+            }
+        },
+    };
     let server = str_arg(args, &["server", "backend"]);
     let gw = &session.gateway;
     if let Some(s) = server
@@ -201,13 +215,14 @@ async fn search(session: &Arc<Session>, args: &Value) -> Outcome {
     gw.wait_for_index().await;
     let outcome = session
         .access()
-        .search(query, limit, server)
+        .search(query, limit, server, kind)
         .map_err(|e| Failure::Rpc(ErrorObject::new(code::INTERNAL_ERROR, e.to_string())))?;
     let matches: Vec<Value> = outcome
         .hits
         .iter()
         .map(|hit| {
             let mut m = render_match(hit);
+            m["kind"] = json!(gw.kind_of(&hit.doc.server).label());
             let def = gw.catalog.get(&hit.doc.server);
             if def.and_then(|e| e.tool(&hit.doc.name).map(requires_task)) == Some(true) {
                 m["requiresTask"] = Value::Bool(true);
