@@ -924,3 +924,28 @@ fn doctor_checks_user_client_configs_and_shows_compatibility_warnings() {
         "the ignored compatibility key is not shown: {checks:#}"
     );
 }
+
+/// docs/capabilities.md: `metadata` takes any note (`tags`, `category`, …), `annotations` only the
+/// four booleans and `title`; another key there is refused with file, line and key.
+#[test]
+fn cap_validate_takes_notes_under_metadata_not_annotations() {
+    let env = TestEnv::new();
+    let body = "providers:\n  primary:\n    config:\n      base_url: https://example.com\n      path: /x\n";
+    let noted = env.write(
+        "noted.yaml",
+        &format!("name: lookup\ndescription: Looks something up\nmetadata:\n  tags: [a, b]\n  category: search\n  read_only: true\n{body}"),
+    );
+    env.cli(&["cap", "validate", noted.to_str().expect("utf-8")])
+        .expect_code(0);
+    let wrong = env.write(
+        "wrong.yaml",
+        &format!("name: lookup\ndescription: Looks something up\nannotations:\n  title: Lookup\n  category: search\n{body}"),
+    );
+    let out = env.cli(&["cap", "validate", wrong.to_str().expect("utf-8")]);
+    assert_eq!(out.code, Some(2), "{out:?}");
+    let all = format!("{}{}", out.stdout, out.stderr);
+    assert!(
+        all.contains("wrong.yaml:5") && all.contains("annotations.category"),
+        "{out:?}"
+    );
+}
