@@ -521,7 +521,126 @@ impl Modern {
     }
 }
 
-/// Checks the per-request `_meta` fields.
+/// The stateless era on a message stream (stdio, the `share: true` socket), next to the
+/// stream's legacy session: a request whose `params._meta` carries the protocol version is
+/// served by [`Modern`], answered (with its progress and log notifications first) on the same
+/// stream; `notifications/cancelled` for one of those requests cancels it. Everything else is
+/// the session's.
+pub struct StreamEra {
+    modern: Arc<Modern>,
+    scope: RequestScope,
+    out: mpsc::UnboundedSender<String>,
+    in_flight: Arc<Mutex<HashMap<Id, CancellationToken>>>,
+}
+
+impl StreamEra {
+    /// Serves stateless-era requests of one stream for `scope`, writing to `out` (one
+    /// serialized message per string, as a session's sink).
+    pub fn new(
+        gateway: Arc<Gateway>,
+        scope: RequestScope,
+        out: mpsc::UnboundedSender<String>,
+    ) -> StreamEra {
+        StreamEra {
+            modern: Modern::new(gateway),
+            scope,
+            out,
+            in_flight: Arc::new(Mutex::new(HashMap::new())),
+        }
+    }
+
+    fn in_flight(&self) -> std::sync::MutexGuard<'_, HashMap<Id, CancellationToken>> {
+        self.in_flight.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Takes `line` when it is the stateless era's (a request carrying
+    /// `io.modelcontextprotocol/protocolVersion`, or the cancellation of such a request in
+    /// flight); `false` leaves it to the stream's session.
+    pub fn take(&self, line: &str) -> bool {
+        let cancels = line.contains("notifications/cancelled");
+        if !cancels && !line.contains(meta::PROTOCOL_VERSION) {
+            return false;
+        }
+        let Ok(msg) = Message::parse(line) else {
+            return false;
+        };
+        match msg {
+            Message::Notification { method, params } if method == "notifications/cancelled" => {
+                let id = crate::session::cancelled_id(params.as_deref());
+                match id.and_then(|id| self.in_flight().get(&id).cloned()) {
+                    Some(token) => {
+                        token.cancel();
+                        true
+                    }
+                    None => false,
+                }
+            }
+            Message::Request { id, method, params } => {
+                let params = params
+                    .and_then(|p| serde_json::from_str::<Value>(p.get()).ok())
+                    .unwrap_or(Value::Null);
+                if mcp::modern_version(&params).is_none() {
+                    return false;
+                }
+                self.serve(id, method, params);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    fn serve(&self, id: Id, method: String, params: Value) {
+        let cancel = CancellationToken::new();
+        {
+            let mut in_flight = self.in_flight();
+            if in_flight.contains_key(&id) {
+                drop(in_flight);
+                let refusal = crate::session::id_in_flight(&id);
+                let _ = self.out.send(Message::error(id, refusal).to_json());
+                return;
+            }
+            in_flight.insert(id.clone(), cancel.clone());
+        }
+        // Notifications and then the answer leave through one channel, in order.
+        let (tx, mut rx) = mpsc::channel::<Message>(STREAM_NOTES);
+        let out = self.out.clone();
+        tokio::spawn(async move {
+            while let Some(m) = rx.recv().await {
+                if out.send(m.to_json()).is_err() {
+                    break;
+                }
+            }
+        });
+        let (modern, scope, in_flight) = (
+            Arc::clone(&self.modern),
+            self.scope.clone(),
+            Arc::clone(&self.in_flight),
+        );
+        tokio::spawn(async move {
+            let outcome = modern
+                .handle(&id, &method, params, &scope, &tx, &cancel)
+                .await;
+            in_flight
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&id);
+            if let Some(result) = outcome {
+                let _ = tx.send(Message::Response { id, result }).await;
+            }
+        });
+    }
+
+    /// The stream ended: cancels every request still in flight (subscriptions included).
+    pub fn close(&self) {
+        for token in self.in_flight().values() {
+            token.cancel();
+        }
+    }
+}
+
+/// Notifications one stateless-era request may have queued for a stream.
+const STREAM_NOTES: usize = 256;
+
 /// Checks a stateless-era request's `_meta` (version, capabilities, log level).
 pub fn check_meta(params: &Value) -> Result<(), ErrorObject> {
     parse_meta(params).map(|_| ())

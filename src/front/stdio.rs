@@ -1,6 +1,9 @@
 //! The stdio front: one client on a newline-delimited JSON-RPC stream (stdin/stdout in
 //! production, any reader and writer in tests).
 //!
+//! Both protocol eras per message: a request carrying the 2026-07-28 `_meta` is served by
+//! [`super::modern::StreamEra`], everything else by the stream's legacy session.
+//!
 //! Owns the line framing in both directions (a line cap, non-UTF-8 and oversized lines answered
 //! with an error) and the writer task that drains the session's sink through a bounded
 //! [`outbox`] (a client that stops reading costs bounded memory; responses are never dropped). When the stream ends it
@@ -12,6 +15,7 @@ use std::time::Duration;
 use tokio::io::{AsyncBufRead, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
 
+use super::modern::{RequestScope, StreamEra};
 use super::outbox;
 use crate::auth::Caller;
 use crate::gateway::Gateway;
@@ -74,6 +78,15 @@ where
             }
         }
     });
+    let era = StreamEra::new(
+        Arc::clone(&gateway),
+        RequestScope {
+            surface: surface.clone(),
+            caller: caller.clone(),
+            front,
+        },
+        out.clone(),
+    );
     let session = Session::open_on(gateway, out.clone(), caller, front, surface);
     let reject = |msg: Message| {
         let _ = out.send(msg.to_json());
@@ -82,7 +95,11 @@ where
     let mut lines = LineReader::new(reader, MAX_CLIENT_LINE);
     let read = loop {
         match lines.next_line().await {
-            Ok(ReadLine::Line(line)) => session.receive(&line),
+            Ok(ReadLine::Line(line)) => {
+                if !era.take(&line) {
+                    session.receive(&line)
+                }
+            }
             Ok(ReadLine::TooLong(n)) => {
                 tracing::warn!("client sent a line of {n} bytes; skipped");
                 reject(Message::error(
@@ -103,6 +120,8 @@ where
     if read.is_ok() {
         tracing::info!("client closed the connection");
     }
+    era.close();
+    drop(era);
     session.close();
     drop(session);
     drop(out);
