@@ -632,8 +632,15 @@ fn export(env: &SetupEnv, args: &ExportArgs, out: &mut dyn Write) -> Result<Exit
             }
             continue;
         };
-        // With `all`, only clients that look installed (their config directory exists).
-        if all && !first.path.exists() && !first.path.parent().is_some_and(Path::is_dir) {
+        // With `all`, only clients that look installed: their file exists, or their own config
+        // directory does (the home or project directory itself proves nothing: a file kept
+        // there, such as `~/.claude.json`, is created only by its client).
+        let base = project.as_deref().unwrap_or(&env.host.home);
+        let own_dir = first
+            .path
+            .parent()
+            .is_some_and(|dir| dir != base && dir.is_dir());
+        if all && !first.path.exists() && !own_dir {
             continue;
         }
         locations.push(first);
