@@ -33,6 +33,10 @@ const LIST_CHANGED_DEBOUNCE: Duration = Duration::from_millis(150);
 pub enum ClientNotice {
     /// What `tools/list` returns has changed.
     ToolsListChanged,
+    /// One backend's own tools changed (what its `/mcp/{backend}` surface lists).
+    BackendToolsChanged {
+        backend: String,
+    },
     ResourcesListChanged,
     PromptsListChanged,
     /// A backend's `notifications/message`, with the backend as logger prefix.
@@ -77,6 +81,32 @@ pub struct Gateway {
     pub request_log: RequestLog,
 }
 
+/// What a catalog entry is: a backend's tool, or a skill (served by the skills backend).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Tool,
+    Skill,
+}
+
+impl Kind {
+    /// `tool` or `skill`, as the meta-tools and the CLI say it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Kind::Tool => "tool",
+            Kind::Skill => "skill",
+        }
+    }
+
+    /// Reads `tool` or `skill`.
+    pub fn parse(text: &str) -> Option<Kind> {
+        match text {
+            "tool" => Some(Kind::Tool),
+            "skill" => Some(Kind::Skill),
+            _ => None,
+        }
+    }
+}
+
 /// How long shutdown waits for background tasks once backends are stopped.
 const TASKS_GRACE: Duration = Duration::from_secs(5);
 
@@ -93,7 +123,9 @@ impl Gateway {
             .collect();
         // The REST capabilities backend (in process; always started to watch its files).
         let capabilities = crate::capability::server::backend_config(&config, paths);
-        if let Some(c) = &capabilities {
+        // The skills backend (in process; always started to watch its directories).
+        let skills = crate::skills::serve::backend_config(&config, paths);
+        for c in capabilities.iter().chain(&skills) {
             enabled.insert(c.name.clone(), c.clone());
         }
         let wanted = enabled
@@ -187,9 +219,12 @@ impl Gateway {
         gw.background
             .spawn(Arc::clone(&gw).handle_events(events_rx));
         gw.background.spawn(Arc::clone(&gw).sweep_idle());
-        let always = capabilities
+        let always: Vec<String> = capabilities
+            .into_iter()
+            .chain(skills)
             .map(|c| c.name)
-            .filter(|n| !unseen.contains(n) && !stale.contains(n));
+            .filter(|n| !unseen.contains(n) && !stale.contains(n))
+            .collect();
         for name in unseen.into_iter().chain(stale).chain(always) {
             gw.spawn_refresh(name, Duration::ZERO);
         }
@@ -370,17 +405,61 @@ impl Gateway {
         let _ = tokio::time::timeout(Duration::from_secs(10), rx.wait_for(|ready| *ready)).await;
     }
 
-    /// Ranks tools for `query` (the one code path behind the meta-tool and the CLI).
+    /// Ranks tools and skills for `query` (the one code path behind the meta-tool and the CLI),
+    /// optionally only one server's or one [`Kind`].
     pub fn search(
         &self,
         query: &str,
         limit: usize,
         server: Option<&str>,
+        kind: Option<Kind>,
     ) -> Result<SearchOutcome, SearchError> {
-        self.index
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .search(query, limit, server)
+        let index = self.index.read().unwrap_or_else(|e| e.into_inner());
+        let skills = self.skills_backend();
+        let nothing = || SearchOutcome {
+            no_good_match: true,
+            ..SearchOutcome::default()
+        };
+        match (kind, skills) {
+            (None, _) | (Some(Kind::Tool), None) => index.search(query, limit, server),
+            (Some(Kind::Skill), None) => Ok(nothing()),
+            (Some(Kind::Skill), Some(s)) => match server {
+                Some(other) if other != s => Ok(nothing()),
+                _ => index.search(query, limit, Some(s)),
+            },
+            (Some(Kind::Tool), Some(s)) => match server {
+                Some(other) if other == s => Ok(nothing()),
+                Some(other) => index.search(query, limit, Some(other)),
+                None => {
+                    // Rank enough to fill `limit` with tools whatever the skills score.
+                    let skill_count = self.catalog.get(s).map_or(0, |e| e.tools.len());
+                    let mut outcome = index.search(query, limit + skill_count, None)?;
+                    let before = outcome.hits.len();
+                    outcome.hits.retain(|h| h.doc.server != s);
+                    outcome.total = outcome.total.saturating_sub(before - outcome.hits.len());
+                    outcome.hits.truncate(limit);
+                    outcome.no_good_match |= outcome.hits.is_empty();
+                    Ok(outcome)
+                }
+            },
+        }
+    }
+
+    /// The in-process skills backend's name, when skills are served.
+    pub fn skills_backend(&self) -> Option<&str> {
+        self.backends
+            .values()
+            .find(|b| matches!(b.config.transport, crate::config::Transport::Skills(_)))
+            .map(|b| b.name())
+    }
+
+    /// Whether the catalog entries of `server` are tools or skills.
+    pub fn kind_of(&self, server: &str) -> Kind {
+        if self.skills_backend() == Some(server) {
+            Kind::Skill
+        } else {
+            Kind::Tool
+        }
     }
 
     /// Counts a successful invocation for the search ranking's usage prior.
@@ -480,6 +559,9 @@ impl Gateway {
             self.embed_wanted.notify_one();
             release_freed_memory();
             tracing::info!(backend = %name, tools = count, "catalog updated");
+            let _ = self.notices.send(ClientNotice::BackendToolsChanged {
+                backend: name.to_string(),
+            });
             if self.listed_directly(name, None) {
                 let _ = self.notices.send(ClientNotice::ToolsListChanged);
             }

@@ -7,6 +7,8 @@ use std::path::Path;
 
 /// Core modules by layer, lowest first.
 const LAYERS: &[&[&str]] = &[
+    // Test-only: the case counts of the property tests, usable from every module's tests.
+    &["fuzz"],
     &[
         "jsonrpc",
         "mcp",
@@ -21,6 +23,7 @@ const LAYERS: &[&[&str]] = &[
     &["redact", "auth", "request_log"],
     &["peer", "scanner", "search", "logging"],
     &["catalog", "capability"],
+    &["skills"],
     &["backend"],
     &["gateway"],
     &["session"],

@@ -25,6 +25,8 @@ pub mod docedit;
 pub mod embedding;
 pub mod error;
 pub mod front;
+#[cfg(test)]
+mod fuzz;
 pub mod gateway;
 pub mod jsonrpc;
 #[cfg(test)]

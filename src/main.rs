@@ -1,7 +1,5 @@
-//! `mcp-gateway` binary: parse the command line, hand over to the library.
-
-use clap::Parser;
+//! `mcp-gateway` binary: hand over to the library.
 
 fn main() -> std::process::ExitCode {
-    mcp_gateway::cli::run(mcp_gateway::cli::Cli::parse())
+    mcp_gateway::cli::main()
 }

@@ -6,14 +6,15 @@ use std::time::Duration;
 
 use super::http::HttpConnection;
 use super::stdio::StdioConnection;
-use crate::capability::server::CapabilityConnection;
 use crate::peer::Peer;
+use crate::peer::local::LocalConnection;
 
 #[derive(Clone)]
 pub enum Connection {
     Stdio(Arc<StdioConnection>),
     Http(Arc<HttpConnection>),
-    Capabilities(Arc<CapabilityConnection>),
+    /// An in-process server (the capabilities, the skills).
+    Local(Arc<LocalConnection>),
 }
 
 impl Connection {
@@ -21,7 +22,7 @@ impl Connection {
         match self {
             Connection::Stdio(c) => &c.peer,
             Connection::Http(c) => &c.peer,
-            Connection::Capabilities(c) => &c.peer,
+            Connection::Local(c) => &c.peer,
         }
     }
 
@@ -30,18 +31,18 @@ impl Connection {
         match self {
             Connection::Stdio(c) => c.exit_detail(),
             Connection::Http(c) => c.exit_detail(),
-            Connection::Capabilities(c) => c.exit_detail(),
+            Connection::Local(c) => c.exit_detail(),
         }
     }
 
     /// How the connection ended, as a watch that does not keep the connection alive: `Some`
-    /// once a process exited or a server became unreachable. `None` for the in-process
-    /// capabilities server, which does not end on its own.
+    /// once a process exited or a server became unreachable. `None` for an in-process
+    /// server, which does not end on its own.
     pub fn exit_watch(&self) -> Option<tokio::sync::watch::Receiver<Option<String>>> {
         match self {
             Connection::Stdio(c) => Some(c.exit_watch()),
             Connection::Http(c) => Some(c.exit_watch()),
-            Connection::Capabilities(_) => None,
+            Connection::Local(_) => None,
         }
     }
 
@@ -57,7 +58,7 @@ impl Connection {
         match self {
             Connection::Stdio(c) => c.shutdown(grace).await,
             Connection::Http(c) => c.shutdown(grace).await,
-            Connection::Capabilities(c) => c.shutdown(grace).await,
+            Connection::Local(c) => c.shutdown(grace).await,
         }
     }
 }

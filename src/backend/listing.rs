@@ -312,7 +312,7 @@ mod tests {
         }
 
         proptest! {
-            #![proptest_config(ProptestConfig::with_cases(256))]
+            #![proptest_config(crate::fuzz::cases(256))]
 
             /// Whatever a server lists: no panic, and exactly the first item of every distinct
             /// non-empty string name is kept, in order; every item dropped has a note.

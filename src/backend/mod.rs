@@ -270,6 +270,16 @@ impl Backend {
         }
     }
 
+    /// Where an in-process server reports, after every load, what it could not serve.
+    fn load_report(&self) -> crate::capability::server::ReportFn {
+        let report = Arc::clone(&self.report);
+        Arc::new(move |problems, held| {
+            let mut report = report.lock().unwrap_or_else(|e| e.into_inner());
+            report.problems = problems;
+            report.held = held.into_iter().collect();
+        })
+    }
+
     async fn start(&self) -> Result<Live, String> {
         let capabilities = self.declared_capabilities().await;
         let (conn, unrouted) = match &self.config.transport {
@@ -285,19 +295,13 @@ impl Backend {
                 (Connection::Http(c), rx)
             }
             Transport::Capabilities(spec) => {
-                let report = Arc::clone(&self.report);
-                let on_load: crate::capability::server::ReportFn =
-                    Arc::new(move |problems, held| {
-                        let mut report = report.lock().unwrap_or_else(|e| e.into_inner());
-                        report.problems = problems;
-                        report.held = held.into_iter().collect();
-                    });
-                let (c, rx) = crate::capability::server::CapabilityConnection::start(
-                    self.name(),
-                    spec,
-                    on_load,
-                )?;
-                (Connection::Capabilities(c), rx)
+                let (c, rx) =
+                    crate::capability::server::start(self.name(), spec, self.load_report())?;
+                (Connection::Local(c), rx)
+            }
+            Transport::Skills(spec) => {
+                let (c, rx) = crate::skills::serve::start(self.name(), spec, self.load_report());
+                (Connection::Local(c), rx)
             }
         };
         tokio::spawn(serve_unrouted(

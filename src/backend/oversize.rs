@@ -312,7 +312,7 @@ mod tests {
         }
 
         proptest! {
-            #![proptest_config(ProptestConfig::with_cases(256))]
+            #![proptest_config(crate::fuzz::cases(256))]
 
             /// Any bytes: an answer or none, never a panic.
             #[test]

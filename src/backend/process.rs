@@ -246,7 +246,7 @@ impl Reaper {
             return None;
         }
         let mut cmd = std::process::Command::new(exe);
-        cmd.arg("__reaper")
+        cmd.arg(REAPER_ARG)
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::inherit());
@@ -289,6 +289,9 @@ impl Reaper {
         self.send(&format!("-{pgid}"));
     }
 }
+
+/// The argument that makes the binary a reaper (handled before the command-line parser).
+pub const REAPER_ARG: &str = "__reaper";
 
 /// Body of `mcp-gateway __reaper`: track groups until stdin closes, then kill them all.
 pub fn run_reaper() {

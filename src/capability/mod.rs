@@ -26,7 +26,7 @@ pub mod pins;
 pub mod schema;
 pub mod server;
 pub mod template;
-mod watch;
+pub mod watch;
 
 pub use definition::Capability;
 pub use pins::{PinError, PinRecord, PinStatus, PinStore};

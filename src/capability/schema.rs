@@ -38,7 +38,8 @@ fn fail(path: &str, reason: impl Into<String>) -> Result<(), Violation> {
     })
 }
 
-fn type_name(value: &Value) -> &'static str {
+/// The JSON type of `value`, as JSON Schema names it (also used by the meta-tools' checks).
+pub fn type_name(value: &Value) -> &'static str {
     match value {
         Value::Null => "null",
         Value::Bool(_) => "boolean",

@@ -1,4 +1,5 @@
-//! The capabilities backend as an in-process MCP server behind a [`Peer`].
+//! The capabilities backend as an in-process MCP server (a [`LocalServer`] hosted by
+//! [`LocalConnection`], like the skills).
 //!
 //! Owns serving the loaded [`CapabilitySet`] over JSON-RPC to the gateway's backend machinery
 //! (`initialize`, `ping`, `tools/list`, `tools/call`), reloading it when the watcher fires and
@@ -8,7 +9,7 @@
 //! lists every loaded tool: screening them is the gateway's job, the same for every backend. It
 //! never spawns processes and never writes files.
 
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -16,8 +17,9 @@ use tokio::sync::mpsc;
 
 use super::{CapabilitySet, PinStore};
 use crate::config::CapabilitiesSpec;
-use crate::jsonrpc::{ErrorObject, Message, code, to_raw};
-use crate::peer::{Peer, Unrouted};
+use crate::jsonrpc::{ErrorObject, code};
+use crate::peer::Unrouted;
+use crate::peer::local::{LocalConnection, LocalServer, Reply};
 
 /// Quiet time after the last file change before reloading.
 pub const RELOAD_DEBOUNCE: Duration = Duration::from_millis(100);
@@ -32,11 +34,12 @@ struct State {
     tools: Vec<Value>,
 }
 
-/// A running in-process capabilities server.
-pub struct CapabilityConnection {
-    pub peer: Arc<Peer>,
-    tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
-    _watcher: Option<super::Watcher>,
+/// The capabilities as a [`LocalServer`]: what it serves, reloaded from its files.
+struct CapabilityServer {
+    backend: String,
+    spec: CapabilitiesSpec,
+    report: ReportFn,
+    state: RwLock<State>,
 }
 
 fn load(spec: &CapabilitiesSpec, backend: &str, report: &ReportFn) -> State {
@@ -67,107 +70,32 @@ fn load(spec: &CapabilitiesSpec, backend: &str, report: &ReportFn) -> State {
     }
 }
 
-impl CapabilityConnection {
-    /// Loads the capabilities, starts watching their directories and serving requests.
-    pub fn start(
-        backend: &str,
-        spec: &CapabilitiesSpec,
-        report: ReportFn,
-    ) -> Result<(Arc<CapabilityConnection>, mpsc::UnboundedReceiver<Unrouted>), String> {
-        let (out_tx, mut out_rx) = mpsc::unbounded_channel::<String>();
-        let peer = Arc::new(Peer::new(backend, out_tx));
-        let (unrouted_tx, unrouted_rx) = mpsc::unbounded_channel();
-        let state = Arc::new(RwLock::new(load(spec, backend, &report)));
-        let mut tasks = Vec::new();
+/// Loads the capabilities, starts watching their directories and serving requests.
+pub fn start(
+    backend: &str,
+    spec: &CapabilitiesSpec,
+    report: ReportFn,
+) -> Result<(Arc<LocalConnection>, mpsc::UnboundedReceiver<Unrouted>), String> {
+    let state = RwLock::new(load(spec, backend, &report));
+    let server = Arc::new(CapabilityServer {
+        backend: backend.to_string(),
+        spec: spec.clone(),
+        report,
+        state,
+    });
+    let (watcher, reloads) = super::watch::reloads(&spec.directories, backend, "capability");
+    Ok(LocalConnection::start(backend, server, reloads, watcher))
+}
 
-        // Requests from the gateway.
-        let (serve_peer, serve_state, name) =
-            (Arc::clone(&peer), Arc::clone(&state), backend.to_string());
-        tasks.push(tokio::spawn(async move {
-            while let Some(line) = out_rx.recv().await {
-                let msg = match Message::parse(&line) {
-                    Ok(m) => m,
-                    Err(e) => {
-                        tracing::warn!(backend = %name, "unparseable message to capabilities: {e}");
-                        continue;
-                    }
-                };
-                if let Message::Request { id, method, params } = msg {
-                    let params: Value = params
-                        .and_then(|p| serde_json::from_str(p.get()).ok())
-                        .unwrap_or(Value::Null);
-                    let (peer, state) = (Arc::clone(&serve_peer), Arc::clone(&serve_state));
-                    tokio::spawn(async move {
-                        let reply = handle(&state, &method, &params).await;
-                        let _ = peer.dispatch(match reply {
-                            Ok(v) => Message::Response {
-                                id,
-                                result: Ok(to_raw(&v)),
-                            },
-                            Err(e) => Message::error(id, e),
-                        });
-                    });
-                }
-            }
-        }));
-
-        // Reload on change, then announce it.
-        let watcher = match super::watch(&spec.directories, RELOAD_DEBOUNCE) {
-            Ok((w, mut rx)) => {
-                let (peer, state, spec, name) = (
-                    Arc::clone(&peer),
-                    Arc::clone(&state),
-                    spec.clone(),
-                    backend.to_string(),
-                );
-                tasks.push(tokio::spawn(async move {
-                    while rx.recv().await.is_some() {
-                        let fresh = load(&spec, &name, &report);
-                        *state.write().unwrap_or_else(|e| e.into_inner()) = fresh;
-                        let note = Message::notification("notifications/tools/list_changed", None);
-                        if let Some(u) = peer.dispatch(note)
-                            && unrouted_tx.send(u).is_err()
-                        {
-                            break;
-                        }
-                    }
-                }));
-                Some(w)
-            }
-            Err(e) => {
-                tracing::warn!(
-                    backend,
-                    "capability directories are not watched (no live reload): {e}"
-                );
-                None
-            }
-        };
-        Ok((
-            Arc::new(CapabilityConnection {
-                peer,
-                tasks: Mutex::new(tasks),
-                _watcher: watcher,
-            }),
-            unrouted_rx,
-        ))
+impl LocalServer for CapabilityServer {
+    fn handle(self: Arc<Self>, method: String, params: Value) -> Reply {
+        Box::pin(async move { handle(&self.state, &method, &params).await })
     }
 
-    /// Always usable while it exists.
-    pub fn exit_detail(&self) -> Option<String> {
-        None
-    }
-
-    /// Stops serving and watching.
-    pub async fn shutdown(&self, _grace: Duration) {
-        for t in self
-            .tasks
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .drain(..)
-        {
-            t.abort();
-        }
-        self.peer.close("stopped");
+    fn reload(&self) -> Vec<&'static str> {
+        let fresh = load(&self.spec, &self.backend, &self.report);
+        *self.state.write().unwrap_or_else(|e| e.into_inner()) = fresh;
+        vec!["notifications/tools/list_changed"]
     }
 }
 
@@ -224,18 +152,12 @@ pub fn backend_config(
         tracing::warn!("a backend is named `{name}`: the REST capabilities are not served");
         return None;
     }
-    Some(crate::config::BackendConfig {
-        name: name.to_string(),
-        tags: Vec::new(),
-        description: Some("REST APIs described by capability files".to_string()),
-        enabled: true,
-        transport: crate::config::Transport::Capabilities(CapabilitiesSpec {
+    Some(crate::config::BackendConfig::in_process(
+        name,
+        "REST APIs described by capability files",
+        crate::config::Transport::Capabilities(CapabilitiesSpec {
             directories: caps.directories.clone(),
             pins: paths.map(|p| p.state_dir.join(super::pins::LOCK_FILE)),
         }),
-        timeout: crate::config::DEFAULT_TIMEOUT,
-        // In process and watching its files: never stopped for idleness.
-        idle_timeout: Duration::from_secs(10 * 365 * 24 * 3600),
-        tools: crate::config::ToolFilter::default(),
-    })
+    ))
 }

@@ -1,4 +1,4 @@
-//! Watches capability directories and signals "reload now" after a quiet period.
+//! Watches capability (and skill) directories and signals "reload now" after a quiet period.
 //!
 //! Owns the `notify` watcher and the debounce. Editors' temp and swap files are ignored;
 //! atomic-rename saves, deletions and whole-directory removal or creation all count, because
@@ -102,7 +102,7 @@ pub fn watch(
             let _ = raw_tx.send(());
         }
         Ok(_) => {}
-        Err(e) => tracing::warn!(error = %e, "capability watcher error"),
+        Err(e) => tracing::warn!(error = %e, "file watcher error"),
     })
     .map_err(WatchError::Start)?;
     let inner = Arc::new(Mutex::new(inner));
@@ -138,4 +138,24 @@ pub fn watch(
         },
         rx,
     ))
+}
+
+/// The reload signal of an in-process server watching `dirs` (debounced by
+/// [`super::server::RELOAD_DEBOUNCE`]), with the watch to keep alive; `(None, None)` with a
+/// warning naming `backend` and what its directories hold when they cannot be watched.
+pub fn reloads(
+    dirs: &[PathBuf],
+    backend: &str,
+    what: &str,
+) -> (Option<Box<dyn Send + Sync>>, Option<mpsc::Receiver<()>>) {
+    match watch(dirs, super::server::RELOAD_DEBOUNCE) {
+        Ok((w, rx)) => (Some(Box::new(w)), Some(rx)),
+        Err(e) => {
+            tracing::warn!(
+                backend,
+                "{what} directories are not watched (no live reload): {e}"
+            );
+            (None, None)
+        }
+    }
 }

@@ -241,7 +241,7 @@ mod tests {
         }
 
         proptest! {
-            #![proptest_config(ProptestConfig::with_cases(512))]
+            #![proptest_config(crate::fuzz::cases(512))]
 
             #[test]
             fn names_are_short_valid_deterministic_and_plain_when_possible(s in server(), t in tool()) {

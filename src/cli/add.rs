@@ -40,9 +40,9 @@ pub struct AddArgs {
     /// HTTP header for a remote server, "Name: value" (repeatable)
     #[arg(short = 'H', long = "header", value_name = "NAME: VALUE")]
     pub headers: Vec<String>,
-    /// Which config file to write
-    #[arg(short = 's', long, value_enum, default_value = "user")]
-    pub scope: ScopeArg,
+    /// Which config file to write (default: the file in effect, as `get`, `remove` and `list`)
+    #[arg(short = 's', long, value_enum)]
+    pub scope: Option<ScopeArg>,
     /// Description shown by `list` and `gateway_list_servers`
     #[arg(long)]
     pub description: Option<String>,
@@ -188,6 +188,10 @@ pub fn spec_from_args(
     ))
 }
 
+/// What a project file `add --scope project` creates starts with.
+const NEW_PROJECT_FILE: &str =
+    "# Layered over the user file (see docs/configuration.md).\ninherit: true\n";
+
 pub fn run(config: Option<&Path>, args: AddArgs) -> Result<ExitCode, CliError> {
     let paths = super::paths()?;
     let cwd = std::env::current_dir()?;
@@ -199,12 +203,10 @@ pub fn run(config: Option<&Path>, args: AddArgs) -> Result<ExitCode, CliError> {
         );
     }
     let (spec, description, notes) = spec_from_args(&args, &cwd).map_err(CliError::Usage)?;
-    let scope = if config.is_some() && args.scope == ScopeArg::User {
-        None
-    } else {
-        Some(args.scope.at(&cwd))
-    };
-    let path = configedit::target_file(&paths, config, scope, &cwd);
+    let path = configedit::target_file(&paths, config, args.scope.map(|s| s.at(&cwd)), &cwd);
+    // A new project file layers over the user file: without `inherit: true` it would hide
+    // every user backend.
+    let new_project_file = args.scope == Some(ScopeArg::Project) && !path.exists();
     let value = gateway_yaml::backend_value(
         &spec,
         true,
@@ -213,7 +215,11 @@ pub fn run(config: Option<&Path>, args: AddArgs) -> Result<ExitCode, CliError> {
         None,
     );
     let exists = configedit::edit_config(&paths, &path, &format!("add {name}"), |text| {
-        let text = text.unwrap_or_default();
+        let text = match text {
+            Some(text) => text,
+            None if new_project_file => NEW_PROJECT_FILE,
+            None => "",
+        };
         let exists = gateway_yaml::read(text, &path)?.has(&name);
         if exists && !args.force {
             usage!(

@@ -1,5 +1,6 @@
-//! `mcp-gateway doctor`: checks the config, starts and probes every backend, and checks that the
-//! binary is on PATH. Prints one line per check; exit 1 if any check failed.
+//! `mcp-gateway doctor`: checks the config (and its compatibility warnings), the AI clients' config
+//! files (user scope and the current project), starts and probes every backend, and checks that
+//! the binary is on PATH. Prints one line per check; exit 1 if any check failed.
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -70,6 +71,10 @@ pub fn run(global: &GlobalArgs, args: &DoctorArgs) -> Result<ExitCode, CliError>
                 Level::Ok
             };
             checks.push(Check::new(level, "config", sources));
+            // Keys accepted for compatibility but ignored (file, line, key and why).
+            for w in &c.warnings {
+                checks.push(Check::new(Level::Warn, "config", w.clone()));
+            }
             c
         }
         Err(e) => {
@@ -216,8 +221,17 @@ fn client_configs(cwd: &std::path::Path, checks: &mut Vec<Check>) -> Vec<Locatio
         return Vec::new();
     };
     let mut unpointed = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     for client in crate::clients::all() {
-        for loc in client.locations(&env, Some(cwd)) {
+        // User scope, then the current project (a file both scopes name is checked once).
+        let locations = client
+            .locations(&env, None)
+            .into_iter()
+            .chain(client.locations(&env, Some(cwd)));
+        for loc in locations {
+            if !seen.insert(loc.describe()) {
+                continue;
+            }
             let Ok(text) = std::fs::read_to_string(&loc.path) else {
                 continue;
             };

@@ -30,11 +30,23 @@ pub struct GetArgs {
 pub fn run(config: Option<&Path>, args: GetArgs) -> Result<ExitCode, CliError> {
     let paths = super::paths()?;
     let cwd = std::env::current_dir()?;
-    let path = configedit::target_file(&paths, config, args.scope.map(|s| s.at(&cwd)), &cwd);
-    let text = std::fs::read_to_string(&path)
+    let mut path = configedit::target_file(&paths, config, args.scope.map(|s| s.at(&cwd)), &cwd);
+    let mut text = std::fs::read_to_string(&path)
         .with_context(|| format!("cannot read {}", path.display()))?;
     if !gateway_yaml::read(&text, &path)?.has(&args.name) {
-        usage!("{} has no backend `{}`", path.display(), args.name);
+        // Without --scope, a backend the file in effect inherits (`inherit: true`) is shown
+        // from the file that defines it, as `list` shows it.
+        let Some(from) = args
+            .scope
+            .is_none()
+            .then(|| inherited_from(config, &cwd, &path, &args.name))
+            .flatten()
+        else {
+            usage!("{} has no backend `{}`", path.display(), args.name);
+        };
+        text = std::fs::read_to_string(&from)
+            .with_context(|| format!("cannot read {}", from.display()))?;
+        path = from;
     }
     // Shown as written (keys, order, `${…}`), now that the schema has accepted it.
     let backends = gateway_yaml::entries(&text)
@@ -67,4 +79,20 @@ pub fn run(config: Option<&Path>, args: GetArgs) -> Result<ExitCode, CliError> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The lower file `file` inherits from (through `inherit: true`) that defines backend `name`.
+pub(super) fn inherited_from(
+    config: Option<&Path>,
+    cwd: &Path,
+    file: &Path,
+    name: &str,
+) -> Option<std::path::PathBuf> {
+    let sources = crate::config::load(config, cwd).ok()?.sources;
+    sources.into_iter().rev().filter(|p| p != file).find(|p| {
+        std::fs::read_to_string(p)
+            .ok()
+            .and_then(|text| gateway_yaml::read(&text, p).ok())
+            .is_some_and(|b| b.has(name))
+    })
 }

@@ -1,5 +1,6 @@
 //! `mcp-gateway list`: the configured backends with their transport, state and tool count,
-//! read from the config and the persisted catalog (nothing is started).
+//! read from the config and the persisted catalog (nothing is started), and the config files
+//! they came from.
 
 use std::process::ExitCode;
 
@@ -18,13 +19,18 @@ pub struct ListArgs {
 }
 
 pub fn run(global: &GlobalArgs, args: &ListArgs) -> Result<ExitCode, CliError> {
-    let config = super::load_config(global)?;
+    let mut config = super::load_config(global)?;
+    let paths = Paths::from_env();
+    // The backend the gateway adds for REST capabilities is listed like any other.
+    if let Some(caps) = crate::capability::server::backend_config(&config, paths.as_ref()) {
+        config.backends.insert(caps.name.clone(), caps);
+    }
     let wanted = config
         .backends
         .iter()
         .map(|(n, b)| (n.clone(), b.launch_fingerprint()))
         .collect();
-    let catalog = Catalog::load(Paths::from_env().map(|p| p.catalog_dir()), &wanted);
+    let catalog = Catalog::load(paths.map(|p| p.catalog_dir()), &wanted);
     let rows: Vec<serde_json::Value> = config
         .backends
         .values()
@@ -56,6 +62,7 @@ pub fn run(global: &GlobalArgs, args: &ListArgs) -> Result<ExitCode, CliError> {
         );
         return Ok(ExitCode::SUCCESS);
     }
+    println!("config: {}", describe_sources(&config));
     let table: Vec<Vec<String>> = rows
         .iter()
         .map(|r| {

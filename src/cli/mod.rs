@@ -93,8 +93,6 @@ pub enum Command {
     Keys(keys::KeysArgs),
     /// Print a shell completion script
     Completions(completions::CompletionsArgs),
-    #[command(name = "__reaper", hide = true)]
-    Reaper,
 }
 
 /// `--scope`: which gateway.yaml a config-editing command uses.
@@ -124,12 +122,24 @@ pub enum ConfigCommand {
 
 /// Runs the parsed command line: the one place that prints a command's error and turns it into
 /// an exit code.
+/// The binary's entry point: the internal reaper (started only by the gateway itself, so it is
+/// not a command of the parser and no completion script offers it), else the command line.
+pub fn main() -> ExitCode {
+    let mut args = std::env::args_os().skip(1);
+    if args
+        .next()
+        .is_some_and(|a| a == crate::backend::process::REAPER_ARG)
+        && args.next().is_none()
+    {
+        crate::backend::process::run_reaper();
+        return ExitCode::SUCCESS;
+    }
+    run(<Cli as clap::Parser>::parse())
+}
+
 pub fn run(cli: Cli) -> ExitCode {
     let command = cli.command.unwrap_or(Command::Stdio);
-    if !matches!(
-        command,
-        Command::Stdio | Command::Serve(_) | Command::Reaper
-    ) {
+    if !matches!(command, Command::Stdio | Command::Serve(_)) {
         // Shell commands log warnings and errors only, unless asked for more.
         let level = cli.global.log_level.as_deref().unwrap_or("warn");
         let format = match cli.global.log_format {
@@ -174,14 +184,7 @@ fn dispatch(global: &GlobalArgs, command: Command) -> Result<ExitCode, CliError>
             model::run(args)?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Skills(args) => {
-            let config = load_config(global)?;
-            Ok(skills::run(args, &config)?)
-        }
-        Command::Reaper => {
-            crate::backend::process::run_reaper();
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::Skills(args) => skills::run(args, global),
     }
 }
 

@@ -31,6 +31,20 @@ pub fn run(config: Option<&Path>, args: RemoveArgs) -> Result<ExitCode, CliError
         };
         let existing = gateway_yaml::read(text, &path)?;
         if !existing.has(&args.name) {
+            if let Some(from) = args
+                .scope
+                .is_none()
+                .then(|| super::get::inherited_from(config, &cwd, &path, &args.name))
+                .flatten()
+            {
+                usage!(
+                    "`{}` is inherited from {} ({} says `inherit: true`): remove it there with --scope user, or switch it off here with `{}: {{enabled: false}}`",
+                    args.name,
+                    from.display(),
+                    path.display(),
+                    args.name
+                );
+            }
             let names: Vec<&str> = existing
                 .backends
                 .keys()

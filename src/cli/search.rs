@@ -15,6 +15,7 @@ use serde_json::json;
 
 use super::{CliError, GlobalArgs};
 
+use crate::gateway::Kind;
 use crate::search::render::trim_description;
 use crate::search::{SearchOutcome, render_match};
 
@@ -29,27 +30,47 @@ pub struct SearchArgs {
     /// How many matches to show.
     #[arg(long, short = 'n', default_value_t = 5, value_parser = clap::value_parser!(u16).range(1..=100))]
     pub limit: u16,
+    /// Only tools (`tool`) or only skills (`skill`).
+    #[arg(long, value_parser = parse_kind)]
+    pub kind: Option<Kind>,
     /// Print the `gateway_search_tools` result JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+}
+
+fn parse_kind(text: &str) -> Result<Kind, String> {
+    Kind::parse(text).ok_or_else(|| format!("`{text}` is neither `tool` nor `skill`"))
+}
+
+/// A search's outcome and the name of the skills backend (to tell skills from tools).
+pub struct Found {
+    pub outcome: SearchOutcome,
+    pub skills: Option<String>,
+}
+
+impl Found {
+    fn kind(&self, server: &str) -> Kind {
+        if self.skills.as_deref() == Some(server) {
+            Kind::Skill
+        } else {
+            Kind::Tool
+        }
+    }
 }
 
 /// Runs the search and prints it.
 pub fn run(global: &GlobalArgs, args: &SearchArgs) -> Result<ExitCode, CliError> {
     let config = super::load_config(global)?;
     let runtime = super::runtime()?;
-    let outcome = runtime.block_on(search(config, args));
+    let found = runtime.block_on(search(config, args));
     runtime.shutdown_timeout(Duration::from_secs(1));
-    print(args, &outcome?)?;
+    print(args, &found?)?;
     Ok(ExitCode::SUCCESS)
 }
 
 /// One search through a gateway started on `config`: backends the catalog has never seen are
 /// discovered first (started once, then stopped), then the gateway's own index answers.
-async fn search(
-    config: crate::config::Config,
-    args: &SearchArgs,
-) -> Result<SearchOutcome, CliError> {
+async fn search(config: crate::config::Config, args: &SearchArgs) -> Result<Found, CliError> {
     let paths = crate::state::Paths::from_env();
     let gateway =
         crate::gateway::Gateway::start(config, paths.as_ref()).map_err(anyhow::Error::from)?;
@@ -76,15 +97,33 @@ async fn search(
     }
     gateway.wait_for_index().await;
     gateway.wait_for_embeddings(Duration::from_secs(30)).await;
-    let outcome = gateway.search(&args.query, usize::from(args.limit), args.server.as_deref());
+    let outcome = gateway.search(
+        &args.query,
+        usize::from(args.limit),
+        args.server.as_deref(),
+        args.kind,
+    );
+    let skills = gateway.skills_backend().map(str::to_string);
     gateway.shutdown().await;
-    Ok(outcome.map_err(anyhow::Error::from)?)
+    Ok(Found {
+        outcome: outcome.map_err(anyhow::Error::from)?,
+        skills,
+    })
 }
 
-/// Prints `outcome` (the gateway's own ranking) as an aligned table or the meta-tool's JSON.
-pub fn print(args: &SearchArgs, outcome: &SearchOutcome) -> anyhow::Result<()> {
+/// Prints `found` (the gateway's own ranking) as an aligned table or the meta-tool's JSON.
+pub fn print(args: &SearchArgs, found: &Found) -> anyhow::Result<()> {
+    let outcome = &found.outcome;
     let text = if args.json {
-        let matches: Vec<_> = outcome.hits.iter().map(render_match).collect();
+        let matches: Vec<_> = outcome
+            .hits
+            .iter()
+            .map(|h| {
+                let mut m = render_match(h);
+                m["kind"] = json!(found.kind(&h.doc.server).label());
+                m
+            })
+            .collect();
         let value = json!({
             "matches": matches,
             "total": outcome.total,
@@ -92,7 +131,7 @@ pub fn print(args: &SearchArgs, outcome: &SearchOutcome) -> anyhow::Result<()> {
         });
         format!("{}\n", serde_json::to_string_pretty(&value)?)
     } else {
-        table(outcome)
+        table(found)
     };
     std::io::stdout()
         .lock()
@@ -103,9 +142,13 @@ pub fn print(args: &SearchArgs, outcome: &SearchOutcome) -> anyhow::Result<()> {
 /// Width the description column is cut to.
 const DESCRIPTION_WIDTH: usize = 72;
 
-fn table(outcome: &SearchOutcome) -> String {
+fn table(found: &Found) -> String {
+    let outcome = &found.outcome;
     if outcome.hits.is_empty() {
-        return "no matching tools\n".to_string();
+        return match found.skills {
+            Some(_) => "no matching tools or skills\n".to_string(),
+            None => "no matching tools\n".to_string(),
+        };
     }
     let rows: Vec<Vec<String>> = outcome
         .hits
@@ -113,7 +156,10 @@ fn table(outcome: &SearchOutcome) -> String {
         .map(|h| {
             vec![
                 format!("{:.2}", h.score),
-                format!("{}/{}", h.doc.server, h.doc.name),
+                match found.kind(&h.doc.server) {
+                    Kind::Tool => format!("{}/{}", h.doc.server, h.doc.name),
+                    Kind::Skill => format!("{}/{} (skill)", h.doc.server, h.doc.name),
+                },
                 trim_description(&h.doc.description, DESCRIPTION_WIDTH),
             ]
         })
@@ -168,7 +214,10 @@ mod tests {
             confidence: 0.1,
             similarity: None,
         };
-        let t = table(&outcome);
+        let t = table(&Found {
+            outcome,
+            skills: None,
+        });
         let lines: Vec<&str> = t.lines().collect();
         assert_eq!(lines[0], "SCORE  TOOL                 DESCRIPTION");
         assert_eq!(

@@ -436,13 +436,19 @@ fn broken_files(detected: &[plan::Detected]) -> Option<CliError> {
 /// real loader (variables from this environment) before any file is touched.
 fn check_loads(the_plan: &Plan, gw_path: &Path) -> Result<(), CliError> {
     let real = configedit::fsio::real_path(gw_path);
-    if let Some(change) = the_plan.changes.iter().find(|c| c.path == real) {
-        crate::config::parse_str(&change.after, gw_path).map_err(|e| {
-            CliError::Failed(anyhow::Error::new(e).context(
-                "setup would write a gateway config that does not load; nothing was written",
-            ))
-        })?;
-    }
+    // The config the rewritten clients will start the gateway with: the new text, or the file
+    // as it is when only client entries move.
+    let text = match the_plan.changes.iter().find(|c| c.path == real) {
+        Some(change) => change.after.clone(),
+        None if the_plan.changes.is_empty() => return Ok(()),
+        None => configedit::read_for_edit(&real)?.unwrap_or_default(),
+    };
+    crate::config::parse_str(&text, gw_path).map_err(|e| {
+        CliError::Failed(anyhow::Error::new(e).context(format!(
+            "the gateway config {} would not load, so the clients pointed at it would lose their servers; nothing was written",
+            gw_path.display()
+        )))
+    })?;
     Ok(())
 }
 
@@ -626,8 +632,15 @@ fn export(env: &SetupEnv, args: &ExportArgs, out: &mut dyn Write) -> Result<Exit
             }
             continue;
         };
-        // With `all`, only clients that look installed (their config directory exists).
-        if all && !first.path.exists() && !first.path.parent().is_some_and(Path::is_dir) {
+        // With `all`, only clients that look installed: their file exists, or their own config
+        // directory does (the home or project directory itself proves nothing: a file kept
+        // there, such as `~/.claude.json`, is created only by its client).
+        let base = project.as_deref().unwrap_or(&env.host.home);
+        let own_dir = first
+            .path
+            .parent()
+            .is_some_and(|dir| dir != base && dir.is_dir());
+        if all && !first.path.exists() && !own_dir {
             continue;
         }
         locations.push(first);

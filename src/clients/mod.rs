@@ -639,6 +639,17 @@ pub fn decode_entry(
         .or_else(|| obj.get("transport"))
         .and_then(Value::as_str)
         .map(|t| t.to_ascii_lowercase().replace(['-', '_'], ""));
+    // Goose keeps these variables' values in its keyring, which the gateway cannot read: the
+    // server would start without them.
+    if let Some(Value::Array(keys)) = obj.get("env_keys")
+        && !keys.is_empty()
+    {
+        let names: Vec<String> = keys.iter().filter_map(scalar_string).collect();
+        return Err(format!(
+            "its variables {} come from Goose's keyring (`env_keys`), which the gateway cannot read",
+            names.join(", ")
+        ));
+    }
     let command = obj.get("command").or_else(|| obj.get("cmd"));
     let spec = if let Some(command) = command {
         let (mut program, mut args, mut env) = match command {
@@ -1004,6 +1015,13 @@ mod tests {
                 .timeout,
             None
         );
+        let goose = decode_entry(
+            "k",
+            &json!({"cmd": "x", "env_keys": ["GITHUB_TOKEN"]}),
+            &goose::Goose,
+            &places(),
+        );
+        assert!(goose.unwrap_err().contains("GITHUB_TOKEN"));
         assert!(
             decode_entry(
                 "g",

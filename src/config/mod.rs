@@ -124,6 +124,23 @@ pub struct BackendConfig {
     pub tools: ToolFilter,
 }
 
+impl BackendConfig {
+    /// A backend the gateway adds and serves in process (the capabilities, the skills): named
+    /// `name`, never written in a config, never stopped for idleness (it watches its files).
+    pub fn in_process(name: &str, description: &str, transport: Transport) -> BackendConfig {
+        BackendConfig {
+            name: name.to_string(),
+            tags: Vec::new(),
+            description: Some(description.to_string()),
+            enabled: true,
+            transport,
+            timeout: DEFAULT_TIMEOUT,
+            idle_timeout: Duration::from_secs(10 * 365 * 24 * 3600),
+            tools: ToolFilter::default(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum Transport {
     Stdio(StdioSpec),
@@ -131,6 +148,9 @@ pub enum Transport {
     /// The in-process REST capabilities backend (built from `capabilities:` by the gateway, never
     /// written as a backend).
     Capabilities(CapabilitiesSpec),
+    /// The in-process skills backend (built from `skills:` by the gateway, never written as a
+    /// backend).
+    Skills(SkillsSpec),
 }
 
 impl Transport {
@@ -139,6 +159,7 @@ impl Transport {
         match self {
             Transport::Stdio(_) => "stdio",
             Transport::Capabilities(_) => "capabilities",
+            Transport::Skills(_) => "skills",
             Transport::Http(h) => match h.kind {
                 HttpKind::Sse => "sse",
                 HttpKind::Auto | HttpKind::StreamableHttp => "http",
@@ -181,6 +202,45 @@ pub struct CapabilitiesSpec {
     pub directories: Vec<PathBuf>,
     /// The pin lock file (`None`: nothing is pinned).
     pub pins: Option<PathBuf>,
+}
+
+/// What the in-process skills backend serves: its directories in search order, and the scanner's
+/// allow-list that screens them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SkillsSpec {
+    pub directories: Vec<SkillDir>,
+    pub allow: AllowList,
+}
+
+/// Where a skill directory comes from, in precedence order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum SkillScope {
+    /// `skills.directories` in gateway.yaml.
+    Config,
+    /// A project's agent directory (working directory up to the repository root).
+    Project,
+    /// `mcp-gateway skills import` (the gateway's data dir).
+    Imported,
+    /// A user's agent directory under the home directory.
+    User,
+}
+
+impl SkillScope {
+    pub fn label(self) -> &'static str {
+        match self {
+            SkillScope::Config => "config",
+            SkillScope::Project => "project",
+            SkillScope::Imported => "imported",
+            SkillScope::User => "user",
+        }
+    }
+}
+
+/// One directory to search for skills.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SkillDir {
+    pub path: PathBuf,
+    pub scope: SkillScope,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -300,6 +360,13 @@ impl BackendConfig {
                 h.update(b"capabilities\0");
                 for d in &c.directories {
                     h.update(d.to_string_lossy().as_bytes());
+                    h.update(b"\0");
+                }
+            }
+            Transport::Skills(c) => {
+                h.update(b"skills\0");
+                for d in &c.directories {
+                    h.update(d.path.to_string_lossy().as_bytes());
                     h.update(b"\0");
                 }
             }

@@ -1105,7 +1105,7 @@ mod props {
     use proptest::prelude::*;
 
     proptest! {
-        #![proptest_config(ProptestConfig::with_cases(256))]
+        #![proptest_config(crate::fuzz::cases(256))]
 
         #[test]
         fn any_config_text_loads_or_names_the_file(text in prop_oneof![

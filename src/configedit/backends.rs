@@ -145,7 +145,7 @@ pub fn spec_of(backend: &BackendConfig) -> Option<ServerSpec> {
                 HttpKind::Sse => RemoteTransport::Sse,
             },
         }),
-        Transport::Capabilities(_) => None,
+        Transport::Capabilities(_) | Transport::Skills(_) => None,
     }
 }
 

@@ -14,6 +14,7 @@ use tokio::sync::mpsc;
 use crate::auth::Caller;
 use crate::gateway::Gateway;
 use crate::jsonrpc::{LineReader, Message, ReadLine};
+use crate::session::Surface;
 
 /// Size of each in-memory pipe between a front and its session.
 const PIPE_BYTES: usize = 64 * 1024;
@@ -26,13 +27,14 @@ pub struct Link {
 }
 
 impl Link {
-    /// Starts a session on `gateway` for `caller`, reached over `front` (the session shows and
-    /// reaches only what the caller's scope permits); messages it sends arrive on the returned
-    /// receiver, which closes when the session ends.
+    /// Starts a session on `gateway` for `caller`, reached over `front`, showing `surface` (the
+    /// session shows and reaches only what the caller's scope permits); messages it sends
+    /// arrive on the returned receiver, which closes when the session ends.
     pub fn open(
         gateway: Arc<Gateway>,
         caller: Caller,
         front: &'static str,
+        surface: Surface,
     ) -> (Link, mpsc::UnboundedReceiver<Message>) {
         let (client_in, session_in) = tokio::io::duplex(PIPE_BYTES);
         let (session_out, client_out) = tokio::io::duplex(PIPE_BYTES);
@@ -54,6 +56,7 @@ impl Link {
                 gateway,
                 caller,
                 front,
+                surface,
                 BufReader::new(session_in),
                 session_out,
             )

@@ -25,6 +25,7 @@ use crate::auth::Caller;
 use crate::gateway::{ClientNotice, Gateway};
 use crate::jsonrpc::{ErrorObject, Id, Message, code, to_raw};
 use crate::mcp::{self, meta};
+use crate::session::Surface;
 
 /// How long a parked call waits for the client's retry with `inputResponses`.
 const PARK_TTL: Duration = Duration::from_secs(300);
@@ -54,8 +55,9 @@ pub type Notes = mpsc::Sender<Message>;
 /// What the front knows about the caller of one request.
 #[derive(Clone)]
 pub struct RequestScope {
-    /// `Some`: the `/mcp/{backend}` surface of one backend (not built yet: see the HTTP front).
-    pub backend: Option<String>,
+    /// What the request is served from: the gateway's surface, or one backend's own
+    /// (`/mcp/{backend}`).
+    pub surface: Surface,
     /// Who is calling: what its session may see and call; parked calls are bound to its name.
     pub caller: Caller,
     /// The front's name in the request log.
@@ -65,7 +67,7 @@ pub struct RequestScope {
 impl Default for RequestScope {
     fn default() -> RequestScope {
         RequestScope {
-            backend: None,
+            surface: Surface::Gateway,
             caller: Caller::local(),
             front: "http",
         }
@@ -160,8 +162,12 @@ impl Modern {
         notes: &Notes,
         cancel: &CancellationToken,
     ) -> Option<Outcome> {
-        let (link, mut rx) =
-            Link::open(Arc::clone(&self.gateway), scope.caller.clone(), scope.front);
+        let (link, mut rx) = Link::open(
+            Arc::clone(&self.gateway),
+            scope.caller.clone(),
+            scope.front,
+            scope.surface.clone(),
+        );
         link.send(&Message::Request {
             id: Id::String(INIT_ID.into()),
             method: "initialize".into(),
@@ -378,6 +384,10 @@ impl Modern {
                     .filter_map(|u| u.as_str().map(String::from))
                     // A resource of a server outside the caller's scope is never watched.
                     .filter(|u| {
+                        if let Surface::Backend(_) = &scope.surface {
+                            // One backend's own URIs: the front checked the caller sees it.
+                            return true;
+                        }
                         crate::catalog::names::split_uri(u).is_some_and(|(server, _)| {
                             let tags = self
                                 .gateway
@@ -395,8 +405,12 @@ impl Modern {
         let subscriber = if uris.is_empty() {
             None
         } else {
-            let (link, _rx) =
-                Link::open(Arc::clone(&self.gateway), scope.caller.clone(), scope.front);
+            let (link, _rx) = Link::open(
+                Arc::clone(&self.gateway),
+                scope.caller.clone(),
+                scope.front,
+                scope.surface.clone(),
+            );
             link.send(&Message::Request {
                 id: Id::String(INIT_ID.into()),
                 method: "initialize".into(),
@@ -451,7 +465,15 @@ impl Modern {
                 _ = cancel.cancelled() => break,
             };
             let out = match notice {
-                Ok(ClientNotice::ToolsListChanged) if tools => {
+                Ok(ClientNotice::ToolsListChanged)
+                    if tools && scope.surface == Surface::Gateway =>
+                {
+                    Some(("notifications/tools/list_changed", Map::new()))
+                }
+                Ok(ClientNotice::BackendToolsChanged { backend })
+                    if tools
+                        && matches!(&scope.surface, Surface::Backend(own) if *own == backend) =>
+                {
                     Some(("notifications/tools/list_changed", Map::new()))
                 }
                 Ok(ClientNotice::PromptsListChanged) if prompts => {
@@ -461,14 +483,21 @@ impl Modern {
                     Some(("notifications/resources/list_changed", Map::new()))
                 }
                 Ok(ClientNotice::Forward { method, params })
-                    if method == "notifications/resources/updated"
-                        && params
-                            .get("uri")
-                            .and_then(Value::as_str)
-                            .is_some_and(|u| uris.iter().any(|x| x == u)) =>
+                    if method == "notifications/resources/updated" =>
                 {
-                    match params {
-                        Value::Object(p) => Some(("notifications/resources/updated", p)),
+                    // Notices carry namespaced URIs; a one-backend client wrote its own.
+                    let public = params.get("uri").and_then(Value::as_str).unwrap_or("");
+                    let written = match &scope.surface {
+                        Surface::Gateway => Some(public.to_string()),
+                        Surface::Backend(own) => crate::catalog::names::split_uri(public)
+                            .filter(|(server, _)| server == own)
+                            .map(|(_, uri)| uri.to_string()),
+                    };
+                    match (params, written) {
+                        (Value::Object(mut p), Some(uri)) if uris.contains(&uri) => {
+                            p.insert("uri".into(), Value::String(uri));
+                            Some(("notifications/resources/updated", p))
+                        }
                         _ => None,
                     }
                 }
@@ -492,7 +521,126 @@ impl Modern {
     }
 }
 
-/// Checks the per-request `_meta` fields.
+/// The stateless era on a message stream (stdio, the `share: true` socket), next to the
+/// stream's legacy session: a request whose `params._meta` carries the protocol version is
+/// served by [`Modern`], answered (with its progress and log notifications first) on the same
+/// stream; `notifications/cancelled` for one of those requests cancels it. Everything else is
+/// the session's.
+pub struct StreamEra {
+    modern: Arc<Modern>,
+    scope: RequestScope,
+    out: mpsc::UnboundedSender<String>,
+    in_flight: Arc<Mutex<HashMap<Id, CancellationToken>>>,
+}
+
+impl StreamEra {
+    /// Serves stateless-era requests of one stream for `scope`, writing to `out` (one
+    /// serialized message per string, as a session's sink).
+    pub fn new(
+        gateway: Arc<Gateway>,
+        scope: RequestScope,
+        out: mpsc::UnboundedSender<String>,
+    ) -> StreamEra {
+        StreamEra {
+            modern: Modern::new(gateway),
+            scope,
+            out,
+            in_flight: Arc::new(Mutex::new(HashMap::new())),
+        }
+    }
+
+    fn in_flight(&self) -> std::sync::MutexGuard<'_, HashMap<Id, CancellationToken>> {
+        self.in_flight.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Takes `line` when it is the stateless era's (a request carrying
+    /// `io.modelcontextprotocol/protocolVersion`, or the cancellation of such a request in
+    /// flight); `false` leaves it to the stream's session.
+    pub fn take(&self, line: &str) -> bool {
+        let cancels = line.contains("notifications/cancelled");
+        if !cancels && !line.contains(meta::PROTOCOL_VERSION) {
+            return false;
+        }
+        let Ok(msg) = Message::parse(line) else {
+            return false;
+        };
+        match msg {
+            Message::Notification { method, params } if method == "notifications/cancelled" => {
+                let id = crate::session::cancelled_id(params.as_deref());
+                match id.and_then(|id| self.in_flight().get(&id).cloned()) {
+                    Some(token) => {
+                        token.cancel();
+                        true
+                    }
+                    None => false,
+                }
+            }
+            Message::Request { id, method, params } => {
+                let params = params
+                    .and_then(|p| serde_json::from_str::<Value>(p.get()).ok())
+                    .unwrap_or(Value::Null);
+                if mcp::modern_version(&params).is_none() {
+                    return false;
+                }
+                self.serve(id, method, params);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    fn serve(&self, id: Id, method: String, params: Value) {
+        let cancel = CancellationToken::new();
+        {
+            let mut in_flight = self.in_flight();
+            if in_flight.contains_key(&id) {
+                drop(in_flight);
+                let refusal = crate::session::id_in_flight(&id);
+                let _ = self.out.send(Message::error(id, refusal).to_json());
+                return;
+            }
+            in_flight.insert(id.clone(), cancel.clone());
+        }
+        // Notifications and then the answer leave through one channel, in order.
+        let (tx, mut rx) = mpsc::channel::<Message>(STREAM_NOTES);
+        let out = self.out.clone();
+        tokio::spawn(async move {
+            while let Some(m) = rx.recv().await {
+                if out.send(m.to_json()).is_err() {
+                    break;
+                }
+            }
+        });
+        let (modern, scope, in_flight) = (
+            Arc::clone(&self.modern),
+            self.scope.clone(),
+            Arc::clone(&self.in_flight),
+        );
+        tokio::spawn(async move {
+            let outcome = modern
+                .handle(&id, &method, params, &scope, &tx, &cancel)
+                .await;
+            in_flight
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&id);
+            if let Some(result) = outcome {
+                let _ = tx.send(Message::Response { id, result }).await;
+            }
+        });
+    }
+
+    /// The stream ended: cancels every request still in flight (subscriptions included).
+    pub fn close(&self) {
+        for token in self.in_flight().values() {
+            token.cancel();
+        }
+    }
+}
+
+/// Notifications one stateless-era request may have queued for a stream.
+const STREAM_NOTES: usize = 256;
+
 /// Checks a stateless-era request's `_meta` (version, capabilities, log level).
 pub fn check_meta(params: &Value) -> Result<(), ErrorObject> {
     parse_meta(params).map(|_| ())

@@ -1,6 +1,9 @@
 //! The stdio front: one client on a newline-delimited JSON-RPC stream (stdin/stdout in
 //! production, any reader and writer in tests).
 //!
+//! Both protocol eras per message: a request carrying the 2026-07-28 `_meta` is served by
+//! [`super::modern::StreamEra`], everything else by the stream's legacy session.
+//!
 //! Owns the line framing in both directions (a line cap, non-UTF-8 and oversized lines answered
 //! with an error) and the writer task that drains the session's sink through a bounded
 //! [`outbox`] (a client that stops reading costs bounded memory; responses are never dropped). When the stream ends it
@@ -12,11 +15,12 @@ use std::time::Duration;
 use tokio::io::{AsyncBufRead, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
 
+use super::modern::{RequestScope, StreamEra};
 use super::outbox;
 use crate::auth::Caller;
 use crate::gateway::Gateway;
 use crate::jsonrpc::{ErrorObject, Id, LineReader, Message, ReadLine};
-use crate::session::Session;
+use crate::session::{Session, Surface};
 
 /// Longest line accepted from a client.
 const MAX_CLIENT_LINE: usize = 64 * 1024 * 1024;
@@ -29,14 +33,24 @@ where
     R: AsyncBufRead + Unpin,
     W: AsyncWrite + Unpin + Send + 'static,
 {
-    serve_as(gateway, Caller::local(), "stdio", reader, writer).await
+    serve_as(
+        gateway,
+        Caller::local(),
+        "stdio",
+        Surface::Gateway,
+        reader,
+        writer,
+    )
+    .await
 }
 
-/// Serves one client known as `caller` (reached over `front`) over a line stream.
+/// Serves one client known as `caller` (reached over `front`, shown `surface`) over a line
+/// stream.
 pub async fn serve_as<R, W>(
     gateway: Arc<Gateway>,
     caller: Caller,
     front: &'static str,
+    surface: Surface,
     reader: R,
     writer: W,
 ) -> std::io::Result<()>
@@ -64,7 +78,16 @@ where
             }
         }
     });
-    let session = Session::open_as(gateway, out.clone(), caller, front);
+    let era = StreamEra::new(
+        Arc::clone(&gateway),
+        RequestScope {
+            surface: surface.clone(),
+            caller: caller.clone(),
+            front,
+        },
+        out.clone(),
+    );
+    let session = Session::open_on(gateway, out.clone(), caller, front, surface);
     let reject = |msg: Message| {
         let _ = out.send(msg.to_json());
     };
@@ -72,7 +95,11 @@ where
     let mut lines = LineReader::new(reader, MAX_CLIENT_LINE);
     let read = loop {
         match lines.next_line().await {
-            Ok(ReadLine::Line(line)) => session.receive(&line),
+            Ok(ReadLine::Line(line)) => {
+                if !era.take(&line) {
+                    session.receive(&line)
+                }
+            }
             Ok(ReadLine::TooLong(n)) => {
                 tracing::warn!("client sent a line of {n} bytes; skipped");
                 reject(Message::error(
@@ -93,6 +120,8 @@ where
     if read.is_ok() {
         tracing::info!("client closed the connection");
     }
+    era.close();
+    drop(era);
     session.close();
     drop(session);
     drop(out);

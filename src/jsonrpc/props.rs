@@ -38,7 +38,7 @@ fn json_text() -> impl Strategy<Value = String> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(256))]
+    #![proptest_config(crate::fuzz::cases(256))]
 
     /// Requests keep their id and their params byte for byte.
     #[test]

@@ -21,6 +21,7 @@ use tokio_util::sync::CancellationToken;
 use crate::error::CallError;
 use crate::jsonrpc::{Id, Message, to_raw};
 
+pub mod local;
 mod relay;
 
 pub use relay::{ClientLink, Relay};

@@ -17,7 +17,7 @@ use super::clip;
 use crate::auth::Caller;
 use crate::backend::Status;
 use crate::error::CallError;
-use crate::gateway::Gateway;
+use crate::gateway::{Gateway, Kind};
 use crate::peer::CallContext;
 use crate::search::{SearchError, SearchOutcome};
 
@@ -140,11 +140,12 @@ impl<'a> Access<'a> {
         query: &str,
         limit: usize,
         server: Option<&str>,
+        kind: Option<Kind>,
     ) -> Result<SearchOutcome, SearchError> {
         let restricted = self.caller.policy.is_restricted();
         // A scoped caller's matches are the best ones it may see: rank more, keep the permitted.
         let wanted = if restricted { SCOPED_CANDIDATES } else { limit };
-        let mut outcome = self.gateway.search(query, wanted, server)?;
+        let mut outcome = self.gateway.search(query, wanted, server, kind)?;
         if restricted {
             outcome
                 .hits

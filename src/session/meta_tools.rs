@@ -13,7 +13,9 @@ use serde_json::{Value, json};
 
 use super::access::{InvokeError, requires_task};
 use super::{DISCOVERY_WAIT, Failure, Outcome, Session, clip};
+use crate::capability::schema::type_name;
 use crate::error::CallError;
+use crate::gateway::Kind;
 use crate::jsonrpc::{ErrorObject, code, to_raw};
 use crate::peer::CallContext;
 use crate::search::render_match;
@@ -38,13 +40,14 @@ pub fn definitions() -> Vec<Value> {
     vec![
         json!({
             "name": SEARCH,
-            "description": "Search the tools of all connected servers. Use first; returns the best matches with their input schemas.",
+            "description": "Search the tools and skills of all connected servers. Use first; returns the best matches with their input schemas.",
             "inputSchema": {
                 "type": "object",
                 "properties": {
                     "query": {"type": "string", "description": "Task or tool name"},
                     "limit": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT},
-                    "server": {"type": "string", "description": "Only this server"}
+                    "server": {"type": "string", "description": "Only this server"},
+                    "kind": {"type": "string", "enum": ["tool", "skill"], "description": "Only tools or only skills"}
                 },
                 "required": ["query"]
             },
@@ -97,8 +100,8 @@ pub async fn call(
                 .contains(&name)
                 .then(|| {
                     Ok(tool_error(format!(
-                        "the arguments of {name} must be an object, not {}",
-                        json_type(other)
+                        "the arguments of {name} must be an object (got {})",
+                        type_name(other)
                     )))
                 });
         }
@@ -151,19 +154,6 @@ fn tool_error(text: impl Into<String>) -> Box<RawValue> {
     }))
 }
 
-/// The JSON type of `v`, as a schema names it.
-fn json_type(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(n) if n.is_i64() || n.is_u64() => "an integer",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
-
 /// `limit` of gateway_search_tools: absent means the default; anything but an integer from 1 to
 /// [`MAX_LIMIT`] is refused with a message saying so (never silently replaced).
 fn search_limit(args: &Value) -> Result<usize, String> {
@@ -201,6 +191,18 @@ async fn search(session: &Arc<Session>, args: &Value) -> Outcome {
         Ok(n) => n,
         Err(why) => return Ok(tool_error(why)),
     };
+    let kind = match args.get("kind").filter(|v| !v.is_null()) {
+        None => None,
+        Some(v) => match v.as_str().and_then(Kind::parse) {
+            Some(k) => Some(k),
+            None => {
+                return Ok(tool_error(format!(
+                    "`kind` must be \"tool\" or \"skill\", not {}",
+                    clip(&v.to_string())
+                )));
+            }
+        },
+    };
     let server = str_arg(args, &["server", "backend"]);
     let gw = &session.gateway;
     if let Some(s) = server
@@ -213,13 +215,14 @@ async fn search(session: &Arc<Session>, args: &Value) -> Outcome {
     gw.wait_for_index().await;
     let outcome = session
         .access()
-        .search(query, limit, server)
+        .search(query, limit, server, kind)
         .map_err(|e| Failure::Rpc(ErrorObject::new(code::INTERNAL_ERROR, e.to_string())))?;
     let matches: Vec<Value> = outcome
         .hits
         .iter()
         .map(|hit| {
             let mut m = render_match(hit);
+            m["kind"] = json!(gw.kind_of(&hit.doc.server).label());
             let def = gw.catalog.get(&hit.doc.server);
             if def.and_then(|e| e.tool(&hit.doc.name).map(requires_task)) == Some(true) {
                 m["requiresTask"] = Value::Bool(true);
@@ -249,8 +252,8 @@ async fn invoke(
     for key in ["server", "tool"] {
         if let Some(v) = args.get(key).filter(|v| !v.is_string()) {
             return Ok(tool_error(format!(
-                "`{key}` must be a string, not {}",
-                json_type(v)
+                "`{key}` must be a string (got {})",
+                type_name(v)
             )));
         }
     }
@@ -267,11 +270,11 @@ async fn invoke(
         Some(a @ Value::Object(_)) => a.clone(),
         Some(other) => {
             return Ok(tool_error(format!(
-                "`arguments` must be an object (the arguments of {}/{} per its inputSchema), \
-                 not {}",
+                "`arguments` must be an object: the arguments of {}/{} per its inputSchema \
+                 (got {})",
                 clip(server),
                 clip(tool),
-                json_type(other)
+                type_name(other)
             )));
         }
     };

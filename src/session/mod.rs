@@ -37,6 +37,7 @@
 //!   is free again once its response was sent (or its request cancelled).
 
 pub mod access;
+mod direct;
 mod forward;
 mod meta_tools;
 
@@ -99,6 +100,18 @@ struct ClientState {
 /// is the probe of newer clients and is answered "method not found" so they fall back).
 const BEFORE_INITIALIZE: [&str; 2] = ["ping", "server/discover"];
 
+/// What a session shows its client.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Surface {
+    /// The gateway's own surface: meta-tools, surfaced tools, every backend's resources and
+    /// prompts under namespaced names.
+    #[default]
+    Gateway,
+    /// One backend directly (`/mcp/{backend}`): its tools, resources and prompts under their own
+    /// names, every request routed to it.
+    Backend(String),
+}
+
 /// One client's session.
 pub struct Session {
     gateway: Arc<Gateway>,
@@ -106,6 +119,8 @@ pub struct Session {
     caller: Caller,
     /// The front's name in the request log (`stdio`, `http`, …).
     front: &'static str,
+    /// What the client is shown.
+    surface: Surface,
     out: ClientSink,
     state: Mutex<ClientState>,
     in_flight: Mutex<HashMap<Id, CancellationToken>>,
@@ -129,10 +144,23 @@ impl Session {
         caller: Caller,
         front: &'static str,
     ) -> Arc<Session> {
+        Session::open_on(gateway, out, caller, front, Surface::Gateway)
+    }
+
+    /// Opens a session for `caller` over `front` that shows `surface` (the gateway's, or one
+    /// backend's own; the front checks that the backend exists and the caller sees it).
+    pub fn open_on(
+        gateway: Arc<Gateway>,
+        out: ClientSink,
+        caller: Caller,
+        front: &'static str,
+        surface: Surface,
+    ) -> Arc<Session> {
         let session = Arc::new(Session {
             gateway: Arc::clone(&gateway),
             caller,
             front,
+            surface,
             out,
             state: Mutex::new(ClientState {
                 log_level: mcp::log_level_rank("info"),
@@ -304,6 +332,11 @@ impl Session {
         cancel: &CancellationToken,
     ) -> Outcome {
         let params = params_value(params)?;
+        if let Surface::Backend(server) = &self.surface
+            && direct::serves(method)
+        {
+            return direct::handle(self, server, method, params, cancel).await;
+        }
         match method {
             "server/discover" => Err(ErrorObject::new(
                 code::METHOD_NOT_FOUND,
@@ -396,7 +429,10 @@ impl Session {
             "protocolVersion": version,
             "capabilities": mcp::server_capabilities(),
             "serverInfo": mcp::implementation_info(),
-            "instructions": meta_tools::INSTRUCTIONS,
+            "instructions": match &self.surface {
+                Surface::Gateway => meta_tools::INSTRUCTIONS.to_string(),
+                Surface::Backend(server) => direct::instructions(server),
+            },
         })
     }
 
@@ -545,8 +581,9 @@ impl Session {
             caller: &self.caller.name,
             front: self.front,
             method,
-            server,
-            tool,
+            // Client-chosen names (an unknown tool may be 1 MB) are kept short, as in answers.
+            server: &clip(server),
+            tool: &clip(tool),
             duration: started.elapsed(),
             outcome: log_outcome,
             request_bytes: request_bytes as u64,
@@ -588,11 +625,40 @@ impl Session {
                 }
                 Err(_) => return,
             };
+            let notice = match (&self.surface, notice) {
+                (Surface::Gateway, n) => n,
+                // One backend's surface hears only about that backend.
+                (Surface::Backend(_), ClientNotice::ToolsListChanged) => continue,
+                (Surface::Backend(own), ClientNotice::BackendToolsChanged { backend })
+                    if *own == backend =>
+                {
+                    ClientNotice::ToolsListChanged
+                }
+                (Surface::Backend(own), ClientNotice::Log { backend, params }) => {
+                    if *own != backend {
+                        continue;
+                    }
+                    ClientNotice::Log { backend, params }
+                }
+                (Surface::Backend(own), ClientNotice::Forward { method, mut params }) => {
+                    if let Some(uri) = params.get("uri").and_then(Value::as_str) {
+                        match names::split_uri(uri) {
+                            Some((server, original)) if server == *own => {
+                                params["uri"] = Value::String(original.to_string());
+                            }
+                            _ => continue,
+                        }
+                    }
+                    ClientNotice::Forward { method, params }
+                }
+                (Surface::Backend(_), n) => n,
+            };
             match notice {
                 ClientNotice::ToolsListChanged => self.send(Message::notification(
                     "notifications/tools/list_changed",
                     None,
                 )),
+                ClientNotice::BackendToolsChanged { .. } => {}
                 ClientNotice::ResourcesListChanged => self.send(Message::notification(
                     "notifications/resources/list_changed",
                     None,
@@ -707,6 +773,9 @@ fn renamed(mut tool: Value, name: String) -> Value {
     }
     tool
 }
+
+#[cfg(test)]
+mod props;
 
 #[cfg(test)]
 mod tests {

@@ -22,36 +22,7 @@ use std::path::{Path, PathBuf};
 
 use crate::config::SkillsConfig;
 
-/// Where a skill directory comes from, in precedence order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Scope {
-    /// `skills.directories` in gateway.yaml.
-    Config,
-    /// A project's agent directory (working directory up to the repository root).
-    Project,
-    /// `mcp-gateway skills import` (the gateway's data dir).
-    Imported,
-    /// A user's agent directory under the home directory.
-    User,
-}
-
-impl Scope {
-    pub fn label(self) -> &'static str {
-        match self {
-            Scope::Config => "config",
-            Scope::Project => "project",
-            Scope::Imported => "imported",
-            Scope::User => "user",
-        }
-    }
-}
-
-/// One directory to search.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SkillDir {
-    pub path: PathBuf,
-    pub scope: Scope,
-}
+pub use crate::config::{SkillDir, SkillScope as Scope};
 
 /// Project-relative skill directories, in the order they are searched at each level.
 pub const PROJECT_DIRS: &[&str] = &[

@@ -214,6 +214,8 @@ pub fn split_uri(uri: &str) -> Option<(&str, &str)> {
 #[derive(Debug, Clone, Default)]
 pub struct SkillSet {
     by_name: BTreeMap<String, Arc<Skill>>,
+    /// Skills the scanner withheld: name → why.
+    withheld: BTreeMap<String, String>,
 }
 
 impl SkillSet {
@@ -231,7 +233,9 @@ impl SkillSet {
                     continue;
                 }
                 seen_files.push(real);
-                let Some(skill) = load_skill(&file, dir.scope, allow, &mut problems) else {
+                let Some(skill) =
+                    load_skill(&file, dir.scope, allow, &mut problems, &mut set.withheld)
+                else {
                     continue;
                 };
                 if let Some(first) = set.by_name.get(&skill.name) {
@@ -258,6 +262,11 @@ impl SkillSet {
 
     pub fn get(&self, name: &str) -> Option<&Arc<Skill>> {
         self.by_name.get(name)
+    }
+
+    /// Skills the scanner withheld, name → why (never served).
+    pub fn withheld(&self) -> &BTreeMap<String, String> {
+        &self.withheld
     }
 
     /// Skills ordered by name.
@@ -330,6 +339,7 @@ fn load_skill(
     scope: Scope,
     allow: &AllowList,
     problems: &mut Vec<SkillProblem>,
+    withheld: &mut BTreeMap<String, String>,
 ) -> Option<Skill> {
     let problem = |line: Option<usize>, key: Option<String>, message: String, kind| SkillProblem {
         file: file.to_path_buf(),
@@ -444,7 +454,7 @@ fn load_skill(
     }
     findings.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.rule.cmp(b.rule)));
     if let Some(high) = findings.iter().find(|f| f.severity == Severity::High) {
-        problems.push(problem(
+        let p = problem(
             None,
             None,
             format!(
@@ -453,7 +463,11 @@ fn load_skill(
                 parsed.name, parsed.name, high.rule
             ),
             ProblemKind::Withheld,
-        ));
+        );
+        withheld
+            .entry(parsed.name.clone())
+            .or_insert_with(|| p.to_string());
+        problems.push(p);
         return None;
     }
     for f in findings.iter().filter(|f| f.severity == Severity::Medium) {

@@ -1,15 +1,24 @@
-//! The skills as an MCP server: what the in-process `skills` backend answers.
+//! The skills as an MCP server: the in-process `skills` backend.
 //!
 //! Owns the MCP shape of a [`SkillSet`]: each skill is one read-only tool (calling it returns
 //! the SKILL.md body, or one part with `{"part": PATH}`, and lists the other parts), and every
 //! SKILL.md, Markdown part and code block is a resource (`skill://NAME/PATH`) read back byte for
-//! byte. It never runs anything: "calling" a skill only reads text that was screened when the
-//! skill was loaded.
+//! byte. The gateway hosts it like the capabilities ([`LocalConnection`]): it reloads when the
+//! skill directories change (the capabilities' watcher) and announces `list_changed` for tools
+//! and resources. It never runs anything: "calling" a skill only reads text that was screened
+//! when the skill was loaded.
+
+use std::sync::{Arc, RwLock};
 
 use serde_json::{Value, json};
+use tokio::sync::mpsc;
 
 use super::{MAIN_FILE, ReadError, Skill, SkillSet};
+use crate::capability::server::ReportFn;
+use crate::config::SkillsSpec;
 use crate::jsonrpc::{ErrorObject, code};
+use crate::peer::Unrouted;
+use crate::peer::local::{LocalConnection, LocalServer, Reply};
 
 /// `_meta` key marking a tool of the skills backend as a skill.
 pub const KIND_META: &str = "io.mcp-gateway/kind";
@@ -204,6 +213,98 @@ pub fn handle(set: &SkillSet, method: &str, params: &Value) -> Result<Value, Err
             format!("the skills backend does not implement `{other}`"),
         )),
     }
+}
+
+/// The skills as a [`LocalServer`], reloaded from their directories.
+struct SkillServer {
+    backend: String,
+    spec: SkillsSpec,
+    report: ReportFn,
+    set: RwLock<Arc<SkillSet>>,
+}
+
+impl SkillServer {
+    fn load(&self) -> Arc<SkillSet> {
+        let (set, problems) = SkillSet::load(&self.spec.directories, &self.spec.allow);
+        tracing::info!(
+            backend = %self.backend,
+            skills = set.len(),
+            problems = problems.len(),
+            "skills loaded"
+        );
+        let held = set
+            .withheld()
+            .iter()
+            .map(|(n, why)| (n.clone(), why.clone()))
+            .collect();
+        (self.report)(problems.iter().map(ToString::to_string).collect(), held);
+        Arc::new(set)
+    }
+}
+
+impl LocalServer for SkillServer {
+    fn handle(self: Arc<Self>, method: String, params: Value) -> Reply {
+        let set = Arc::clone(&self.set.read().unwrap_or_else(|e| e.into_inner()));
+        let reply = handle(&set, &method, &params);
+        Box::pin(async move { reply })
+    }
+
+    fn reload(&self) -> Vec<&'static str> {
+        let fresh = self.load();
+        *self.set.write().unwrap_or_else(|e| e.into_inner()) = fresh;
+        vec![
+            "notifications/tools/list_changed",
+            "notifications/resources/list_changed",
+        ]
+    }
+}
+
+/// Loads the skills, starts watching their directories and serving requests.
+pub fn start(
+    backend: &str,
+    spec: &SkillsSpec,
+    report: ReportFn,
+) -> (Arc<LocalConnection>, mpsc::UnboundedReceiver<Unrouted>) {
+    let server = Arc::new(SkillServer {
+        backend: backend.to_string(),
+        spec: spec.clone(),
+        report,
+        set: RwLock::new(Arc::new(SkillSet::default())),
+    });
+    let first = server.load();
+    *server.set.write().unwrap_or_else(|e| e.into_inner()) = first;
+    let dirs: Vec<_> = spec.directories.iter().map(|d| d.path.clone()).collect();
+    let (watcher, reloads) = crate::capability::watch::reloads(&dirs, backend, "skill");
+    LocalConnection::start(backend, server, reloads, watcher)
+}
+
+/// The backend the gateway adds for `skills:` (named [`super::BACKEND_NAME`]), or `None` when
+/// skills are off, none of their directories exists, or a configured backend already uses the
+/// name.
+pub fn backend_config(
+    config: &crate::config::Config,
+    paths: Option<&crate::state::Paths>,
+) -> Option<crate::config::BackendConfig> {
+    if !config.skills.enabled {
+        return None;
+    }
+    let directories = super::discover::from_env(&config.skills, paths);
+    if !directories.iter().any(|d| d.path.is_dir()) {
+        return None;
+    }
+    let name = super::BACKEND_NAME;
+    if config.backends.contains_key(name) {
+        tracing::warn!("a backend is named `{name}`: the skills are not served");
+        return None;
+    }
+    Some(crate::config::BackendConfig::in_process(
+        name,
+        "Agent Skills (SKILL.md): call one to read its instructions",
+        crate::config::Transport::Skills(SkillsSpec {
+            directories,
+            allow: config.scanner_allow.clone(),
+        }),
+    ))
 }
 
 #[cfg(test)]

@@ -83,7 +83,12 @@ fn init_add_list_get_search_export_remove() {
     assert_eq!(row(&listed, "fake")["state"], "not yet seen");
     assert_eq!(row(&listed, "web")["state"], "not yet seen");
     let table = env.cli(&["list"]).expect_code(0).stdout;
-    let header = table.lines().next().unwrap_or_default();
+    assert_eq!(
+        table.lines().next(),
+        Some(format!("config: {}", user.display()).as_str()),
+        "list does not say which file it read: {table}"
+    );
+    let header = table.lines().nth(1).unwrap_or_default();
     for col in ["NAME", "TRANSPORT", "STATE", "TOOLS"] {
         assert!(header.contains(col), "{table}");
     }
@@ -217,6 +222,10 @@ fn completions_cover_every_command() {
         for word in ["setup", "doctor", "search", "remove", config, examples] {
             assert!(out.stdout.contains(word), "{shell}: no {word}");
         }
+        assert!(
+            !out.stdout.contains("__reaper"),
+            "{shell} completes the internal __reaper command"
+        );
     }
     let bad = env.cli(&["completions", "tcsh"]);
     assert_eq!(bad.code, Some(2), "{bad:?}");
@@ -675,5 +684,268 @@ fn doctor_fix_adds_the_gateway_entry_it_asks_for() {
             .iter()
             .any(|c| c.to_string().contains(".cursor/mcp.json") && c["status"] != "ok"),
         "still flagged after --fix: {after:#}"
+    );
+}
+
+/// `add NAME -e K=V -- CMD ARGS`: options before `--` are the gateway's, everything after it is
+/// the command's, as docs/cli/add.md says.
+#[test]
+fn add_takes_env_before_the_command_and_passes_the_rest_verbatim() {
+    let env = TestEnv::new();
+    env.cli(&[
+        "add", "e", "-e", "A=1", "--", "python3", "srv.py", "-e", "B=2",
+    ])
+    .expect_code(0);
+    let got = env
+        .cli(&["get", "e", "--json", "--show-secrets"])
+        .expect_code(0)
+        .json();
+    assert_eq!(got["config"]["env"], json!({"A": "1"}), "{got:#}");
+    assert_eq!(got["config"]["command"], "python3", "{got:#}");
+    assert_eq!(
+        got["config"]["args"],
+        json!(["srv.py", "-e", "B=2"]),
+        "{got:#}"
+    );
+}
+
+/// `add`, `get`, `remove`, `list` and `config export` agree on the file in effect; `add --scope
+/// project` creates a project file that inherits the user file, and `list` names both files.
+#[test]
+fn add_get_remove_list_and_export_use_the_file_in_effect() {
+    let env = TestEnv::new();
+    let user = env.user_config();
+    let project = env.work_dir().join(".mcp-gateway.yaml");
+    env.cli(&[
+        "add",
+        "u",
+        "-e",
+        "TOKEN=user-secret",
+        "--",
+        "python3",
+        &fake_script(),
+    ])
+    .expect_code(0);
+    assert!(
+        user.is_file(),
+        "no project file yet: the user file is in effect"
+    );
+
+    let out = env
+        .cli(&[
+            "add",
+            "p",
+            "--scope",
+            "project",
+            "--",
+            "python3",
+            &fake_script(),
+        ])
+        .expect_code(0);
+    assert!(out.stdout.contains(".mcp-gateway.yaml"), "{out:?}");
+    let text = std::fs::read_to_string(&project).expect("project file");
+    assert!(
+        text.lines().any(|l| l.trim() == "inherit: true"),
+        "a new project file hides the user backends: {text}"
+    );
+    let listed = env.cli(&["list", "--json"]).expect_code(0).json();
+    let mut listed = names(&listed);
+    listed.sort_unstable();
+    assert_eq!(
+        listed,
+        ["p", "u"],
+        "user backend hidden by the project file"
+    );
+    let table = env.cli(&["list"]).expect_code(0).stdout;
+    let first = table.lines().next().unwrap_or_default();
+    assert!(
+        first.starts_with("config: ")
+            && first.contains(&user.display().to_string())
+            && first.contains(&project.display().to_string()),
+        "{table}"
+    );
+
+    // No --scope: the file in effect, which is now the project file, for every command.
+    let out = env
+        .cli(&["add", "q", "--", "python3", &fake_script()])
+        .expect_code(0);
+    assert!(
+        out.stdout.contains(&project.display().to_string()),
+        "{out:?}"
+    );
+    let got = env.cli(&["get", "q", "--json"]).expect_code(0).json();
+    assert_eq!(got["file"], json!(project), "{got:#}");
+    // An inherited backend is shown from the file that defines it.
+    let got = env.cli(&["get", "u", "--json"]).expect_code(0).json();
+    assert_eq!(got["file"], json!(user), "{got:#}");
+    // … and not silently removed from the user file.
+    let refused = env.cli(&["remove", "u"]);
+    assert_eq!(refused.code, Some(2), "{refused:?}");
+    assert!(
+        refused.stderr.contains("inherit") && refused.stderr.contains(&user.display().to_string()),
+        "{refused:?}"
+    );
+    assert!(
+        std::fs::read_to_string(&user)
+            .expect("user file")
+            .contains("u:")
+    );
+
+    // `config export` is the effective config: both files, merged, still redacted.
+    let exported = env
+        .cli(&["config", "export", "--format", "json"])
+        .expect_code(0)
+        .json();
+    let mut backends: Vec<&String> = exported["backends"]
+        .as_object()
+        .expect("backends")
+        .keys()
+        .collect();
+    backends.sort_unstable();
+    assert_eq!(backends, ["p", "q", "u"], "{exported:#}");
+    assert!(exported.get("inherit").is_none(), "{exported:#}");
+    assert_eq!(exported["backends"]["u"]["env"]["TOKEN"], "<redacted>");
+    let yaml = env.cli(&["config", "export"]).expect_code(0).stdout;
+    assert!(!yaml.contains("user-secret"), "{yaml}");
+    assert!(
+        yaml.lines()
+            .next()
+            .is_some_and(|l| l.contains(&user.display().to_string())
+                && l.contains(&project.display().to_string())),
+        "{yaml}"
+    );
+
+    env.cli(&["remove", "q"]).expect_code(0);
+    let listed = env.cli(&["list", "--json"]).expect_code(0).json();
+    let mut listed = names(&listed);
+    listed.sort_unstable();
+    assert_eq!(listed, ["p", "u"]);
+}
+
+/// The backend the gateway adds for REST capabilities is listed.
+#[test]
+fn list_includes_the_capabilities_backend() {
+    let env = TestEnv::new();
+    let caps = env.path().join("caps");
+    std::fs::create_dir_all(&caps).expect("mkdir caps");
+    let config = env.write(
+        "gateway.yaml",
+        &format!(
+            "capabilities:\n  directories: [{}]\nbackends: {{}}\n",
+            caps.display()
+        ),
+    );
+    let listed = env
+        .cli(&[
+            "list",
+            "--json",
+            "--config",
+            config.to_str().expect("utf-8"),
+        ])
+        .expect_code(0)
+        .json();
+    assert_eq!(row(&listed, "capabilities")["transport"], "capabilities");
+}
+
+/// `setup export --target all` writes only to clients that look installed: never a file kept in
+/// the home directory itself (`~/.claude.json`) that its client has not created.
+#[test]
+fn setup_export_all_skips_clients_that_are_not_installed() {
+    let env = TestEnv::new();
+    let home = env.path().join("home");
+    std::fs::create_dir_all(home.join(".cursor")).expect("mkdir .cursor");
+    env.cli(&["setup", "export", "--target", "all", "--json"])
+        .expect_code(0);
+    assert!(
+        home.join(".cursor/mcp.json").is_file(),
+        "the installed client was not written"
+    );
+    assert!(
+        !home.join(".claude.json").exists(),
+        "~/.claude.json created without Claude Code"
+    );
+    let mut created: Vec<String> = walk(&home);
+    created.sort_unstable();
+    assert_eq!(created, [".cursor/mcp.json"], "files created in HOME");
+}
+
+fn walk(root: &Path) -> Vec<String> {
+    let mut files = Vec::new();
+    let mut dirs = vec![root.to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).expect("read dir").flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if let Ok(rel) = path.strip_prefix(root) {
+                files.push(rel.display().to_string());
+            }
+        }
+    }
+    files
+}
+
+/// `doctor` checks user-scope client configs (not only the project's) and shows the
+/// compatibility keys it ignores.
+#[test]
+fn doctor_checks_user_client_configs_and_shows_compatibility_warnings() {
+    let env = TestEnv::new();
+    let cursor = env.path().join("home/.cursor/mcp.json");
+    std::fs::create_dir_all(cursor.parent().expect("dir")).expect("mkdir");
+    std::fs::write(
+        &cursor,
+        "{\"mcpServers\": {\"time\": {\"command\": \"uvx\", \"args\": [\"mcp-server-time\"]}}}\n",
+    )
+    .expect("write cursor config");
+    let config = env.write("gateway.yaml", "cache:\n  enabled: true\nbackends: {}\n");
+    let checks = env
+        .cli(&[
+            "doctor",
+            "--no-probe",
+            "--json",
+            "--config",
+            config.to_str().expect("utf-8"),
+        ])
+        .expect_code(0)
+        .json();
+    let client = doctor_check(&checks, "client cursor");
+    assert!(
+        client.iter().any(|c| c["status"] == "warn"
+            && c["detail"]
+                .as_str()
+                .is_some_and(|d| d.contains(&cursor.display().to_string()))),
+        "the user-scope cursor config is not checked: {checks:#}"
+    );
+    let config_checks = doctor_check(&checks, "config");
+    assert!(
+        config_checks
+            .iter()
+            .any(|c| c["status"] == "warn" && c["detail"].to_string().contains("cache")),
+        "the ignored compatibility key is not shown: {checks:#}"
+    );
+}
+
+/// docs/capabilities.md: `metadata` takes any note (`tags`, `category`, …), `annotations` only the
+/// four booleans and `title`; another key there is refused with file, line and key.
+#[test]
+fn cap_validate_takes_notes_under_metadata_not_annotations() {
+    let env = TestEnv::new();
+    let body = "providers:\n  primary:\n    config:\n      base_url: https://example.com\n      path: /x\n";
+    let noted = env.write(
+        "noted.yaml",
+        &format!("name: lookup\ndescription: Looks something up\nmetadata:\n  tags: [a, b]\n  category: search\n  read_only: true\n{body}"),
+    );
+    env.cli(&["cap", "validate", noted.to_str().expect("utf-8")])
+        .expect_code(0);
+    let wrong = env.write(
+        "wrong.yaml",
+        &format!("name: lookup\ndescription: Looks something up\nannotations:\n  title: Lookup\n  category: search\n{body}"),
+    );
+    let out = env.cli(&["cap", "validate", wrong.to_str().expect("utf-8")]);
+    assert_eq!(out.code, Some(2), "{out:?}");
+    let all = format!("{}{}", out.stdout, out.stderr);
+    assert!(
+        all.contains("wrong.yaml:5") && all.contains("annotations.category"),
+        "{out:?}"
     );
 }

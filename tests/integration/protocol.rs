@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
+use crate::faults::events;
 use crate::harness::{RpcClient, TestEnv, fake_backend, first_text};
 
 const META_TOOLS: [&str; 4] = [
@@ -276,4 +277,138 @@ pub fn direct_fake(env: &TestEnv) -> RpcClient {
     let mut client = RpcClient::spawn(cmd);
     client.initialize();
     client
+}
+
+/// `params._meta` of a 2026-07-28 request (`extra` merged in).
+fn modern(mut params: Value, extra: Value) -> Value {
+    let mut meta = json!({
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": {},
+        "io.modelcontextprotocol/clientInfo": {"name": "raw-modern", "version": "1"},
+    });
+    if let (Value::Object(m), Value::Object(e)) = (&mut meta, extra) {
+        m.extend(e);
+    }
+    params["_meta"] = meta;
+    params
+}
+
+#[test]
+fn stdio_speaks_the_stateless_era_per_request_next_to_initialize() {
+    let env = TestEnv::new();
+    let log = env.path().join("fake.log");
+    let config = env.write_config(
+        true,
+        &[(
+            "fake",
+            fake_backend(&["--log", log.to_str().expect("utf-8")], ""),
+        )],
+    );
+    let mut client = RpcClient::spawn(env.gateway_command(&config, &[]));
+
+    // No initialize: `server/discover` and every request carry their version in `_meta`.
+    let discover = client.result("server/discover", modern(json!({}), json!({})));
+    assert!(
+        discover["supportedVersions"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("2026-07-28")),
+        "{discover}"
+    );
+    assert_eq!(discover["resultType"], "complete", "{discover}");
+    let list = client.result("tools/list", modern(json!({}), json!({})));
+    let mut names: Vec<&str> = list["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    names.sort_unstable();
+    assert_eq!(names, META_TOOLS, "{list}");
+    assert_eq!(list["resultType"], "complete");
+    assert!(list["ttlMs"].is_u64(), "{list}");
+
+    // A call with progress: the notifications come before the answer, on the same stream.
+    let call = modern(
+        json!({"name": "gateway_invoke", "arguments": {
+            "server": "fake", "tool": "slow", "arguments": {"seconds": 0.2, "steps": 2}}}),
+        json!({"progressToken": "p-1"}),
+    );
+    let id = client.send_request("tools/call", call);
+    let mut seen = Vec::new();
+    let progress = client.wait_notification(
+        "notifications/progress",
+        Duration::from_secs(30),
+        &mut seen,
+        |p| p["progressToken"] == "p-1",
+    );
+    assert!(
+        progress.is_some(),
+        "no progress before the answer: {seen:?}"
+    );
+    let answer = client.wait_response(&id, Duration::from_secs(30));
+    assert_eq!(answer["result"]["resultType"], "complete", "{answer}");
+    assert_ne!(answer["result"]["isError"], json!(true), "{answer}");
+
+    // Errors of the era, each naming what is wrong.
+    let e = client.request(
+        "tools/list",
+        json!({"_meta": {"io.modelcontextprotocol/protocolVersion": "1999-01-01",
+                          "io.modelcontextprotocol/clientCapabilities": {}}}),
+    );
+    assert_eq!(e["error"]["code"], -32022, "{e}");
+    assert_eq!(e["error"]["data"]["requested"], "1999-01-01", "{e}");
+    let e = client.request(
+        "tools/list",
+        json!({"_meta": {"io.modelcontextprotocol/protocolVersion": "2026-07-28"}}),
+    );
+    assert_eq!(e["error"]["code"], -32602, "{e}");
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("clientCapabilities"),
+        "{e}"
+    );
+    let e = client.request("ping", modern(json!({}), json!({})));
+    assert_eq!(e["error"]["code"], -32601, "removed in 2026-07-28: {e}");
+
+    // Cancelling a stateless request reaches the backend, and nothing answers it.
+    let slow = modern(
+        json!({"name": "gateway_invoke", "arguments": {
+            "server": "fake", "tool": "slow", "arguments": {"seconds": 30, "steps": 2}}}),
+        json!({}),
+    );
+    let id = client.send_request("tools/call", slow);
+    let mut backend_id = Value::Null;
+    assert!(crate::harness::wait_until(Duration::from_secs(20), || {
+        if let Some(e) = events(&log)
+            .into_iter()
+            .find(|e| e["event"] == "call" && e["tool"] == "slow" && e["progressToken"].is_null())
+        {
+            backend_id = e["id"].clone();
+        }
+        !backend_id.is_null()
+    }));
+    client.notify("notifications/cancelled", json!({"requestId": id}));
+    assert!(
+        crate::harness::wait_until(Duration::from_secs(10), || events(&log)
+            .iter()
+            .any(|e| e["event"] == "cancelled" && e["requestId"] == backend_id)),
+        "cancel never reached the backend: {:?}",
+        events(&log)
+    );
+
+    // The legacy era still works on the same stream.
+    client.initialize();
+    let legacy = client.result("tools/list", json!({}));
+    assert!(legacy.get("resultType").is_none(), "{legacy}");
+    assert_eq!(legacy["tools"].as_array().unwrap().len(), 4);
+    assert!(
+        client
+            .try_wait_response(&id, Duration::from_millis(200))
+            .is_none(),
+        "a cancelled request was answered"
+    );
+    assert!(client.shutdown().success());
 }

@@ -694,3 +694,163 @@ fn typescript_sdk_client_works_through_serve() {
     assert!(first_text(&v["result"]).contains("21:00"), "{v}");
     assert_eq!(v["sessionId"].as_str().unwrap().len(), 32);
 }
+
+/// `/mcp/{backend}` over `serve`: one backend's own surface, names un-prefixed, both eras, the
+/// same backend process as `/mcp`, and a clear 404 for a backend that does not exist.
+#[test]
+fn one_backend_endpoint_serves_its_own_names_in_both_eras_from_the_shared_process() {
+    let env = TestEnv::new();
+    let everything = ServerSpec {
+        name: "everything",
+        program: npm_bin("mcp-server-everything"),
+        args: vec![],
+        env: vec![],
+    };
+    let config = env.write_config(
+        true,
+        &[
+            ("everything", everything.yaml()),
+            ("time", time_server().yaml()),
+        ],
+    );
+    let doc = "demo://resource/static/document/architecture.md";
+    let ops = json!([
+        {"op": "list_tools"},
+        {"op": "call_tool", "name": "echo", "arguments": {"message": "through one backend"}},
+        {"op": "list_resources"},
+        {"op": "read_resource", "uri": doc},
+        {"op": "list_prompts"},
+        {"op": "get_prompt", "name": "args-prompt", "arguments": {"city": "Paris"}},
+        {"op": "call_tool", "name": "gateway_search_tools", "arguments": {"query": "echo"}},
+    ]);
+    // The backend's own lists, straight from it (the process ends before the gateway starts).
+    let direct = run_sdk_driver(
+        &py_bin("python"),
+        &json!({"command": everything.program, "args": everything.args, "ops": ops}),
+        &env,
+    );
+    let names = |out: &Value, i: usize, key: &str, field: &str| -> Vec<String> {
+        let mut v: Vec<String> = out["results"][i][key]
+            .as_array()
+            .unwrap_or_else(|| panic!("no {key} in {out}"))
+            .iter()
+            .map(|t| t[field].as_str().unwrap().to_string())
+            .collect();
+        v.sort();
+        v
+    };
+
+    let served = Served::start(&env, &config);
+    let url = format!("http://{}/mcp/everything", served.addr);
+    let spec = |mode: &str| json!({"url": url, "mode": mode, "ops": ops});
+    let (modern, legacy) = thread::scope(|s| {
+        let a = s.spawn(|| run_sdk_driver(&py_bin("python"), &spec("auto"), &env));
+        let b = s.spawn(|| run_sdk_driver(&py1_python(), &spec("legacy"), &env));
+        (a.join().unwrap(), b.join().unwrap())
+    });
+    assert_eq!(modern["protocol_version"], "2026-07-28", "{modern}");
+    assert_eq!(legacy["protocol_version"], "2025-11-25", "{legacy}");
+    for out in [&modern, &legacy] {
+        assert_eq!(
+            names(out, 0, "tools", "name"),
+            names(&direct, 0, "tools", "name"),
+            "the backend's own tool names, un-prefixed, and nothing else: {out}"
+        );
+        assert!(first_text(&out["results"][1]).contains("through one backend"));
+        assert_eq!(
+            names(out, 2, "resources", "uri"),
+            names(&direct, 2, "resources", "uri"),
+            "{out}"
+        );
+        assert_eq!(out["results"][3]["contents"][0]["uri"], doc, "{out}");
+        assert_eq!(
+            out["results"][3]["contents"][0]["text"], direct["results"][3]["contents"][0]["text"],
+            "{out}"
+        );
+        assert_eq!(
+            names(out, 4, "prompts", "name"),
+            names(&direct, 4, "prompts", "name"),
+            "{out}"
+        );
+        assert_eq!(
+            out["results"][5]["messages"], direct["results"][5]["messages"],
+            "{out}"
+        );
+        let refused = &out["results"][6]["error"];
+        assert_eq!(
+            refused["code"], -32602,
+            "no meta-tools on one backend: {out}"
+        );
+        assert!(
+            refused["message"]
+                .as_str()
+                .unwrap()
+                .contains("gateway_search_tools"),
+            "{out}"
+        );
+    }
+    // `/mcp` reaches the same backend process.
+    let meta = run_sdk_driver(
+        &py1_python(),
+        &json!({"url": served.url(), "mode": "legacy", "ops": [
+            {"op": "call_tool", "name": "gateway_invoke", "arguments": {
+                "server": "everything", "tool": "echo", "arguments": {"message": "via meta"}}}]}),
+        &env,
+    );
+    assert!(
+        first_text(&meta["results"][0]).contains("via meta"),
+        "{meta}"
+    );
+    assert_eq!(
+        count_processes(&env, "mcp-server-everything"),
+        1,
+        "/mcp and /mcp/everything share one backend process"
+    );
+
+    // An unknown backend: 404 naming it, with the nearest names.
+    let r = served.http(
+        "POST",
+        "/mcp/everythin",
+        &[
+            ("Content-Type", "application/json"),
+            ("Accept", "application/json, text/event-stream"),
+        ],
+        init_body(1).to_string().as_bytes(),
+    );
+    assert_eq!(r.status, 404, "{}", r.body);
+    let message = r.json()["error"]["message"].as_str().unwrap().to_string();
+    assert!(
+        message.contains("everythin") && message.contains("Did you mean: everything"),
+        "{message}"
+    );
+    // The same Host/Origin guard as /mcp.
+    let r = served.http(
+        "POST",
+        "/mcp/everything",
+        &[
+            ("Content-Type", "application/json"),
+            ("Host", "evil.example.com"),
+        ],
+        init_body(1).to_string().as_bytes(),
+    );
+    assert_eq!(r.status, 403, "{}", r.body);
+    // A session belongs to the endpoint that opened it.
+    let r = served.http(
+        "POST",
+        "/mcp/time",
+        &[
+            ("Content-Type", "application/json"),
+            ("Accept", "application/json, text/event-stream"),
+        ],
+        init_body(1).to_string().as_bytes(),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let sid = r.header("mcp-session-id").expect("session id").to_string();
+    let list = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"});
+    let r = served.post(&[("Mcp-Session-Id", &sid)], &list);
+    assert_eq!(
+        r.status, 404,
+        "a /mcp/time session is not a /mcp one: {}",
+        r.body
+    );
+}

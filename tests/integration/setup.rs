@@ -873,13 +873,14 @@ fn only_our_own_entry_is_recognised_and_the_entry_name_is_free() {
         "cursor",
         r#"{"mcpServers": {
             "lasso": {"command": "/opt/lasso/bin/mcp-gateway.py", "args": ["--port", "1"]},
+            "lasso-stdio": {"command": "/opt/lasso/bin/mcp-gateway.py"},
             "time": {"command": "uvx", "args": ["mcp-server-time"]},
             "gateway": {"command": "my-gateway-tool", "args": ["${workspaceFolder}"]}}}"#,
     );
     home.run(yes());
     let cfg = loaded(&home);
     let names: Vec<&String> = cfg.backends.keys().collect();
-    assert_eq!(names, ["lasso", "time"]);
+    assert_eq!(names, ["lasso", "lasso-stdio", "time"]);
     // The user's own `gateway` stays (its placeholder cannot be carried); ours is `mcp-gateway`.
     let mut left = entry_names(&home, "cursor");
     left.sort();
@@ -1490,4 +1491,36 @@ fn a_replan_moves_the_servers_chosen_not_their_names() {
     assert_eq!(v["mcpServers"]["time"]["command"], "other-time");
     assert!(v["mcpServers"]["gateway"].is_null(), "{v}");
     assert_eq!(entry_names(&home, "cursor"), ["notes", "gateway"]);
+}
+
+/// Fault 1, the other half: when only client entries move (the servers are already in
+/// gateway.yaml), the gateway.yaml they will run must load too; one that would not (a `${VAR}`
+/// unset here) stops setup before any client file is touched.
+#[test]
+fn clients_are_never_pointed_at_a_config_that_does_not_load() {
+    let home = Home::new();
+    let gw = home.gateway_yaml();
+    std::fs::create_dir_all(gw.parent().unwrap()).unwrap();
+    std::fs::write(
+        &gw,
+        "backends:\n  time:\n    command: uvx mcp-server-time\n  other:\n    command: other-mcp\n    env:\n      TZ: ${MGW_NEVER_SET_IN_TESTS}\n",
+    )
+    .unwrap();
+    let cursor = write_client(
+        &home,
+        "cursor",
+        r#"{"mcpServers": {"time": {"command": "uvx", "args": ["mcp-server-time"]}}}"#,
+    );
+    let before = home.snapshot();
+    let (_, err) = home.run_err(yes());
+    assert!(
+        err.contains("would not load") && err.contains("MGW_NEVER_SET_IN_TESTS"),
+        "{err}"
+    );
+    assert_eq!(home.snapshot(), before, "nothing written");
+    assert!(
+        std::fs::read_to_string(&cursor)
+            .unwrap()
+            .contains("\"time\"")
+    );
 }

@@ -7,9 +7,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
-use crate::harness::{TestEnv, fixture, wait_output};
+use crate::harness::{
+    RpcClient, TestEnv, first_text, fixture, list_server_tools, npm_bin, py_bin, run_sdk_driver,
+    stdio_backend, wait_output, warm_catalog,
+};
 
 /// Copies a folder tree.
 pub fn copy_dir(from: &Path, to: &Path) {
@@ -358,4 +361,285 @@ fn import_over_https_fetches_linked_parts_and_refuses_what_it_must() {
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .collect();
     assert_eq!(left, ["pdf-forms"]);
+}
+
+/// The scratch HOME of [`scratch_home`] plus a poisoned skill, served next to a real tool server
+/// (`mcp-server-everything`) with the meta-tools on.
+fn gateway_with_skills(env: &TestEnv) -> PathBuf {
+    scratch_home(env);
+    copy_dir(
+        &skill_fixture("poisoned/tidy-files"),
+        &env.path().join("home/.claude/skills/tidy-files"),
+    );
+    let everything = stdio_backend(&npm_bin("mcp-server-everything"), &["stdio"], "");
+    env.write_config(true, &[("everything", everything)])
+}
+
+/// `(kind, server, tool)` of each match of a `gateway_search_tools` result.
+fn hits(result: &Value) -> Vec<(String, String, String)> {
+    result["structuredContent"]["matches"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no matches in {result}"))
+        .iter()
+        .map(|m| {
+            let s = |k: &str| m[k].as_str().unwrap_or_default().to_string();
+            (s("kind"), s("server"), s("tool"))
+        })
+        .collect()
+}
+
+#[test]
+fn a_real_sdk_client_finds_skills_by_search_loads_one_in_one_call_and_reads_its_parts() {
+    let env = TestEnv::new();
+    let config = gateway_with_skills(&env);
+    warm_catalog(&env, &config, &["everything", "skills"]);
+    let search =
+        |args: Value| json!({"op": "call_tool", "name": "gateway_search_tools", "arguments": args});
+    let spec = json!({
+        "command": crate::harness::gateway_bin(),
+        "args": ["--config", config],
+        "ops": [
+            {"op": "list_tools"},
+            search(json!({"query": "write a commit message for my staged changes"})),
+            search(json!({"query": "fill in a PDF form", "kind": "skill", "limit": 10})),
+            search(json!({"query": "echo a message back", "kind": "tool", "limit": 10})),
+            {"op": "call_tool", "name": "gateway_invoke", "arguments": {"server": "skills", "tool": "pdf-forms"}},
+            {"op": "read_resource", "uri": "skills+skill://pdf-forms/references/fields.md"},
+            search(json!({"query": "tidy up a project folder remove build artifacts", "kind": "skill", "limit": 25})),
+            {"op": "call_tool", "name": "gateway_invoke", "arguments": {"server": "skills", "tool": "tidy-files"}},
+            {"op": "read_resource", "uri": "skills+skill://tidy-files/SKILL.md"},
+            search(json!({"query": "commit", "kind": "prompt"})),
+            search(json!({"query": "query the warehouse with sql", "kind": "skill"})),
+        ]
+    });
+    let out = run_sdk_driver(&py_bin("python"), &spec, &env);
+    let r = out["results"].as_array().expect("results");
+
+    // The meta-tool's schema offers the filter.
+    let search_tool = r[0]["tools"]
+        .as_array()
+        .expect("tools")
+        .iter()
+        .find(|t| t["name"] == "gateway_search_tools")
+        .expect("gateway_search_tools listed");
+    assert_eq!(
+        search_tool["inputSchema"]["properties"]["kind"]["enum"],
+        json!(["tool", "skill"])
+    );
+
+    // A skill is ranked first for its own task, among real tools, and says it is a skill (in the
+    // structured result and in the text block).
+    let found = hits(&r[1]);
+    assert_eq!(
+        found[0],
+        ("skill".into(), "skills".into(), "commit-message".into()),
+        "{found:?}"
+    );
+    assert!(
+        first_text(&r[1]).contains(r#""kind":"skill""#),
+        "{}",
+        first_text(&r[1])
+    );
+
+    // `kind` narrows the search both ways.
+    let found = hits(&r[2]);
+    assert_eq!(found[0].2, "pdf-forms", "{found:?}");
+    assert!(
+        found.iter().all(|h| h.0 == "skill" && h.1 == "skills"),
+        "{found:?}"
+    );
+    let found = hits(&r[3]);
+    assert!(!found.is_empty());
+    assert_eq!(
+        found[0],
+        ("tool".into(), "everything".into(), "echo".into()),
+        "{found:?}"
+    );
+    assert!(
+        found.iter().all(|h| h.0 == "tool" && h.1 == "everything"),
+        "{found:?}"
+    );
+
+    // One call loads the skill: its body, then its parts with how to read each.
+    let loaded = &r[4];
+    assert_ne!(loaded["isError"], json!(true), "{loaded}");
+    let body = loaded["content"][0]["text"].as_str().expect("body");
+    assert!(body.starts_with("\n# PDF forms\n"), "{body}");
+    let parts = loaded["content"][1]["text"].as_str().expect("parts");
+    assert!(
+        parts.contains(
+            "references/fields.md — Listing fields: skills+skill://pdf-forms/references/fields.md"
+        ),
+        "{parts}"
+    );
+    assert!(
+        !parts.contains("fill_form.py"),
+        "scripts are never served: {parts}"
+    );
+
+    // resources/read returns the part byte for byte.
+    let file = std::fs::read_to_string(
+        env.path()
+            .join("home/.claude/skills/pdf-forms/references/fields.md"),
+    )
+    .expect("part on disk");
+    assert_eq!(r[5]["contents"][0]["text"], json!(file), "{}", r[5]);
+    assert_eq!(
+        r[5]["contents"][0]["uri"],
+        "skills+skill://pdf-forms/references/fields.md"
+    );
+
+    // The poisoned skill is never found, and refused by name with the scanner's reason.
+    let found = hits(&r[6]);
+    assert!(found.iter().all(|h| h.2 != "tidy-files"), "{found:?}");
+    assert_eq!(r[7]["isError"], json!(true), "{}", r[7]);
+    let why = first_text(&r[7]);
+    assert!(why.contains("withheld by the scanner"), "{why}");
+    assert!(r[8].get("error").is_some(), "{}", r[8]);
+
+    // A bad `kind` is refused with what is allowed; the project skill is served too.
+    assert_eq!(r[9]["isError"], json!(true), "{}", r[9]);
+    assert!(first_text(&r[9]).contains(r#"`kind` must be "tool" or "skill""#));
+    assert_eq!(hits(&r[10])[0].2, "warehouse-sql", "{}", r[10]);
+}
+
+#[test]
+fn a_skill_added_changed_or_removed_while_the_gateway_runs_reaches_the_client() {
+    let env = TestEnv::new();
+    let skills = env.path().join("home/.claude/skills");
+    copy_dir(
+        &skill_fixture("good/commit-message"),
+        &skills.join("commit-message"),
+    );
+    let config = env.write_config(true, &[]);
+    let mut client = env.start(&config);
+    list_server_tools(&mut client, "skills", Duration::from_secs(60));
+    // Each change is announced with list_changed; once it is, the catalog shows the change.
+    let mut seen = Vec::new();
+    let mut after_list_changed = |client: &mut RpcClient, done: &dyn Fn(&mut RpcClient) -> bool| loop {
+        let note = client.wait_notification(
+            "notifications/resources/list_changed",
+            Duration::from_secs(30),
+            &mut seen,
+            |_| true,
+        );
+        assert!(note.is_some(), "no resources/list_changed; saw {seen:?}");
+        if done(client) {
+            return;
+        }
+    };
+    let release_first = |client: &mut RpcClient| {
+        let found = client.call_tool(
+            "gateway_search_tools",
+            json!({"query": "cut a release and write the changelog", "kind": "skill"}),
+        );
+        hits(&found).first().map(|h| h.2.clone()) == Some("release-notes".to_string())
+    };
+
+    // Added: found by search.
+    copy_dir(
+        &skill_fixture("good/release-notes"),
+        &skills.join("release-notes"),
+    );
+    after_list_changed(&mut client, &release_first);
+
+    // Changed: the new text is served.
+    let file = skills.join("commit-message/SKILL.md");
+    let text = std::fs::read_to_string(&file).expect("read SKILL.md");
+    let edited = text
+        .replace(
+            "Write a git commit message",
+            "Write a short git commit message",
+        )
+        .replace("at most 72 characters", "at most 50 characters");
+    std::fs::write(&file, &edited).expect("edit SKILL.md");
+    after_list_changed(&mut client, &|client: &mut RpcClient| {
+        first_text(&client.invoke("skills", "commit-message", json!({})))
+            .contains("at most 50 characters")
+    });
+
+    // Removed: gone from search and refused.
+    std::fs::remove_dir_all(skills.join("release-notes")).expect("remove skill");
+    after_list_changed(&mut client, &|client: &mut RpcClient| {
+        !release_first(client)
+    });
+    let gone = client.invoke("skills", "release-notes", json!({}));
+    assert_eq!(gone["isError"], json!(true), "{gone}");
+    assert!(client.shutdown().success());
+}
+
+#[test]
+fn skills_search_ranks_skills_with_the_gateway_index() {
+    let env = TestEnv::new();
+    let config = scratch_home(&env);
+    let out = run(
+        &env,
+        &config,
+        &["skills", "search", "fill in a PDF form", "--json"],
+        &[],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let v: Value = serde_json::from_slice(&out.stdout).expect("--json is JSON");
+    let matches = v["matches"].as_array().expect("matches");
+    assert_eq!(matches[0]["tool"], "pdf-forms", "{v}");
+    assert!(matches.iter().all(|m| m["kind"] == "skill"), "{v}");
+    let out = run(&env, &config, &["skills", "search", "commit message"], &[]);
+    let table = text(&out.stdout);
+    assert!(
+        table
+            .lines()
+            .nth(1)
+            .is_some_and(|l| l.contains("skills/commit-message (skill)")),
+        "{table}"
+    );
+}
+
+#[test]
+fn with_meta_tools_off_skills_are_listed_directly_and_a_new_one_is_announced() {
+    let env = TestEnv::new();
+    let skills = env.path().join("home/.claude/skills");
+    copy_dir(
+        &skill_fixture("good/commit-message"),
+        &skills.join("commit-message"),
+    );
+    let config = env.write_config(false, &[]);
+    let mut client = env.start(&config);
+    let tools = crate::harness::list_tools_until(
+        &mut client,
+        &["skills__commit-message"],
+        Duration::from_secs(60),
+    );
+    let tool = tools
+        .iter()
+        .find(|t| t["name"] == "skills__commit-message")
+        .expect("listed");
+    assert_eq!(tool["annotations"]["readOnlyHint"], json!(true), "{tool}");
+
+    copy_dir(
+        &skill_fixture("good/release-notes"),
+        &skills.join("release-notes"),
+    );
+    let mut seen = Vec::new();
+    loop {
+        let note = client.wait_notification(
+            "notifications/tools/list_changed",
+            Duration::from_secs(30),
+            &mut seen,
+            |_| true,
+        );
+        assert!(note.is_some(), "no tools/list_changed; saw {seen:?}");
+        if client
+            .list_tools()
+            .iter()
+            .any(|t| t["name"] == "skills__release-notes")
+        {
+            break;
+        }
+    }
+    let loaded = client.call_tool("skills__release-notes", json!({}));
+    assert!(
+        first_text(&loaded).contains("# Cutting a release"),
+        "{loaded}"
+    );
+    assert!(client.shutdown().success());
 }

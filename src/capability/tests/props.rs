@@ -41,7 +41,7 @@ fn cap_with_url(url: &str, props: &[&str]) -> crate::capability::Capability {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(256))]
+    #![proptest_config(crate::fuzz::cases(256))]
 
     /// Whatever the arguments, a prepared request goes to the file's host and port, and its path
     /// has no `.`/`..` segment; arguments are refused rather than resolved.
@@ -96,6 +96,16 @@ proptest! {
                 }
                 (Err(expand::ExpandError::Syntax(_)), Err(_)) => {}
                 (Err(expand::ExpandError::Missing(_)), Ok(_)) => {}
+                // `expand` stops at the first unset variable, `Template::parse` checks the whole
+                // text first: both refuse it, and with every variable set the grammar names the
+                // same syntax error the template found.
+                (Err(expand::ExpandError::Missing(_)), Err(_)) => {
+                    let every = |_: &str| Some(String::new());
+                    prop_assert!(
+                        matches!(expand::expand(&text, &every), Err(expand::ExpandError::Syntax(_))),
+                        "{text:?}: template refused it, the grammar did not"
+                    );
+                }
                 (e, t) => prop_assert!(false, "{text:?}: expand {e:?}, template {t:?}"),
             }
         }

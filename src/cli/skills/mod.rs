@@ -51,39 +51,63 @@ pub enum SkillsCommand {
     },
     /// Remove an imported skill.
     Remove { name: String },
+    /// Rank the skills for a task: `mcp-gateway search --kind skill` (the gateway's own index).
+    Search {
+        /// The task, or the skill's name.
+        query: String,
+        /// How many matches to show.
+        #[arg(long, short = 'n', default_value_t = 5, value_parser = clap::value_parser!(u16).range(1..=100))]
+        limit: u16,
+        /// Print the `gateway_search_tools` result JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Runs a `skills` subcommand.
-pub fn run(args: SkillsArgs, config: &crate::config::Config) -> anyhow::Result<ExitCode> {
+pub fn run(args: SkillsArgs, global: &super::GlobalArgs) -> Result<ExitCode, super::CliError> {
     let paths = crate::state::Paths::from_env();
-    let import_dir = paths.as_ref().map(crate::skills::discover::import_dir);
-    match args.command {
+    let import_dir = || {
+        paths
+            .as_ref()
+            .map(crate::skills::discover::import_dir)
+            .context("cannot determine the XDG data dir (is HOME set?)")
+    };
+    let config = || super::load_config(global);
+    Ok(match args.command {
         SkillsCommand::List { json } => {
-            let (set, problems) = load(config, paths.as_ref());
-            list(&set, &problems, json)
+            let (set, problems) = load(&config()?, paths.as_ref());
+            list(&set, &problems, json)?
         }
         SkillsCommand::Show { name, part } => {
-            let (set, problems) = load(config, paths.as_ref());
-            show(&set, &problems, &name, part.as_deref())
+            let (set, problems) = load(&config()?, paths.as_ref());
+            show(&set, &problems, &name, part.as_deref())?
         }
         SkillsCommand::Import { source, force } => {
-            let root = import_dir.context("cannot determine the XDG data dir (is HOME set?)")?;
-            import(&source, &root, config, force)
+            let root = import_dir()?;
+            import(&source, &root, &config()?, force)?
         }
-        SkillsCommand::Remove { name } => {
-            let root = import_dir.context("cannot determine the XDG data dir (is HOME set?)")?;
-            match import::remove(&name, &root) {
-                Ok(dir) => {
-                    println!("removed skill `{name}` ({})", dir.display());
-                    Ok(ExitCode::SUCCESS)
-                }
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    Ok(ExitCode::from(super::EXIT_USAGE))
-                }
+        SkillsCommand::Remove { name } => match import::remove(&name, &import_dir()?) {
+            Ok(dir) => {
+                println!("removed skill `{name}` ({})", dir.display());
+                ExitCode::SUCCESS
             }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(super::EXIT_USAGE)
+            }
+        },
+        SkillsCommand::Search { query, limit, json } => {
+            let search = super::search::SearchArgs {
+                query,
+                server: None,
+                limit,
+                kind: Some(crate::gateway::Kind::Skill),
+                json,
+            };
+            super::search::run(global, &search)?
         }
-    }
+    })
 }
 
 fn load(

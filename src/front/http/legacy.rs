@@ -17,6 +17,7 @@ use crate::auth::Caller;
 use crate::front::link::Link;
 use crate::gateway::Gateway;
 use crate::jsonrpc::{Id, Message};
+use crate::session::Surface;
 
 /// Messages a stream may hold unread before the client counts as too slow.
 pub const STREAM_BUFFER: usize = 256;
@@ -41,14 +42,22 @@ pub struct LegacySession {
     caller: std::sync::Arc<str>,
     /// The version `initialize` negotiated.
     pub version: String,
+    /// What it shows: a session opened on `/mcp/{backend}` is served there only.
+    pub surface: Surface,
     routes: Arc<Mutex<Routes>>,
 }
 
 impl LegacySession {
-    /// Starts a session for `caller`; its first message should be the client's `initialize`.
-    pub fn open(gateway: Arc<Gateway>, version: String, caller: Caller) -> Arc<LegacySession> {
+    /// Starts a session for `caller` showing `surface`; its first message should be the
+    /// client's `initialize`.
+    pub fn open(
+        gateway: Arc<Gateway>,
+        version: String,
+        caller: Caller,
+        surface: Surface,
+    ) -> Arc<LegacySession> {
         let name = Arc::clone(&caller.name);
-        let (link, mut rx) = Link::open(gateway, caller, "http");
+        let (link, mut rx) = Link::open(gateway, caller, "http", surface.clone());
         let routes = Arc::new(Mutex::new(Routes::default()));
         let r = Arc::clone(&routes);
         tokio::spawn(async move {
@@ -60,6 +69,7 @@ impl LegacySession {
             link,
             caller: name,
             version,
+            surface,
             routes,
         })
     }

@@ -28,7 +28,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{Request, State};
+use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -45,6 +45,8 @@ use crate::front::modern::{self, Modern, RequestScope};
 use crate::gateway::Gateway;
 use crate::jsonrpc::{ErrorObject, Id, Message, code};
 use crate::mcp;
+use crate::session::Surface;
+use crate::session::access::Access;
 
 /// Legacy sessions kept at most; the least recently used is evicted beyond this.
 pub const MAX_SESSIONS: usize = 4096;
@@ -137,6 +139,10 @@ impl App {
 pub fn router(app: Arc<App>) -> Router {
     let protected = Router::new()
         .route("/mcp", get(mcp_get).post(mcp_post).delete(mcp_delete))
+        .route(
+            "/mcp/{backend}",
+            get(backend_get).post(backend_post).delete(backend_delete),
+        )
         .route_layer(axum::middleware::from_fn_with_state(
             Arc::clone(&app),
             auth::authenticate,
@@ -308,9 +314,84 @@ fn accepts(h: &HeaderMap, mime: &str) -> bool {
     }
 }
 
+/// The surface `/mcp/{backend}` shows `caller`, or the 404 naming the backend (with the
+/// nearest names it may see) when there is no such backend or the caller's scope hides it.
+fn backend_surface(
+    app: &Arc<App>,
+    caller: &Caller,
+    backend: &str,
+) -> Result<Surface, Box<Response>> {
+    let access = Access::new(&app.gateway, caller);
+    if access.sees_server(backend) {
+        return Ok(Surface::Backend(backend.to_string()));
+    }
+    Err(Box::new(error(
+        StatusCode::NOT_FOUND,
+        Id::Null,
+        code::INVALID_PARAMS,
+        format!(
+            "no MCP endpoint /mcp/{}: {}",
+            crate::session::clip(backend),
+            access.unknown_server_text(backend)
+        ),
+    )))
+}
+
+async fn backend_post(
+    State(app): State<Arc<App>>,
+    Path(backend): Path<String>,
+    caller: Option<axum::Extension<Caller>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let caller = auth::caller_of(caller);
+    match backend_surface(&app, &caller, &backend) {
+        Ok(surface) => post(app, caller, surface, headers, body).await,
+        Err(refused) => *refused,
+    }
+}
+
+async fn backend_get(
+    State(app): State<Arc<App>>,
+    Path(backend): Path<String>,
+    caller: Option<axum::Extension<Caller>>,
+    headers: HeaderMap,
+) -> Response {
+    let caller = auth::caller_of(caller);
+    match backend_surface(&app, &caller, &backend) {
+        Ok(surface) => get_stream(app, caller, surface, headers),
+        Err(refused) => *refused,
+    }
+}
+
+async fn backend_delete(
+    State(app): State<Arc<App>>,
+    Path(backend): Path<String>,
+    caller: Option<axum::Extension<Caller>>,
+    headers: HeaderMap,
+) -> Response {
+    let caller = auth::caller_of(caller);
+    match backend_surface(&app, &caller, &backend) {
+        Ok(surface) => delete(app, caller, surface, headers),
+        Err(refused) => *refused,
+    }
+}
+
 async fn mcp_post(
     State(app): State<Arc<App>>,
     caller: Option<axum::Extension<Caller>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let caller = auth::caller_of(caller);
+    post(app, caller, Surface::Gateway, headers, body).await
+}
+
+/// A POST to `/mcp` or `/mcp/{backend}` (`surface`).
+async fn post(
+    app: Arc<App>,
+    caller: Caller,
+    surface: Surface,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
@@ -377,11 +458,10 @@ async fn mcp_post(
     let session_id = header_text(&headers, headers::SESSION_ID);
     let body_version = mcp::modern_version(&params);
     let modern_header = header_version.is_some_and(|v| mcp::MODERN_VERSIONS.contains(&v));
-    let caller = auth::caller_of(caller);
     if body_version.is_some() || (session_id.is_none() && modern_header) {
-        modern_post(&app, &headers, msg, params, caller).await
+        modern_post(&app, &headers, msg, params, caller, surface).await
     } else {
-        legacy_post(&app, &headers, msg, params, text, caller).await
+        legacy_post(&app, &headers, msg, params, text, caller, surface).await
     }
 }
 
@@ -391,6 +471,7 @@ async fn modern_post(
     msg: Message,
     params: Value,
     caller: Caller,
+    surface: Surface,
 ) -> Response {
     let (id, method) = match msg {
         Message::Request { id, method, .. } => (id, method),
@@ -429,7 +510,7 @@ async fn modern_post(
         return bad(e);
     }
     let scope = RequestScope {
-        backend: None,
+        surface,
         caller,
         front: "http",
     };
@@ -464,6 +545,7 @@ async fn legacy_post(
     params: Value,
     text: &str,
     caller: Caller,
+    surface: Surface,
 ) -> Response {
     let sse_ok = accepts(headers, "text/event-stream");
     if let Message::Request { id, method, .. } = &msg
@@ -471,7 +553,7 @@ async fn legacy_post(
     {
         let requested = params.get("protocolVersion").and_then(Value::as_str);
         let version = mcp::negotiate(requested).to_string();
-        let session = LegacySession::open(Arc::clone(&app.gateway), version, caller);
+        let session = LegacySession::open(Arc::clone(&app.gateway), version, caller, surface);
         let (sid, evicted) = app.sessions.insert(Arc::clone(&session));
         if evicted.is_some() {
             tracing::info!(
@@ -514,7 +596,11 @@ async fn legacy_post(
             "the Mcp-Session-Id header is required: send initialize first to start a session (or use protocol version 2026-07-28, which needs none)",
         );
     };
-    let Some(session) = app.sessions.get(sid).filter(|s| s.belongs_to(&caller)) else {
+    let Some(session) = app
+        .sessions
+        .get(sid)
+        .filter(|s| s.belongs_to(&caller) && s.surface == surface)
+    else {
         return error(
             StatusCode::NOT_FOUND,
             id,
@@ -582,7 +668,11 @@ async fn mcp_get(
     caller: Option<axum::Extension<Caller>>,
     headers: HeaderMap,
 ) -> Response {
-    let caller = auth::caller_of(caller);
+    get_stream(app, auth::caller_of(caller), Surface::Gateway, headers)
+}
+
+/// A GET (a legacy session's event stream) on `/mcp` or `/mcp/{backend}` (`surface`).
+fn get_stream(app: Arc<App>, caller: Caller, surface: Surface, headers: HeaderMap) -> Response {
     let sid = header_text(&headers, headers::SESSION_ID);
     let modern_header = header_text(&headers, headers::PROTOCOL_VERSION)
         .is_some_and(|v| mcp::MODERN_VERSIONS.contains(&v));
@@ -610,7 +700,11 @@ async fn mcp_get(
             "the Mcp-Session-Id header is required to open the event stream",
         );
     };
-    let Some(session) = app.sessions.get(sid).filter(|s| s.belongs_to(&caller)) else {
+    let Some(session) = app
+        .sessions
+        .get(sid)
+        .filter(|s| s.belongs_to(&caller) && s.surface == surface)
+    else {
         return error(
             StatusCode::NOT_FOUND,
             Id::Null,
@@ -630,7 +724,11 @@ async fn mcp_delete(
     caller: Option<axum::Extension<Caller>>,
     headers: HeaderMap,
 ) -> Response {
-    let caller = auth::caller_of(caller);
+    delete(app, auth::caller_of(caller), Surface::Gateway, headers)
+}
+
+/// A DELETE (end a legacy session) on `/mcp` or `/mcp/{backend}` (`surface`).
+fn delete(app: Arc<App>, caller: Caller, surface: Surface, headers: HeaderMap) -> Response {
     let Some(sid) = header_text(&headers, headers::SESSION_ID) else {
         return error(
             StatusCode::BAD_REQUEST,
@@ -642,7 +740,7 @@ async fn mcp_delete(
     if app
         .sessions
         .get(sid)
-        .is_some_and(|s| !s.belongs_to(&caller))
+        .is_some_and(|s| !s.belongs_to(&caller) || s.surface != surface)
     {
         return error(
             StatusCode::NOT_FOUND,

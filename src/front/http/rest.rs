@@ -303,7 +303,7 @@ async fn tools(
         gw.wait_for_index().await;
         // A tag filter narrows the candidates; rank enough of them to fill the page.
         let wanted = if tag.is_some() { MAX_LIMIT } else { limit };
-        let outcome = match access.search(query, wanted, server) {
+        let outcome = match access.search(query, wanted, server, None) {
             Ok(o) => o,
             Err(e) => {
                 return rest_error(
