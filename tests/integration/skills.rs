@@ -643,3 +643,49 @@ fn with_meta_tools_off_skills_are_listed_directly_and_a_new_one_is_announced() {
     );
     assert!(client.shutdown().success());
 }
+
+#[test]
+fn the_rest_api_says_and_filters_the_kind_too() {
+    let env = TestEnv::new();
+    let config = scratch_home(&env);
+    // REST callers send no `initialize`: start on a warm catalog, as the REST tests do.
+    warm_catalog(&env, &config, &["skills"]);
+    let served = crate::serve::Served::start(&env, &config);
+    let get = |path: &str| served.http("GET", path, &[], b"");
+
+    let r = get("/api/v1/tools?kind=skill&q=fill%20in%20a%20PDF%20form");
+    assert_eq!(r.status, 200, "{}", r.body);
+    let tools = r.json()["tools"].as_array().expect("tools").clone();
+    assert_eq!(tools[0]["tool"], "pdf-forms", "{}", r.body);
+    assert!(tools.iter().all(|t| t["kind"] == "skill"), "{}", r.body);
+
+    let r = get("/api/v1/tools?kind=skill");
+    let mut names: Vec<String> = r.json()["tools"]
+        .as_array()
+        .expect("tools")
+        .iter()
+        .map(|t| t["tool"].as_str().unwrap_or_default().to_string())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "commit-message",
+            "pdf-forms",
+            "release-notes",
+            "warehouse-sql"
+        ],
+        "{}",
+        r.body
+    );
+    let r = get("/api/v1/tools?kind=tool");
+    assert_eq!(r.json()["total"], 0, "{}", r.body);
+
+    let r = get("/api/v1/tools?kind=prompt");
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(
+        r.body.contains("`kind` must be `tool` or `skill`"),
+        "{}",
+        r.body
+    );
+}

@@ -29,6 +29,7 @@ use super::App;
 use super::auth::{self, rest_error};
 use crate::auth::Caller;
 use crate::error::CallError;
+use crate::gateway::Kind;
 use crate::jsonrpc::code;
 use crate::peer::CallContext;
 use crate::request_log::{self, Outcome};
@@ -119,6 +120,16 @@ fn known_params(q: &HashMap<String, String>, known: &[&str]) -> Result<(), BadRe
             known.join(", ")
         }
     )))
+}
+
+/// `kind=tool|skill` (absent or empty: both).
+fn kind_param(q: &HashMap<String, String>) -> Result<Option<Kind>, BadRequest> {
+    match q.get("kind").map(String::as_str).filter(|k| !k.is_empty()) {
+        None => Ok(None),
+        Some(text) => Kind::parse(text)
+            .map(Some)
+            .ok_or_else(|| BadRequest(format!("`kind` must be `tool` or `skill`, not `{text}`"))),
+    }
 }
 
 fn limit_param(q: &HashMap<String, String>, default: usize) -> Result<usize, BadRequest> {
@@ -265,7 +276,7 @@ async fn tools(
     caller: Option<axum::Extension<Caller>>,
     Query(q): Params,
 ) -> Response {
-    if let Err(r) = known_params(&q, &["server", "tag", "q", "limit"]) {
+    if let Err(r) = known_params(&q, &["server", "tag", "kind", "q", "limit"]) {
         return r.into_response();
     }
     let caller = auth::caller_of(caller);
@@ -296,14 +307,19 @@ async fn tools(
         Ok(n) => n,
         Err(r) => return r.into_response(),
     };
+    let kind = match kind_param(&q) {
+        Ok(k) => k,
+        Err(r) => return r.into_response(),
+    };
     let gw = &app.gateway;
     gw.wait_for_discovery(DISCOVERY_WAIT).await;
     let tagged = |s: &str| tag.is_none_or(|t| has_tag(&access, s, t));
+    let kind_of = |s: &str| gw.kind_of(s);
     let (list, total) = if let Some(query) = query {
         gw.wait_for_index().await;
         // A tag filter narrows the candidates; rank enough of them to fill the page.
         let wanted = if tag.is_some() { MAX_LIMIT } else { limit };
-        let outcome = match access.search(query, wanted, server, None) {
+        let outcome = match access.search(query, wanted, server, kind) {
             Ok(o) => o,
             Err(e) => {
                 return rest_error(
@@ -317,7 +333,11 @@ async fn tools(
             .hits
             .iter()
             .filter(|h| tagged(&h.doc.server))
-            .map(render_match)
+            .map(|h| {
+                let mut m = render_match(h);
+                m["kind"] = json!(kind_of(&h.doc.server).label());
+                m
+            })
             .collect();
         let total = if tag.is_some() {
             hits.len()
@@ -329,7 +349,11 @@ async fn tools(
         let mut all = Vec::new();
         for entry in gw.catalog.snapshot() {
             let s = entry.backend.as_str();
-            if !access.sees_server(s) || server.is_some_and(|x| x != s) || !tagged(s) {
+            if !access.sees_server(s)
+                || server.is_some_and(|x| x != s)
+                || !tagged(s)
+                || kind.is_some_and(|k| k != kind_of(s))
+            {
                 continue;
             }
             for t in &entry.tools {
@@ -340,6 +364,7 @@ async fn tools(
                     all.push(json!({
                         "server": s,
                         "tool": name,
+                        "kind": kind_of(s).label(),
                         "description": t.get("description").cloned().unwrap_or(Value::Null),
                         "inputSchema": t.get("inputSchema").cloned().unwrap_or(json!({})),
                     }));

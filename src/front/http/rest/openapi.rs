@@ -53,6 +53,7 @@ pub fn document() -> Value {
                 "parameters": [
                     {"name": "server", "in": "query", "schema": {"type": "string"}},
                     {"name": "tag", "in": "query", "schema": {"type": "string"}},
+                    {"name": "kind", "in": "query", "schema": {"type": "string", "enum": ["tool", "skill"]}, "description": "only tools or only skills"},
                     {"name": "q", "in": "query", "schema": {"type": "string"}, "description": "rank by relevance to this text"},
                     {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}, "description": "default 10 with q, else 1000"}
                 ],
@@ -117,8 +118,8 @@ pub fn document() -> Value {
                     "state": {"type": "string"}, "reason": {"type": "string"}, "tags": {"type": "array", "items": {"type": "string"}},
                     "tools": {"type": ["integer", "null"], "description": "tools the caller may call; null before the server was first listed"}}},
                 "Tool": {"type": "object", "required": ["server", "tool", "inputSchema"], "properties": {
-                    "server": {"type": "string"}, "tool": {"type": "string"}, "description": {"type": ["string", "null"]},
-                    "inputSchema": {"type": "object"}, "score": {"type": "number", "description": "with q only"}}},
+                    "server": {"type": "string"}, "tool": {"type": "string"}, "kind": {"type": "string", "enum": ["tool", "skill"]},
+                    "description": {"type": ["string", "null"]}, "inputSchema": {"type": "object"}, "score": {"type": "number", "description": "with q only"}}},
                 "Request": {"type": "object", "required": ["time", "caller", "server", "tool", "duration_ms", "outcome"], "properties": {
                     "time": {"type": "string", "format": "date-time"}, "caller": {"type": "string"},
                     "front": {"enum": ["stdio", "http", "rest"]}, "method": {"type": "string"},
