@@ -1165,3 +1165,34 @@ fn backend_tools_filter_is_read_and_checked() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn an_invalid_backend_url_is_refused_without_quoting_its_secrets() {
+    // Issue 15 #3: the URL is checked after `${VAR}` expansion, so quoting it would show the
+    // token in the error that logs, `doctor` and bug reports carry.
+    for (text, says) in [
+        (
+            "backends:\n  r:\n    http_url: \"ftp://u:${GITHUB_TOKEN}@h/mcp\"\n",
+            "not `ftp://`",
+        ),
+        (
+            "backends:\n  r:\n    http_url: \"https://?api_key=${GITHUB_TOKEN}\"\n",
+            "no host",
+        ),
+        (
+            "backends:\n  r:\n    http_url: \"https://h/mcp?k=${SPACEY}${GITHUB_TOKEN}\"\n",
+            "whitespace",
+        ),
+        (
+            "backends:\n  r:\n    http_url: \"${GITHUB_TOKEN}\"\n",
+            "http:// or https://",
+        ),
+    ] {
+        let msg = err(text).to_string();
+        assert!(
+            msg.contains("backends.r.http_url") && msg.contains(says),
+            "{msg}"
+        );
+        assert!(!msg.contains("ghp_123"), "the token shows: {msg}");
+    }
+}

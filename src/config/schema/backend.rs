@@ -392,13 +392,32 @@ fn is_empty_value(node: &Node) -> bool {
 }
 
 pub(super) fn check_url(url: &str) -> Result<(), String> {
-    let rest = url
+    // The message never quotes the URL: after `${VAR}` expansion it may hold a token in its
+    // query or userinfo, and config errors reach logs, `doctor` and bug reports. The file, line
+    // and key already say where it is.
+    let Some(rest) = url
         .strip_prefix("http://")
         .or_else(|| url.strip_prefix("https://"))
-        .ok_or_else(|| format!("`{url}` is not an http:// or https:// URL"))?;
+    else {
+        let scheme = url
+            .split_once("://")
+            .map(|(scheme, _)| scheme)
+            .filter(|scheme| {
+                scheme
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+            });
+        return Err(match scheme {
+            Some(scheme) => format!("must be an http:// or https:// URL, not `{scheme}://`"),
+            None => "must be an http:// or https:// URL".to_string(),
+        });
+    };
     let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    if authority.is_empty() || url.chars().any(char::is_whitespace) {
-        return Err(format!("`{url}` is not a valid URL"));
+    if authority.is_empty() {
+        return Err("is not a valid URL: it has no host".to_string());
+    }
+    if url.chars().any(char::is_whitespace) {
+        return Err("is not a valid URL: it contains whitespace".to_string());
     }
     Ok(())
 }
