@@ -566,3 +566,53 @@ fn map_error(e: &jsonwebtoken::errors::Error) -> JwtError {
         _ => JwtError::Malformed,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(n: u64, stored: u64) -> Entry {
+        Entry {
+            verified: Verified {
+                subject: format!("s{n}"),
+                scopes: Vec::new(),
+            },
+            exp: 1_000_000,
+            nbf: Some(100),
+            stored,
+        }
+    }
+
+    #[test]
+    fn the_token_cache_is_bounded_and_drops_the_oldest() {
+        let mut t = Tokens::default();
+        let digest = |n: usize| -> [u8; 32] { Sha256::digest(n.to_le_bytes()).into() };
+        for n in 0..TOKEN_CACHE_ENTRIES + 5 {
+            t.insert(digest(n), entry(n as u64, 1000));
+        }
+        assert_eq!(t.entries.len(), TOKEN_CACHE_ENTRIES);
+        assert!(matches!(t.lookup(&digest(4), 1000, 0), Cached::Miss));
+        assert!(matches!(t.lookup(&digest(5), 1000, 0), Cached::Valid(_)));
+        // A digest stored again is not dropped by its older place in the order.
+        t.insert(digest(5), entry(5, 1001));
+        t.insert(digest(TOKEN_CACHE_ENTRIES + 5), entry(0, 1001));
+        assert!(matches!(t.lookup(&digest(5), 1001, 0), Cached::Valid(_)));
+        assert!(matches!(t.lookup(&digest(6), 1001, 0), Cached::Miss));
+        assert_eq!(t.entries.len(), TOKEN_CACHE_ENTRIES);
+    }
+
+    #[test]
+    fn the_token_cache_checks_nbf_exp_and_age() {
+        let mut t = Tokens::default();
+        let d = [7u8; 32];
+        t.insert(d, entry(1, 1000));
+        assert!(matches!(t.lookup(&d, 99, 0), Cached::Miss)); // before nbf (clock moved back)
+        assert!(matches!(t.lookup(&d, 1059, 0), Cached::Valid(_)));
+        assert!(matches!(t.lookup(&d, 1060, 0), Cached::Miss)); // max age
+        assert!(matches!(t.lookup(&d, 1_000_000, 30), Cached::Miss)); // at exp, within leeway
+        assert!(matches!(t.lookup(&d, 1_000_031, 30), Cached::Expired));
+        t.clear();
+        assert!(matches!(t.lookup(&d, 1001, 0), Cached::Miss));
+        assert_eq!(t.generation, 1);
+    }
+}
