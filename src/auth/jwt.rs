@@ -8,14 +8,22 @@
 //! when a token names an unknown `kid` (at most [`REFRESHES_PER_MINUTE`] times a minute, so
 //! forged `kid`s cannot make the gateway hammer the identity provider). It never decides what a
 //! scope grants (that is `auth`'s job) and never logs a token.
+//!
+//! Verified tokens are cached ([`TOKEN_CACHE_ENTRIES`] at most) under the SHA-256 of the whole
+//! token — the token itself is never stored. An entry answers only while `nbf ≤ now < exp` and
+//! for at most [`TOKEN_CACHE_MAX_AGE`] after its verification; a cached token past `exp` plus the
+//! leeway is refused without another signature check. Every JWKS (re)load empties the cache, so a
+//! rotated-out key stops a token at once.
 
+use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
-use std::sync::RwLock;
-use std::time::{Duration, Instant};
+use std::sync::{Mutex, RwLock};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, KeyAlgorithm};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
 
 use crate::config::{JwksSource, JwtAlgorithm, JwtConfig};
 use crate::ratelimit::RateLimiter;
@@ -25,6 +33,11 @@ pub const MAX_JWKS_BYTES: usize = 256 * 1024;
 /// Fetches of the JWKS caused by unknown `kid`s, per minute.
 pub const REFRESHES_PER_MINUTE: u32 = 6;
 const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
+/// Verified tokens kept; the oldest is dropped when a new one would exceed this.
+pub const TOKEN_CACHE_ENTRIES: usize = 10_000;
+/// How long a verified token is answered from the cache before it is verified again (so config
+/// or JWKS changes take effect even for a token within its `exp`).
+pub const TOKEN_CACHE_MAX_AGE: Duration = Duration::from_secs(60);
 
 /// Why a token was refused. The text never contains the token.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -62,6 +75,9 @@ pub struct Verified {
     pub scopes: Vec<String>,
 }
 
+/// A verified token with its `exp` and `nbf` claims.
+type Checked = (Verified, Option<u64>, Option<u64>);
+
 struct Key {
     kid: Option<String>,
     /// The JWK's own `alg`, if it names one.
@@ -77,14 +93,91 @@ struct Cache {
     fetched: Option<Instant>,
 }
 
+/// A verified token's result and the times that bound its reuse (Unix seconds).
+struct Entry {
+    verified: Verified,
+    exp: u64,
+    nbf: Option<u64>,
+    stored: u64,
+}
+
+/// Verified tokens by the SHA-256 of the token.
+#[derive(Default)]
+struct Tokens {
+    entries: HashMap<[u8; 32], Entry>,
+    /// Insertion order, oldest first; a digest stored again appears twice (only the entry's own
+    /// `stored` time removes it).
+    order: VecDeque<([u8; 32], u64)>,
+    /// Bumped at every JWKS load: a verification that began with older keys is not stored.
+    generation: u64,
+}
+
+/// What the cache says about a token.
+enum Cached {
+    Valid(Verified),
+    Expired,
+    Miss,
+}
+
+impl Tokens {
+    fn lookup(&self, digest: &[u8; 32], now: u64, leeway: u64) -> Cached {
+        let Some(e) = self.entries.get(digest) else {
+            return Cached::Miss;
+        };
+        if now > e.exp.saturating_add(leeway) {
+            return Cached::Expired;
+        }
+        let fresh = now >= e.stored && now - e.stored < TOKEN_CACHE_MAX_AGE.as_secs();
+        if now < e.exp && e.nbf.is_none_or(|nbf| now >= nbf) && fresh {
+            Cached::Valid(e.verified.clone())
+        } else {
+            // Within the leeway, before `nbf`, or too old: the full check decides.
+            Cached::Miss
+        }
+    }
+
+    fn insert(&mut self, digest: [u8; 32], entry: Entry) {
+        let stored = entry.stored;
+        self.entries.insert(digest, entry);
+        self.order.push_back((digest, stored));
+        while self.entries.len() > TOKEN_CACHE_ENTRIES || self.order.len() > 2 * TOKEN_CACHE_ENTRIES
+        {
+            let Some((d, at)) = self.order.pop_front() else {
+                break;
+            };
+            if self.entries.get(&d).is_some_and(|e| e.stored == at) {
+                self.entries.remove(&d);
+            }
+        }
+    }
+
+    fn clear(&mut self) {
+        self.entries.clear();
+        self.order.clear();
+        self.generation += 1;
+    }
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
 /// Verifies tokens for one `auth.jwt` config.
 pub struct JwtVerifier {
     config: JwtConfig,
     algorithms: Vec<Algorithm>,
     cache: RwLock<Cache>,
+    tokens: Mutex<Tokens>,
+    /// Unix seconds, for the token cache's time checks (a fixed offset in tests).
+    clock: fn() -> u64,
     refresh: tokio::sync::Mutex<()>,
     refreshes: RateLimiter,
     client: reqwest::Client,
+    /// Signature checks made (tests count them to see cache hits).
+    #[cfg(test)]
+    checks: std::sync::atomic::AtomicUsize,
 }
 
 impl std::fmt::Debug for JwtVerifier {
@@ -123,14 +216,67 @@ impl JwtVerifier {
             config,
             algorithms,
             cache: RwLock::new(Cache::default()),
+            tokens: Mutex::new(Tokens::default()),
+            clock: unix_now,
             refresh: tokio::sync::Mutex::new(()),
             refreshes: RateLimiter::new(),
             client,
+            #[cfg(test)]
+            checks: std::sync::atomic::AtomicUsize::new(0),
         }
+    }
+
+    /// Signature checks made so far.
+    #[cfg(test)]
+    pub(crate) fn checks(&self) -> usize {
+        self.checks.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Replaces the clock of the token cache.
+    #[cfg(test)]
+    pub(crate) fn set_clock(&mut self, clock: fn() -> u64) {
+        self.clock = clock;
     }
 
     /// Verifies `token` and returns its subject and scopes.
     pub async fn verify(&self, token: &str) -> Result<Verified, JwtError> {
+        let stale = {
+            let cache = self.cache.read().unwrap_or_else(|e| e.into_inner());
+            cache
+                .fetched
+                .is_none_or(|t| t.elapsed() >= self.config.jwks_cache)
+        };
+        if stale {
+            // Empties the token cache too.
+            self.refresh(false).await?;
+        }
+        let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        let generation = {
+            let tokens = self.tokens.lock().unwrap_or_else(|e| e.into_inner());
+            match tokens.lookup(&digest, (self.clock)(), self.config.leeway.as_secs()) {
+                Cached::Valid(v) => return Ok(v),
+                Cached::Expired => return Err(JwtError::Expired),
+                Cached::Miss => tokens.generation,
+            }
+        };
+        let (verified, exp, nbf) = self.check(token).await?;
+        if let Some(exp) = exp {
+            let mut tokens = self.tokens.lock().unwrap_or_else(|e| e.into_inner());
+            if tokens.generation == generation {
+                let entry = Entry {
+                    verified: verified.clone(),
+                    exp,
+                    nbf,
+                    stored: (self.clock)(),
+                };
+                tokens.insert(digest, entry);
+            }
+        }
+        Ok(verified)
+    }
+
+    /// The full check of a token, with its `exp` and `nbf` (when they are whole seconds).
+    async fn check(&self, token: &str) -> Result<Checked, JwtError> {
         let header = jsonwebtoken::decode_header(token).map_err(|e| {
             use jsonwebtoken::errors::ErrorKind;
             match e.kind() {
@@ -140,15 +286,6 @@ impl JwtVerifier {
         })?;
         if !self.algorithms.contains(&header.alg) {
             return Err(JwtError::Algorithm(format!("{:?}", header.alg)));
-        }
-        let stale = {
-            let cache = self.cache.read().unwrap_or_else(|e| e.into_inner());
-            cache
-                .fetched
-                .is_none_or(|t| t.elapsed() >= self.config.jwks_cache)
-        };
-        if stale {
-            self.refresh(false).await?;
         }
         match self.try_keys(token, &header) {
             Err(JwtError::UnknownKey(_)) => {
@@ -163,7 +300,7 @@ impl JwtVerifier {
         }
     }
 
-    fn try_keys(&self, token: &str, header: &jsonwebtoken::Header) -> Result<Verified, JwtError> {
+    fn try_keys(&self, token: &str, header: &jsonwebtoken::Header) -> Result<Checked, JwtError> {
         let cache = self.cache.read().unwrap_or_else(|e| e.into_inner());
         let candidates: Vec<&Key> = cache
             .keys
@@ -183,8 +320,15 @@ impl JwtVerifier {
         validation.leeway = self.config.leeway.as_secs();
         let mut last = JwtError::Signature;
         for key in candidates {
+            #[cfg(test)]
+            self.checks
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             match jsonwebtoken::decode::<Map<String, Value>>(token, &key.key, &validation) {
-                Ok(data) => return self.claims(data.claims),
+                Ok(data) => {
+                    let exp = data.claims.get("exp").and_then(Value::as_u64);
+                    let nbf = data.claims.get("nbf").and_then(Value::as_u64);
+                    return Ok((self.claims(data.claims)?, exp, nbf));
+                }
                 Err(e) => {
                     last = map_error(&e);
                     if last != JwtError::Signature {
@@ -252,6 +396,11 @@ impl JwtVerifier {
         let mut cache = self.cache.write().unwrap_or_else(|e| e.into_inner());
         cache.keys = keys;
         cache.fetched = Some(Instant::now());
+        // Tokens verified with the old keys are checked again with the new ones.
+        self.tokens
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
         Ok(true)
     }
 
@@ -415,5 +564,55 @@ fn map_error(e: &jsonwebtoken::errors::Error) -> JwtError {
             JwtError::Algorithm("mismatch".to_string())
         }
         _ => JwtError::Malformed,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(n: u64, stored: u64) -> Entry {
+        Entry {
+            verified: Verified {
+                subject: format!("s{n}"),
+                scopes: Vec::new(),
+            },
+            exp: 1_000_000,
+            nbf: Some(100),
+            stored,
+        }
+    }
+
+    #[test]
+    fn the_token_cache_is_bounded_and_drops_the_oldest() {
+        let mut t = Tokens::default();
+        let digest = |n: usize| -> [u8; 32] { Sha256::digest(n.to_le_bytes()).into() };
+        for n in 0..TOKEN_CACHE_ENTRIES + 5 {
+            t.insert(digest(n), entry(n as u64, 1000));
+        }
+        assert_eq!(t.entries.len(), TOKEN_CACHE_ENTRIES);
+        assert!(matches!(t.lookup(&digest(4), 1000, 0), Cached::Miss));
+        assert!(matches!(t.lookup(&digest(5), 1000, 0), Cached::Valid(_)));
+        // A digest stored again is not dropped by its older place in the order.
+        t.insert(digest(5), entry(5, 1001));
+        t.insert(digest(TOKEN_CACHE_ENTRIES + 5), entry(0, 1001));
+        assert!(matches!(t.lookup(&digest(5), 1001, 0), Cached::Valid(_)));
+        assert!(matches!(t.lookup(&digest(6), 1001, 0), Cached::Miss));
+        assert_eq!(t.entries.len(), TOKEN_CACHE_ENTRIES);
+    }
+
+    #[test]
+    fn the_token_cache_checks_nbf_exp_and_age() {
+        let mut t = Tokens::default();
+        let d = [7u8; 32];
+        t.insert(d, entry(1, 1000));
+        assert!(matches!(t.lookup(&d, 99, 0), Cached::Miss)); // before nbf (clock moved back)
+        assert!(matches!(t.lookup(&d, 1059, 0), Cached::Valid(_)));
+        assert!(matches!(t.lookup(&d, 1060, 0), Cached::Miss)); // max age
+        assert!(matches!(t.lookup(&d, 1_000_000, 30), Cached::Miss)); // at exp, within leeway
+        assert!(matches!(t.lookup(&d, 1_000_031, 30), Cached::Expired));
+        t.clear();
+        assert!(matches!(t.lookup(&d, 1001, 0), Cached::Miss));
+        assert_eq!(t.generation, 1);
     }
 }

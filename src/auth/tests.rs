@@ -378,3 +378,82 @@ async fn jwt_unknown_kid_then_rotation() {
         jwt::JwtError::UnknownKey(_)
     ));
 }
+
+fn verifier(auth: &Authenticator) -> &jwt::JwtVerifier {
+    auth.jwt.as_ref().unwrap()
+}
+
+#[tokio::test]
+async fn jwt_cache_answers_a_verified_token_until_exp_or_max_age() {
+    let dir = tempfile::tempdir().unwrap();
+    let jwks = dir.path().join("jwks.json");
+    let s = ec_signer("k1");
+    write_jwks(&jwks, &[&s]);
+    let mut auth = jwt_auth(&jwks);
+    let token = mint(&s, &claims(json!({"exp": now() + 300})));
+    let first = check(&auth, &token).await.unwrap();
+    assert_eq!(verifier(&auth).checks(), 1);
+    // The same token again: answered from the cache, the same caller, no signature check.
+    for _ in 0..3 {
+        let again = check(&auth, &token).await.unwrap();
+        assert_eq!((again.name, again.rate_limit), (first.name.clone(), 7));
+    }
+    assert_eq!(verifier(&auth).checks(), 1);
+
+    // 61 s later (within exp): older than the cache's max age, so verified again.
+    auth.jwt.as_mut().unwrap().set_clock(|| now() + 61);
+    assert!(check(&auth, &token).await.is_ok());
+    assert_eq!(verifier(&auth).checks(), 2);
+
+    // 400 s later the cached token is past its exp: refused from the cache, with no check
+    // (the real clock would still accept it, so only the cache can have refused it).
+    auth.jwt.as_mut().unwrap().set_clock(|| now() + 400);
+    assert_eq!(refused(check(&auth, &token).await), jwt::JwtError::Expired);
+    assert_eq!(verifier(&auth).checks(), 2);
+}
+
+#[tokio::test]
+async fn jwt_cache_never_answers_a_tampered_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let jwks = dir.path().join("jwks.json");
+    let s = ec_signer("k1");
+    write_jwks(&jwks, &[&s]);
+    let auth = jwt_auth(&jwks);
+    let good = mint(&s, &claims(json!({})));
+    assert!(check(&auth, &good).await.is_ok());
+    assert!(check(&auth, &good).await.is_ok());
+    assert_eq!(verifier(&auth).checks(), 1);
+    // Same header and signature, another payload: another hash, so verified, and refused.
+    let parts: Vec<&str> = good.split('.').collect();
+    let evil = B64.encode(claims(json!({"sub": "mallory"})).to_string());
+    let tampered = format!("{}.{evil}.{}", parts[0], parts[2]);
+    for _ in 0..2 {
+        assert_eq!(
+            refused(check(&auth, &tampered).await),
+            jwt::JwtError::Signature
+        );
+    }
+    assert_eq!(verifier(&auth).checks(), 3);
+}
+
+#[tokio::test]
+async fn jwt_cache_is_emptied_when_the_jwks_rotates() {
+    let dir = tempfile::tempdir().unwrap();
+    let jwks = dir.path().join("jwks.json");
+    let old = ec_signer("old");
+    write_jwks(&jwks, &[&old]);
+    let auth = jwt_auth(&jwks);
+    let old_token = mint(&old, &claims(json!({})));
+    assert!(check(&auth, &old_token).await.is_ok());
+    assert!(check(&auth, &old_token).await.is_ok());
+    assert_eq!(verifier(&auth).checks(), 1);
+    // The provider drops the old key; a token with the new kid makes the gateway re-read it.
+    let new = ec_signer("new");
+    write_jwks(&jwks, &[&new]);
+    assert!(check(&auth, &mint(&new, &claims(json!({})))).await.is_ok());
+    // The old token, cached a moment ago, is refused: the re-read emptied the cache.
+    assert!(matches!(
+        refused(check(&auth, &old_token).await),
+        jwt::JwtError::UnknownKey(_)
+    ));
+}
