@@ -153,16 +153,15 @@ impl Modern {
         }
     }
 
-    async fn call(
-        self: &Arc<Self>,
-        method: &str,
-        params: Value,
-        m: RequestMeta,
+    /// Opens a session behind this request for `scope` and sends its `initialize` (answered
+    /// under `INIT_ID`): the stateless era's requests reach the gateway through such a session.
+    fn open_session(
+        &self,
         scope: &RequestScope,
-        notes: &Notes,
-        cancel: &CancellationToken,
-    ) -> Option<Outcome> {
-        let (link, mut rx) = Link::open(
+        capabilities: &Value,
+        client_info: &Value,
+    ) -> (Link, mpsc::UnboundedReceiver<Message>) {
+        let (link, rx) = Link::open(
             Arc::clone(&self.gateway),
             scope.caller.clone(),
             scope.front,
@@ -173,10 +172,23 @@ impl Modern {
             method: "initialize".into(),
             params: Some(to_raw(&json!({
                 "protocolVersion": mcp::LATEST_VERSION,
-                "capabilities": m.capabilities,
-                "clientInfo": m.client_info,
+                "capabilities": capabilities,
+                "clientInfo": client_info,
             }))),
         });
+        (link, rx)
+    }
+
+    async fn call(
+        self: &Arc<Self>,
+        method: &str,
+        params: Value,
+        m: RequestMeta,
+        scope: &RequestScope,
+        notes: &Notes,
+        cancel: &CancellationToken,
+    ) -> Option<Outcome> {
+        let (link, mut rx) = self.open_session(scope, &m.capabilities, &m.client_info);
         loop {
             tokio::select! {
                 msg = rx.recv() => match msg {
@@ -405,21 +417,7 @@ impl Modern {
         let subscriber = if uris.is_empty() {
             None
         } else {
-            let (link, _rx) = Link::open(
-                Arc::clone(&self.gateway),
-                scope.caller.clone(),
-                scope.front,
-                scope.surface.clone(),
-            );
-            link.send(&Message::Request {
-                id: Id::String(INIT_ID.into()),
-                method: "initialize".into(),
-                params: Some(to_raw(&json!({
-                    "protocolVersion": mcp::LATEST_VERSION,
-                    "capabilities": {},
-                    "clientInfo": mcp::implementation_info(),
-                }))),
-            });
+            let (link, _rx) = self.open_session(scope, &json!({}), &mcp::implementation_info());
             link.send(&Message::notification("notifications/initialized", None));
             for (i, uri) in uris.iter().enumerate() {
                 link.send(&Message::Request {
