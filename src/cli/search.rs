@@ -165,14 +165,22 @@ fn table(found: &Found) -> String {
         })
         .collect();
     let shown = rows.len();
-    let mut out = crate::output::Table::new(&["SCORE", "TOOL", "DESCRIPTION"])
+    let skills = outcome
+        .hits
+        .iter()
+        .filter(|h| found.kind(&h.doc.server) == Kind::Skill)
+        .count();
+    // Say what was found: `skills search` finds only skills, a mixed list holds both.
+    let (column, noun) = match skills {
+        0 => ("TOOL", "matching tools"),
+        n if n == shown => ("SKILL", "matching skills"),
+        _ => ("TOOL", "matches"),
+    };
+    let mut out = crate::output::Table::new(&["SCORE", column, "DESCRIPTION"])
         .right(0)
         .rows(rows)
         .render();
-    out.push_str(&format!(
-        "{} of {} matching tools shown",
-        shown, outcome.total
-    ));
+    out.push_str(&format!("{shown} of {} {noun} shown", outcome.total));
     if outcome.no_good_match {
         out.push_str("; no good match: these are weak guesses");
     }
@@ -229,5 +237,36 @@ mod tests {
             " 3.25  github/x             Create a new issue in a repository."
         );
         assert!(lines[3].starts_with("2 of 7") && lines[3].contains("no good match"));
+    }
+
+    #[test]
+    fn the_table_says_skills_when_it_lists_skills() {
+        let hit = |server: &str, name: &str| crate::search::Hit {
+            doc: Arc::new(ToolDoc {
+                server: server.into(),
+                server_description: None,
+                name: name.into(),
+                title: None,
+                description: "d".into(),
+                input_schema: json!({}),
+            }),
+            score: 1.0,
+        };
+        let found = |hits| Found {
+            outcome: SearchOutcome {
+                hits,
+                total: 2,
+                no_good_match: false,
+                confidence: 1.0,
+                similarity: None,
+            },
+            skills: Some("skills".into()),
+        };
+        let only = table(&found(vec![hit("skills", "release-notes")]));
+        assert!(only.starts_with("SCORE  SKILL "), "{only}");
+        assert!(only.contains("1 of 2 matching skills shown"), "{only}");
+        let mixed = table(&found(vec![hit("skills", "a"), hit("github", "b")]));
+        assert!(mixed.starts_with("SCORE  TOOL "), "{mixed}");
+        assert!(mixed.contains("2 of 2 matches shown"), "{mixed}");
     }
 }
