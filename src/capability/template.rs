@@ -103,13 +103,11 @@ impl Template {
                     Dollar::Plain => literal.push('$'),
                     Dollar::Escape => {
                         literal.push('$');
-                        // `$${…}` is the text `${…}`: the braces are not an `{arg}` either.
-                        let after = &rest[len..];
-                        if after.starts_with('{')
-                            && let Some(end) = after.find('}')
-                        {
-                            literal.push_str(&after[..=end]);
-                            rest = &after[end + 1..];
+                        // `$${…}` is the text `${…}`: its brace does not open an `{arg}`, and
+                        // what follows is read on as everywhere else (`$$` in it is still `$`).
+                        if let Some(after) = rest[len..].strip_prefix('{') {
+                            literal.push('{');
+                            rest = after;
                             continue;
                         }
                     }

@@ -617,9 +617,13 @@ pub(crate) fn real_model() -> Arc<dyn crate::embedding::Encoder> {
                     &crate::embedding::Source::Dir(source),
                     &models,
                 ))
-                .unwrap();
+                .unwrap_or_else(|e| {
+                    panic!("installing the test model into {}: {e}", models.display())
+                });
         }
-        Arc::new(crate::embedding::load(&spec, &models).unwrap().model)
+        let loaded = crate::embedding::load(&spec, &models)
+            .unwrap_or_else(|e| panic!("loading the test model from {}: {e}", models.display()));
+        Arc::new(loaded.model)
     });
     Arc::clone(model) as Arc<dyn crate::embedding::Encoder>
 }
