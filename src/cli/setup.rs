@@ -40,6 +40,14 @@ pub struct SetupArgs {
     /// Machine-readable output
     #[arg(long)]
     pub json: bool,
+    /// At the end, install the embedding model hybrid search uses without asking (a download of
+    /// about 91 MB, or from --model-from); on a terminal setup asks instead
+    #[arg(long)]
+    pub fetch_model: bool,
+    /// Install the embedding model from this local copy instead of downloading it (same
+    /// checksums as `mcp-gateway model fetch --from`)
+    #[arg(long, value_name = "DIR")]
+    pub model_from: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -162,6 +170,92 @@ fn selected_clients(names: &[String]) -> Result<Vec<&'static dyn Client>, Client
 }
 
 fn setup(
+    env: &SetupEnv,
+    args: &SetupArgs,
+    interactive: bool,
+    input: &mut dyn BufRead,
+    out: &mut dyn Write,
+) -> Result<ExitCode, CliError> {
+    let code = import(env, args, interactive, input, out)?;
+    if !args.dry_run {
+        offer_model(env, args, interactive && !args.json, input, out)?;
+    }
+    Ok(code)
+}
+
+/// The end of setup: hybrid search needs the embedding model. Installed already: nothing to do.
+/// Otherwise it is installed on `--fetch-model` or on a yes at the prompt (the answer defaults
+/// to no); without either, setup only says how to get it. Nothing is downloaded otherwise.
+fn offer_model(
+    env: &SetupEnv,
+    args: &SetupArgs,
+    ask: bool,
+    input: &mut dyn BufRead,
+    out: &mut dyn Write,
+) -> Result<(), CliError> {
+    use crate::embedding::{self, ModelSpec, Source};
+    let models_dir = embedding::models_dir(&env.paths);
+    if embedding::installed(&models_dir).is_some() {
+        return Ok(());
+    }
+    let spec = ModelSpec::default_model();
+    let mb = spec.files.iter().map(|f| f.bytes).sum::<u64>() / 1_000_000;
+    let (source, from) = match &args.model_from {
+        Some(dir) => (Source::Dir(dir.clone()), dir.display().to_string()),
+        None => (Source::Download, spec.base_url.clone().unwrap_or_default()),
+    };
+    let yes = if args.fetch_model {
+        true
+    } else if ask {
+        writeln!(out)?;
+        writeln!(
+            out,
+            "Search is BM25 only until the embedding model is installed: with it, searches also match what a request means (\"How did Liverpool do?\" finds a sports-scores tool)."
+        )?;
+        wizard::confirm(
+            input,
+            out,
+            &format!(
+                "Install the search model {} ({} MB, {}) from {from}?",
+                spec.id, mb, spec.license
+            ),
+            false,
+        )?
+    } else {
+        false
+    };
+    if !yes {
+        if !args.json {
+            writeln!(
+                out,
+                "Search model not installed; `mcp-gateway model fetch` (or setup --fetch-model) installs it ({mb} MB)."
+            )?;
+        }
+        return Ok(());
+    }
+    if !args.json {
+        writeln!(out, "Installing {} from {from} …", spec.id)?;
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let dir = runtime
+        .block_on(embedding::install(&spec, &source, &models_dir))
+        .map_err(|e| anyhow!("the search model was not installed: {e}"))?;
+    if !args.json {
+        writeln!(
+            out,
+            "Installed {} in {}: search is hybrid in newly started gateways.",
+            spec.id,
+            dir.display()
+        )?;
+    }
+    Ok(())
+}
+
+/// Scan, pick, plan, confirm, write: moving the servers behind the gateway.
+fn import(
     env: &SetupEnv,
     args: &SetupArgs,
     interactive: bool,

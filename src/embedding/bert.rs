@@ -88,25 +88,32 @@ impl Tensors {
             }
             let info: TensorInfo =
                 serde_json::from_value(value).map_err(|e| bad(format!("tensor `{name}`: {e}")))?;
-            if info.dtype != "F32" {
-                continue;
-            }
+            let width = match info.dtype.as_str() {
+                "F32" => 4,
+                "F16" => 2,
+                _ => continue,
+            };
             let [start, end] = info.data_offsets;
             let raw = data
                 .get(start..end)
                 .ok_or_else(|| bad(format!("tensor `{name}` runs past the end of the file")))?;
             let count: usize = info.shape.iter().product();
-            if raw.len() != count * 4 {
+            if raw.len() != count * width {
                 return Err(bad(format!(
                     "tensor `{name}`: {} bytes for shape {:?}",
                     raw.len(),
                     info.shape
                 )));
             }
-            let values = raw
-                .chunks_exact(4)
-                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-                .collect();
+            let values = if width == 4 {
+                raw.chunks_exact(4)
+                    .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                    .collect()
+            } else {
+                raw.chunks_exact(2)
+                    .map(|c| f16_to_f32(u16::from_le_bytes([c[0], c[1]])))
+                    .collect()
+            };
             tensors.insert(name, (info.shape, values));
         }
         Ok(Tensors {
@@ -133,6 +140,41 @@ impl Tensors {
             }),
         }
     }
+}
+
+/// The one 2-D tensor of a safetensors file that holds a static model's token table (F32 or
+/// F16): `(rows, columns, row-major values)`.
+pub fn read_table(path: &Path) -> Result<(usize, usize, Vec<f32>), WeightsError> {
+    let tensors = Tensors::read(path)?;
+    let mut tables = tensors
+        .tensors
+        .into_iter()
+        .filter(|(_, (shape, _))| shape.len() == 2);
+    match (tables.next(), tables.next()) {
+        (Some((_, (shape, values))), None) => Ok((shape[0], shape[1], values)),
+        _ => Err(WeightsError::Format {
+            path: tensors.path,
+            message: "expected exactly one 2-D F32 or F16 tensor (the token table)".into(),
+        }),
+    }
+}
+
+/// IEEE 754 half precision to single (subnormals, infinities and NaN included).
+fn f16_to_f32(h: u16) -> f32 {
+    let sign = u32::from(h >> 15) << 31;
+    let exp = u32::from((h >> 10) & 0x1f);
+    let frac = u32::from(h & 0x3ff);
+    let bits = match (exp, frac) {
+        (0, 0) => sign,
+        (0, _) => {
+            // Subnormal: value = frac × 2^-24.
+            let v = frac as f32 * (1.0 / 16_777_216.0);
+            return if sign != 0 { -v } else { v };
+        }
+        (0x1f, _) => sign | 0x7f80_0000 | (frac << 13),
+        _ => sign | ((exp + 112) << 23) | (frac << 13),
+    };
+    f32::from_bits(bits)
 }
 
 /// A dense layer: `weight` is `[out, in]` row-major, as PyTorch stores it.

@@ -1,7 +1,7 @@
 //! Installing a model: every pinned file is downloaded (or copied from a local directory) into a
 //! staging directory while its SHA-256 is computed, checked against the pin, the static model is
-//! distilled from the verified weights, and only then is the staging directory renamed into
-//! place. A failure at any step (a checksum mismatch, a cut connection, a kill) leaves no
+//! distilled from the verified weights (or quantized from a shipped token table), and only then
+//! is the staging directory renamed into place. A failure at any step (a checksum mismatch, a cut connection, a kill) leaves no
 //! installed directory behind: the staging directory is removed on error and swept on the next
 //! install.
 //!
@@ -15,15 +15,17 @@ use sha2::Digest;
 
 use super::bert::Bert;
 use super::static_model::StaticModel;
-use super::wordpiece::WordPiece;
-use super::{ModelFile, ModelSpec, STATIC_FILE, TOKENIZER_FILE};
+use super::{
+    ModelFile, ModelKind, ModelSpec, STATIC_FILE, TOKENIZER_FILE, Tokenizer, WEIGHTS_FILE,
+};
 
 /// Where the files come from.
 #[derive(Debug, Clone)]
 pub enum Source {
-    /// `{spec.base_url}/{file}` over HTTPS.
+    /// `{spec.base_url}/{file source}` over HTTPS.
     Download,
-    /// A directory holding the files under their own names (`model fetch --from PATH`).
+    /// A directory holding the files under their source names, in it or below it (`model
+    /// fetch --from PATH`).
     Dir(PathBuf),
 }
 
@@ -65,6 +67,8 @@ pub enum InstallError {
     },
     #[error("distilling the static model: {0}")]
     Distill(String),
+    #[error("{model} has no download; install it from a local copy with --from ({local_copy})")]
+    NoDownload { model: String, local_copy: String },
 }
 
 /// A staging directory removed on drop unless it was renamed into place.
@@ -94,6 +98,15 @@ pub async fn install(
             source,
         }
     };
+    let base_url = match (source, &spec.base_url) {
+        (Source::Download, None) => {
+            return Err(InstallError::NoDownload {
+                model: spec.id.clone(),
+                local_copy: spec.local_copy.clone(),
+            });
+        }
+        (_, url) => url.clone().unwrap_or_default(),
+    };
     std::fs::create_dir_all(models_dir).map_err(write_err(models_dir))?;
     sweep_staging(models_dir, &spec.id);
     let staging_path = models_dir.join(format!(".staging-{}-{}", spec.id, std::process::id()));
@@ -110,7 +123,7 @@ pub async fn install(
                     .build()
                     .map_err(|e| InstallError::Download {
                         file: String::new(),
-                        url: spec.base_url.clone(),
+                        url: base_url.clone(),
                         message: e.to_string(),
                     })?,
             )
@@ -120,17 +133,21 @@ pub async fn install(
     for file in &spec.files {
         let target = staging.path.join(&file.name);
         match (source, &client) {
-            (Source::Dir(dir), _) => copy_verified(file, &dir.join(&file.name), &target)?,
+            (Source::Dir(dir), _) => copy_verified(file, &find_source(dir, &file.source), &target)?,
             (Source::Download, Some(client)) => {
-                download_verified(client, file, &spec.base_url, &target).await?;
+                download_verified(client, file, &base_url, &target).await?;
             }
             (Source::Download, None) => unreachable!("a download always has a client"),
         }
     }
     let dir = staging.path.clone();
-    tokio::task::spawn_blocking(move || distill(&dir))
-        .await
-        .map_err(|e| InstallError::Distill(e.to_string()))??;
+    let kind = spec.kind.clone();
+    tokio::task::spawn_blocking(move || match kind {
+        ModelKind::Distilled => distill(&dir),
+        ModelKind::Static => convert(&dir),
+    })
+    .await
+    .map_err(|e| InstallError::Distill(e.to_string()))??;
     let final_dir = spec.dir(models_dir);
     let old = models_dir.join(format!(".old-{}-{}", spec.id, std::process::id()));
     let had_old = final_dir.exists();
@@ -187,13 +204,59 @@ fn process_alive(pid: i32) -> bool {
 /// Distills `dir/model.safetensors` into `dir/static.bin`.
 fn distill(dir: &Path) -> Result<(), InstallError> {
     let bert = Bert::load(dir).map_err(|e| InstallError::Distill(e.to_string()))?;
-    let tokenizer = WordPiece::load(&dir.join(TOKENIZER_FILE))
-        .map_err(|e| InstallError::Distill(e.to_string()))?;
+    let Tokenizer::WordPiece(tokenizer) = Tokenizer::load(&dir.join(TOKENIZER_FILE))
+        .map_err(|e| InstallError::Distill(e.to_string()))?
+    else {
+        return Err(InstallError::Distill(format!(
+            "{TOKENIZER_FILE}: a BERT model needs a WordPiece tokenizer"
+        )));
+    };
     let model = StaticModel::distill(&bert, tokenizer);
     drop(bert);
     model
         .save(&dir.join(STATIC_FILE))
         .map_err(|e| InstallError::Distill(e.to_string()))
+}
+
+/// Quantizes `dir/embeddings.safetensors` (a shipped token table) into `dir/static.bin`.
+fn convert(dir: &Path) -> Result<(), InstallError> {
+    let fail = |e: String| InstallError::Distill(e);
+    let tokenizer = Tokenizer::load(&dir.join(TOKENIZER_FILE)).map_err(|e| fail(e.to_string()))?;
+    let (_, dims, table) =
+        super::bert::read_table(&dir.join(WEIGHTS_FILE)).map_err(|e| fail(e.to_string()))?;
+    let model = StaticModel::from_table(&table, dims, tokenizer)
+        .map_err(|e| fail(format!("{WEIGHTS_FILE}: {e}")))?;
+    drop(table);
+    model
+        .save(&dir.join(STATIC_FILE))
+        .map_err(|e| fail(e.to_string()))
+}
+
+/// `dir/name`, or else the first file called `name` below `dir` (an unpacked package keeps its
+/// files in subdirectories); `dir/name` when there is none, so the error names it.
+fn find_source(dir: &Path, name: &str) -> PathBuf {
+    fn below(dir: &Path, name: &str, depth: usize) -> Option<PathBuf> {
+        let mut entries: Vec<_> = std::fs::read_dir(dir).ok()?.flatten().collect();
+        entries.sort_by_key(|e| e.file_name());
+        for e in &entries {
+            let path = e.path();
+            if e.file_name() == name && path.is_file() {
+                return Some(path);
+            }
+        }
+        if depth == 0 {
+            return None;
+        }
+        entries
+            .iter()
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+            .find_map(|e| below(&e.path(), name, depth - 1))
+    }
+    let direct = dir.join(name);
+    if direct.is_file() {
+        return direct;
+    }
+    below(dir, name, 4).unwrap_or(direct)
 }
 
 /// Streams into `target` while hashing; checks size and checksum at the end.
@@ -297,7 +360,7 @@ async fn download_verified(
     base_url: &str,
     target: &Path,
 ) -> Result<(), InstallError> {
-    let url = format!("{}/{}", base_url.trim_end_matches('/'), file.name);
+    let url = format!("{}/{}", base_url.trim_end_matches('/'), file.source);
     let fail = |message: String| InstallError::Download {
         file: file.name.clone(),
         url: url.clone(),

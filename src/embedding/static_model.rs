@@ -3,11 +3,16 @@
 //! as a one-token sentence), stored as int8 rows with a per-row scale. A text's embedding is the
 //! weighted mean of its tokens' vectors, L2-normalized: no matrix multiply at search time.
 //!
-//! Owns distilling, saving, loading and encoding. It never downloads anything.
+//! A model that ships its own token table (a static model trained as one, such as WordLlama) is
+//! quantized into the same format by [`StaticModel::from_table`], so both kinds load and encode
+//! alike.
+//!
+//! Owns distilling, converting, saving, loading and encoding. It never downloads anything.
 
 use std::io::Write as _;
 use std::path::Path;
 
+use super::Tokenizer;
 use super::bert::{Bert, normalize};
 use super::wordpiece::WordPiece;
 
@@ -16,9 +21,6 @@ const MAGIC: &[u8; 16] = b"mcpgw-static-v1\n";
 /// How [`StaticModel::encode`] turns token rows into a text's vector; part of the key of cached
 /// vectors, so changing the encoding never reuses vectors of the old one.
 pub const ENCODING: &str = "zipf-mean-centered-v1";
-/// Id of the first ordinary word piece of a BERT uncased vocabulary (ids below it are padding,
-/// unused slots and single characters).
-const FIRST_WORD: usize = 1996;
 /// Tokens encoded per batch while distilling.
 const DISTILL_BATCH: usize = 512;
 /// Longest text encoded, in word pieces (a tool description past this adds little).
@@ -46,9 +48,9 @@ pub enum StaticModelError {
     Format { path: String, message: String },
 }
 
-/// A distilled static model with its tokenizer.
+/// A static model (distilled or shipped as one) with its tokenizer.
 pub struct StaticModel {
-    tokenizer: WordPiece,
+    tokenizer: Tokenizer,
     dims: usize,
     /// `vocab × dims` quantized components.
     rows: Vec<i8>,
@@ -81,10 +83,34 @@ impl StaticModel {
                 scales.push(scale);
             }
         }
-        StaticModel::new(tokenizer, dims, rows, scales)
+        StaticModel::new(Tokenizer::WordPiece(tokenizer), dims, rows, scales)
     }
 
-    fn new(tokenizer: WordPiece, dims: usize, rows: Vec<i8>, scales: Vec<f32>) -> StaticModel {
+    /// Quantizes a shipped `vocab × dims` token table (row-major f32) for `tokenizer`.
+    pub fn from_table(
+        table: &[f32],
+        dims: usize,
+        tokenizer: Tokenizer,
+    ) -> Result<StaticModel, String> {
+        let vocab = tokenizer.vocab_size();
+        if dims == 0 || table.len() != vocab * dims {
+            return Err(format!(
+                "the table holds {} values; the tokenizer's {vocab} tokens × {dims} dimensions need {}",
+                table.len(),
+                vocab * dims
+            ));
+        }
+        let mut rows = Vec::with_capacity(table.len());
+        let mut scales = Vec::with_capacity(vocab);
+        for row in table.chunks_exact(dims) {
+            let (q, scale) = quantize(row);
+            rows.extend(q);
+            scales.push(scale);
+        }
+        Ok(StaticModel::new(tokenizer, dims, rows, scales))
+    }
+
+    fn new(tokenizer: Tokenizer, dims: usize, rows: Vec<i8>, scales: Vec<f32>) -> StaticModel {
         let mut model = StaticModel {
             tokenizer,
             dims,
@@ -101,11 +127,8 @@ impl StaticModel {
     /// Mean of the rows of the ordinary word pieces (all rows when the vocabulary has none).
     fn vocabulary_mean(&self) -> Vec<f32> {
         let mut mean = vec![0.0_f32; self.dims];
-        let first = if self.scales.len() > FIRST_WORD {
-            FIRST_WORD
-        } else {
-            0
-        };
+        let first = self.tokenizer.first_word();
+        let first = if self.scales.len() > first { first } else { 0 };
         let mut n = 0_usize;
         for id in first..self.scales.len() {
             let scale = self.scales[id];
@@ -151,7 +174,7 @@ impl StaticModel {
     pub fn from_bytes(
         shown: &str,
         bytes: &[u8],
-        tokenizer: WordPiece,
+        tokenizer: Tokenizer,
     ) -> Result<StaticModel, StaticModelError> {
         let bad = |message: &str| StaticModelError::Format {
             path: shown.to_string(),
@@ -214,14 +237,15 @@ impl StaticModel {
     pub fn encode(&self, text: &str) -> Vec<f32> {
         let mut sum = vec![0.0_f32; self.dims];
         let mut total = 0.0_f32;
+        let (unk, first) = (self.tokenizer.unk() as usize, self.tokenizer.first_word());
         for id in self.tokenizer.encode(text, MAX_TOKENS) {
             let id = id as usize;
-            if id == self.tokenizer.unk as usize || id >= self.scales.len() {
+            if id == unk || id >= self.scales.len() {
                 continue;
             }
             let weight = match self.weighting {
                 Weighting::Uniform => 1.0,
-                Weighting::Zipf => zipf_weight(id),
+                Weighting::Zipf => zipf_weight(id, first),
             };
             let scale = self.scales[id] * weight;
             let row = &self.rows[id * self.dims..(id + 1) * self.dims];
@@ -240,10 +264,10 @@ impl StaticModel {
     }
 }
 
-/// `ln(1 + rank)`, rank counted from the first ordinary word piece of a BERT vocabulary (ids
-/// below it are padding, unused slots and single characters, weighted as rank 1).
-fn zipf_weight(id: usize) -> f32 {
-    let rank = id.saturating_sub(FIRST_WORD).max(1);
+/// `ln(1 + rank)`, rank counted from the first ordinary piece of the vocabulary (`first`; ids
+/// below it are padding, unused slots, bytes and single characters, weighted as rank 1).
+fn zipf_weight(id: usize, first: usize) -> f32 {
+    let rank = id.saturating_sub(first).max(1);
     (1.0 + rank as f32).ln()
 }
 

@@ -137,6 +137,7 @@ pub(crate) fn tiny_model(dir: &Path, base_url: &str) -> ModelSpec {
             let bytes = std::fs::read(dir.join(name)).expect("written");
             ModelFile {
                 name: (*name).to_string(),
+                source: (*name).to_string(),
                 sha256: sha256_hex(&bytes),
                 bytes: bytes.len() as u64,
             }
@@ -144,7 +145,9 @@ pub(crate) fn tiny_model(dir: &Path, base_url: &str) -> ModelSpec {
         .collect();
     ModelSpec {
         id: "tiny-bert".to_string(),
-        base_url: base_url.to_string(),
+        kind: ModelKind::Distilled,
+        base_url: Some(base_url.to_string()),
+        local_copy: "the tests".to_string(),
         license: "test".to_string(),
         provenance: "built by the tests".to_string(),
         files,
@@ -350,7 +353,7 @@ fn downloads_verify_and_an_interrupted_download_leaves_nothing() {
     let spec = tiny_model(&source, "");
     let url = serve(file_map(&source), Some(100));
     let spec = ModelSpec {
-        base_url: url,
+        base_url: Some(url),
         ..spec
     };
     let err = runtime()
@@ -365,7 +368,7 @@ fn downloads_verify_and_an_interrupted_download_leaves_nothing() {
 
     let url = serve(file_map(&source), None);
     let spec = ModelSpec {
-        base_url: url,
+        base_url: Some(url),
         ..spec
     };
     runtime()
@@ -390,4 +393,127 @@ fn a_reinstall_replaces_the_old_model_whole() {
     let after = std::fs::read(models.join("tiny-bert").join(STATIC_FILE)).expect("static");
     assert_eq!(before, after, "distilling is deterministic");
     assert_eq!(entries(&models), vec!["tiny-bert"]);
+}
+
+/// A static model laid out as an unpacked package: a BPE tokenizer and an f16 token table in
+/// subdirectories, under their source names.
+fn tiny_static_model(package: &Path) -> (ModelSpec, Vec<f32>, usize) {
+    let tokenizer = crate::embedding::bpe::tests::tiny_json();
+    let vocab = crate::embedding::bpe::tests::tiny().vocab_size();
+    let dims = 8;
+    let mut seed = 7_u64;
+    let table = weights(&mut seed, vocab * dims);
+    // f16 bits of each value (normal range; values here are in ±0.5).
+    let half = |x: f32| -> u16 {
+        let bits = x.to_bits();
+        let sign = ((bits >> 16) & 0x8000) as u16;
+        let exp = ((bits >> 23) & 0xff) as i32 - 127 + 15;
+        if exp <= 0 {
+            return sign;
+        }
+        sign | ((exp as u16) << 10) | ((bits >> 13) & 0x3ff) as u16
+    };
+    let data: Vec<u8> = table.iter().flat_map(|x| half(*x).to_le_bytes()).collect();
+    let header = serde_json::json!({"embedding.weight": {
+        "dtype": "F16", "shape": [vocab, dims], "data_offsets": [0, data.len()]}})
+    .to_string();
+    let mut bytes = (header.len() as u64).to_le_bytes().to_vec();
+    bytes.extend(header.as_bytes());
+    bytes.extend(&data);
+    std::fs::create_dir_all(package.join("pkg/weights")).expect("dirs");
+    std::fs::create_dir_all(package.join("pkg/tokenizers")).expect("dirs");
+    std::fs::write(package.join("pkg/weights/table.safetensors"), &bytes).expect("weights");
+    std::fs::write(package.join("pkg/tokenizers/tok.json"), &tokenizer).expect("tokenizer");
+    let file = |name: &str, source: &str, content: &[u8]| ModelFile {
+        name: name.to_string(),
+        source: source.to_string(),
+        sha256: sha256_hex(content),
+        bytes: content.len() as u64,
+    };
+    let spec = ModelSpec {
+        id: "tiny-static".to_string(),
+        kind: ModelKind::Static,
+        base_url: None,
+        local_copy: "tiny_static_model in the tests".to_string(),
+        license: "test".to_string(),
+        provenance: "built by the tests".to_string(),
+        files: vec![
+            file(TOKENIZER_FILE, "tok.json", tokenizer.as_bytes()),
+            file(WEIGHTS_FILE, "table.safetensors", &bytes),
+        ],
+    };
+    (spec, table, dims)
+}
+
+#[test]
+fn a_shipped_static_model_installs_from_an_unpacked_package_and_encodes_with_its_bpe() {
+    let tmp = tempfile::tempdir().expect("temp");
+    let (spec, table, dims) = tiny_static_model(&tmp.path().join("package"));
+    let models = tmp.path().join("models");
+
+    // No download exists for it: the error says how to install it instead, and nothing is made.
+    let err = runtime()
+        .block_on(install(&spec, &Source::Download, &models))
+        .expect_err("no download");
+    assert!(
+        err.to_string().contains("tiny-static has no download")
+            && err.to_string().contains("--from"),
+        "{err}"
+    );
+    assert!(entries(&models).is_empty());
+
+    // Its files are found below the directory given, by their source names.
+    let dir = runtime()
+        .block_on(install(
+            &spec,
+            &Source::Dir(tmp.path().join("package")),
+            &models,
+        ))
+        .expect("installed");
+    assert!(dir.join(STATIC_FILE).is_file() && dir.join(WEIGHTS_FILE).is_file());
+    let mut loaded = load(&spec, &models).expect("loads");
+    assert_eq!(loaded.model.dims(), dims);
+    assert_eq!(installed(&models), None, "not a known model");
+
+    // One word, uniform weights, not centred: the vector is that token's row (f16 and int8
+    // rounding aside).
+    loaded.model.set_weighting(Weighting::Uniform);
+    loaded.model.set_centering(false);
+    let bpe = crate::embedding::bpe::tests::tiny();
+    let ids = bpe.encode("the", 4);
+    assert_eq!(ids.len(), 1);
+    let mut row = table[ids[0] as usize * dims..(ids[0] as usize + 1) * dims].to_vec();
+    crate::embedding::bert::normalize(&mut row);
+    let got = loaded.model.encode("the");
+    let cosine: f32 = got.iter().zip(&row).map(|(a, b)| a * b).sum();
+    assert!(cosine > 0.999, "cosine {cosine}");
+    // Two pieces: the mean of both rows.
+    assert_eq!(bpe.encode("tea", 4).len(), 2);
+    assert!(
+        (loaded
+            .model
+            .encode("tea")
+            .iter()
+            .map(|x| x * x)
+            .sum::<f32>()
+            - 1.0)
+            .abs()
+            < 1e-4
+    );
+}
+
+#[test]
+fn the_known_models_pin_every_file_and_the_default_comes_first() {
+    let known = ModelSpec::known();
+    assert_eq!(known[0], ModelSpec::default_model());
+    assert!(known.len() >= 2);
+    for spec in &known {
+        assert!(!spec.license.is_empty() && !spec.provenance.is_empty());
+        for f in &spec.files {
+            assert_eq!(f.sha256.len(), 64, "{} {}", spec.id, f.name);
+            assert!(f.bytes > 0);
+        }
+        assert_eq!(ModelSpec::by_id(&spec.id).as_ref(), Some(spec));
+    }
+    assert_eq!(ModelSpec::by_id("nope"), None);
 }

@@ -49,8 +49,12 @@ pub enum TokenizerError {
         path: String,
         source: serde_json::Error,
     },
-    #[error("{path}: model type is `{kind}`, expected WordPiece")]
-    NotWordPiece { path: String, kind: String },
+    #[error("{path}: model type is `{kind}`, expected {expected}")]
+    WrongKind {
+        path: String,
+        kind: String,
+        expected: &'static str,
+    },
     #[error("{path}: the vocabulary has no `{token}` token")]
     MissingToken { path: String, token: &'static str },
 }
@@ -69,7 +73,8 @@ impl WordPiece {
                 source,
             })?;
         if parsed.model.kind != "WordPiece" {
-            return Err(TokenizerError::NotWordPiece {
+            return Err(TokenizerError::WrongKind {
+                expected: "WordPiece",
                 path: shown,
                 kind: parsed.model.kind,
             });

@@ -10,7 +10,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, RwLock};
 
 use crate::embedding::cache::{VectorCache, text_hash};
-use crate::embedding::{Encoder, LoadError, ModelSpec};
+use crate::embedding::{Encoder, LoadError};
 
 use super::SearchIndex;
 
@@ -131,7 +131,7 @@ pub fn embed_texts(
             Some(v) => v.to_vec(),
             None => {
                 encoded += 1;
-                let v = encoder.encode(&text);
+                let v = encoder.encode_document(&text);
                 cache.insert(hash, v.clone());
                 v
             }
@@ -165,11 +165,13 @@ pub struct Embedder {
 }
 
 impl Embedder {
-    /// Loads the default model from the data dir with its cache from the cache dir; `None` when
-    /// no model is installed.
+    /// Loads the installed model (the first known one installed, the default first) from the
+    /// data dir with its cache from the cache dir; `None` when no model is installed.
     pub fn load(paths: &crate::state::Paths) -> Result<Option<Embedder>, LoadError> {
-        let spec = ModelSpec::default_model();
         let models_dir = crate::embedding::models_dir(paths);
+        let Some(spec) = crate::embedding::installed(&models_dir) else {
+            return Ok(None);
+        };
         match crate::embedding::load(&spec, &models_dir) {
             Ok(loaded) => {
                 let dims = loaded.model.dims();

@@ -8,7 +8,9 @@
 //!
 //! Never starts servers (it asks `git check-ignore` whether a project file may be committed), never
 //! talks to the network, never writes outside the files it lists in
-//! its plan and the backup directory under `$XDG_STATE_HOME/mcp-gateway/backups`.
+//! its plan and the backup directory under `$XDG_STATE_HOME/mcp-gateway/backups`. (The embedding
+//! model the command offers at its end is installed by `crate::embedding::install`, only on the
+//! user's yes or `--fetch-model`.)
 
 use std::path::Path;
 

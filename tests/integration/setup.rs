@@ -158,6 +158,8 @@ fn args() -> SetupArgs {
         clients: vec![],
         project: None,
         json: false,
+        fetch_model: false,
+        model_from: None,
     }
 }
 
@@ -632,7 +634,12 @@ fn wizard_in_a_pseudo_terminal() {
     tmux(&["send-keys", "-t", "w", "1,3", "Enter"]);
     wait_for("Write these changes");
     tmux(&["send-keys", "-t", "w", "y", "Enter"]);
+    // Then it offers the search model; Enter is no: nothing is downloaded.
+    wait_for("Install the search model all-MiniLM-L6-v2");
+    tmux(&["send-keys", "-t", "w", "Enter"]);
     let screen = wait_for("WIZARD-EXIT");
+    assert!(screen.contains("Search model not installed"), "{screen}");
+    assert!(!home.root.join(".local/share/mcp-gateway/models").exists());
     tmux(&["kill-server"]);
     assert!(
         screen.contains("Undo with: mcp-gateway setup undo"),
@@ -1523,4 +1530,94 @@ fn clients_are_never_pointed_at_a_config_that_does_not_load() {
             .unwrap()
             .contains("\"time\"")
     );
+}
+
+/// A copy of the test model's files with one byte of the weights changed: installing from it
+/// runs the real install, which refuses it (nothing is downloaded, nothing installed).
+fn tampered_model(dir: &Path) -> PathBuf {
+    let deps = std::env::var_os("MCP_GATEWAY_TEST_DEPS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join(".test-deps"));
+    let source = deps.join("models/all-MiniLM-L6-v2");
+    let copy = dir.join("model-copy");
+    std::fs::create_dir_all(&copy).unwrap();
+    for f in mcp_gateway::embedding::ModelSpec::default_model().files {
+        let from = source.join(&f.source);
+        let mut bytes = std::fs::read(&from).unwrap_or_else(|e| {
+            panic!("{}: {e} (run scripts/install-test-deps.sh)", from.display())
+        });
+        if f.name == "config.json" {
+            bytes[0] ^= 1;
+        }
+        std::fs::write(copy.join(&f.source), bytes).unwrap();
+    }
+    copy
+}
+
+#[test]
+fn setup_offers_the_search_model_and_installs_it_only_on_yes() {
+    let models = |home: &Home| home.root.join(".local/share/mcp-gateway/models");
+
+    // On a terminal: asked after the import; no (the default) installs nothing.
+    let home = Home::new();
+    home.install("cursor", "cursor.mcp.json");
+    let copy = tampered_model(&home.root);
+    let with_copy = || SetupArgs {
+        model_from: Some(copy.clone()),
+        ..args()
+    };
+    let out = home.run_input(with_copy(), true, "1\ny\n\n");
+    assert!(
+        out.contains("Undo with: mcp-gateway setup undo")
+            && out.contains("Install the search model all-MiniLM-L6-v2 (91 MB, Apache-2.0) from")
+            && out.contains("Search model not installed"),
+        "{out}"
+    );
+    assert!(!models(&home).exists());
+
+    // A yes runs the real install from the local copy; its checksum check refuses the copy,
+    // the error says so, and nothing is installed.
+    let home = Home::new();
+    home.install("cursor", "cursor.mcp.json");
+    let copy = tampered_model(&home.root);
+    let err = run_with(
+        &home.env,
+        SetupArgs {
+            model_from: Some(copy.clone()),
+            ..args()
+        },
+        true,
+        &mut std::io::Cursor::new(b"1\ny\ny\n".to_vec()),
+        &mut Vec::new(),
+    )
+    .expect_err("tampered copy");
+    assert!(
+        err.to_string()
+            .contains("the search model was not installed")
+            && err.to_string().contains("config.json: SHA-256 is"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read_dir(models(&home)).unwrap().count(),
+        0,
+        "nothing installed"
+    );
+
+    // Without a terminal: --yes imports but never installs the model on its own;
+    // --fetch-model does (and is refused the same way here).
+    let home = Home::new();
+    home.install("cursor", "cursor.mcp.json");
+    let copy = tampered_model(&home.root);
+    let out = home.run(SetupArgs {
+        model_from: Some(copy.clone()),
+        ..yes()
+    });
+    assert!(out.contains("Search model not installed"), "{out}");
+    assert!(!models(&home).exists());
+    let (_, err) = home.run_err(SetupArgs {
+        fetch_model: true,
+        model_from: Some(copy),
+        ..yes()
+    });
+    assert!(err.contains("config.json: SHA-256 is"), "{err}");
 }
