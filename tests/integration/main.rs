@@ -10,6 +10,7 @@ mod client_rules;
 mod concurrency;
 mod config_errors;
 mod conformance;
+mod failsafe;
 mod faults;
 mod features;
 mod harness;
