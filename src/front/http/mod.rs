@@ -234,10 +234,27 @@ async fn check_origin(State(app): State<Arc<App>>, req: Request, next: Next) -> 
                 Refusal::NoHost => StatusCode::BAD_REQUEST,
                 _ => StatusCode::FORBIDDEN,
             };
-            error(status, Id::Null, code::INVALID_REQUEST, refusal.to_string())
+            let mut resp = error(status, Id::Null, code::INVALID_REQUEST, refusal.to_string());
+            drain(req, &mut resp).await;
+            resp
         }
     }
 }
+
+/// Reads what is left of a refused request's body (up to [`DRAIN_LIMIT`]) so the connection can
+/// carry the client's next request; a larger body closes the connection instead.
+pub(super) async fn drain(req: Request, resp: &mut Response) {
+    if axum::body::to_bytes(req.into_body(), DRAIN_LIMIT)
+        .await
+        .is_err()
+    {
+        resp.headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+}
+
+/// Body bytes read from a refused request before its connection is closed instead.
+const DRAIN_LIMIT: usize = 64 * 1024;
 
 /// CORS for an origin listed in `server.allowed_origins` (browsers elsewhere get none).
 fn cors_headers(h: &mut HeaderMap, origin: HeaderValue, preflight: bool) {
@@ -271,7 +288,13 @@ async fn readyz(State(app): State<Arc<App>>) -> Response {
     let backends: Vec<Value> = app
         .gateway
         .backends()
-        .map(|b| json!({"name": b.name(), "state": b.status().label()}))
+        .map(|b| {
+            json!({
+                "name": b.name(),
+                "state": b.status().label(),
+                "failsafe": b.failsafe_state().to_json(),
+            })
+        })
         .collect();
     let closing = app.closing.is_cancelled();
     let status = if closing {
@@ -495,9 +518,8 @@ async fn modern_post(
             ),
         ));
     };
-    if !mcp::MODERN_VERSIONS.contains(&version) {
-        return bad(modern::unsupported_version(version));
-    }
+    // Headers first: a header that disagrees with the body is a -32020 whatever the version
+    // (the body may name one we do not speak); agreeing on an unsupported one is a -32022.
     let lookup = |name: &str| {
         headers
             .get(name)
@@ -505,6 +527,9 @@ async fn modern_post(
     };
     if let Err(e) = headers::check(lookup, version, &method, &params) {
         return bad(e);
+    }
+    if !mcp::MODERN_VERSIONS.contains(&version) {
+        return bad(modern::unsupported_version(version));
     }
     if let Err(e) = modern::check_meta(&params) {
         return bad(e);
