@@ -97,13 +97,16 @@ impl ModelSpec {
 
     /// WordLlama `l2_supercat` at 256 dimensions (MIT): a static model trained as one (token
     /// embeddings of Llama-2-70B's vocabulary, 32,000 × 256, f16), with the Llama 2 BPE
-    /// tokenizer. Its files are the ones PyPI's `wordllama` 0.4.0.post1 wheel ships; there is no
-    /// pinned download, so it installs from an unpacked copy of that wheel.
+    /// tokenizer. The checksums are those of the files PyPI's `wordllama` 0.4.0.post1 wheel
+    /// ships; the download is the author's Hugging Face repository, which holds files of the
+    /// same names and sizes (a file that hashes differently is refused).
     pub fn wordllama() -> ModelSpec {
         ModelSpec {
             id: "wordllama-l2-supercat-256".to_string(),
             kind: ModelKind::Static,
-            base_url: None,
+            base_url: Some(
+                "https://huggingface.co/dleemiller/word-llama-l2-supercat/resolve/main".to_string(),
+            ),
             local_copy: "`pip download --no-deps wordllama==0.4.0.post1`, unzip the wheel, and \
                          pass the unpacked directory to `--from`"
                 .to_string(),
@@ -112,7 +115,8 @@ impl ModelSpec {
                 .to_string(),
             provenance: "PyPI wordllama 0.4.0.post1 (github dleemiller/WordLlama): \
                          wordllama/weights/l2_supercat_256.safetensors and \
-                         wordllama/tokenizers/l2_supercat_tokenizer_config.json"
+                         wordllama/tokenizers/l2_supercat_tokenizer_config.json; the same names \
+                         on the Hugging Face hub dleemiller/word-llama-l2-supercat"
                 .to_string(),
             files: vec![
                 pinned(
