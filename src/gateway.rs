@@ -487,6 +487,15 @@ impl Gateway {
         }
     }
 
+    /// Whether a call of `server`'s `tool` may be sent again after a transport failure: its
+    /// cataloged annotations say read-only or idempotent (unknown tools: only before sending).
+    pub fn replay_of(&self, server: &str, tool: &str) -> crate::backend::Replay {
+        self.catalog
+            .get(server)
+            .and_then(|e| e.tool(tool).map(crate::backend::Replay::of_tool))
+            .unwrap_or(crate::backend::Replay::BeforeSend)
+    }
+
     /// Adds the calls recorded since the last save to the usage profiles in the state dir.
     fn save_profiles(&self) {
         let Some(paths) = &self.paths else { return };
@@ -689,6 +698,10 @@ impl Gateway {
             }
             for b in self.backends.values() {
                 b.stop_if_idle().await;
+                if b.health_check_due() {
+                    let b = Arc::clone(b);
+                    self.background.spawn(async move { b.health_check().await });
+                }
             }
             if n % PROFILE_SAVE_TICKS == PROFILE_SAVE_TICKS - 1 {
                 self.save_profiles();

@@ -277,7 +277,12 @@ pub(crate) async fn forward_call(
     ctx: &CallContext,
 ) -> Result<Box<RawValue>, CallError> {
     let started = Instant::now();
-    let result = target.request("tools/call", Some(params), ctx).await;
+    let replay = gw.replay_of(server, tool);
+    let result = target
+        .request_with("tools/call", Some(params), ctx, replay)
+        .await;
+    // A call the failsafes refused (breaker open, queue full, rate limit) is an error here, even
+    // though the client reads it as an `isError` result: the tool never ran.
     let outcome = match &result {
         Ok(raw) if crate::mcp::is_error_result(raw.get()) => CallOutcome::ToolError,
         Ok(_) => CallOutcome::Ok,

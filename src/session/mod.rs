@@ -523,7 +523,13 @@ impl Session {
         let backend = self.backend(&server).ok_or_else(|| {
             ErrorObject::new(code::INVALID_PARAMS, format!("unknown server `{server}`"))
         })?;
-        Ok(access::forward_call(&self.gateway, &backend, &server, &tool, forwarded, &ctx).await?)
+        match access::forward_call(&self.gateway, &backend, &server, &tool, forwarded, &ctx).await {
+            Ok(result) => Ok(result),
+            Err(e) => match e.as_tool_result() {
+                Some(result) => Ok(result),
+                None => Err(e.into()),
+            },
+        }
     }
 
     /// Maps a directly listed `server__tool` name back to its backend, waiting for first
