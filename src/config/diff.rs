@@ -62,7 +62,7 @@ pub fn backends(
 
 /// The settings whose change needs a restart of the gateway, by the key a user writes
 /// (`server.port`, `auth`, …). Settings that apply live (backends, `meta_mcp`, `capabilities`,
-/// `skills`, `scanner`) are never named; a difference in any setting not known here is reported
+/// `skills`, `scanner`, `failsafe`) are never named; a difference in any setting not known here is reported
 /// as `other settings` rather than ignored.
 pub fn restart_needed(old: &Config, new: &Config) -> Vec<String> {
     let mut out = Vec::new();
@@ -75,6 +75,8 @@ pub fn restart_needed(old: &Config, new: &Config) -> Vec<String> {
     rest.capabilities = old.capabilities.clone();
     rest.skills = old.skills.clone();
     rest.scanner_allow = old.scanner_allow.clone();
+    // Applies through each backend's effective `failsafe` (a changed backend restarts).
+    rest.failsafe = old.failsafe.clone();
     let (o, n) = (&old.server, &new.server);
     let named = [
         ("server.host", o.host != n.host),
