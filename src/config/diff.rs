@@ -76,7 +76,7 @@ pub fn restart_needed(old: &Config, new: &Config) -> Vec<String> {
     rest.skills = old.skills.clone();
     rest.scanner_allow = old.scanner_allow.clone();
     // Applies through each backend's effective `failsafe` (a changed backend restarts).
-    rest.failsafe = old.failsafe.clone();
+    rest.failsafe = old.failsafe;
     let (o, n) = (&old.server, &new.server);
     let named = [
         ("server.host", o.host != n.host),
