@@ -2,6 +2,7 @@
 //! and calls [`run`]. Exit codes: 0 ok, 1 runtime failure, 2 usage or config error.
 
 mod add;
+mod approve;
 mod bench;
 pub mod cap;
 mod completions;
@@ -18,6 +19,7 @@ mod search;
 pub mod serve;
 pub mod setup;
 mod skills;
+mod stats;
 mod stdio;
 
 use std::path::PathBuf;
@@ -64,10 +66,14 @@ pub enum Command {
     List(list::ListArgs),
     /// Check the config, start and probe every backend, check the installation
     Doctor(doctor::DoctorArgs),
+    /// Approve the tool definitions a backend with `pin_tools: true` holds back
+    Approve(approve::ApproveArgs),
     /// Search every backend's tools with the meta-tool's ranking
     Search(search::SearchArgs),
     /// Connect to one MCP server (URL or command), list its tools, optionally call one
     Probe(probe::ProbeArgs),
+    /// Usage per tool: calls, errors, p50/p95 latency, last use (also --json, --prometheus)
+    Stats(stats::StatsArgs),
     /// Benchmarks (retrieval quality of the search ranking)
     Bench(bench::BenchArgs),
     /// The local embedding model of hybrid search: fetch it, or show what is installed
@@ -163,12 +169,14 @@ fn dispatch(global: &GlobalArgs, command: Command) -> Result<ExitCode, CliError>
         Command::Serve(args) => serve::run(global, &args),
         Command::List(args) => list::run(global, &args),
         Command::Doctor(args) => doctor::run(global, &args),
+        Command::Approve(args) => approve::run(global, &args),
         Command::Bench(args) => {
             bench::run(args)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Probe(args) => probe::main(args),
         Command::Search(args) => search::run(global, &args),
+        Command::Stats(args) => stats::run(&args),
         Command::Setup(args) => setup::run(config, args),
         Command::Add(args) => add::run(config, args),
         Command::Remove(args) => remove::run(config, args),

@@ -131,7 +131,42 @@ pub struct Session {
     instances: Mutex<HashMap<String, Arc<crate::backend::Backend>>>,
 }
 
+/// Whether a reload that touched `servers` changes what a session on `surface` with `policy`
+/// sees: one of them is within its scope (the gateway's surface), or it is its own backend.
+pub(crate) fn reload_concerns(
+    surface: &Surface,
+    policy: &crate::scope::Policy,
+    servers: &[crate::gateway::ServerChange],
+) -> bool {
+    servers.iter().any(|s| match surface {
+        Surface::Gateway => policy.sees_server(&s.name, &s.tags),
+        Surface::Backend(own) => *own == s.name,
+    })
+}
+
 impl Session {
+    /// Stops this session's instances of backends a reload removed or changed (a changed one is
+    /// started again with the new spec on next use).
+    fn retire_stale_instances(&self) {
+        let mut instances = self.instances.lock().unwrap_or_else(|e| e.into_inner());
+        let stale: Vec<String> = instances
+            .iter()
+            .filter(|(name, own)| {
+                self.gateway
+                    .backend(name)
+                    .is_none_or(|shared| shared.config != own.config)
+            })
+            .map(|(name, _)| name.clone())
+            .collect();
+        for name in stale {
+            if let Some(old) = instances.remove(&name) {
+                self.gateway
+                    .background()
+                    .spawn(async move { old.shutdown().await });
+            }
+        }
+    }
+
     /// Opens a session for one unauthenticated local client connection (stdio): it sees and
     /// may call everything; everything for the client goes to `out`.
     pub fn open(gateway: Arc<Gateway>, out: ClientSink) -> Arc<Session> {
@@ -208,18 +243,26 @@ impl Session {
     }
 
     /// The handle requests for backend `name` go to: this session's own instance of an
-    /// `isolate: true` backend (started on first use), else the shared one.
+    /// `isolate: true` backend (started on first use, and again after a reload changed its
+    /// spec), else the shared one.
     pub(crate) fn backend(&self, name: &str) -> Option<Arc<crate::backend::Backend>> {
         let shared = self.gateway.backend(name)?;
         if !shared.config.isolate {
-            return Some(Arc::clone(shared));
+            return Some(shared);
         }
         if self.closed.is_cancelled() {
             return None;
         }
         let mut instances = self.instances.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(own) = instances.get(name) {
-            return Some(Arc::clone(own));
+            if own.config == shared.config {
+                return Some(Arc::clone(own));
+            }
+            if let Some(old) = instances.remove(name) {
+                self.gateway
+                    .background()
+                    .spawn(async move { old.shutdown().await });
+            }
         }
         let own = self.gateway.isolated_instance(name)?;
         instances.insert(name.to_string(), Arc::clone(&own));
@@ -230,6 +273,12 @@ impl Session {
 impl Session {
     fn send(&self, msg: Message) {
         let _ = self.out.send(msg.to_json());
+    }
+
+    /// The client capabilities backends asked this session's client for without it having
+    /// declared them (their requests were refused).
+    pub fn refused_capabilities(&self) -> Vec<&'static str> {
+        self.link().map(|l| l.refused()).unwrap_or_default()
     }
 
     fn link(&self) -> Option<Arc<ClientLink>> {
@@ -471,7 +520,8 @@ impl Session {
 
     /// The meta-tools (plus surfaced tools), or every backend tool when meta mode is off.
     async fn tools_list(&self, params: &Value) -> Outcome {
-        let cfg = &self.gateway.config.meta_mcp;
+        let config = self.gateway.config();
+        let cfg = &config.meta_mcp;
         let mut tools: Vec<Value> = Vec::new();
         if cfg.enabled {
             tools.extend(meta_tools::definitions());
@@ -515,20 +565,15 @@ impl Session {
             .into());
         };
         let mut forwarded = params;
-        let tool_name = tool.clone();
         if let Value::Object(obj) = &mut forwarded {
-            obj.insert("name".into(), Value::String(tool));
+            obj.insert("name".into(), Value::String(tool.clone()));
             // Tasks are not advertised by the gateway; never let a backend start one.
             obj.remove("task");
         }
         let backend = self.backend(&server).ok_or_else(|| {
             ErrorObject::new(code::INVALID_PARAMS, format!("unknown server `{server}`"))
         })?;
-        let replay = self.gateway.replay_of(&server, &tool_name);
-        match backend
-            .request_with("tools/call", Some(forwarded), &ctx, replay)
-            .await
-        {
+        match access::forward_call(&self.gateway, &backend, &server, &tool, forwarded, &ctx).await {
             Ok(result) => Ok(result),
             Err(e) => match e.as_tool_result() {
                 Some(result) => Ok(result),
@@ -600,14 +645,7 @@ impl Session {
         let log = &self.gateway.request_log;
         let (log_outcome, response_bytes, result) = match outcome {
             Ok(raw) => {
-                #[derive(serde::Deserialize)]
-                struct Flag {
-                    #[serde(rename = "isError")]
-                    is_error: Option<bool>,
-                }
-                let is_error =
-                    serde_json::from_str::<Flag>(raw.get()).is_ok_and(|f| f.is_error == Some(true));
-                let o = if is_error {
+                let o = if crate::mcp::is_error_result(raw.get()) {
                     crate::request_log::Outcome::ToolError
                 } else {
                     crate::request_log::Outcome::Ok
@@ -670,6 +708,13 @@ impl Session {
                 Err(_) => return,
             };
             let notice = match (&self.surface, notice) {
+                (_, ClientNotice::ServersChanged { servers }) => {
+                    self.retire_stale_instances();
+                    if !reload_concerns(&self.surface, &self.caller.policy, &servers) {
+                        continue;
+                    }
+                    ClientNotice::ToolsListChanged
+                }
                 (Surface::Gateway, n) => n,
                 // One backend's surface hears only about that backend.
                 (Surface::Backend(_), ClientNotice::ToolsListChanged) => continue,
@@ -702,7 +747,7 @@ impl Session {
                     "notifications/tools/list_changed",
                     None,
                 )),
-                ClientNotice::BackendToolsChanged { .. } => {}
+                ClientNotice::BackendToolsChanged { .. } | ClientNotice::ServersChanged { .. } => {}
                 ClientNotice::ResourcesListChanged => self.send(Message::notification(
                     "notifications/resources/list_changed",
                     None,
