@@ -4,6 +4,14 @@
 //! broadcasts [`ClientNotice`]s that each session turns into messages for its client. Every task
 //! it starts is owned by its [`Background`] and stopped by [`Gateway::shutdown`] in the order
 //! documented in [`crate::shutdown`].
+//!
+//! The config and the set of backends are swappable ([`Gateway::reload`], in `reload.rs`, with
+//! the file watch and the error kept while an edit is invalid): a backend untouched by a reload
+//! keeps its handle (the same `Arc<Backend>`, so its process and sessions) across it.
+
+mod reload;
+
+pub use reload::{ConfigSource, ReloadReport};
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, RwLock};
@@ -39,6 +47,11 @@ pub enum ClientNotice {
     },
     ResourcesListChanged,
     PromptsListChanged,
+    /// A reload added, removed or changed these backends: what `tools/list`, the catalog and
+    /// each `/mcp/{backend}` surface show may have changed for a session that sees one of them.
+    ServersChanged {
+        servers: Vec<ServerChange>,
+    },
     /// A backend's `notifications/message`, with the backend as logger prefix.
     Log {
         backend: String,
@@ -51,11 +64,26 @@ pub enum ClientNotice {
     },
 }
 
+/// A backend a reload touched, with its tags (before and after) for scope checks.
+#[derive(Debug, Clone)]
+pub struct ServerChange {
+    pub name: String,
+    pub tags: Vec<String>,
+}
+
 pub struct Gateway {
     /// What a per-session instance of an `isolate: true` backend is made with.
     instance_env: BackendEnv,
-    pub config: Arc<Config>,
-    backends: BTreeMap<String, Arc<Backend>>,
+    /// The running config (swapped whole by a reload).
+    config: RwLock<Arc<Config>>,
+    /// The handles of the enabled backends (the config's, the capabilities', the skills').
+    /// Lock order: `backends` before `index`, never the other way round.
+    backends: RwLock<BTreeMap<String, Arc<Backend>>>,
+    /// What new shared backends are made with (a reload adds some).
+    env: Mutex<BackendEnv>,
+    /// Live reload: where the config is read from, the error of the last invalid edit, one
+    /// reload at a time (see `reload.rs`).
+    reloading: reload::State,
     pub catalog: Catalog,
     index: RwLock<SearchIndex>,
     /// False until the persisted catalog is indexed (done off the startup path, so `initialize`
@@ -84,6 +112,8 @@ pub struct Gateway {
     background: Background,
     /// Who called what, over every front (`request_log:`).
     pub request_log: RequestLog,
+    /// When the pin file was last seen modified (see `reapply_pins_if_changed`).
+    pins_seen: Mutex<Option<std::time::SystemTime>>,
 }
 
 /// What a catalog entry is: a backend's tool, or a skill (served by the skills backend).
@@ -124,19 +154,17 @@ impl Gateway {
     /// those never seen before (or stale), which are discovered in the background.
     pub fn start(config: Config, paths: Option<&Paths>) -> Result<Arc<Gateway>, SearchError> {
         let config = Arc::new(config);
-        let mut enabled: BTreeMap<String, crate::config::BackendConfig> = config
-            .backends
-            .iter()
-            .filter(|(_, b)| b.enabled)
-            .map(|(n, b)| (n.clone(), b.clone()))
+        let enabled = enabled_backends(&config, paths);
+        let in_process: Vec<String> = enabled
+            .values()
+            .filter(|b| {
+                matches!(
+                    b.transport,
+                    crate::config::Transport::Capabilities(_) | crate::config::Transport::Skills(_)
+                )
+            })
+            .map(|b| b.name.clone())
             .collect();
-        // The REST capabilities backend (in process; always started to watch its files).
-        let capabilities = crate::capability::server::backend_config(&config, paths);
-        // The skills backend (in process; always started to watch its directories).
-        let skills = crate::skills::serve::backend_config(&config, paths);
-        for c in capabilities.iter().chain(&skills) {
-            enabled.insert(c.name.clone(), c.clone());
-        }
         let wanted = enabled
             .iter()
             .map(|(n, b)| ((*n).clone(), b.launch_fingerprint()))
@@ -165,6 +193,7 @@ impl Gateway {
             events: events_tx,
             client_caps: client_caps_rx,
         };
+        let env_for_new = env.clone();
         let backends: BTreeMap<String, Arc<Backend>> = enabled
             .iter()
             .map(|(n, b)| {
@@ -212,8 +241,10 @@ impl Gateway {
             paths.map(|p| p.state_dir.as_path()),
         ));
         let gw = Arc::new(Gateway {
-            config,
-            backends,
+            config: RwLock::new(config),
+            backends: RwLock::new(backends),
+            env: Mutex::new(env_for_new),
+            reloading: reload::State::default(),
             catalog,
             index: RwLock::new(index),
             index_ready: watch::channel(false).0,
@@ -230,6 +261,7 @@ impl Gateway {
             background: Background::new(),
             request_log,
             instance_env,
+            pins_seen: Mutex::new(None),
         });
         gw.background.spawn(relay_instance_events(
             instance_rx,
@@ -247,10 +279,9 @@ impl Gateway {
         gw.background
             .spawn(Arc::clone(&gw).handle_events(events_rx));
         gw.background.spawn(Arc::clone(&gw).sweep_idle());
-        let always: Vec<String> = capabilities
+        // The in-process servers are always started, to watch their files.
+        let always: Vec<String> = in_process
             .into_iter()
-            .chain(skills)
-            .map(|c| c.name)
             .filter(|n| !unseen.contains(n) && !stale.contains(n))
             .collect();
         for name in unseen.into_iter().chain(stale).chain(always) {
@@ -277,13 +308,22 @@ impl Gateway {
         });
     }
 
-    pub fn backend(&self, name: &str) -> Option<&Arc<Backend>> {
-        self.backends.get(name)
+    /// The running config (a reload may swap it; hold the `Arc` for one consistent view).
+    pub fn config(&self) -> Arc<Config> {
+        Arc::clone(&self.config.read().unwrap_or_else(|e| e.into_inner()))
     }
 
-    /// Enabled backends ordered by name.
-    pub fn backends(&self) -> impl Iterator<Item = &Arc<Backend>> {
-        self.backends.values()
+    pub fn backend(&self, name: &str) -> Option<Arc<Backend>> {
+        self.read_backends().get(name).cloned()
+    }
+
+    /// Enabled backends ordered by name (a snapshot: a reload may change the set).
+    pub fn backends(&self) -> Vec<Arc<Backend>> {
+        self.read_backends().values().cloned().collect()
+    }
+
+    fn read_backends(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<String, Arc<Backend>>> {
+        self.backends.read().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Records what the client supports (from its `initialize`); backends declare only that.
@@ -293,7 +333,7 @@ impl Gateway {
 
     /// Sends a notification to every running backend (e.g. `notifications/roots/list_changed`).
     pub async fn notify_running_backends(&self, method: &str) {
-        for b in self.backends.values() {
+        for b in self.backends() {
             b.notify_if_running(method).await;
         }
     }
@@ -318,13 +358,14 @@ impl Gateway {
     /// Indexes every catalog entry in one commit. The catalog is read under the index lock, so a
     /// refresh that landed first is not overwritten with older tools.
     fn index_catalog(&self) {
+        let backends = self.read_backends();
         let mut index = self.index.write().unwrap_or_else(|e| e.into_inner());
         let docs: Vec<_> = self
             .catalog
             .snapshot()
             .iter()
             .filter_map(|entry| {
-                let backend = self.backends.get(&entry.backend)?;
+                let backend = backends.get(&entry.backend)?;
                 Some((
                     entry.backend.clone(),
                     entry.tool_docs(backend.config.description.as_deref()),
@@ -335,6 +376,7 @@ impl Gateway {
             tracing::error!("cannot index the catalog: {e}");
         }
         drop(index);
+        drop(backends);
         release_freed_memory();
         self.index_ready.send_replace(true);
         self.embed_wanted.notify_one();
@@ -455,8 +497,10 @@ impl Gateway {
         server: Option<&str>,
         kind: Option<Kind>,
     ) -> Result<SearchOutcome, SearchError> {
-        let index = self.index.read().unwrap_or_else(|e| e.into_inner());
+        // The skills backend is looked up before the index is locked (lock order).
         let skills = self.skills_backend();
+        let skills = skills.as_deref();
+        let index = self.index.read().unwrap_or_else(|e| e.into_inner());
         let nothing = || SearchOutcome {
             no_good_match: true,
             ..SearchOutcome::default()
@@ -487,16 +531,16 @@ impl Gateway {
     }
 
     /// The in-process skills backend's name, when skills are served.
-    pub fn skills_backend(&self) -> Option<&str> {
-        self.backends
+    pub fn skills_backend(&self) -> Option<String> {
+        self.read_backends()
             .values()
             .find(|b| matches!(b.config.transport, crate::config::Transport::Skills(_)))
-            .map(|b| b.name())
+            .map(|b| b.name().to_string())
     }
 
     /// Whether the catalog entries of `server` are tools or skills.
     pub fn kind_of(&self, server: &str) -> Kind {
-        if self.skills_backend() == Some(server) {
+        if self.skills_backend().as_deref() == Some(server) {
             Kind::Skill
         } else {
             Kind::Tool
@@ -529,8 +573,8 @@ impl Gateway {
         let mut registry = prometheus_client::registry::Registry::with_prefix(prom::PREFIX);
         self.metrics.register(&mut registry);
         let backends = self
-            .backends
-            .values()
+            .backends()
+            .iter()
             .filter(|b| sees(b.name()))
             .map(|b| {
                 let f = b.failsafe_state();
@@ -572,8 +616,9 @@ impl Gateway {
                         || permits(&s.server, &s.tool))
             })
             .collect();
+        let configured = self.read_backends();
         let listed = |server: &str, tool: &str| {
-            self.backends.contains_key(server)
+            configured.contains_key(server)
                 && self
                     .catalog
                     .get(server)
@@ -595,9 +640,10 @@ impl Gateway {
     /// per backend; a request arriving meanwhile (e.g. a `list_changed` sent right after
     /// `initialize`) makes it run once more when done, so the last change is never lost.
     pub async fn refresh(self: &Arc<Self>, name: &str) {
-        let Some(backend) = self.backends.get(name) else {
+        if self.backend(name).is_none() {
+            self.discovering.send_if_modified(|set| set.remove(name));
             return;
-        };
+        }
         {
             let mut running = self.refreshing.lock().unwrap_or_else(|e| e.into_inner());
             if let Some(again) = running.get_mut(name) {
@@ -607,8 +653,16 @@ impl Gateway {
             running.insert(name.to_string(), false);
         }
         loop {
+            // Looked up each round: a reload may have replaced or removed the backend.
+            let Some(backend) = self.backend(name) else {
+                self.refreshing
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .remove(name);
+                break;
+            };
             match backend.fetch_listing(DISCOVERY_LINGER).await {
-                Ok(listing) => self.apply_listing(backend, listing),
+                Ok(listing) => self.apply_listing(&backend, listing),
                 Err(e) if backend.is_stopping() => {
                     tracing::debug!(backend = %name, "refresh abandoned: {e}")
                 }
@@ -626,8 +680,16 @@ impl Gateway {
         self.discovering.send_if_modified(|set| set.remove(name));
     }
 
-    fn apply_listing(&self, backend: &Backend, mut listing: crate::catalog::Listing) {
+    fn apply_listing(&self, backend: &Arc<Backend>, mut listing: crate::catalog::Listing) {
         let name = backend.name();
+        // Held until the catalog and the index are updated: a reload that replaced or removed
+        // this backend meanwhile wins, and one that comes later waits for this to land first.
+        let backends = self.read_backends();
+        if !backends.get(name).is_some_and(|b| Arc::ptr_eq(b, backend)) {
+            tracing::debug!(backend = %name, "listing of a replaced backend dropped");
+            return;
+        }
+        let config = self.config();
         // The backend's `tools` filter: a tool it rules out never enters the catalog, so it is
         // never listed, searched or invoked.
         let filter = &backend.config.tools;
@@ -639,8 +701,16 @@ impl Gateway {
         listing.tools = crate::scanner::screen(
             name,
             std::mem::take(&mut listing.tools),
-            &self.config.scanner_allow,
+            &config.scanner_allow,
         );
+        // `pin_tools: true`: a tool changed or new since approval is held back (not cataloged,
+        // so never listed, searched or called) and reported until `mcp-gateway approve`.
+        // What is held is reported once catalog and index no longer serve it.
+        let held = backend.config.pin_tools.then(|| {
+            let (served, held) = self.screen_pins(name, std::mem::take(&mut listing.tools));
+            listing.tools = served;
+            held
+        });
         let count = listing.tools.len();
         let changes = self
             .catalog
@@ -659,6 +729,7 @@ impl Gateway {
             }
             self.embed_wanted.notify_one();
             release_freed_memory();
+            drop(backends);
             tracing::info!(backend = %name, tools = count, "catalog updated");
             let _ = self.notices.send(ClientNotice::BackendToolsChanged {
                 backend: name.to_string(),
@@ -666,6 +737,9 @@ impl Gateway {
             if self.listed_directly(name, None) {
                 let _ = self.notices.send(ClientNotice::ToolsListChanged);
             }
+        }
+        if let Some(held) = held {
+            backend.set_held(held);
         }
         if changes.resources {
             let _ = self.notices.send(ClientNotice::ResourcesListChanged);
@@ -675,11 +749,72 @@ impl Gateway {
         }
     }
 
+    /// The pin part of the screening (see [`Gateway::apply_listing`]): the tools to serve and
+    /// those held back, with why. Without a state dir nothing can be pinned (a warning says
+    /// so); an unreadable pin file holds every tool back (fail closed).
+    fn screen_pins(&self, name: &str, tools: Vec<Value>) -> (Vec<Value>, BTreeMap<String, String>) {
+        let Some(path) = self.pin_file() else {
+            tracing::warn!(backend = %name, "`pin_tools: true` needs a state directory; tools are not pinned");
+            return (tools, BTreeMap::new());
+        };
+        match crate::capability::pins::screen_backend(&path, name, tools.clone()) {
+            Ok((served, held)) => {
+                for reason in held.values() {
+                    tracing::warn!(backend = %name, "{reason}");
+                }
+                (served, held)
+            }
+            Err(e) => {
+                tracing::error!(backend = %name, "cannot check tool pins, holding every tool back: {e}");
+                let held = tools
+                    .iter()
+                    .filter_map(|t| t.get("name").and_then(Value::as_str))
+                    .map(|t| {
+                        (
+                            t.to_string(),
+                            format!("{name}/{t} is held back: the tool pins cannot be read ({e})"),
+                        )
+                    })
+                    .collect();
+                (Vec::new(), held)
+            }
+        }
+    }
+
+    /// The one pin lock file (capability and backend pins), when there is a state dir.
+    fn pin_file(&self) -> Option<std::path::PathBuf> {
+        self.paths
+            .as_ref()
+            .map(|p| p.state_dir.join(crate::capability::pins::LOCK_FILE))
+    }
+
+    /// After `mcp-gateway approve` changed the pin file: refreshes every pinned backend that
+    /// holds tools back, so approved ones are served at once.
+    fn reapply_pins_if_changed(self: &Arc<Self>) {
+        let Some(path) = self.pin_file() else { return };
+        let modified = std::fs::metadata(&path).and_then(|m| m.modified()).ok();
+        let changed = {
+            let mut seen = self.pins_seen.lock().unwrap_or_else(|e| e.into_inner());
+            let changed = *seen != modified;
+            *seen = modified;
+            changed
+        };
+        if !changed {
+            return;
+        }
+        for b in self.backends.values() {
+            if b.config.pin_tools && !b.report().held.is_empty() {
+                self.spawn_refresh(b.name().to_string(), Duration::ZERO);
+            }
+        }
+    }
+
     /// The one rule for which backend tools the client sees next to (or instead of) the
     /// meta-tools: with meta-tools on, the `surface` ones; with them off, all of them. `tool`
     /// `None` asks whether any tool of `backend` may be.
     fn listed_directly(&self, backend: &str, tool: Option<&str>) -> bool {
-        let meta = &self.config.meta_mcp;
+        let config = self.config();
+        let meta = &config.meta_mcp;
         !meta.enabled
             || meta
                 .surface
@@ -691,13 +826,14 @@ impl Gateway {
     /// `(server, definition)` with the backend's own name: the surfaced tools in config order,
     /// or (meta-tools off) every tool by server. Withheld tools are not cataloged, so never here.
     pub fn direct_tools(&self) -> Vec<(String, Value)> {
-        let meta = &self.config.meta_mcp;
+        let config = self.config();
+        let meta = &config.meta_mcp;
+        let names: BTreeSet<String> = self.read_backends().keys().cloned().collect();
         let mut tools = Vec::new();
         if meta.enabled {
             for r in &meta.surface {
-                let found = self
-                    .backends
-                    .contains_key(&r.server)
+                let found = names
+                    .contains(&r.server)
                     .then(|| self.catalog.get(&r.server))
                     .flatten();
                 if let Some(t) = found.as_ref().and_then(|e| e.tool(&r.tool)) {
@@ -707,7 +843,7 @@ impl Gateway {
             return tools;
         }
         for entry in self.catalog.snapshot() {
-            if !self.backends.contains_key(&entry.backend) {
+            if !names.contains(&entry.backend) {
                 continue;
             }
             for t in &entry.tools {
@@ -724,7 +860,7 @@ impl Gateway {
     /// `isolate: true` (`None` for a shared backend). The session owns it and shuts it down when
     /// it ends; the reaper and the parent-death signal cover it like any backend.
     pub fn isolated_instance(&self, name: &str) -> Option<Arc<Backend>> {
-        let shared = self.backends.get(name)?;
+        let shared = self.backend(name)?;
         shared.config.isolate.then(|| {
             Arc::new(Backend::new(
                 shared.config.clone(),
@@ -783,16 +919,17 @@ impl Gateway {
                 _ = stop.cancelled() => return,
                 _ = tick.tick() => {}
             }
-            for b in self.backends.values() {
+            for b in self.backends() {
                 b.stop_if_idle().await;
                 if b.health_check_due() {
-                    let b = Arc::clone(b);
+                    let b = Arc::clone(&b);
                     self.background.spawn(async move { b.health_check().await });
                 }
             }
             if n % PROFILE_SAVE_TICKS == PROFILE_SAVE_TICKS - 1 {
                 self.save_profiles();
             }
+            self.reapply_pins_if_changed();
         }
     }
 
@@ -803,8 +940,7 @@ impl Gateway {
         self.background.cancel();
         self.save_profiles();
         let mut stops = tokio::task::JoinSet::new();
-        for b in self.backends.values() {
-            let b = Arc::clone(b);
+        for b in self.backends() {
             stops.spawn(async move { b.shutdown().await });
         }
         while stops.join_next().await.is_some() {}
@@ -815,6 +951,26 @@ impl Gateway {
             tracing::warn!(tasks = left, "background tasks still running at shutdown");
         }
     }
+}
+
+/// The backends a config enables: its own, plus the in-process capabilities and skills servers
+/// when their files exist.
+fn enabled_backends(
+    config: &Config,
+    paths: Option<&Paths>,
+) -> BTreeMap<String, crate::config::BackendConfig> {
+    let mut enabled: BTreeMap<String, crate::config::BackendConfig> = config
+        .backends
+        .iter()
+        .filter(|(_, b)| b.enabled)
+        .map(|(n, b)| (n.clone(), b.clone()))
+        .collect();
+    let capabilities = crate::capability::server::backend_config(config, paths);
+    let skills = crate::skills::serve::backend_config(config, paths);
+    for c in capabilities.into_iter().chain(skills) {
+        enabled.insert(c.name.clone(), c);
+    }
+    enabled
 }
 
 /// The background embedder: each time it is woken, gives new tools their vectors off the async

@@ -89,6 +89,21 @@ pub fn document() -> Value {
                         "properties": {"requests": {"type": "array", "items": {"$ref": "#/components/schemas/Request"}}}}}}},
                     "400": error, "401": error, "403": error, "429": error}
             }},
+            "/api/v1/reload": {"post": {
+                "operationId": "reload",
+                "summary": "Read the config files again and apply them (admin only): added, removed and changed servers apply at once, untouched ones keep running; a config that does not load keeps the running one and is reported in `error`",
+                "responses": {
+                    "200": {"description": "the reload report", "content": {"application/json": {"schema": {
+                        "type": "object", "required": ["applied", "added", "removed", "changed", "restart_needed", "error"],
+                        "properties": {
+                            "applied": {"type": "boolean", "description": "the new config was loaded and applied"},
+                            "added": {"type": "array", "items": {"type": "string"}},
+                            "removed": {"type": "array", "items": {"type": "string"}},
+                            "changed": {"type": "array", "items": {"type": "string"}, "description": "servers restarted with their new spec"},
+                            "restart_needed": {"type": "array", "items": {"type": "string"}, "description": "changed settings that apply only after a restart (server.port, auth, …)"},
+                            "error": {"type": ["string", "null"], "description": "why the config was not applied: file:line: key: message"}}}}}},
+                    "401": error, "403": error, "429": error}
+            }},
             "/api/v1/metrics": {"get": {
                 "operationId": "metrics",
                 "summary": "Counters: uptime, sessions, backends (state, breaker, queue), calls by outcome, per-tool usage profiles, requests by front/method/outcome, search latency (limited to the caller's scope)",
