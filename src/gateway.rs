@@ -802,7 +802,7 @@ impl Gateway {
         if !changed {
             return;
         }
-        for b in self.backends.values() {
+        for b in self.backends() {
             if b.config.pin_tools && !b.report().held.is_empty() {
                 self.spawn_refresh(b.name().to_string(), Duration::ZERO);
             }

@@ -359,7 +359,7 @@ async fn probe_backends(config: config::Config) -> Vec<Check> {
                         }
                         checks.extend(scan_listing(&name, &listing.tools, &allow));
                         if let Some(b) = gw.backend(&name) {
-                            checks.extend(pin_checks(&name, b, &listing.tools));
+                            checks.extend(pin_checks(&name, &b, &listing.tools));
                         }
                         checks
                     }
