@@ -616,9 +616,13 @@ impl Gateway {
                         || permits(&s.server, &s.tool))
             })
             .collect();
-        let configured = self.read_backends();
+        let configured: BTreeSet<String> = self
+            .backends()
+            .iter()
+            .map(|b| b.name().to_string())
+            .collect();
         let listed = |server: &str, tool: &str| {
-            configured.contains_key(server)
+            configured.contains(server)
                 && self
                     .catalog
                     .get(server)
