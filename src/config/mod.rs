@@ -13,6 +13,7 @@ use std::time::Duration;
 mod allow;
 mod auth;
 mod discover;
+mod document;
 mod duration;
 mod error;
 pub mod expand;
@@ -31,6 +32,7 @@ pub use discover::{
     Found, Origin, PROJECT_FILE_NAMES, SYSTEM_CONFIG_FILE, SearchPaths, discover_in, project_file,
     project_root,
 };
+pub use document::layered_document;
 pub use duration::parse as parse_duration;
 pub use error::{ConfigError, FileProblem};
 pub use load::{WrittenFile, discover, load, load_file, parse_as_written, parse_str};

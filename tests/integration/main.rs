@@ -26,3 +26,4 @@ mod security;
 mod serve;
 mod setup;
 mod skills;
+mod ui;
