@@ -227,7 +227,10 @@ mod tests {
         use proptest::prelude::*;
 
         fn server() -> impl Strategy<Value = String> {
-            "[A-Za-z0-9_-]{1,32}".prop_filter("valid server name", |s| valid_server_name(s))
+            // Built valid (no `__`, no trailing `_`, ≤ 32 bytes) rather than filtered: a filter
+            // rejected so many that long runs aborted on proptest's reject budget.
+            "([A-Za-z0-9-]|_[A-Za-z0-9-]){1,16}"
+                .prop_filter("valid server name", |s| valid_server_name(s))
         }
 
         fn tool() -> impl Strategy<Value = String> {

@@ -133,7 +133,8 @@ async fn serve(config: config::Config, keeper: Gatekeeper, addr: SocketAddr) -> 
 
 /// The shared process of `share: true`: one session per socket connection, exit when idle.
 async fn serve_shared(config: config::Config) -> ExitCode {
-    use crate::front::share::{self, FileLock, SharePaths};
+    use crate::front::share::{self, SharePaths};
+    use crate::state::FileLock;
     let (Some(file), Some(paths)) = (config.sources.last().cloned(), Paths::from_env()) else {
         eprintln!("mcp-gateway: sharing needs a config file and a state directory");
         return ExitCode::from(EXIT_USAGE);
@@ -143,7 +144,7 @@ async fn serve_shared(config: config::Config) -> ExitCode {
         eprintln!("mcp-gateway: {}: {e}", share_paths.dir.display());
         return ExitCode::FAILURE;
     }
-    let _lock = match FileLock::try_take(&share_paths.lock) {
+    let _lock = match FileLock::try_exclusive(&share_paths.lock) {
         Ok(Some(lock)) => lock,
         Ok(None) => {
             tracing::info!("a shared gateway for this config is already running");

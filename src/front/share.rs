@@ -15,7 +15,6 @@
 //! which is the sharing's whole authentication. It never passes anything but JSON-RPC lines.
 
 use std::collections::HashMap;
-use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
@@ -28,6 +27,7 @@ use tokio::net::unix::OwnedWriteHalf;
 use tokio::sync::mpsc;
 
 use crate::jsonrpc::{ErrorObject, Id, LineReader, Message, ReadLine, code};
+use crate::state::FileLock;
 
 /// The shared process exits after this long without a connected client.
 pub const DEFAULT_IDLE_EXIT: Duration = Duration::from_secs(300);
@@ -78,44 +78,6 @@ impl SharePaths {
     }
 }
 
-/// An exclusive `flock` on a file, released when dropped (or when the process dies).
-pub struct FileLock {
-    _file: std::fs::File,
-}
-
-impl FileLock {
-    /// Takes the lock without waiting; `Ok(None)` when another process holds it.
-    pub fn try_take(path: &Path) -> std::io::Result<Option<FileLock>> {
-        Self::take(path, libc::LOCK_EX | libc::LOCK_NB)
-    }
-
-    /// Takes the lock, waiting for it.
-    pub fn wait(path: &Path) -> std::io::Result<Option<FileLock>> {
-        Self::take(path, libc::LOCK_EX)
-    }
-
-    fn take(path: &Path, how: i32) -> std::io::Result<Option<FileLock>> {
-        use std::os::unix::fs::OpenOptionsExt;
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .mode(0o600)
-            .open(path)?;
-        // SAFETY: flock(2) on a descriptor we own; no memory is shared with the kernel.
-        let rc = unsafe { libc::flock(file.as_raw_fd(), how) };
-        if rc == 0 {
-            return Ok(Some(FileLock { _file: file }));
-        }
-        let err = std::io::Error::last_os_error();
-        if err.raw_os_error() == Some(libc::EWOULDBLOCK) {
-            Ok(None)
-        } else {
-            Err(err)
-        }
-    }
-}
-
 /// Connects to the shared process, starting one when none answers.
 /// `config`: the `--config` the bridge was given, passed on; without one the shared process
 /// discovers the same files the bridge did (it inherits the working directory and environment).
@@ -132,7 +94,7 @@ async fn connect_or_start(
         .map_err(|e| format!("cannot create {}: {e}", paths.dir.display()))?;
     let start_lock = {
         let p = paths.start_lock.clone();
-        tokio::task::spawn_blocking(move || FileLock::wait(&p))
+        tokio::task::spawn_blocking(move || FileLock::exclusive(&p))
             .await
             .map_err(|e| e.to_string())?
             .map_err(|e| format!("cannot lock {}: {e}", paths.start_lock.display()))?
@@ -435,17 +397,5 @@ mod tests {
             SharePaths::new(Path::new("/s"), Path::new("/p/one/gateway.yaml")).socket
         );
         assert!(a.socket.starts_with("/s/shared"));
-    }
-
-    #[test]
-    fn a_lock_is_held_once() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("x.lock");
-        let held = FileLock::try_take(&p).unwrap();
-        assert!(held.is_some());
-        // flock locks belong to the open file description: a second open conflicts.
-        assert!(FileLock::try_take(&p).unwrap().is_none());
-        drop(held);
-        assert!(FileLock::try_take(&p).unwrap().is_some());
     }
 }

@@ -118,6 +118,22 @@ pub struct FileLock {
 impl FileLock {
     /// Opens (creating with mode 0600) `path` and blocks until the lock is held.
     pub fn exclusive(path: &Path) -> std::io::Result<FileLock> {
+        loop {
+            match Self::take(path, true) {
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                // A blocking flock never reports "would block".
+                taken => return taken?.ok_or_else(|| std::io::ErrorKind::WouldBlock.into()),
+            }
+        }
+    }
+
+    /// Takes the lock without waiting; `Ok(None)` while another holder has it (locks belong to
+    /// the open file description, so a second open in the same process conflicts too).
+    pub fn try_exclusive(path: &Path) -> std::io::Result<Option<FileLock>> {
+        Self::take(path, false)
+    }
+
+    fn take(path: &Path, wait: bool) -> std::io::Result<Option<FileLock>> {
         let mut opts = std::fs::OpenOptions::new();
         opts.create(true).truncate(false).write(true);
         #[cfg(unix)]
@@ -129,18 +145,23 @@ impl FileLock {
         #[cfg(unix)]
         {
             use std::os::fd::AsRawFd;
-            loop {
-                // SAFETY: flock(2) on a descriptor owned by `file`; released when it closes.
-                if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } == 0 {
-                    break;
-                }
+            let how = if wait {
+                libc::LOCK_EX
+            } else {
+                libc::LOCK_EX | libc::LOCK_NB
+            };
+            // SAFETY: flock(2) on a descriptor owned by `file`; released when it closes.
+            if unsafe { libc::flock(file.as_raw_fd(), how) } != 0 {
                 let err = std::io::Error::last_os_error();
-                if err.kind() != std::io::ErrorKind::Interrupted {
-                    return Err(err);
-                }
+                return match err.raw_os_error() {
+                    Some(libc::EWOULDBLOCK) => Ok(None),
+                    _ => Err(err),
+                };
             }
         }
-        Ok(FileLock { _file: file })
+        #[cfg(not(unix))]
+        let _ = wait;
+        Ok(Some(FileLock { _file: file }))
     }
 }
 
@@ -200,6 +221,18 @@ pub fn write_atomic_mode(path: &Path, bytes: &[u8], mode: Option<u32>) -> std::i
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_lock_is_held_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("x.lock");
+        let held = FileLock::try_exclusive(&p).unwrap();
+        assert!(held.is_some());
+        // flock locks belong to the open file description: a second open conflicts.
+        assert!(FileLock::try_exclusive(&p).unwrap().is_none());
+        drop(held);
+        assert!(FileLock::exclusive(&p).is_ok());
+    }
 
     #[test]
     fn state_files_get_private_directories_and_modes() {

@@ -313,6 +313,23 @@ fn bad_input_gets_clear_errors_and_the_gateway_keeps_serving() {
     let r = served.post(&[("Origin", "https://evil.example.com")], &init_body(1));
     assert_eq!(r.status, 403, "{}", r.body);
     assert!(r.body.contains("Origin"), "{}", r.body);
+    // The refused request's body is read, so its keep-alive connection carries the next one.
+    // (48 KiB: more than arrives with the headers, less than the drain limit.)
+    let body = json!({"jsonrpc": "2.0", "id": 1, "method": "ping", "params": {"x": "a".repeat(48 * 1024)}})
+        .to_string();
+    let mut conn = open_stream(
+        &served.addr,
+        "POST",
+        &[
+            ("Origin", "https://evil.example.com"),
+            ("Content-Type", "application/json"),
+        ],
+        body.as_bytes(),
+    );
+    read_until(&mut conn, "HTTP/1.1 403");
+    let next = format!("GET /healthz HTTP/1.1\r\nHost: {}\r\n\r\n", served.addr);
+    conn.get_mut().write_all(next.as_bytes()).unwrap();
+    read_until(&mut conn, "HTTP/1.1 200");
 
     // Body cap (default 4 MiB).
     let big = format!(

@@ -121,7 +121,7 @@ async fn check(app: Arc<App>, rest: bool, mut req: Request, next: Next) -> Respo
                 request_log::Outcome::Unauthenticated,
             );
             let mut resp = unauthorized(keeper, rest, &e);
-            drain(req, &mut resp).await;
+            super::drain(req, &mut resp).await;
             return resp;
         }
     };
@@ -137,7 +137,7 @@ async fn check(app: Arc<App>, rest: bool, mut req: Request, next: Next) -> Respo
             request_log::Outcome::RateLimited,
         );
         let mut resp = rate_limited(rest, &d);
-        drain(req, &mut resp).await;
+        super::drain(req, &mut resp).await;
         return resp;
     }
     req.extensions_mut().insert(caller);
@@ -149,21 +149,6 @@ async fn check(app: Arc<App>, rest: bool, mut req: Request, next: Next) -> Respo
     }
     resp
 }
-
-/// Reads what is left of a refused request's body (up to [`DRAIN_LIMIT`]) so the connection can
-/// carry the client's next request; a larger body closes the connection instead.
-async fn drain(req: Request, resp: &mut Response) {
-    if axum::body::to_bytes(req.into_body(), DRAIN_LIMIT)
-        .await
-        .is_err()
-    {
-        resp.headers_mut()
-            .insert(header::CONNECTION, HeaderValue::from_static("close"));
-    }
-}
-
-/// Body bytes read from a refused request before its connection is closed instead.
-const DRAIN_LIMIT: usize = 64 * 1024;
 
 /// `name` in lower case, as `HeaderName::from_static` requires (the names are constants).
 fn lower(name: &'static str) -> &'static str {

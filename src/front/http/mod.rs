@@ -237,10 +237,27 @@ async fn check_origin(State(app): State<Arc<App>>, req: Request, next: Next) -> 
                 Refusal::NoHost => StatusCode::BAD_REQUEST,
                 _ => StatusCode::FORBIDDEN,
             };
-            error(status, Id::Null, code::INVALID_REQUEST, refusal.to_string())
+            let mut resp = error(status, Id::Null, code::INVALID_REQUEST, refusal.to_string());
+            drain(req, &mut resp).await;
+            resp
         }
     }
 }
+
+/// Reads what is left of a refused request's body (up to [`DRAIN_LIMIT`]) so the connection can
+/// carry the client's next request; a larger body closes the connection instead.
+pub(super) async fn drain(req: Request, resp: &mut Response) {
+    if axum::body::to_bytes(req.into_body(), DRAIN_LIMIT)
+        .await
+        .is_err()
+    {
+        resp.headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+}
+
+/// Body bytes read from a refused request before its connection is closed instead.
+const DRAIN_LIMIT: usize = 64 * 1024;
 
 /// CORS for an origin listed in `server.allowed_origins` (browsers elsewhere get none).
 fn cors_headers(h: &mut HeaderMap, origin: HeaderValue, preflight: bool) {
