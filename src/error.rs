@@ -16,6 +16,22 @@ pub enum CallError {
     Unavailable { backend: String, reason: String },
     #[error("backend '{backend}' {detail} while the request was in flight")]
     Disconnected { backend: String, detail: String },
+    /// The backend's circuit breaker is open: the call failed fast without reaching it.
+    #[error("backend '{backend}' is failing: {detail}")]
+    CircuitOpen { backend: String, detail: String },
+    /// The backend's concurrency limit and queue are full: refused at once.
+    #[error("backend '{backend}' is busy: {detail}; try again shortly")]
+    Overloaded { backend: String, detail: String },
+    /// The backend's `failsafe.rate_limit` is used up.
+    #[error(
+        "backend '{backend}' is rate-limited to {limit} calls per minute by the gateway config; try again in {}",
+        humantime(*retry_after)
+    )]
+    RateLimited {
+        backend: String,
+        limit: u32,
+        retry_after: Duration,
+    },
     /// The backend answered with a JSON-RPC error; passed through as is.
     #[error("backend '{backend}' returned error {}: {}", error.code, error.message)]
     Backend { backend: String, error: ErrorObject },
@@ -28,10 +44,41 @@ impl CallError {
             CallError::Backend { error, .. } => error.clone(),
             CallError::Timeout { .. } => ErrorObject::new(code::REQUEST_TIMEOUT, self.to_string()),
             CallError::Cancelled => ErrorObject::new(code::REQUEST_TIMEOUT, self.to_string()),
-            CallError::Unavailable { .. } | CallError::Disconnected { .. } => {
+            CallError::Unavailable { .. }
+            | CallError::Disconnected { .. }
+            | CallError::CircuitOpen { .. }
+            | CallError::Overloaded { .. } => {
                 ErrorObject::new(code::BACKEND_UNAVAILABLE, self.to_string())
             }
+            CallError::RateLimited { .. } => ErrorObject::new(code::RATE_LIMITED, self.to_string()),
         }
+    }
+
+    /// The answer to a `tools/call` that failed this way, when it is a tool-level
+    /// `isError: true` result (see [`CallError::is_tool_level`]); `None`: a JSON-RPC error
+    /// ([`CallError::to_error_object`]).
+    pub fn as_tool_result(&self) -> Option<Box<serde_json::value::RawValue>> {
+        if !self.is_tool_level() {
+            return None;
+        }
+        let result = serde_json::json!({
+            "content": [{"type": "text", "text": self.to_string()}],
+            "isError": true,
+        });
+        serde_json::value::to_raw_value(&result).ok()
+    }
+
+    /// Whether a `tools/call` that failed this way answers with a tool-level `isError: true`
+    /// result (text: this error) rather than a JSON-RPC error: the gateway's failsafes refused
+    /// the call, which the model should read and act on (wait, use another tool), not a protocol
+    /// failure. Other methods get [`CallError::to_error_object`].
+    pub fn is_tool_level(&self) -> bool {
+        matches!(
+            self,
+            CallError::CircuitOpen { .. }
+                | CallError::Overloaded { .. }
+                | CallError::RateLimited { .. }
+        )
     }
 }
 
@@ -66,6 +113,19 @@ mod tests {
             reason: "x".into(),
         };
         assert_eq!(u.to_error_object().code, code::BACKEND_UNAVAILABLE);
+        let open = CallError::CircuitOpen {
+            backend: "b".into(),
+            detail: "circuit breaker open".into(),
+        };
+        assert!(open.is_tool_level() && !u.is_tool_level());
+        assert_eq!(open.to_error_object().code, code::BACKEND_UNAVAILABLE);
+        let rate = CallError::RateLimited {
+            backend: "b".into(),
+            limit: 2,
+            retry_after: Duration::from_secs(30),
+        };
+        assert_eq!(rate.to_error_object().code, code::RATE_LIMITED);
+        assert!(rate.to_string().contains("2 calls per minute"));
         assert_eq!(humantime(Duration::from_millis(1500)), "1.5s");
         assert_eq!(humantime(Duration::from_secs(600)), "10m");
     }

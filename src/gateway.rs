@@ -479,6 +479,15 @@ impl Gateway {
         }
     }
 
+    /// Whether a call of `server`'s `tool` may be sent again after a transport failure: its
+    /// cataloged annotations say read-only or idempotent (unknown tools: only before sending).
+    pub fn replay_of(&self, server: &str, tool: &str) -> crate::backend::Replay {
+        self.catalog
+            .get(server)
+            .and_then(|e| e.tool(tool).map(crate::backend::Replay::of_tool))
+            .unwrap_or(crate::backend::Replay::BeforeSend)
+    }
+
     /// Counts a successful invocation for the search ranking's usage prior.
     pub fn record_use(&self, server: &str, tool: &str) {
         self.index
@@ -701,6 +710,10 @@ impl Gateway {
             }
             for b in self.backends.values() {
                 b.stop_if_idle().await;
+                if b.health_check_due() {
+                    let b = Arc::clone(b);
+                    self.background.spawn(async move { b.health_check().await });
+                }
             }
             if n % 60 == 59 {
                 self.save_usage();

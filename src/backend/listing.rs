@@ -18,6 +18,7 @@ use crate::catalog::Listing;
 use crate::error::CallError;
 use crate::jsonrpc::{ErrorObject, code};
 use crate::peer::CallContext;
+use tokio_util::sync::CancellationToken;
 
 /// Guard against a backend whose `nextCursor` never ends.
 const MAX_LIST_PAGES: usize = 1000;
@@ -29,6 +30,30 @@ impl Backend {
     /// wrong recorded as notes in its [`super::Report`]. `linger`: how long to keep a backend
     /// alive that was started just for this.
     pub async fn fetch_listing(&self, linger: std::time::Duration) -> Result<Listing, CallError> {
+        // The breaker guards a listing that has to start the backend: an open breaker does not
+        // start it, and a failed start counts. Listing a running backend (after its start or a
+        // `list_changed`) is bookkeeping, not a call: it neither counts nor closes the breaker.
+        if self.is_connected().await {
+            return self.fetch_listing_now(linger).await;
+        }
+        // A failed start is retried like a call's (nothing was sent yet).
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let ticket = self.failsafes.admit(self.name())?;
+            if let Err(e) = self.ensure_live().await {
+                ticket.finish(Err(&e));
+                self.pause_before_retry("tools/list", &e, attempt, &CancellationToken::new())
+                    .await?;
+                continue;
+            }
+            let listing = self.fetch_listing_now(linger).await;
+            ticket.finish(listing.as_ref().map(drop));
+            return listing;
+        }
+    }
+
+    async fn fetch_listing_now(&self, linger: std::time::Duration) -> Result<Listing, CallError> {
         let was_running = self.status() == super::Status::Running;
         let live = self.ensure_live().await?;
         if !was_running {

@@ -1,14 +1,17 @@
 //! Backend handles: one per configured backend, owning its connection and lifecycle.
 //!
 //! A [`Backend`] starts its server on first need (never at gateway start), performs the
-//! `initialize` handshake offering the newest protocol version, restarts it with backoff after a
-//! crash (the calls that were in flight fail with a clear error), stops it after `idle_timeout`,
+//! `initialize` handshake offering the newest protocol version, restarts it on the next call
+//! after a crash (the calls that were in flight fail with a clear error; a crash loop is stopped
+//! by the circuit breaker of [`failsafe`], the one policy for a failing backend, which also
+//! retries, limits concurrency and rate, and health-checks HTTP backends), stops it after `idle_timeout`,
 //! and shuts its process group down in order. It reports what it sees (started, tool list changed,
 //! log messages) as [`BackendEvent`]s and its problems as a [`Report`]; requests the server sends
 //! for the client are handed to the [`Relay`]. It never touches the catalog, the index or a
 //! client.
 
 pub mod connection;
+pub mod failsafe;
 pub mod http;
 mod listing;
 mod oversize;
@@ -29,16 +32,13 @@ use crate::jsonrpc::{Message, empty_object};
 use crate::mcp;
 use crate::peer::{CallContext, Relay, Unrouted};
 use connection::Connection;
+pub use failsafe::{FailsafeState, Replay};
 use http::HttpConnection;
 use process::Reaper;
 use stdio::StdioConnection;
 
 /// How long a stopping backend gets after stdin closes, and again after SIGTERM.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
-/// Crash-loop backoff: 250 ms doubling up to this.
-const MAX_BACKOFF: Duration = Duration::from_secs(30);
-/// A backend that stayed up this long counts as healthy again.
-const HEALTHY_UPTIME: Duration = Duration::from_secs(60);
 /// A backend starting before the client initialized waits this long to learn what the client
 /// supports (it is told only those capabilities).
 const CLIENT_INIT_WAIT: Duration = Duration::from_secs(10);
@@ -98,7 +98,6 @@ pub struct Report {
 /// A live, initialized connection.
 struct Live {
     conn: Connection,
-    started: Instant,
     protocol_version: String,
     /// The backend's `capabilities` from `initialize`.
     capabilities: Value,
@@ -107,10 +106,6 @@ struct Live {
 #[derive(Default)]
 struct Lifecycle {
     live: Option<Arc<Live>>,
-    /// Consecutive failures (crashes soon after start, failed starts).
-    failures: u32,
-    retry_at: Option<Instant>,
-    last_error: Option<String>,
 }
 
 /// The handle of one backend.
@@ -133,6 +128,8 @@ pub struct Backend {
     stopping: CancellationToken,
     /// What the transport last reported; kept across restarts until it reports again.
     report: Arc<Mutex<Report>>,
+    /// Breaker, retries, concurrency and rate limits, health checks.
+    failsafes: failsafe::Failsafes,
 }
 
 /// What a backend shares with the gateway around it.
@@ -148,6 +145,7 @@ pub struct BackendEnv {
 impl Backend {
     pub fn new(config: BackendConfig, env: BackendEnv) -> Backend {
         Backend {
+            failsafes: failsafe::Failsafes::new(config.failsafe),
             config,
             lifecycle: tokio::sync::Mutex::new(Lifecycle::default()),
             status: Arc::new(Mutex::new(Status::NotStarted)),
@@ -187,6 +185,13 @@ impl Backend {
         report.held.get(tool).cloned()
     }
 
+    /// The backend's failsafes as plain data: breaker state, consecutive failures, open since
+    /// and until, calls in flight and queued, refusals and retries (for `gateway_list_servers`,
+    /// `/readyz`, `doctor` and metrics).
+    pub fn failsafe_state(&self) -> failsafe::FailsafeState {
+        self.failsafes.state()
+    }
+
     fn set_status(&self, s: Status) {
         *self.status.lock().unwrap_or_else(|e| e.into_inner()) = s;
     }
@@ -214,36 +219,17 @@ impl Backend {
             match live.conn.exit_detail() {
                 None => return Ok(Arc::clone(live)),
                 Some(detail) => {
-                    let uptime = live.started.elapsed();
+                    // Restarted now; a crash loop is the circuit breaker's to stop.
+                    tracing::warn!(backend = %self.name(), "{detail}; restarting");
                     lc.live = None;
-                    if uptime > HEALTHY_UPTIME {
-                        lc.failures = 0;
-                    }
-                    lc.failures += 1;
-                    // The first crash restarts at once; a crash loop backs off.
-                    lc.retry_at = Some(Instant::now() + backoff(lc.failures - 1));
-                    let msg = detail.clone();
-                    tracing::warn!(backend = %self.name(), "{msg}; will restart on next use");
-                    lc.last_error = Some(msg);
                 }
             }
-        }
-        if let Some(at) = lc.retry_at
-            && let Some(wait) = at.checked_duration_since(Instant::now())
-        {
-            return Err(self.unavailable(format!(
-                "{}; retrying in {} (attempt {})",
-                lc.last_error.as_deref().unwrap_or("it failed"),
-                crate::error::humantime(wait),
-                lc.failures + 1
-            )));
         }
         self.set_status(Status::Starting);
         match self.start().await {
             Ok(live) => {
                 let live = Arc::new(live);
                 lc.live = Some(Arc::clone(&live));
-                lc.retry_at = None;
                 let generation = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
                 self.set_status(Status::Running);
                 if let Some(exit) = live.conn.exit_watch() {
@@ -260,9 +246,6 @@ impl Backend {
                 Ok(live)
             }
             Err(reason) => {
-                lc.failures += 1;
-                lc.retry_at = Some(Instant::now() + backoff(lc.failures));
-                lc.last_error = Some(reason.clone());
                 tracing::error!(backend = %self.name(), "start failed: {reason}");
                 self.set_status(Status::Failed(reason.clone()));
                 Err(self.unavailable(reason))
@@ -356,7 +339,6 @@ impl Backend {
         tracing::info!(backend = %self.name(), version = %protocol_version, %server, "initialized");
         Ok(Live {
             conn,
-            started: Instant::now(),
             protocol_version,
             capabilities: result.get("capabilities").cloned().unwrap_or(json!({})),
         })
@@ -379,25 +361,161 @@ impl Backend {
         Value::Object(declared)
     }
 
-    /// Forwards one request, starting the backend if needed.
+    /// Forwards one request, starting the backend if needed, under its failsafes; what may be
+    /// retried is decided by the method ([`Replay::of_method`]: a `tools/call` only before it
+    /// was sent). A `tools/call` whose tool is known to be safe to repeat uses
+    /// [`Backend::request_with`].
     pub async fn request(
         &self,
         method: &str,
         params: Option<Value>,
         ctx: &CallContext,
     ) -> Result<Box<serde_json::value::RawValue>, CallError> {
-        let live = self.ensure_live().await?;
-        if let Some(client) = &ctx.client {
-            self.relay.record_caller(client);
+        self.request_with(method, params, ctx, Replay::of_method(method))
+            .await
+    }
+
+    /// Forwards one request under the backend's failsafes: the rate limit (once per call), a
+    /// slot of the concurrency limit (queued, bounded by the call timeout and cancellation), then
+    /// attempts, each admitted by the circuit breaker. A failure before the request reached the
+    /// backend (start, connect, handshake) is retried with backoff and jitter; one after it was
+    /// sent only when `replay` is [`Replay::Safe`].
+    pub async fn request_with(
+        &self,
+        method: &str,
+        params: Option<Value>,
+        ctx: &CallContext,
+        replay: Replay,
+    ) -> Result<Box<serde_json::value::RawValue>, CallError> {
+        let fs = &self.failsafes;
+        fs.check_rate(self.name())?;
+        let _slot = fs
+            .slot(self.name(), self.config.timeout, &ctx.cancel)
+            .await?;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let ticket = match fs.admit(self.name()) {
+                Ok(t) => t,
+                Err(open) => return Err(open),
+            };
+            let sent;
+            let result = match self.ensure_live().await {
+                Err(e) => {
+                    sent = false;
+                    Err(e)
+                }
+                Ok(live) => {
+                    sent = true;
+                    if let Some(client) = &ctx.client {
+                        self.relay.record_caller(client);
+                    }
+                    self.extend_idle(self.config.idle_timeout);
+                    let r = live
+                        .conn
+                        .peer()
+                        .request(method, params.clone(), ctx, self.config.timeout)
+                        .await;
+                    self.extend_idle(self.config.idle_timeout);
+                    r
+                }
+            };
+            let error = match result {
+                Ok(raw) => {
+                    ticket.finish(Ok(()));
+                    return Ok(raw);
+                }
+                Err(e) => e,
+            };
+            ticket.finish(Err(&error));
+            if sent && replay == Replay::BeforeSend {
+                return Err(error);
+            }
+            self.pause_before_retry(method, &error, attempt, &ctx.cancel)
+                .await?;
         }
-        self.extend_idle(self.config.idle_timeout);
-        let result = live
-            .conn
-            .peer()
-            .request(method, params, ctx, self.config.timeout)
-            .await;
-        self.extend_idle(self.config.idle_timeout);
-        result
+    }
+
+    /// After failed attempt `attempt`: `Err(error)` when no retry is allowed (not a backend
+    /// failure, attempts used up, breaker open, shutting down), else waits the backoff (with
+    /// jitter; `Cancelled` if `cancel` fires first) and counts the retry.
+    async fn pause_before_retry(
+        &self,
+        what: &str,
+        error: &CallError,
+        attempt: u32,
+        cancel: &CancellationToken,
+    ) -> Result<(), CallError> {
+        let fs = &self.failsafes;
+        let may_retry = failsafe::is_backend_failure(error)
+            && attempt < fs.settings.attempts()
+            && !self.stopping.is_cancelled()
+            && !fs.is_open();
+        if !may_retry {
+            return Err(error.clone());
+        }
+        let wait = failsafe::backoff(fs.settings.initial_backoff, attempt, failsafe::random_u64());
+        tracing::info!(backend = %self.name(), %what, attempt, "{error}; retrying in {}", crate::error::humantime(wait));
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = cancel.cancelled() => return Err(CallError::Cancelled),
+            _ = self.stopping.cancelled() => return Err(error.clone()),
+        }
+        fs.count_retry();
+        Ok(())
+    }
+
+    /// Whether a live connection exists that has not ended.
+    async fn is_connected(&self) -> bool {
+        let lc = self.lifecycle.lock().await;
+        lc.live
+            .as_ref()
+            .is_some_and(|l| l.conn.exit_detail().is_none())
+    }
+
+    /// Whether a health check of this backend is due: HTTP backends with
+    /// `failsafe.health_check.interval`, while connected or while the breaker waits to close.
+    pub fn health_check_due(&self) -> bool {
+        matches!(self.config.transport, Transport::Http(_)) && self.failsafes.health_due()
+    }
+
+    /// Pings the backend and feeds the answer to its breaker and status. A backend that is not
+    /// connected is left alone (backends start lazily), unless its breaker is open: then the
+    /// check is the half-open trial once the reset timeout passed, so it closes without a call.
+    pub async fn health_check(&self) {
+        if self.stopping.is_cancelled() {
+            return;
+        }
+        let connected = self.is_connected().await;
+        let state = self.failsafes.state().breaker;
+        if !connected && state == failsafe::BreakerState::Closed {
+            return;
+        }
+        let Ok(ticket) = self.failsafes.admit(self.name()) else {
+            return; // open and not yet due: nothing to learn
+        };
+        let result = match self.ensure_live().await {
+            Ok(live) => live
+                .conn
+                .peer()
+                .request("ping", None, &CallContext::default(), self.config.timeout)
+                .await
+                .map(drop),
+            Err(e) => Err(e),
+        };
+        match &result {
+            Ok(()) => {
+                if self.status() != Status::Running {
+                    self.set_status(Status::Running);
+                }
+            }
+            Err(e) => {
+                tracing::warn!(backend = %self.name(), "health check failed: {e}");
+                self.set_status(Status::Failed(format!("health check failed: {e}")));
+            }
+        }
+        self.failsafes.health_result(result.as_ref().map(|_| ()));
+        ticket.finish(result.as_ref().map(|_| ()));
     }
 
     /// Sends a notification if the backend is running (it is not started for this).
@@ -468,14 +586,6 @@ async fn watch_exit(
     }
 }
 
-fn backoff(failures: u32) -> Duration {
-    if failures == 0 {
-        return Duration::ZERO;
-    }
-    let ms = 250u64.saturating_mul(1u64 << failures.min(16).saturating_sub(1));
-    Duration::from_millis(ms).min(MAX_BACKOFF)
-}
-
 /// Handles what the Peer did not consume: `ping` is answered, requests for the client and their
 /// cancellations go to the [`Relay`], list changes and other notifications become
 /// [`BackendEvent`]s. The backend itself never talks to a client.
@@ -521,18 +631,5 @@ async fn serve_unrouted(
                 });
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_grows_and_caps() {
-        assert_eq!(backoff(0), Duration::ZERO);
-        assert_eq!(backoff(1), Duration::from_millis(250));
-        assert_eq!(backoff(3), Duration::from_secs(1));
-        assert_eq!(backoff(30), MAX_BACKOFF);
     }
 }

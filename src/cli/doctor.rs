@@ -366,6 +366,10 @@ async fn probe_backends(config: config::Config) -> Vec<Check> {
                         e.to_string(),
                     )],
                 };
+            let mut checks = checks;
+            if let Some(b) = gw.backend(&name) {
+                checks.push(failsafe_check(&name, b));
+            }
             (name, checks)
         });
     }
@@ -385,6 +389,27 @@ async fn probe_backends(config: config::Config) -> Vec<Check> {
     }
     gateway.shutdown().await;
     checks
+}
+
+/// A backend's failsafe settings, and what the probe saw of them (retries, an open breaker).
+fn failsafe_check(name: &str, b: &crate::backend::Backend) -> Check {
+    let settings = crate::backend::failsafe::settings_summary(
+        &b.config.failsafe,
+        matches!(b.config.transport, config::Transport::Http(_)),
+    );
+    let state = b.failsafe_state();
+    let open = state.breaker != crate::backend::failsafe::BreakerState::Closed;
+    let detail = if open || state.retries > 0 || state.consecutive_failures > 0 {
+        format!(
+            "{settings}; probe: {}, {} retries",
+            state.summary(),
+            state.retries
+        )
+    } else {
+        settings
+    };
+    let level = if open { Level::Warn } else { Level::Ok };
+    Check::new(level, format!("backend {name} failsafe"), detail)
 }
 
 fn report(checks: &[Check], as_json: bool) -> Result<(), CliError> {

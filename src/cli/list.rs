@@ -1,6 +1,7 @@
-//! `mcp-gateway list`: the configured backends with their transport, state and tool count,
-//! read from the config and the persisted catalog (nothing is started), and the config files
-//! they came from.
+//! `mcp-gateway list`: the configured backends with their transport, state, tool count and
+//! failsafe settings, read from the config and the persisted catalog (nothing is started), and
+//! the config files they came from. Live failsafe state (breaker, queue) belongs to a running
+//! gateway: `gateway_list_servers`, `/readyz`.
 
 use std::process::ExitCode;
 
@@ -48,6 +49,10 @@ pub fn run(global: &GlobalArgs, args: &ListArgs) -> Result<ExitCode, CliError> {
                 "tools": entry.as_ref().map(|e| e.tools.len()),
                 "fetched_at": entry.as_ref().map(|e| e.fetched_at),
                 "description": b.description,
+                "failsafe": crate::backend::failsafe::settings_summary(
+                    &b.failsafe,
+                    matches!(b.transport, config::Transport::Http(_)),
+                ),
             })
         })
         .collect();
@@ -81,6 +86,14 @@ pub fn run(global: &GlobalArgs, args: &ListArgs) -> Result<ExitCode, CliError> {
         "{}",
         crate::output::table(&["NAME", "TRANSPORT", "STATE", "TOOLS"], &table)
     );
+    println!("failsafes:");
+    for r in &rows {
+        println!(
+            "  {}: {}",
+            r["name"].as_str().unwrap_or_default(),
+            r["failsafe"].as_str().unwrap_or_default()
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }
 

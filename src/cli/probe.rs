@@ -102,6 +102,14 @@ pub fn backend_config(args: &ProbeArgs) -> Result<BackendConfig, String> {
         idle_timeout: Duration::from_secs(3600),
         tools: Default::default(),
         isolate: false,
+        // A probe reports the first failure as it is: no retry, no breaker.
+        failsafe: crate::config::Failsafe {
+            breaker_enabled: false,
+            retry_enabled: false,
+            ..Default::default()
+        },
+        failsafe_patch: Default::default(),
+        pin_tools: false,
     })
 }
 

@@ -203,6 +203,11 @@ pub(super) fn standalone(file: FileConfig) -> Result<Config, ConfigError> {
 pub(super) fn finish(f: FileConfig, sources: Vec<PathBuf>) -> Config {
     let d = Config::default();
     let capability_dirs = f.capability_dirs.unwrap_or(d.capabilities.directories);
+    let failsafe = d.failsafe.patched(&f.failsafe);
+    let mut backends = f.backends;
+    for b in backends.values_mut() {
+        b.failsafe = failsafe.patched(&b.failsafe_patch);
+    }
     Config {
         sources,
         server: super::ServerConfig {
@@ -218,7 +223,7 @@ pub(super) fn finish(f: FileConfig, sources: Vec<PathBuf>) -> Config {
             enabled: f.meta_enabled.unwrap_or(d.meta_mcp.enabled),
             surface: f.surface.unwrap_or(d.meta_mcp.surface),
         },
-        backends: f.backends,
+        backends,
         capabilities: super::CapabilitiesConfig {
             // Listing directories turns capabilities on unless `enabled: false` says otherwise.
             enabled: f
@@ -241,6 +246,7 @@ pub(super) fn finish(f: FileConfig, sources: Vec<PathBuf>) -> Config {
         },
         auth: f.auth.unwrap_or_default(),
         request_log: f.request_log.unwrap_or_default(),
+        failsafe,
         warnings: f.warnings,
     }
 }

@@ -17,6 +17,7 @@ mod document;
 mod duration;
 mod error;
 pub mod expand;
+mod failsafe;
 mod load;
 mod schema;
 #[cfg(test)]
@@ -35,6 +36,7 @@ pub use discover::{
 pub use document::layered_document;
 pub use duration::parse as parse_duration;
 pub use error::{ConfigError, FileProblem};
+pub use failsafe::{Failsafe, FailsafePatch};
 pub use load::{WrittenFile, discover, load, load_file, parse_as_written, parse_str};
 pub use schema::valid_backend_name;
 pub use tools::ToolFilter;
@@ -68,6 +70,9 @@ pub struct Config {
     pub auth: AuthConfig,
     /// `request_log:`: the per-call log in memory and in the state dir.
     pub request_log: RequestLogConfig,
+    /// `failsafe:`: the gateway-wide defaults every backend's own `failsafe:` patches (the
+    /// effective values of a backend are in [`BackendConfig::failsafe`]).
+    pub failsafe: Failsafe,
     /// Keys that were accepted but are not implemented (keys of the MikkoParkkola/mcp-gateway
     /// format such as `failsafe`), as `file:line: message`. Loading happens before logging is
     /// set up, so the caller reports them with [`Config::log_warnings`] once it is.
@@ -127,6 +132,13 @@ pub struct BackendConfig {
     /// `isolate: true`: one instance per client session (a browser, a REPL) instead of one
     /// shared by every session.
     pub isolate: bool,
+    /// Effective failsafe settings: the gateway-wide `failsafe:` patched with this backend's.
+    pub failsafe: Failsafe,
+    /// What this backend's own `failsafe:` sets.
+    pub failsafe_patch: FailsafePatch,
+    /// `pin_tools: true`: tool definitions are pinned once approved; a changed or new tool is
+    /// held back until `mcp-gateway approve NAME`.
+    pub pin_tools: bool,
 }
 
 impl BackendConfig {
@@ -143,6 +155,9 @@ impl BackendConfig {
             idle_timeout: Duration::from_secs(10 * 365 * 24 * 3600),
             tools: ToolFilter::default(),
             isolate: false,
+            failsafe: Failsafe::default(),
+            failsafe_patch: FailsafePatch::default(),
+            pin_tools: false,
         }
     }
 }
@@ -320,6 +335,7 @@ impl Default for Config {
             scanner_allow: AllowList::default(),
             auth: AuthConfig::default(),
             request_log: RequestLogConfig::default(),
+            failsafe: Failsafe::default(),
             warnings: Vec::new(),
         }
     }

@@ -14,6 +14,7 @@ use std::time::Duration;
 
 mod auth;
 mod backend;
+mod failsafe;
 
 use super::expand::{self, ExpandError, Vars};
 use super::yaml::{Key, Node, Pos, TypedKind, Value};
@@ -52,6 +53,8 @@ pub(super) struct FileConfig {
     pub auth: Option<super::AuthConfig>,
     /// `request_log:` (replaced as a whole by an upper layer).
     pub request_log: Option<super::RequestLogConfig>,
+    /// `failsafe:` (merged leaf by leaf with lower layers).
+    pub failsafe: super::FailsafePatch,
     /// Accepted but unimplemented keys, as `file:line: message`.
     pub warnings: Vec<String>,
 }
@@ -102,6 +105,7 @@ impl FileConfig {
             scanner_allow: upper.scanner_allow.or(self.scanner_allow),
             auth: upper.auth.or(self.auth),
             request_log: upper.request_log.or(self.request_log),
+            failsafe: self.failsafe.overlay(upper.failsafe),
             warnings: self.warnings,
         })
     }
@@ -121,13 +125,13 @@ const TOP: &[&str] = &[
     "share",
     "auth",
     "request_log",
+    "failsafe",
 ];
 const SCANNER: &[&str] = &["allow"];
 const ALLOW_ENTRY: &[&str] = &["server", "backend", "tool", "rules"];
 const TOP_IGNORED: &[&str] = &[
     "env_files",
     "streaming",
-    "failsafe",
     "cache",
     "playbooks",
     "security",
@@ -181,6 +185,7 @@ const BACKEND: &[&str] = &[
     "ws_url",
     "a2a_url",
     "tools",
+    "failsafe",
 ];
 const BACKEND_TOOLS: &[&str] = &["allow", "deny"];
 const BACKEND_IGNORED: &[&str] = &[
@@ -668,6 +673,9 @@ impl Cx<'_> {
         }
         if let Some(n) = top.get("request_log") {
             out.request_log = Some(self.request_log(n)?);
+        }
+        if let Some(n) = top.get("failsafe") {
+            out.failsafe = self.failsafe(n, "failsafe")?;
         }
         if let Some(n) = top.get("log") {
             let s = self.section(n, "log", LOG, &[])?;

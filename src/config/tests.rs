@@ -950,6 +950,75 @@ fn isolate_is_read_per_backend_and_off_by_default() {
     assert_eq!((line, key.as_str()), (4, "backends.b.isolate"));
 }
 
+#[test]
+fn failsafe_is_global_with_per_backend_overrides_leaf_by_leaf() {
+    let c = ok(r#"
+failsafe:
+  circuit_breaker: { failure_threshold: 3, reset_timeout: 10s }
+  retry: { max_attempts: 2 }
+  concurrency: { max_in_flight: 4, max_queued: 0 }
+  health_check: { interval: 0 }
+backends:
+  plain: { command: a }
+  tuned:
+    command: b
+    failsafe:
+      circuit_breaker: { enabled: false }
+      rate_limit: { requests_per_minute: 30 }
+      concurrency: { max_queued: 8 }
+"#);
+    let d = Failsafe::default();
+    assert_eq!(c.failsafe.failure_threshold, 3);
+    assert_eq!(c.failsafe.initial_backoff, d.initial_backoff);
+    let plain = &c.backends["plain"];
+    assert_eq!(plain.failsafe, c.failsafe);
+    let tuned = &c.backends["tuned"].failsafe;
+    assert!(!tuned.breaker_enabled);
+    assert_eq!(
+        tuned.failure_threshold, 3,
+        "inherited from the global section"
+    );
+    assert_eq!(tuned.reset_timeout, Duration::from_secs(10));
+    assert_eq!((tuned.max_in_flight, tuned.max_queued), (4, 8));
+    assert_eq!(tuned.requests_per_minute, 30);
+    assert_eq!(tuned.attempts(), 2);
+    assert!(tuned.health_interval.is_zero());
+    // Defaults without any `failsafe:`.
+    assert_eq!(
+        ok("backends:\n  a: { command: a }\n").backends["a"].failsafe,
+        d
+    );
+}
+
+#[test]
+fn failsafe_keys_and_values_are_checked_with_line_and_key() {
+    let (line, key, suggestion) =
+        unknown("failsafe:\n  circuit_breaker:\n    failure_treshold: 3\n");
+    assert_eq!(line, 3);
+    assert_eq!(key, "failsafe.circuit_breaker.failure_treshold");
+    assert_eq!(suggestion.as_deref(), Some("failure_threshold"));
+    let (line, key, _) =
+        unknown("backends:\n  a:\n    command: x\n    failsafe:\n      retries: {}\n");
+    assert_eq!((line, key.as_str()), (5, "backends.a.failsafe.retries"));
+    let (line, key, msg) = invalid("failsafe:\n  concurrency: { max_in_flight: 0 }\n");
+    assert_eq!(
+        (line, key.as_str()),
+        (2, "failsafe.concurrency.max_in_flight")
+    );
+    assert!(msg.contains("from 1"), "{msg}");
+    let (_, key, _) = invalid("failsafe:\n  retry: { initial_backoff: soon }\n");
+    assert_eq!(key, "failsafe.retry.initial_backoff");
+    // The published format's rate limit keys are accepted with a warning.
+    let c = ok("failsafe:\n  rate_limit: { enabled: true, requests_per_second: 100 }\n");
+    assert!(
+        c.warnings
+            .iter()
+            .any(|w| w.contains("failsafe.rate_limit.requests_per_second")),
+        "{:?}",
+        c.warnings
+    );
+}
+
 // ---- auth and request_log -------------------------------------------------------------------
 
 #[test]

@@ -257,8 +257,9 @@ impl<'a> Access<'a> {
             .session
             .and_then(|s| s.backend(server))
             .unwrap_or_else(|| Arc::clone(backend));
+        let replay = gw.replay_of(server, tool);
         let result = target
-            .request("tools/call", Some(forwarded), ctx)
+            .request_with("tools/call", Some(forwarded), ctx, replay)
             .await
             .map_err(InvokeError::Call)?;
         gw.record_use(server, tool);

@@ -100,6 +100,12 @@ pub async fn handle(
             let invoked = access
                 .invoke(server, &tool, arguments.clone(), params.get("_meta"), &ctx)
                 .await;
+            let invoked = match invoked {
+                Err(InvokeError::Call(e)) if e.is_tool_level() => {
+                    e.as_tool_result().ok_or(InvokeError::Call(e))
+                }
+                other => other,
+            };
             let outcome = invoked.map_err(|e| match e {
                 InvokeError::Call(e) => Failure::from(e),
                 InvokeError::NotListed(m) => {

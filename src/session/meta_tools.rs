@@ -328,6 +328,7 @@ fn list_servers(session: &Arc<Session>) -> Box<RawValue> {
             if !report.notes.is_empty() {
                 s["notes"] = json!(report.notes);
             }
+            s["failsafe"] = b.failsafe_state().to_json();
             s
         })
         .collect();

@@ -515,6 +515,7 @@ impl Session {
             .into());
         };
         let mut forwarded = params;
+        let tool_name = tool.clone();
         if let Value::Object(obj) = &mut forwarded {
             obj.insert("name".into(), Value::String(tool));
             // Tasks are not advertised by the gateway; never let a backend start one.
@@ -523,7 +524,17 @@ impl Session {
         let backend = self.backend(&server).ok_or_else(|| {
             ErrorObject::new(code::INVALID_PARAMS, format!("unknown server `{server}`"))
         })?;
-        Ok(backend.request("tools/call", Some(forwarded), &ctx).await?)
+        let replay = self.gateway.replay_of(&server, &tool_name);
+        match backend
+            .request_with("tools/call", Some(forwarded), &ctx, replay)
+            .await
+        {
+            Ok(result) => Ok(result),
+            Err(e) => match e.as_tool_result() {
+                Some(result) => Ok(result),
+                None => Err(e.into()),
+            },
+        }
     }
 
     /// Maps a directly listed `server__tool` name back to its backend, waiting for first

@@ -246,6 +246,9 @@ fn backend(url: String, kind: HttpKind) -> (Backend, mpsc::UnboundedReceiver<Bac
         idle_timeout: Duration::from_secs(600),
         tools: Default::default(),
         isolate: false,
+        failsafe: Default::default(),
+        failsafe_patch: Default::default(),
+        pin_tools: false,
     };
     let env = BackendEnv {
         reaper: None,

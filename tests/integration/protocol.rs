@@ -239,12 +239,12 @@ fn meta_mcp_disabled_lists_and_routes_namespaced_tools() {
     }
     assert_eq!(
         names.iter().filter(|n| n.starts_with("fake__")).count(),
-        19 + 12,
-        "the fake backend's 19 tools and 12 fillers: {names:?}"
+        21 + 12,
+        "the fake backend's 21 tools and 12 fillers: {names:?}"
     );
     assert_eq!(
         names.len(),
-        19 + 12,
+        21 + 12,
         "meta mode off lists backend tools only: {names:?}"
     );
     for name in &names {

@@ -496,7 +496,7 @@ impl Cx<'_> {
         Ok(out)
     }
 
-    fn uint(&self, node: &Node, key: &str, max: u64) -> Result<u64, ConfigError> {
+    pub(super) fn uint(&self, node: &Node, key: &str, max: u64) -> Result<u64, ConfigError> {
         let text = match &node.value {
             Value::Typed {
                 kind: TypedKind::Int(i),
@@ -519,11 +519,15 @@ impl Cx<'_> {
     }
 
     /// Requests per minute, 0 = unlimited.
-    fn rate(&self, node: &Node, key: &str) -> Result<u32, ConfigError> {
+    pub(super) fn rate(&self, node: &Node, key: &str) -> Result<u32, ConfigError> {
         Ok(self.uint(node, key, u64::from(crate::ratelimit::MAX_LIMIT))? as u32)
     }
 
-    fn duration_or_zero(&self, node: &Node, key: &str) -> Result<std::time::Duration, ConfigError> {
+    pub(super) fn duration_or_zero(
+        &self,
+        node: &Node,
+        key: &str,
+    ) -> Result<std::time::Duration, ConfigError> {
         if let Value::Typed {
             kind: TypedKind::Int(0),
             ..

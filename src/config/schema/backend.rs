@@ -227,6 +227,15 @@ impl Cx<'_> {
             None => crate::config::ToolFilter::default(),
         };
 
+        let failsafe_patch = match s.get("failsafe") {
+            Some(n) => self.failsafe(n, &k("failsafe"))?,
+            None => crate::config::FailsafePatch::default(),
+        };
+        let pin_tools = match s.get("pin_tools") {
+            Some(n) => self.bool(n, &k("pin_tools"))?,
+            None => false,
+        };
+
         Ok(BackendConfig {
             name: name.clone(),
             tags,
@@ -237,6 +246,10 @@ impl Cx<'_> {
             idle_timeout,
             tools,
             isolate,
+            // Over the defaults here; over the gateway-wide `failsafe:` once files are combined.
+            failsafe: crate::config::Failsafe::default().patched(&failsafe_patch),
+            failsafe_patch,
+            pin_tools,
         })
     }
 

@@ -291,7 +291,13 @@ async fn readyz(State(app): State<Arc<App>>) -> Response {
     let backends: Vec<Value> = app
         .gateway
         .backends()
-        .map(|b| json!({"name": b.name(), "state": b.status().label()}))
+        .map(|b| {
+            json!({
+                "name": b.name(),
+                "state": b.status().label(),
+                "failsafe": b.failsafe_state().to_json(),
+            })
+        })
         .collect();
     let closing = app.closing.is_cancelled();
     let status = if closing {

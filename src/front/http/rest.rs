@@ -602,6 +602,15 @@ fn invoke_error(e: &InvokeError) -> Response {
         InvokeError::Call(CallError::Unavailable { .. } | CallError::Disconnected { .. }) => {
             (StatusCode::BAD_GATEWAY, "unavailable")
         }
+        InvokeError::Call(CallError::CircuitOpen { .. }) => {
+            (StatusCode::SERVICE_UNAVAILABLE, "circuit_open")
+        }
+        InvokeError::Call(CallError::Overloaded { .. }) => {
+            (StatusCode::SERVICE_UNAVAILABLE, "overloaded")
+        }
+        InvokeError::Call(CallError::RateLimited { .. }) => {
+            (StatusCode::TOO_MANY_REQUESTS, "rate_limited")
+        }
     };
     rest_error(status, code_name, &message)
 }
