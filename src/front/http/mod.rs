@@ -521,9 +521,8 @@ async fn modern_post(
             ),
         ));
     };
-    if !mcp::MODERN_VERSIONS.contains(&version) {
-        return bad(modern::unsupported_version(version));
-    }
+    // Headers first: a header that disagrees with the body is a -32020 whatever the version
+    // (the body may name one we do not speak); agreeing on an unsupported one is a -32022.
     let lookup = |name: &str| {
         headers
             .get(name)
@@ -531,6 +530,9 @@ async fn modern_post(
     };
     if let Err(e) = headers::check(lookup, version, &method, &params) {
         return bad(e);
+    }
+    if !mcp::MODERN_VERSIONS.contains(&version) {
+        return bad(modern::unsupported_version(version));
     }
     if let Err(e) = modern::check_meta(&params) {
         return bad(e);
