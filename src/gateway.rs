@@ -75,8 +75,9 @@ pub struct Gateway {
     /// The client's `initialize` capabilities; backends wait for them before starting.
     client_caps: watch::Sender<Option<Value>>,
     paths: Option<Paths>,
-    /// Usage counts changed since they were last saved.
-    usage_dirty: std::sync::atomic::AtomicBool,
+    /// Per-tool usage profiles (calls, outcomes, latency, last use; the search usage prior
+    /// reads them), persisted in the state dir.
+    pub profiles: Arc<crate::metrics::Profiles>,
     /// Every task the gateway starts, and the token that stops them.
     background: Background,
     /// Who called what, over every front (`request_log:`).
@@ -108,6 +109,10 @@ impl Kind {
         }
     }
 }
+
+/// Usage profiles are saved every this many idle-sweep ticks (500 ms each: every 10 s) when
+/// calls were recorded, so `mcp-gateway stats` sees a running gateway's calls soon.
+const PROFILE_SAVE_TICKS: u64 = 20;
 
 /// How long shutdown waits for background tasks once backends are stopped.
 const TASKS_GRACE: Duration = Duration::from_secs(5);
@@ -168,12 +173,15 @@ impl Gateway {
             })
             .collect();
 
+        let profiles = Arc::new(match paths {
+            Some(p) => crate::metrics::Profiles::load(&p.state_dir).unwrap_or_else(|e| {
+                tracing::warn!("ignoring usage profiles: {e}");
+                crate::metrics::Profiles::default()
+            }),
+            None => crate::metrics::Profiles::default(),
+        });
         let mut index = SearchIndex::new()?;
-        if let Some(p) = paths
-            && let Err(e) = index.load_usage(p)
-        {
-            tracing::warn!("ignoring usage counts: {e}");
-        }
+        index.set_profiles(Arc::clone(&profiles));
 
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -215,7 +223,7 @@ impl Gateway {
             notices,
             client_caps,
             paths: paths.cloned(),
-            usage_dirty: std::sync::atomic::AtomicBool::new(false),
+            profiles,
             background: Background::new(),
             request_log,
             instance_env,
@@ -488,31 +496,11 @@ impl Gateway {
             .unwrap_or(crate::backend::Replay::BeforeSend)
     }
 
-    /// Counts a successful invocation for the search ranking's usage prior.
-    pub fn record_use(&self, server: &str, tool: &str) {
-        self.index
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .record_use(server, tool);
-        self.usage_dirty
-            .store(true, std::sync::atomic::Ordering::Relaxed);
-    }
-
-    fn save_usage(&self) {
+    /// Adds the calls recorded since the last save to the usage profiles in the state dir.
+    fn save_profiles(&self) {
         let Some(paths) = &self.paths else { return };
-        if !self
-            .usage_dirty
-            .swap(false, std::sync::atomic::Ordering::Relaxed)
-        {
-            return;
-        }
-        let saved = self
-            .index
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .save_usage(paths);
-        if let Err(e) = saved {
-            tracing::warn!("cannot save usage counts: {e}");
+        if let Err(e) = self.profiles.save(&paths.state_dir) {
+            tracing::warn!("cannot save usage profiles: {e}");
         }
     }
 
@@ -715,18 +703,18 @@ impl Gateway {
                     self.background.spawn(async move { b.health_check().await });
                 }
             }
-            if n % 60 == 59 {
-                self.save_usage();
+            if n % PROFILE_SAVE_TICKS == PROFILE_SAVE_TICKS - 1 {
+                self.save_profiles();
             }
         }
     }
 
     /// Stops everything the gateway runs, in the order documented in [`crate::shutdown`]:
-    /// signal the background tasks, save usage counts, stop every backend (in parallel, each in
+    /// signal the background tasks, save usage profiles, stop every backend (in parallel, each in
     /// order: stdin closed, SIGTERM, SIGKILL), then wait (bounded) for the tasks to end.
     pub async fn shutdown(&self) {
         self.background.cancel();
-        self.save_usage();
+        self.save_profiles();
         let mut stops = tokio::task::JoinSet::new();
         for b in self.backends.values() {
             let b = Arc::clone(b);

@@ -20,7 +20,7 @@ const LAYERS: &[&[&str]] = &[
         "outbound",
     ],
     &["error", "config", "embedding"],
-    &["redact", "auth", "request_log"],
+    &["redact", "auth", "request_log", "metrics"],
     &["peer", "scanner", "search", "logging"],
     &["catalog", "capability"],
     &["skills"],

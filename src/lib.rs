@@ -33,6 +33,7 @@ pub mod jsonrpc;
 mod layering;
 pub mod logging;
 pub mod mcp;
+pub mod metrics;
 pub mod outbound;
 pub mod output;
 pub mod peer;

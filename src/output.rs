@@ -43,6 +43,39 @@ impl Style {
     }
 }
 
+/// A latency for people: `850µs`, `3.2ms`, `48ms`, `1.25s`, `2.5min`.
+pub fn latency(us: u64) -> String {
+    let ms = us as f64 / 1000.0;
+    if us < 1000 {
+        format!("{us}µs")
+    } else if ms < 10.0 {
+        format!("{ms:.1}ms")
+    } else if ms < 1000.0 {
+        format!("{ms:.0}ms")
+    } else if ms < 60_000.0 {
+        format!("{:.2}s", ms / 1000.0)
+    } else {
+        format!("{:.1}min", ms / 60_000.0)
+    }
+}
+
+/// How long ago `then` was, for people: `just now`, `42 s ago`, `3 min ago`, `5 h ago`,
+/// `2 days ago`; older than a month, the date (both in milliseconds since the epoch).
+pub fn ago(then_ms: u64, now_ms: u64) -> String {
+    let s = now_ms.saturating_sub(then_ms) / 1000;
+    match s {
+        0..10 => "just now".to_string(),
+        10..60 => format!("{s} s ago"),
+        60..3600 => format!("{} min ago", s / 60),
+        3600..86_400 => format!("{} h ago", s / 3600),
+        86_400..172_800 => "1 day ago".to_string(),
+        172_800..2_592_000 => format!("{} days ago", s / 86_400),
+        _ => time::OffsetDateTime::from_unix_timestamp(i64::try_from(then_ms / 1000).unwrap_or(0))
+            .map(|t| t.date().to_string())
+            .unwrap_or_default(),
+    }
+}
+
 /// Columns separated by two spaces, each as wide as its widest cell; the last column is not
 /// padded and no line has trailing spaces. Colour codes in a cell do not count towards its width.
 #[derive(Debug, Default)]
@@ -159,6 +192,23 @@ pub fn progress_done() {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn latencies_and_ages_read_like_people_say_them() {
+        assert_eq!(latency(850), "850µs");
+        assert_eq!(latency(3_240), "3.2ms");
+        assert_eq!(latency(48_400), "48ms");
+        assert_eq!(latency(1_250_000), "1.25s");
+        assert_eq!(latency(150_000_000), "2.5min");
+        let now = 1_800_000_000_000;
+        assert_eq!(ago(now - 2_000, now), "just now");
+        assert_eq!(ago(now - 42_000, now), "42 s ago");
+        assert_eq!(ago(now - 180_000, now), "3 min ago");
+        assert_eq!(ago(now - 5 * 3_600_000, now), "5 h ago");
+        assert_eq!(ago(now - 86_400_000, now), "1 day ago");
+        assert_eq!(ago(now - 3 * 86_400_000, now), "3 days ago");
+        assert_eq!(ago(1_700_000_000_000, now), "2023-11-14");
+    }
 
     #[test]
     fn aligned() {

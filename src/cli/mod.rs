@@ -18,6 +18,7 @@ mod search;
 pub mod serve;
 pub mod setup;
 mod skills;
+mod stats;
 mod stdio;
 
 use std::path::PathBuf;
@@ -68,6 +69,8 @@ pub enum Command {
     Search(search::SearchArgs),
     /// Connect to one MCP server (URL or command), list its tools, optionally call one
     Probe(probe::ProbeArgs),
+    /// Usage per tool: calls, errors, p50/p95 latency, last use (also --json, --prometheus)
+    Stats(stats::StatsArgs),
     /// Benchmarks (retrieval quality of the search ranking)
     Bench(bench::BenchArgs),
     /// The local embedding model of hybrid search: fetch it, or show what is installed
@@ -169,6 +172,7 @@ fn dispatch(global: &GlobalArgs, command: Command) -> Result<ExitCode, CliError>
         }
         Command::Probe(args) => probe::main(args),
         Command::Search(args) => search::run(global, &args),
+        Command::Stats(args) => stats::run(&args),
         Command::Setup(args) => setup::run(config, args),
         Command::Add(args) => add::run(config, args),
         Command::Remove(args) => remove::run(config, args),

@@ -85,9 +85,34 @@ pub fn log_level_rank(level: &str) -> usize {
     LOG_LEVELS.iter().position(|l| *l == level).unwrap_or(1)
 }
 
+/// Whether a `tools/call` result (raw JSON) says `"isError": true` at its top level. Cheap on
+/// large results: a byte search first, a parse only if the key occurs at all.
+pub fn is_error_result(raw: &str) -> bool {
+    #[derive(serde::Deserialize)]
+    struct Flag {
+        #[serde(rename = "isError")]
+        is_error: Option<bool>,
+    }
+    raw.contains("\"isError\"")
+        && serde_json::from_str::<Flag>(raw).is_ok_and(|f| f.is_error == Some(true))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn is_error_is_read_at_the_top_level_only() {
+        assert!(is_error_result(r#"{"content":[],"isError":true}"#));
+        assert!(!is_error_result(r#"{"content":[],"isError":false}"#));
+        assert!(!is_error_result(
+            r#"{"content":[{"type":"text","text":"\"isError\": true"}]}"#
+        ));
+        assert!(!is_error_result(
+            r#"{"structuredContent":{"isError":true}}"#
+        ));
+        assert!(!is_error_result("not json \"isError\""));
+    }
 
     #[test]
     fn negotiates_known_versions_and_falls_back_to_latest() {

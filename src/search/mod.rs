@@ -28,7 +28,8 @@
 //! - `rank.rs`: re-ranking candidates into the outcome (tiers, coverage, fusion with the dense
 //!   side, usage prior, MMR for long queries, no-match);
 //! - `analyzer.rs`, `synonyms.rs`, `usage.rs`, `render.rs`: tokenizing, the synonym table, the
-//!   usage prior's counts, and the compact match rendering.
+//!   usage prior's boost (over the counts of [`crate::metrics::Profiles`]), and the compact
+//!   match rendering.
 
 mod analyzer;
 mod config;
@@ -55,7 +56,6 @@ pub use config::{Fusion, Knob, KnobError, RankConfig};
 pub use dense::{DenseState, Embedder, embed_texts, prune_cache};
 pub use doc::ToolDoc;
 pub use render::render_match;
-pub use usage::{UsageCounts, UsageError};
 
 use index::Lexical;
 use synonyms::Synonyms;
@@ -105,7 +105,8 @@ pub struct SearchIndex {
     config: RankConfig,
     analyzer: TextAnalyzer,
     synonyms: Synonyms,
-    usage: UsageCounts,
+    /// The usage profiles the usage prior reads (shared with the gateway, which records).
+    usage: Arc<crate::metrics::Profiles>,
     entries: HashMap<u64, Entry>,
     by_server: HashMap<String, Vec<u64>>,
     /// Lowercased tool name → keys (names may repeat across servers).
@@ -134,7 +135,7 @@ impl SearchIndex {
             config,
             analyzer,
             synonyms,
-            usage: UsageCounts::default(),
+            usage: Arc::default(),
             entries: HashMap::new(),
             by_server: HashMap::new(),
             by_name: HashMap::new(),
@@ -158,29 +159,13 @@ impl SearchIndex {
         self.entries.is_empty()
     }
 
-    /// Counts one invocation of `server`/`tool` for the usage prior.
-    pub fn record_use(&mut self, server: &str, tool: &str) {
-        self.usage.record(server, tool);
+    /// Reads the usage prior from `profiles` (the gateway's, which it records into).
+    pub fn set_profiles(&mut self, profiles: Arc<crate::metrics::Profiles>) {
+        self.usage = profiles;
     }
 
-    /// The usage counts (to persist them).
-    pub fn usage(&self) -> &UsageCounts {
+    /// The usage profiles the usage prior reads.
+    pub fn profiles(&self) -> &Arc<crate::metrics::Profiles> {
         &self.usage
-    }
-
-    /// Replaces the usage counts (after loading them).
-    pub fn set_usage(&mut self, usage: UsageCounts) {
-        self.usage = usage;
-    }
-
-    /// Loads the usage counts from the state dir (`search-usage.json`; absent means none).
-    pub fn load_usage(&mut self, paths: &crate::state::Paths) -> Result<(), UsageError> {
-        self.usage = UsageCounts::load(&UsageCounts::path(paths))?;
-        Ok(())
-    }
-
-    /// Saves the usage counts to the state dir.
-    pub fn save_usage(&self, paths: &crate::state::Paths) -> Result<(), UsageError> {
-        self.usage.save(&UsageCounts::path(paths))
     }
 }

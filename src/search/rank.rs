@@ -92,9 +92,10 @@ impl SearchIndex {
                 continue;
             };
             let coverage = coverage(&plan, &entry.terms);
-            let usage =
-                self.usage
-                    .factor(&entry.doc.server, &entry.doc.name, self.config.usage_boost);
+            let usage = super::usage::factor(
+                self.usage.reached(&entry.doc.server, &entry.doc.name),
+                self.config.usage_boost,
+            );
             let lexical = bm25 * (1.0 + self.config.coverage * coverage);
             ranked.push(Ranked {
                 tier: tier_of(key),

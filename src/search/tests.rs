@@ -277,32 +277,21 @@ fn usage_prior_breaks_ties_but_never_beats_a_clearly_better_match() {
         |index: &SearchIndex, q: &str| index.search(q, 3, None).unwrap().hits[0].doc.name.clone();
     let tied = first(&index, "send a message to a channel");
     let other = if tied == "alpha" { "beta" } else { "alpha" };
-    index.record_use("s", other);
+    let used = |tool: &str| {
+        index.profiles().record(
+            "s",
+            tool,
+            crate::metrics::CallOutcome::Ok,
+            std::time::Duration::ZERO,
+        )
+    };
+    used(other);
     assert_eq!(first(&index, "send a message to a channel"), other);
     for _ in 0..100_000 {
-        index.record_use("s", "gamma");
+        used("gamma");
     }
     assert_eq!(first(&index, "send a message to a channel"), other);
-    assert_eq!(index.usage().count("s", "gamma"), 100_000);
-}
-
-#[test]
-fn usage_counts_persist_in_the_state_dir() {
-    let root = std::env::temp_dir().join(format!("mcpgw-search-state-{}", std::process::id()));
-    let paths = crate::state::Paths {
-        config_dir: root.join("config"),
-        cache_dir: root.join("cache"),
-        state_dir: root.join("state"),
-        data_dir: root.join("data"),
-    };
-    let mut index = SearchIndex::new().unwrap();
-    index.record_use("github", "create_issue");
-    index.save_usage(&paths).unwrap();
-    assert!(paths.state_dir.join(usage::USAGE_FILE).is_file());
-    let mut again = SearchIndex::new().unwrap();
-    again.load_usage(&paths).unwrap();
-    assert_eq!(again.usage().count("github", "create_issue"), 1);
-    std::fs::remove_dir_all(&root).unwrap();
+    assert_eq!(index.profiles().reached("s", "gamma"), 100_000);
 }
 
 #[test]

@@ -5,19 +5,21 @@
 //! for an unknown server or tool (which never name anything outside the scope: a hidden tool gets
 //! exactly the answer a tool that does not exist gets), and the one invocation path: learn and
 //! screen a backend's tools before forwarding anything, refuse task-only tools, forward the call
-//! and count its use. It never shapes the answer for a front (text for the model, HTTP status for
+//! and record it in the usage profiles ([`forward_call`], also used for surfaced tools). It never shapes the answer for a front (text for the model, HTTP status for
 //! REST): callers do that from [`InvokeError`].
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
 use super::clip;
 use crate::auth::Caller;
-use crate::backend::Status;
+use crate::backend::{Backend, Status};
 use crate::error::CallError;
 use crate::gateway::{Gateway, Kind};
+use crate::metrics::CallOutcome;
 use crate::peer::CallContext;
 use crate::search::{SearchError, SearchOutcome};
 
@@ -257,14 +259,38 @@ impl<'a> Access<'a> {
             .session
             .and_then(|s| s.backend(server))
             .unwrap_or_else(|| Arc::clone(backend));
-        let replay = gw.replay_of(server, tool);
-        let result = target
-            .request_with("tools/call", Some(forwarded), ctx, replay)
+        forward_call(gw, &target, server, tool, forwarded, ctx)
             .await
-            .map_err(InvokeError::Call)?;
-        gw.record_use(server, tool);
-        Ok(result)
+            .map_err(InvokeError::Call)
     }
+}
+
+/// Forwards a `tools/call` of `server`/`tool` (params as the backend gets them) to `target` and
+/// records it in the usage profiles. The one place a tool call is counted: `gateway_invoke`,
+/// REST `tools/call`, `/mcp/{backend}` and surfaced (directly listed) tools all come here.
+pub(crate) async fn forward_call(
+    gw: &Gateway,
+    target: &Backend,
+    server: &str,
+    tool: &str,
+    params: Value,
+    ctx: &CallContext,
+) -> Result<Box<RawValue>, CallError> {
+    let started = Instant::now();
+    let replay = gw.replay_of(server, tool);
+    let result = target
+        .request_with("tools/call", Some(params), ctx, replay)
+        .await;
+    // A call the failsafes refused (breaker open, queue full, rate limit) is an error here, even
+    // though the client reads it as an `isError` result: the tool never ran.
+    let outcome = match &result {
+        Ok(raw) if crate::mcp::is_error_result(raw.get()) => CallOutcome::ToolError,
+        Ok(_) => CallOutcome::Ok,
+        Err(CallError::Cancelled) => CallOutcome::Cancelled,
+        Err(_) => CallOutcome::Error,
+    };
+    gw.profiles.record(server, tool, outcome, started.elapsed());
+    result
 }
 
 /// Tools whose `execution.taskSupport` is `required` cannot run without tasks.

@@ -515,20 +515,15 @@ impl Session {
             .into());
         };
         let mut forwarded = params;
-        let tool_name = tool.clone();
         if let Value::Object(obj) = &mut forwarded {
-            obj.insert("name".into(), Value::String(tool));
+            obj.insert("name".into(), Value::String(tool.clone()));
             // Tasks are not advertised by the gateway; never let a backend start one.
             obj.remove("task");
         }
         let backend = self.backend(&server).ok_or_else(|| {
             ErrorObject::new(code::INVALID_PARAMS, format!("unknown server `{server}`"))
         })?;
-        let replay = self.gateway.replay_of(&server, &tool_name);
-        match backend
-            .request_with("tools/call", Some(forwarded), &ctx, replay)
-            .await
-        {
+        match access::forward_call(&self.gateway, &backend, &server, &tool, forwarded, &ctx).await {
             Ok(result) => Ok(result),
             Err(e) => match e.as_tool_result() {
                 Some(result) => Ok(result),
@@ -600,14 +595,7 @@ impl Session {
         let log = &self.gateway.request_log;
         let (log_outcome, response_bytes, result) = match outcome {
             Ok(raw) => {
-                #[derive(serde::Deserialize)]
-                struct Flag {
-                    #[serde(rename = "isError")]
-                    is_error: Option<bool>,
-                }
-                let is_error =
-                    serde_json::from_str::<Flag>(raw.get()).is_ok_and(|f| f.is_error == Some(true));
-                let o = if is_error {
+                let o = if crate::mcp::is_error_result(raw.get()) {
                     crate::request_log::Outcome::ToolError
                 } else {
                     crate::request_log::Outcome::Ok

@@ -19,6 +19,7 @@ mod http_backends;
 mod hybrid;
 mod inspector;
 mod messy;
+mod metrics;
 mod old_protocol;
 mod processes;
 mod protocol;

@@ -482,11 +482,7 @@ async fn call(
     let logged_args = arguments.clone();
     match access.invoke(&server, tool, arguments, None, &ctx).await {
         Ok(result) => {
-            let is_error = serde_json::from_str::<Value>(result.get())
-                .ok()
-                .and_then(|v| v.get("isError").and_then(Value::as_bool))
-                == Some(true);
-            let outcome = if is_error {
+            let outcome = if crate::mcp::is_error_result(result.get()) {
                 Outcome::ToolError
             } else {
                 Outcome::Ok

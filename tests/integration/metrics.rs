@@ -1,0 +1,175 @@
+//! Usage profiles, `mcp-gateway stats` and the Prometheus exposition, against real servers:
+//! calls through a real gateway move the counters, profiles survive a restart, the text passes
+//! `promtool check metrics` (Debian `prometheus`) and parses with PyPI `prometheus-client`.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::harness::*;
+
+/// The `tools` entry of `server`/`tool` in `stats --json` output.
+fn tool_entry<'a>(stats: &'a Value, server: &str, tool: &str) -> Option<&'a Value> {
+    stats["tools"]
+        .as_array()?
+        .iter()
+        .find(|t| t["server"] == server && t["tool"] == tool)
+}
+
+/// `promtool check metrics` on `text`: panics with its findings unless it passes.
+pub fn promtool_check(text: &str) {
+    let mut child = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("promtool (Debian package prometheus) is installed by .ci/run");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(text.as_bytes())
+        .expect("write to promtool");
+    let out = wait_output(child, Duration::from_secs(60));
+    assert!(
+        out.status.success(),
+        "promtool check metrics failed:\n{}{}\n--- text ---\n{text}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The samples of `text` as parsed by the Python `prometheus-client` library:
+/// `[{"name", "labels", "value"}]`.
+pub fn parse_with_python_client(env: &TestEnv, text: &str) -> Vec<Value> {
+    let script = r#"
+import json, sys
+from prometheus_client.parser import text_string_to_metric_families
+out = []
+for family in text_string_to_metric_families(sys.stdin.read()):
+    for s in family.samples:
+        out.append({"family": family.name, "type": family.type, "name": s.name, "labels": s.labels, "value": s.value})
+print(json.dumps(out))
+"#;
+    let mut cmd = Command::new(py1_python());
+    cmd.args(["-c", script]);
+    env.apply(&mut cmd);
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn python with prometheus-client");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(text.as_bytes())
+        .expect("write");
+    let out = wait_output(child, Duration::from_secs(60));
+    assert!(
+        out.status.success(),
+        "prometheus-client could not parse the text: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice::<Vec<Value>>(&out.stdout).expect("parser output is JSON")
+}
+
+/// The value of the sample `name` whose labels include every pair of `labels`.
+pub fn sample(samples: &[Value], name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    samples
+        .iter()
+        .find(|s| s["name"] == name && labels.iter().all(|(k, v)| s["labels"][*k] == *v))
+        .and_then(|s| s["value"].as_f64())
+}
+
+#[test]
+fn stats_show_calls_through_a_stdio_gateway_and_survive_a_restart() {
+    let env = TestEnv::new();
+    let time = real_servers(&env, "stats")
+        .into_iter()
+        .find(|s| s.name == "time")
+        .expect("time server");
+    let config = config_for(&env, true, std::slice::from_ref(&time));
+    let mut gw = env.start(&config);
+    for _ in 0..2 {
+        let r = gw.invoke("time", "get_current_time", json!({"timezone": "UTC"}));
+        assert_ne!(r["isError"], true, "{r}");
+    }
+    // The tool answers a bad timezone with an error of its own.
+    let bad = gw.invoke(
+        "time",
+        "get_current_time",
+        json!({"timezone": "Mars/Olympus_Mons"}),
+    );
+    assert_eq!(bad["isError"], true, "{bad}");
+    // Unknown tools are refused before anything is recorded: no profile, no series.
+    for i in 0..30 {
+        let r = gw.invoke("time", &format!("made_up_{i}"), json!({}));
+        assert_eq!(r["isError"], true);
+    }
+    assert!(gw.shutdown().success());
+
+    let stats = env.cli(&["stats", "--json"]).expect_code(0).json();
+    let entry = tool_entry(&stats, "time", "get_current_time").expect("profiled");
+    assert_eq!(entry["calls"], 3, "{stats}");
+    assert_eq!(entry["ok"], 2, "{stats}");
+    let errors = entry["tool_errors"].as_u64().unwrap() + entry["errors"].as_u64().unwrap();
+    assert_eq!(errors, 1, "{stats}");
+    let p50 = entry["latency_ms"]["p50"].as_f64().expect("p50");
+    let p95 = entry["latency_ms"]["p95"].as_f64().expect("p95");
+    assert!(p50 > 0.0 && p50 <= p95, "{entry}");
+    assert!(entry["last_used"].as_str().is_some(), "{entry}");
+    assert_eq!(stats["tools"].as_array().unwrap().len(), 1, "{stats}");
+
+    // A second run (tools listed directly this time: the surfaced-tool path) adds to the file.
+    let direct = config_for(&env, false, std::slice::from_ref(&time));
+    let mut gw = env.start(&direct);
+    list_tools_until(
+        &mut gw,
+        &["time__get_current_time"],
+        Duration::from_secs(60),
+    );
+    let r = gw.call_tool("time__get_current_time", json!({"timezone": "UTC"}));
+    assert_ne!(r["isError"], true, "{r}");
+    assert!(gw.shutdown().success());
+    let stats = env.cli(&["stats", "--json"]).expect_code(0).json();
+    let entry = tool_entry(&stats, "time", "get_current_time").expect("profiled");
+    assert_eq!(entry["calls"], 4, "{stats}");
+
+    // The table, as a user reads it.
+    let table = env.cli(&["stats"]).expect_code(0).stdout;
+    let lines: Vec<&str> = table.lines().collect();
+    assert!(
+        lines[0].starts_with("TOOL ") && lines[0].contains("P95"),
+        "{table}"
+    );
+    assert!(lines[1].starts_with("time/get_current_time "), "{table}");
+    assert!(lines[1].contains("just now"), "{table}");
+    let none = env.cli(&["stats", "--server", "tme"]).expect_code(0).stdout;
+    assert!(none.contains("did you mean `time`"), "{none}");
+
+    // The exposition of the same profiles passes promtool and parses.
+    let text = env.cli(&["stats", "--prometheus"]).expect_code(0).stdout;
+    promtool_check(&text);
+    let samples = parse_with_python_client(&env, &text);
+    let labels = [("server", "time"), ("tool", "get_current_time")];
+    let ok = sample(
+        &samples,
+        "mcp_gateway_tool_calls_total",
+        &[labels[0], labels[1], ("outcome", "ok")],
+    );
+    assert_eq!(ok, Some(3.0), "{text}");
+    assert_eq!(
+        sample(
+            &samples,
+            "mcp_gateway_tool_call_duration_seconds_count",
+            &labels
+        ),
+        Some(4.0),
+        "{text}"
+    );
+}
