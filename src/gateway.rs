@@ -4,6 +4,14 @@
 //! broadcasts [`ClientNotice`]s that each session turns into messages for its client. Every task
 //! it starts is owned by its [`Background`] and stopped by [`Gateway::shutdown`] in the order
 //! documented in [`crate::shutdown`].
+//!
+//! The config and the set of backends are swappable ([`Gateway::reload`], in `reload.rs`, with
+//! the file watch and the error kept while an edit is invalid): a backend untouched by a reload
+//! keeps its handle (the same `Arc<Backend>`, so its process and sessions) across it.
+
+mod reload;
+
+pub use reload::{ConfigSource, ReloadReport};
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, RwLock};
@@ -39,6 +47,11 @@ pub enum ClientNotice {
     },
     ResourcesListChanged,
     PromptsListChanged,
+    /// A reload added, removed or changed these backends: what `tools/list`, the catalog and
+    /// each `/mcp/{backend}` surface show may have changed for a session that sees one of them.
+    ServersChanged {
+        servers: Vec<ServerChange>,
+    },
     /// A backend's `notifications/message`, with the backend as logger prefix.
     Log {
         backend: String,
@@ -51,11 +64,26 @@ pub enum ClientNotice {
     },
 }
 
+/// A backend a reload touched, with its tags (before and after) for scope checks.
+#[derive(Debug, Clone)]
+pub struct ServerChange {
+    pub name: String,
+    pub tags: Vec<String>,
+}
+
 pub struct Gateway {
     /// What a per-session instance of an `isolate: true` backend is made with.
     instance_env: BackendEnv,
-    pub config: Arc<Config>,
-    backends: BTreeMap<String, Arc<Backend>>,
+    /// The running config (swapped whole by a reload).
+    config: RwLock<Arc<Config>>,
+    /// The handles of the enabled backends (the config's, the capabilities', the skills').
+    /// Lock order: `backends` before `index`, never the other way round.
+    backends: RwLock<BTreeMap<String, Arc<Backend>>>,
+    /// What new shared backends are made with (a reload adds some).
+    env: Mutex<BackendEnv>,
+    /// Live reload: where the config is read from, the error of the last invalid edit, one
+    /// reload at a time (see `reload.rs`).
+    reloading: reload::State,
     pub catalog: Catalog,
     index: RwLock<SearchIndex>,
     /// False until the persisted catalog is indexed (done off the startup path, so `initialize`
@@ -122,19 +150,17 @@ impl Gateway {
     /// those never seen before (or stale), which are discovered in the background.
     pub fn start(config: Config, paths: Option<&Paths>) -> Result<Arc<Gateway>, SearchError> {
         let config = Arc::new(config);
-        let mut enabled: BTreeMap<String, crate::config::BackendConfig> = config
-            .backends
-            .iter()
-            .filter(|(_, b)| b.enabled)
-            .map(|(n, b)| (n.clone(), b.clone()))
+        let enabled = enabled_backends(&config, paths);
+        let in_process: Vec<String> = enabled
+            .values()
+            .filter(|b| {
+                matches!(
+                    b.transport,
+                    crate::config::Transport::Capabilities(_) | crate::config::Transport::Skills(_)
+                )
+            })
+            .map(|b| b.name.clone())
             .collect();
-        // The REST capabilities backend (in process; always started to watch its files).
-        let capabilities = crate::capability::server::backend_config(&config, paths);
-        // The skills backend (in process; always started to watch its directories).
-        let skills = crate::skills::serve::backend_config(&config, paths);
-        for c in capabilities.iter().chain(&skills) {
-            enabled.insert(c.name.clone(), c.clone());
-        }
         let wanted = enabled
             .iter()
             .map(|(n, b)| ((*n).clone(), b.launch_fingerprint()))
@@ -163,6 +189,7 @@ impl Gateway {
             events: events_tx,
             client_caps: client_caps_rx,
         };
+        let env_for_new = env.clone();
         let backends: BTreeMap<String, Arc<Backend>> = enabled
             .iter()
             .map(|(n, b)| {
@@ -210,8 +237,10 @@ impl Gateway {
             paths.map(|p| p.state_dir.as_path()),
         ));
         let gw = Arc::new(Gateway {
-            config,
-            backends,
+            config: RwLock::new(config),
+            backends: RwLock::new(backends),
+            env: Mutex::new(env_for_new),
+            reloading: reload::State::default(),
             catalog,
             index: RwLock::new(index),
             index_ready: watch::channel(false).0,
@@ -244,10 +273,9 @@ impl Gateway {
         gw.background
             .spawn(Arc::clone(&gw).handle_events(events_rx));
         gw.background.spawn(Arc::clone(&gw).sweep_idle());
-        let always: Vec<String> = capabilities
+        // The in-process servers are always started, to watch their files.
+        let always: Vec<String> = in_process
             .into_iter()
-            .chain(skills)
-            .map(|c| c.name)
             .filter(|n| !unseen.contains(n) && !stale.contains(n))
             .collect();
         for name in unseen.into_iter().chain(stale).chain(always) {
@@ -274,13 +302,22 @@ impl Gateway {
         });
     }
 
-    pub fn backend(&self, name: &str) -> Option<&Arc<Backend>> {
-        self.backends.get(name)
+    /// The running config (a reload may swap it; hold the `Arc` for one consistent view).
+    pub fn config(&self) -> Arc<Config> {
+        Arc::clone(&self.config.read().unwrap_or_else(|e| e.into_inner()))
     }
 
-    /// Enabled backends ordered by name.
-    pub fn backends(&self) -> impl Iterator<Item = &Arc<Backend>> {
-        self.backends.values()
+    pub fn backend(&self, name: &str) -> Option<Arc<Backend>> {
+        self.read_backends().get(name).cloned()
+    }
+
+    /// Enabled backends ordered by name (a snapshot: a reload may change the set).
+    pub fn backends(&self) -> Vec<Arc<Backend>> {
+        self.read_backends().values().cloned().collect()
+    }
+
+    fn read_backends(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<String, Arc<Backend>>> {
+        self.backends.read().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Records what the client supports (from its `initialize`); backends declare only that.
@@ -290,7 +327,7 @@ impl Gateway {
 
     /// Sends a notification to every running backend (e.g. `notifications/roots/list_changed`).
     pub async fn notify_running_backends(&self, method: &str) {
-        for b in self.backends.values() {
+        for b in self.backends() {
             b.notify_if_running(method).await;
         }
     }
@@ -315,13 +352,14 @@ impl Gateway {
     /// Indexes every catalog entry in one commit. The catalog is read under the index lock, so a
     /// refresh that landed first is not overwritten with older tools.
     fn index_catalog(&self) {
+        let backends = self.read_backends();
         let mut index = self.index.write().unwrap_or_else(|e| e.into_inner());
         let docs: Vec<_> = self
             .catalog
             .snapshot()
             .iter()
             .filter_map(|entry| {
-                let backend = self.backends.get(&entry.backend)?;
+                let backend = backends.get(&entry.backend)?;
                 Some((
                     entry.backend.clone(),
                     entry.tool_docs(backend.config.description.as_deref()),
@@ -332,6 +370,7 @@ impl Gateway {
             tracing::error!("cannot index the catalog: {e}");
         }
         drop(index);
+        drop(backends);
         release_freed_memory();
         self.index_ready.send_replace(true);
         self.embed_wanted.notify_one();
@@ -439,8 +478,10 @@ impl Gateway {
         server: Option<&str>,
         kind: Option<Kind>,
     ) -> Result<SearchOutcome, SearchError> {
-        let index = self.index.read().unwrap_or_else(|e| e.into_inner());
+        // The skills backend is looked up before the index is locked (lock order).
         let skills = self.skills_backend();
+        let skills = skills.as_deref();
+        let index = self.index.read().unwrap_or_else(|e| e.into_inner());
         let nothing = || SearchOutcome {
             no_good_match: true,
             ..SearchOutcome::default()
@@ -471,16 +512,16 @@ impl Gateway {
     }
 
     /// The in-process skills backend's name, when skills are served.
-    pub fn skills_backend(&self) -> Option<&str> {
-        self.backends
+    pub fn skills_backend(&self) -> Option<String> {
+        self.read_backends()
             .values()
             .find(|b| matches!(b.config.transport, crate::config::Transport::Skills(_)))
-            .map(|b| b.name())
+            .map(|b| b.name().to_string())
     }
 
     /// Whether the catalog entries of `server` are tools or skills.
     pub fn kind_of(&self, server: &str) -> Kind {
-        if self.skills_backend() == Some(server) {
+        if self.skills_backend().as_deref() == Some(server) {
             Kind::Skill
         } else {
             Kind::Tool
@@ -508,9 +549,10 @@ impl Gateway {
     /// per backend; a request arriving meanwhile (e.g. a `list_changed` sent right after
     /// `initialize`) makes it run once more when done, so the last change is never lost.
     pub async fn refresh(self: &Arc<Self>, name: &str) {
-        let Some(backend) = self.backends.get(name) else {
+        if self.backend(name).is_none() {
+            self.discovering.send_if_modified(|set| set.remove(name));
             return;
-        };
+        }
         {
             let mut running = self.refreshing.lock().unwrap_or_else(|e| e.into_inner());
             if let Some(again) = running.get_mut(name) {
@@ -520,8 +562,16 @@ impl Gateway {
             running.insert(name.to_string(), false);
         }
         loop {
+            // Looked up each round: a reload may have replaced or removed the backend.
+            let Some(backend) = self.backend(name) else {
+                self.refreshing
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .remove(name);
+                break;
+            };
             match backend.fetch_listing(DISCOVERY_LINGER).await {
-                Ok(listing) => self.apply_listing(backend, listing),
+                Ok(listing) => self.apply_listing(&backend, listing),
                 Err(e) if backend.is_stopping() => {
                     tracing::debug!(backend = %name, "refresh abandoned: {e}")
                 }
@@ -539,8 +589,16 @@ impl Gateway {
         self.discovering.send_if_modified(|set| set.remove(name));
     }
 
-    fn apply_listing(&self, backend: &Backend, mut listing: crate::catalog::Listing) {
+    fn apply_listing(&self, backend: &Arc<Backend>, mut listing: crate::catalog::Listing) {
         let name = backend.name();
+        // Held until the catalog and the index are updated: a reload that replaced or removed
+        // this backend meanwhile wins, and one that comes later waits for this to land first.
+        let backends = self.read_backends();
+        if !backends.get(name).is_some_and(|b| Arc::ptr_eq(b, backend)) {
+            tracing::debug!(backend = %name, "listing of a replaced backend dropped");
+            return;
+        }
+        let config = self.config();
         // The backend's `tools` filter: a tool it rules out never enters the catalog, so it is
         // never listed, searched or invoked.
         let filter = &backend.config.tools;
@@ -552,7 +610,7 @@ impl Gateway {
         listing.tools = crate::scanner::screen(
             name,
             std::mem::take(&mut listing.tools),
-            &self.config.scanner_allow,
+            &config.scanner_allow,
         );
         let count = listing.tools.len();
         let changes = self
@@ -572,6 +630,7 @@ impl Gateway {
             }
             self.embed_wanted.notify_one();
             release_freed_memory();
+            drop(backends);
             tracing::info!(backend = %name, tools = count, "catalog updated");
             let _ = self.notices.send(ClientNotice::BackendToolsChanged {
                 backend: name.to_string(),
@@ -592,7 +651,8 @@ impl Gateway {
     /// meta-tools: with meta-tools on, the `surface` ones; with them off, all of them. `tool`
     /// `None` asks whether any tool of `backend` may be.
     fn listed_directly(&self, backend: &str, tool: Option<&str>) -> bool {
-        let meta = &self.config.meta_mcp;
+        let config = self.config();
+        let meta = &config.meta_mcp;
         !meta.enabled
             || meta
                 .surface
@@ -604,13 +664,14 @@ impl Gateway {
     /// `(server, definition)` with the backend's own name: the surfaced tools in config order,
     /// or (meta-tools off) every tool by server. Withheld tools are not cataloged, so never here.
     pub fn direct_tools(&self) -> Vec<(String, Value)> {
-        let meta = &self.config.meta_mcp;
+        let config = self.config();
+        let meta = &config.meta_mcp;
+        let names: BTreeSet<String> = self.read_backends().keys().cloned().collect();
         let mut tools = Vec::new();
         if meta.enabled {
             for r in &meta.surface {
-                let found = self
-                    .backends
-                    .contains_key(&r.server)
+                let found = names
+                    .contains(&r.server)
                     .then(|| self.catalog.get(&r.server))
                     .flatten();
                 if let Some(t) = found.as_ref().and_then(|e| e.tool(&r.tool)) {
@@ -620,7 +681,7 @@ impl Gateway {
             return tools;
         }
         for entry in self.catalog.snapshot() {
-            if !self.backends.contains_key(&entry.backend) {
+            if !names.contains(&entry.backend) {
                 continue;
             }
             for t in &entry.tools {
@@ -637,7 +698,7 @@ impl Gateway {
     /// `isolate: true` (`None` for a shared backend). The session owns it and shuts it down when
     /// it ends; the reaper and the parent-death signal cover it like any backend.
     pub fn isolated_instance(&self, name: &str) -> Option<Arc<Backend>> {
-        let shared = self.backends.get(name)?;
+        let shared = self.backend(name)?;
         shared.config.isolate.then(|| {
             Arc::new(Backend::new(
                 shared.config.clone(),
@@ -696,10 +757,10 @@ impl Gateway {
                 _ = stop.cancelled() => return,
                 _ = tick.tick() => {}
             }
-            for b in self.backends.values() {
+            for b in self.backends() {
                 b.stop_if_idle().await;
                 if b.health_check_due() {
-                    let b = Arc::clone(b);
+                    let b = Arc::clone(&b);
                     self.background.spawn(async move { b.health_check().await });
                 }
             }
@@ -716,8 +777,7 @@ impl Gateway {
         self.background.cancel();
         self.save_profiles();
         let mut stops = tokio::task::JoinSet::new();
-        for b in self.backends.values() {
-            let b = Arc::clone(b);
+        for b in self.backends() {
             stops.spawn(async move { b.shutdown().await });
         }
         while stops.join_next().await.is_some() {}
@@ -728,6 +788,26 @@ impl Gateway {
             tracing::warn!(tasks = left, "background tasks still running at shutdown");
         }
     }
+}
+
+/// The backends a config enables: its own, plus the in-process capabilities and skills servers
+/// when their files exist.
+fn enabled_backends(
+    config: &Config,
+    paths: Option<&Paths>,
+) -> BTreeMap<String, crate::config::BackendConfig> {
+    let mut enabled: BTreeMap<String, crate::config::BackendConfig> = config
+        .backends
+        .iter()
+        .filter(|(_, b)| b.enabled)
+        .map(|(n, b)| (n.clone(), b.clone()))
+        .collect();
+    let capabilities = crate::capability::server::backend_config(config, paths);
+    let skills = crate::skills::serve::backend_config(config, paths);
+    for c in capabilities.into_iter().chain(skills) {
+        enabled.insert(c.name.clone(), c);
+    }
+    enabled
 }
 
 /// The background embedder: each time it is woken, gives new tools their vectors off the async

@@ -1,9 +1,13 @@
-//! Watches capability (and skill) directories and signals "reload now" after a quiet period.
+//! Watches capability (and skill) directories, and single files (the gateway's config files),
+//! and signals "reload now" after a quiet period.
 //!
-//! Owns the `notify` watcher and the debounce. Editors' temp and swap files are ignored;
-//! atomic-rename saves, deletions and whole-directory removal or creation all count, because
-//! the parent of each directory is watched too and the recursive watch is re-established after
-//! every burst. It never reads or parses capability files: the receiver reloads.
+//! Owns the project's one file-watch policy: the `notify` watcher and the debounce. Editors' temp
+//! and swap files are ignored; atomic-rename saves, deletions and whole-directory removal or
+//! creation all count, because the parent of each directory is watched too and the recursive
+//! watch is re-established after every burst. A single file is watched through its directory and
+//! matched by name, so a save that writes a temporary file and renames it over the original (as
+//! editors do) is seen, and so is a file created after the watch began. It never reads or parses
+//! the files it watches: the receiver reloads.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -42,24 +46,57 @@ impl Drop for Watcher {
     }
 }
 
-fn relevant(event: &notify::Event, dirs: &[PathBuf]) -> bool {
+/// What is watched: directories (recursively, any file in them but temp files) and single files
+/// (exactly these paths).
+#[derive(Debug, Clone)]
+struct Targets {
+    dirs: Vec<PathBuf>,
+    files: Vec<PathBuf>,
+}
+
+fn relevant(event: &notify::Event, targets: &Targets) -> bool {
     if matches!(event.kind, EventKind::Access(_)) {
         return false;
     }
-    event
-        .paths
-        .iter()
-        .any(|p| dirs.iter().any(|d| p.starts_with(d)) && !super::is_temp_file(p))
+    event.paths.iter().any(|p| {
+        (targets.dirs.iter().any(|d| p.starts_with(d)) && !super::is_temp_file(p))
+            || targets.files.iter().any(|f| same_file(p, f))
+    })
+}
+
+/// Whether an event path names `file` (the watched directory may be reached by another spelling,
+/// so the directory is compared canonically and the name exactly).
+fn same_file(path: &Path, file: &Path) -> bool {
+    if path == file {
+        return true;
+    }
+    path.file_name() == file.file_name()
+        && path
+            .parent()
+            .zip(file.parent())
+            .is_some_and(|(a, b)| absolute(a) == absolute(b))
 }
 
 /// Makes sure each existing dir is watched recursively and each dir's existing parent
-/// non-recursively (so a directory created or removed as a whole is seen).
+/// non-recursively (so a directory created or removed as a whole is seen); each file's directory
+/// is watched non-recursively.
 fn establish(
     watcher: &mut notify::RecommendedWatcher,
-    dirs: &[PathBuf],
+    targets: &Targets,
     strict: bool,
 ) -> Result<(), WatchError> {
-    for dir in dirs {
+    for file in &targets.files {
+        if let Some(dir) = file.parent().filter(|p| p.is_dir())
+            && let Err(source) = watcher.watch(dir, RecursiveMode::NonRecursive)
+            && strict
+        {
+            return Err(WatchError::Watch {
+                path: dir.to_path_buf(),
+                source,
+            });
+        }
+    }
+    for dir in &targets.dirs {
         if dir.is_dir()
             && let Err(source) = watcher.watch(dir, RecursiveMode::Recursive)
             && strict
@@ -94,11 +131,55 @@ pub fn watch(
     dirs: &[PathBuf],
     debounce: Duration,
 ) -> Result<(Watcher, mpsc::Receiver<()>), WatchError> {
-    let dirs: Vec<PathBuf> = dirs.iter().map(|d| absolute(d)).collect();
+    watch_targets(
+        Targets {
+            dirs: dirs.iter().map(|d| absolute(d)).collect(),
+            files: Vec::new(),
+        },
+        debounce,
+    )
+}
+
+/// Watches single `files` (each through its directory, matched by name: atomic-rename saves,
+/// deletion and re-creation all count); the receiver gets `()` once per burst of changes,
+/// `debounce` after the last change of the burst. Must be called inside a tokio runtime.
+pub fn watch_files(
+    files: &[PathBuf],
+    debounce: Duration,
+) -> Result<(Watcher, mpsc::Receiver<()>), WatchError> {
+    let mut watched = Vec::new();
+    for f in files {
+        let named = match (f.parent(), f.file_name()) {
+            (Some(dir), Some(name)) if !dir.as_os_str().is_empty() => absolute(dir).join(name),
+            _ => absolute(f),
+        };
+        // A symlinked file (dotfiles) is edited where it points to: watch that too.
+        if let Ok(real) = std::fs::canonicalize(f)
+            && real != named
+        {
+            watched.push(real);
+        }
+        watched.push(named);
+    }
+    let files = watched;
+    watch_targets(
+        Targets {
+            dirs: Vec::new(),
+            files,
+        },
+        debounce,
+    )
+}
+
+fn watch_targets(
+    targets: Targets,
+    debounce: Duration,
+) -> Result<(Watcher, mpsc::Receiver<()>), WatchError> {
+    let watched = targets.clone();
     let (raw_tx, mut raw_rx) = mpsc::unbounded_channel::<()>();
-    let filter_dirs = dirs.clone();
+    let filter = targets;
     let inner = notify::recommended_watcher(move |res: notify::Result<notify::Event>| match res {
-        Ok(event) if relevant(&event, &filter_dirs) => {
+        Ok(event) if relevant(&event, &filter) => {
             let _ = raw_tx.send(());
         }
         Ok(_) => {}
@@ -108,7 +189,7 @@ pub fn watch(
     let inner = Arc::new(Mutex::new(inner));
     {
         let mut w = inner.lock().unwrap_or_else(|p| p.into_inner());
-        establish(&mut w, &dirs, true)?;
+        establish(&mut w, &watched, true)?;
     }
     let (tx, rx) = mpsc::channel(1);
     let task_watcher = Arc::clone(&inner);
@@ -123,7 +204,7 @@ pub fn watch(
             }
             {
                 let mut w = task_watcher.lock().unwrap_or_else(|p| p.into_inner());
-                let _ = establish(&mut w, &dirs, false);
+                let _ = establish(&mut w, &watched, false);
             }
             match tx.try_send(()) {
                 Ok(()) | Err(mpsc::error::TrySendError::Full(())) => {}

@@ -161,6 +161,15 @@ impl Catalog {
         self.entries.read().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Forgets a backend's entry in memory (a reload removed or changed it); its file stays, so
+    /// the same backend added back is served from it.
+    pub fn remove(&self, backend: &str) -> Option<Arc<CatalogEntry>> {
+        self.entries
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(backend)
+    }
+
     /// Records what a backend lists now; says which lists changed.
     pub fn update(&self, backend: &str, fingerprint: &str, listing: Listing) -> Changes {
         let fetched_at = SystemTime::now()

@@ -325,7 +325,7 @@ async fn probe_backends(config: config::Config) -> Vec<Check> {
         Err(e) => return vec![Check::new(Level::Fail, "search index", e.to_string())],
     };
     gateway.set_client_capabilities(json!({}));
-    let total = gateway.backends().count();
+    let total = gateway.backends().len();
     let mut set = tokio::task::JoinSet::new();
     for b in gateway.backends() {
         let gw = Arc::clone(&gateway);
@@ -368,7 +368,7 @@ async fn probe_backends(config: config::Config) -> Vec<Check> {
                 };
             let mut checks = checks;
             if let Some(b) = gw.backend(&name) {
-                checks.push(failsafe_check(&name, b));
+                checks.push(failsafe_check(&name, &b));
             }
             (name, checks)
         });

@@ -78,7 +78,11 @@ async fn search(config: crate::config::Config, args: &SearchArgs) -> Result<Foun
     if let Some(s) = &args.server
         && gateway.backend(s).is_none()
     {
-        let known: Vec<&str> = gateway.backends().map(|b| b.name()).collect();
+        let known: Vec<String> = gateway
+            .backends()
+            .iter()
+            .map(|b| b.name().to_string())
+            .collect();
         let known = if known.is_empty() {
             "none".to_string()
         } else {
@@ -103,7 +107,7 @@ async fn search(config: crate::config::Config, args: &SearchArgs) -> Result<Foun
         args.server.as_deref(),
         args.kind,
     );
-    let skills = gateway.skills_backend().map(str::to_string);
+    let skills = gateway.skills_backend();
     gateway.shutdown().await;
     Ok(Found {
         outcome: outcome.map_err(anyhow::Error::from)?,

@@ -1,7 +1,8 @@
 //! `mcp-gateway serve [--listen HOST:PORT]`: the shared gateway over Streamable HTTP. One
 //! process, one gateway, one backend pool for every client. Prints `listening on http://…` to
-//! stderr when ready; SIGTERM/SIGINT/SIGHUP stop accepting, let calls in flight finish (bounded),
-//! then stop every backend in order.
+//! stderr when ready; SIGTERM/SIGINT stop accepting, let calls in flight finish (bounded),
+//! then stop every backend in order. The config files are watched and reloaded live; SIGHUP
+//! reloads them too.
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::process::ExitCode;
@@ -36,7 +37,7 @@ pub fn run(global: &GlobalArgs, args: &ServeArgs) -> Result<ExitCode, CliError> 
     super::stdio::init_logging(global, &config)?;
     if args.shared {
         let runtime = super::stdio::runtime()?;
-        let code = runtime.block_on(serve_shared(config));
+        let code = runtime.block_on(serve_shared(config, super::stdio::source(global)));
         runtime.shutdown_timeout(Duration::from_secs(1));
         return Ok(code);
     }
@@ -57,7 +58,7 @@ pub fn run(global: &GlobalArgs, args: &ServeArgs) -> Result<ExitCode, CliError> 
         config.auth.jwt.clone(),
     );
     let runtime = super::stdio::runtime()?;
-    let code = runtime.block_on(serve(config, keeper, addr));
+    let code = runtime.block_on(serve(config, keeper, addr, super::stdio::source(global)));
     runtime.shutdown_timeout(Duration::from_secs(1));
     Ok(code)
 }
@@ -83,7 +84,12 @@ fn resolve(text: &str) -> Result<SocketAddr, String> {
         .ok_or_else(|| format!("--listen `{text}` resolves to no address"))
 }
 
-async fn serve(config: config::Config, keeper: Gatekeeper, addr: SocketAddr) -> ExitCode {
+async fn serve(
+    config: config::Config,
+    keeper: Gatekeeper,
+    addr: SocketAddr,
+    source: crate::gateway::ConfigSource,
+) -> ExitCode {
     let listener = match tokio::net::TcpListener::bind(addr).await {
         Ok(l) => l,
         Err(e) => {
@@ -103,6 +109,7 @@ async fn serve(config: config::Config, keeper: Gatekeeper, addr: SocketAddr) -> 
             return ExitCode::FAILURE;
         }
     };
+    super::stdio::reload_live(&gateway, source);
     let app = App::new(gateway.clone(), keeper, options);
     let router = http::router(app.clone());
     let stop = CancellationToken::new();
@@ -132,7 +139,7 @@ async fn serve(config: config::Config, keeper: Gatekeeper, addr: SocketAddr) -> 
 }
 
 /// The shared process of `share: true`: one session per socket connection, exit when idle.
-async fn serve_shared(config: config::Config) -> ExitCode {
+async fn serve_shared(config: config::Config, source: crate::gateway::ConfigSource) -> ExitCode {
     use crate::front::share::{self, SharePaths};
     use crate::state::FileLock;
     let (Some(file), Some(paths)) = (config.sources.last().cloned(), Paths::from_env()) else {
@@ -181,6 +188,7 @@ async fn serve_shared(config: config::Config) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    super::stdio::reload_live(&gateway, source);
     let stop = CancellationToken::new();
     tokio::select! {
         () = share::host(gateway.clone(), listener, share::DEFAULT_IDLE_EXIT, stop.clone()) => {}

@@ -1,5 +1,6 @@
-//! `mcp-gateway [stdio]`: serve one client on stdin/stdout until stdin closes or a signal comes;
-//! then stop every backend in order and exit.
+//! `mcp-gateway [stdio]`: serve one client on stdin/stdout until stdin closes or SIGTERM/SIGINT
+//! comes; then stop every backend in order and exit. The config files are watched and reloaded
+//! live; SIGHUP reloads them too (it used to stop the gateway).
 
 use std::process::ExitCode;
 
@@ -15,7 +16,7 @@ pub fn run(global: &GlobalArgs) -> Result<ExitCode, CliError> {
         return bridge(global, &config);
     }
     let runtime = runtime()?;
-    let code = runtime.block_on(serve(config));
+    let code = runtime.block_on(serve(config, source(global)));
     // Backends are already stopped; don't wait for blocked stdin reads.
     runtime.shutdown_background();
     Ok(code)
@@ -73,7 +74,37 @@ pub(super) fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
     super::runtime()
 }
 
-async fn serve(config: config::Config) -> ExitCode {
+/// Where the config was read from, for live reload.
+pub(super) fn source(global: &GlobalArgs) -> crate::gateway::ConfigSource {
+    crate::gateway::ConfigSource {
+        explicit: global.config.clone(),
+        cwd: std::env::current_dir().unwrap_or_default(),
+    }
+}
+
+/// Turns live reload on for `gateway`: the watch on its config files, and SIGHUP.
+pub(super) fn reload_live(gateway: &std::sync::Arc<Gateway>, source: crate::gateway::ConfigSource) {
+    gateway.watch_config(source);
+    let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else {
+        tracing::warn!("cannot handle SIGHUP; the config is still reloaded when its files change");
+        return;
+    };
+    let gw = std::sync::Arc::downgrade(gateway);
+    let stop = gateway.background().token().clone();
+    gateway.background().spawn(async move {
+        loop {
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                r = hup.recv() => if r.is_none() { return },
+            }
+            let Some(gw) = gw.upgrade() else { return };
+            tracing::info!("received SIGHUP; reloading the config");
+            gw.reload_from_disk().await;
+        }
+    });
+}
+
+async fn serve(config: config::Config, source: crate::gateway::ConfigSource) -> ExitCode {
     if config.sources.is_empty() {
         tracing::warn!("no config file found; running with no backends (see `mcp-gateway --help`)");
     } else {
@@ -87,6 +118,7 @@ async fn serve(config: config::Config) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    reload_live(&gateway, source);
     let stdin = tokio::io::BufReader::new(tokio::io::stdin());
     let session = crate::front::stdio::serve(gateway.clone(), stdin, tokio::io::stdout());
     let code = tokio::select! {
@@ -106,20 +138,18 @@ async fn serve(config: config::Config) -> ExitCode {
     code
 }
 
-/// Resolves on SIGTERM, SIGINT or SIGHUP.
+/// Resolves on SIGTERM or SIGINT (SIGHUP reloads the config, see [`reload_live`]).
 pub(super) async fn termination() -> &'static str {
     use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
+    let (Ok(mut term), Ok(mut int)) = (
         signal(SignalKind::terminate()),
         signal(SignalKind::interrupt()),
-        signal(SignalKind::hangup()),
     ) else {
         return std::future::pending().await;
     };
     tokio::select! {
         _ = term.recv() => "SIGTERM",
         _ = int.recv() => "SIGINT",
-        _ = hup.recv() => "SIGHUP",
     }
 }
 

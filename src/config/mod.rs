@@ -12,6 +12,7 @@ use std::time::Duration;
 
 mod allow;
 mod auth;
+pub mod diff;
 mod discover;
 mod document;
 mod duration;

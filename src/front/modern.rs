@@ -399,9 +399,9 @@ impl Modern {
                             let tags = self
                                 .gateway
                                 .backend(&server)
-                                .map(|b| b.config.tags.as_slice())
-                                .unwrap_or(&[]);
-                            scope.caller.policy.sees_server(&server, tags)
+                                .map(|b| b.config.tags.clone())
+                                .unwrap_or_default();
+                            scope.caller.policy.sees_server(&server, &tags)
                         })
                     })
                     .collect()
@@ -466,6 +466,16 @@ impl Modern {
                 Ok(ClientNotice::BackendToolsChanged { backend })
                     if tools
                         && matches!(&scope.surface, Surface::Backend(own) if *own == backend) =>
+                {
+                    Some(("notifications/tools/list_changed", Map::new()))
+                }
+                Ok(ClientNotice::ServersChanged { servers })
+                    if tools
+                        && crate::session::reload_concerns(
+                            &scope.surface,
+                            &scope.caller.policy,
+                            &servers,
+                        ) =>
                 {
                     Some(("notifications/tools/list_changed", Map::new()))
                 }

@@ -81,29 +81,30 @@ impl<'a> Access<'a> {
         }
     }
 
-    fn tags(&self, server: &str) -> &'a [String] {
+    fn tags(&self, server: &str) -> Vec<String> {
         self.gateway
             .backend(server)
-            .map(|b| b.config.tags.as_slice())
-            .unwrap_or(&[])
+            .map(|b| b.config.tags.clone())
+            .unwrap_or_default()
     }
 
     /// Whether the caller may see and call `server`/`tool`.
     pub fn permits(&self, server: &str, tool: &str) -> bool {
-        self.caller.policy.permits(server, tool, self.tags(server))
+        self.caller.policy.permits(server, tool, &self.tags(server))
     }
 
     /// Whether the caller may see `server` at all (an enabled backend within its scope).
     pub fn sees_server(&self, server: &str) -> bool {
         self.gateway.backend(server).is_some()
-            && self.caller.policy.sees_server(server, self.tags(server))
+            && self.caller.policy.sees_server(server, &self.tags(server))
     }
 
     /// Names of the servers the caller sees, in order.
-    pub fn visible_servers(&self) -> Vec<&'a str> {
+    pub fn visible_servers(&self) -> Vec<String> {
         self.gateway
             .backends()
-            .map(|b| b.name())
+            .iter()
+            .map(|b| b.name().to_string())
             .filter(|n| self.sees_server(n))
             .collect()
     }
@@ -111,7 +112,7 @@ impl<'a> Access<'a> {
     /// "unknown server" naming only servers the caller sees.
     pub fn unknown_server_text(&self, server: &str) -> String {
         let names = self.visible_servers();
-        let near = nearest(server, names.iter().copied());
+        let near = nearest(server, names.iter().map(String::as_str));
         let mut text = format!("unknown server '{}'.", clip(server));
         if near.is_empty() {
             text.push_str(&format!(" Servers: {}.", names.join(", ")));
@@ -258,7 +259,7 @@ impl<'a> Access<'a> {
         let target = self
             .session
             .and_then(|s| s.backend(server))
-            .unwrap_or_else(|| Arc::clone(backend));
+            .unwrap_or_else(|| Arc::clone(&backend));
         forward_call(gw, &target, server, tool, forwarded, ctx)
             .await
             .map_err(InvokeError::Call)

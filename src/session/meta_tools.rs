@@ -303,6 +303,7 @@ fn list_servers(session: &Arc<Session>) -> Box<RawValue> {
     let gw = &session.gateway;
     let servers: Vec<Value> = gw
         .backends()
+        .iter()
         .filter(|b| session.sees_server(b.name()))
         .map(|b| {
             let status = b.status();
@@ -332,7 +333,13 @@ fn list_servers(session: &Arc<Session>) -> Box<RawValue> {
             s
         })
         .collect();
-    structured(json!({ "servers": servers, "search": gw.search_mode() }))
+    let mut listing = json!({ "servers": servers, "search": gw.search_mode() });
+    if let Some(error) = gw.config_error() {
+        listing["notes"] = json!([format!(
+            "the config was edited but does not load, so the previous config keeps serving: {error}"
+        )]);
+    }
+    structured(listing)
 }
 
 async fn list_tools(session: &Arc<Session>, args: &Value) -> Outcome {

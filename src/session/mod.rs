@@ -131,7 +131,42 @@ pub struct Session {
     instances: Mutex<HashMap<String, Arc<crate::backend::Backend>>>,
 }
 
+/// Whether a reload that touched `servers` changes what a session on `surface` with `policy`
+/// sees: one of them is within its scope (the gateway's surface), or it is its own backend.
+pub(crate) fn reload_concerns(
+    surface: &Surface,
+    policy: &crate::scope::Policy,
+    servers: &[crate::gateway::ServerChange],
+) -> bool {
+    servers.iter().any(|s| match surface {
+        Surface::Gateway => policy.sees_server(&s.name, &s.tags),
+        Surface::Backend(own) => *own == s.name,
+    })
+}
+
 impl Session {
+    /// Stops this session's instances of backends a reload removed or changed (a changed one is
+    /// started again with the new spec on next use).
+    fn retire_stale_instances(&self) {
+        let mut instances = self.instances.lock().unwrap_or_else(|e| e.into_inner());
+        let stale: Vec<String> = instances
+            .iter()
+            .filter(|(name, own)| {
+                self.gateway
+                    .backend(name)
+                    .is_none_or(|shared| shared.config != own.config)
+            })
+            .map(|(name, _)| name.clone())
+            .collect();
+        for name in stale {
+            if let Some(old) = instances.remove(&name) {
+                self.gateway
+                    .background()
+                    .spawn(async move { old.shutdown().await });
+            }
+        }
+    }
+
     /// Opens a session for one unauthenticated local client connection (stdio): it sees and
     /// may call everything; everything for the client goes to `out`.
     pub fn open(gateway: Arc<Gateway>, out: ClientSink) -> Arc<Session> {
@@ -208,18 +243,26 @@ impl Session {
     }
 
     /// The handle requests for backend `name` go to: this session's own instance of an
-    /// `isolate: true` backend (started on first use), else the shared one.
+    /// `isolate: true` backend (started on first use, and again after a reload changed its
+    /// spec), else the shared one.
     pub(crate) fn backend(&self, name: &str) -> Option<Arc<crate::backend::Backend>> {
         let shared = self.gateway.backend(name)?;
         if !shared.config.isolate {
-            return Some(Arc::clone(shared));
+            return Some(shared);
         }
         if self.closed.is_cancelled() {
             return None;
         }
         let mut instances = self.instances.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(own) = instances.get(name) {
-            return Some(Arc::clone(own));
+            if own.config == shared.config {
+                return Some(Arc::clone(own));
+            }
+            if let Some(old) = instances.remove(name) {
+                self.gateway
+                    .background()
+                    .spawn(async move { old.shutdown().await });
+            }
         }
         let own = self.gateway.isolated_instance(name)?;
         instances.insert(name.to_string(), Arc::clone(&own));
@@ -471,7 +514,8 @@ impl Session {
 
     /// The meta-tools (plus surfaced tools), or every backend tool when meta mode is off.
     async fn tools_list(&self, params: &Value) -> Outcome {
-        let cfg = &self.gateway.config.meta_mcp;
+        let config = self.gateway.config();
+        let cfg = &config.meta_mcp;
         let mut tools: Vec<Value> = Vec::new();
         if cfg.enabled {
             tools.extend(meta_tools::definitions());
@@ -658,6 +702,13 @@ impl Session {
                 Err(_) => return,
             };
             let notice = match (&self.surface, notice) {
+                (_, ClientNotice::ServersChanged { servers }) => {
+                    self.retire_stale_instances();
+                    if !reload_concerns(&self.surface, &self.caller.policy, &servers) {
+                        continue;
+                    }
+                    ClientNotice::ToolsListChanged
+                }
                 (Surface::Gateway, n) => n,
                 // One backend's surface hears only about that backend.
                 (Surface::Backend(_), ClientNotice::ToolsListChanged) => continue,
@@ -690,7 +741,7 @@ impl Session {
                     "notifications/tools/list_changed",
                     None,
                 )),
-                ClientNotice::BackendToolsChanged { .. } => {}
+                ClientNotice::BackendToolsChanged { .. } | ClientNotice::ServersChanged { .. } => {}
                 ClientNotice::ResourcesListChanged => self.send(Message::notification(
                     "notifications/resources/list_changed",
                     None,

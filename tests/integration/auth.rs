@@ -1082,6 +1082,7 @@ fn openapi_document_describes_every_route() {
         "/api/v1/tools/call",
         "/api/v1/requests",
         "/api/v1/metrics",
+        "/api/v1/reload",
         "/api/v1/openapi.json",
     ] {
         assert!(paths.contains_key(route), "{route} is not documented");

@@ -25,6 +25,7 @@ mod processes;
 mod protocol;
 mod proxy_features;
 mod real_backends;
+mod reload;
 mod security;
 mod serve;
 mod setup;

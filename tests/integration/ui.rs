@@ -169,6 +169,7 @@ fn dashboard_in_a_real_browser() {
         "key": ADMIN_KEY,
         "backends": 4,
         "discovered": ["time", "everything", "memory"],
+        "states": {"broken": "failed"},
         "query": "what time is it in another city",
         "expect_tool": "get_current_time",
         "calls": [

@@ -291,6 +291,7 @@ async fn readyz(State(app): State<Arc<App>>) -> Response {
     let backends: Vec<Value> = app
         .gateway
         .backends()
+        .iter()
         .map(|b| {
             json!({
                 "name": b.name(),
@@ -305,13 +306,20 @@ async fn readyz(State(app): State<Arc<App>>) -> Response {
     } else {
         StatusCode::OK
     };
+    // An invalid config edit: the previous config keeps serving (still ready).
+    let config_error = app.gateway.config_error();
     let mut body = json!({
         "status": if closing { "shutting down" } else { "ready" },
         "sessions": app.sessions.len(),
+        "config_error": config_error,
     });
-    // Readiness probes do not authenticate; with auth on, backend names are not theirs to see.
+    // Readiness probes do not authenticate; with auth on, backend names (and the file, line and
+    // key of a config error) are not theirs to see.
     if !app.keeper.enabled() {
         body["backends"] = Value::Array(backends);
+    } else if config_error.is_some() {
+        body["config_error"] =
+            json!("the config file does not load; the previous config keeps serving (see the log)");
     }
     (
         status,

@@ -1,8 +1,8 @@
 //! The REST API under `/api/v1` (the second seed gateway's contract, so its users' scripts
 //! work): health, servers, tools (listed, filtered by server and tag, or ranked by the same
 //! search as `gateway_search_tools`), calling a tool, the request log (admin; also live, as
-//! Server-Sent Events), the effective config with secrets redacted (admin), metrics, and the
-//! OpenAPI 3.1 description of all of it ([`openapi`]).
+//! Server-Sent Events), the effective config with secrets redacted (admin), metrics, a config
+//! reload (admin), and the OpenAPI 3.1 description of all of it ([`openapi`]).
 //!
 //! Owns the routes, their query and body parsing, the JSON shapes and the status codes. Every
 //! answer is shaped by the caller's scope through [`crate::session::access::Access`], the same
@@ -57,6 +57,7 @@ pub fn routes(app: &Arc<App>) -> Router<Arc<App>> {
         .route("/v1/requests/stream", get(requests_stream))
         .route("/v1/config", get(config))
         .route("/v1/metrics", get(metrics))
+        .route("/v1/reload", post(reload))
         .route_layer(axum::middleware::from_fn_with_state(
             Arc::clone(app),
             auth::authenticate_rest,
@@ -207,7 +208,7 @@ async fn servers(
         .visible_servers()
         .into_iter()
         .filter(|n| tag.is_none_or(|t| has_tag(&access, n, t)))
-        .filter_map(|n| server_json(&access, n))
+        .filter_map(|n| server_json(&access, &n))
         .collect();
     ok_json(&json!({ "servers": list }))
 }
@@ -737,7 +738,7 @@ async fn config(
             .keeper
             .forbidden(true, "reading the config needs an admin key or scope");
     }
-    let sources = app.gateway.config.sources.clone();
+    let sources = app.gateway.config().sources.clone();
     let files = sources.clone();
     let doc =
         match tokio::task::spawn_blocking(move || crate::redact::effective_config(&files)).await {
@@ -764,6 +765,20 @@ async fn config(
     };
     let names: Vec<String> = sources.iter().map(|p| p.display().to_string()).collect();
     ok_json(&json!({ "sources": names, "config": doc, "yaml": yaml }))
+}
+
+/// `POST /api/v1/reload`: reads the config files again and applies them (admin only); answers
+/// the reload report. A config that does not load keeps the running one and is reported in
+/// `error` (200 all the same: the gateway still serves).
+async fn reload(State(app): State<Arc<App>>, caller: Option<axum::Extension<Caller>>) -> Response {
+    let caller = auth::caller_of(caller);
+    if !caller.admin {
+        return app
+            .keeper
+            .forbidden(true, "reloading the config needs an admin key or scope");
+    }
+    let report = app.gateway.reload_from_disk().await;
+    ok_json(&serde_json::to_value(&report).unwrap_or(Value::Null))
 }
 
 /// `GET /api/v1/metrics`: counters as JSON (backends limited to the caller's scope).

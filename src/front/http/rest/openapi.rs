@@ -111,6 +111,21 @@ pub fn document() -> Value {
                             "yaml": {"type": "string", "description": "the same as YAML"}}}}}},
                     "400": error, "401": error, "403": error, "429": error, "500": error}
             }},
+            "/api/v1/reload": {"post": {
+                "operationId": "reload",
+                "summary": "Read the config files again and apply them (admin only): added, removed and changed servers apply at once, untouched ones keep running; a config that does not load keeps the running one and is reported in `error`",
+                "responses": {
+                    "200": {"description": "the reload report", "content": {"application/json": {"schema": {
+                        "type": "object", "required": ["applied", "added", "removed", "changed", "restart_needed", "error"],
+                        "properties": {
+                            "applied": {"type": "boolean", "description": "the new config was loaded and applied"},
+                            "added": {"type": "array", "items": {"type": "string"}},
+                            "removed": {"type": "array", "items": {"type": "string"}},
+                            "changed": {"type": "array", "items": {"type": "string"}, "description": "servers restarted with their new spec"},
+                            "restart_needed": {"type": "array", "items": {"type": "string"}, "description": "changed settings that apply only after a restart (server.port, auth, …)"},
+                            "error": {"type": ["string", "null"], "description": "why the config was not applied: file:line: key: message"}}}}}},
+                    "401": error, "403": error, "429": error}
+            }},
             "/api/v1/metrics": {"get": {
                 "operationId": "metrics",
                 "summary": "Counters: uptime, sessions, backends by state, calls by outcome",
