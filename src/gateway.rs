@@ -110,6 +110,8 @@ pub struct Gateway {
     background: Background,
     /// Who called what, over every front (`request_log:`).
     pub request_log: RequestLog,
+    /// When the pin file was last seen modified (see `reapply_pins_if_changed`).
+    pins_seen: Mutex<Option<std::time::SystemTime>>,
 }
 
 /// What a catalog entry is: a backend's tool, or a skill (served by the skills backend).
@@ -256,6 +258,7 @@ impl Gateway {
             background: Background::new(),
             request_log,
             instance_env,
+            pins_seen: Mutex::new(None),
         });
         gw.background.spawn(relay_instance_events(
             instance_rx,
@@ -612,6 +615,14 @@ impl Gateway {
             std::mem::take(&mut listing.tools),
             &config.scanner_allow,
         );
+        // `pin_tools: true`: a tool changed or new since approval is held back (not cataloged,
+        // so never listed, searched or called) and reported until `mcp-gateway approve`.
+        // What is held is reported once catalog and index no longer serve it.
+        let held = backend.config.pin_tools.then(|| {
+            let (served, held) = self.screen_pins(name, std::mem::take(&mut listing.tools));
+            listing.tools = served;
+            held
+        });
         let count = listing.tools.len();
         let changes = self
             .catalog
@@ -639,11 +650,74 @@ impl Gateway {
                 let _ = self.notices.send(ClientNotice::ToolsListChanged);
             }
         }
+        if let Some(held) = held {
+            backend.set_held(held);
+        }
         if changes.resources {
             let _ = self.notices.send(ClientNotice::ResourcesListChanged);
         }
         if changes.prompts {
             let _ = self.notices.send(ClientNotice::PromptsListChanged);
+        }
+    }
+
+    /// The pin part of the screening (see [`Gateway::apply_listing`]): the tools to serve and
+    /// those held back, with why. Without a state dir nothing can be pinned (a warning says
+    /// so); an unreadable pin file holds every tool back (fail closed).
+    fn screen_pins(&self, name: &str, tools: Vec<Value>) -> (Vec<Value>, BTreeMap<String, String>) {
+        let Some(path) = self.pin_file() else {
+            tracing::warn!(backend = %name, "`pin_tools: true` needs a state directory; tools are not pinned");
+            return (tools, BTreeMap::new());
+        };
+        match crate::capability::pins::screen_backend(&path, name, tools.clone()) {
+            Ok((served, held)) => {
+                for reason in held.values() {
+                    tracing::warn!(backend = %name, "{reason}");
+                }
+                (served, held)
+            }
+            Err(e) => {
+                tracing::error!(backend = %name, "cannot check tool pins, holding every tool back: {e}");
+                let held = tools
+                    .iter()
+                    .filter_map(|t| t.get("name").and_then(Value::as_str))
+                    .map(|t| {
+                        (
+                            t.to_string(),
+                            format!("{name}/{t} is held back: the tool pins cannot be read ({e})"),
+                        )
+                    })
+                    .collect();
+                (Vec::new(), held)
+            }
+        }
+    }
+
+    /// The one pin lock file (capability and backend pins), when there is a state dir.
+    fn pin_file(&self) -> Option<std::path::PathBuf> {
+        self.paths
+            .as_ref()
+            .map(|p| p.state_dir.join(crate::capability::pins::LOCK_FILE))
+    }
+
+    /// After `mcp-gateway approve` changed the pin file: refreshes every pinned backend that
+    /// holds tools back, so approved ones are served at once.
+    fn reapply_pins_if_changed(self: &Arc<Self>) {
+        let Some(path) = self.pin_file() else { return };
+        let modified = std::fs::metadata(&path).and_then(|m| m.modified()).ok();
+        let changed = {
+            let mut seen = self.pins_seen.lock().unwrap_or_else(|e| e.into_inner());
+            let changed = *seen != modified;
+            *seen = modified;
+            changed
+        };
+        if !changed {
+            return;
+        }
+        for b in self.backends() {
+            if b.config.pin_tools && !b.report().held.is_empty() {
+                self.spawn_refresh(b.name().to_string(), Duration::ZERO);
+            }
         }
     }
 
@@ -767,6 +841,7 @@ impl Gateway {
             if n % PROFILE_SAVE_TICKS == PROFILE_SAVE_TICKS - 1 {
                 self.save_profiles();
             }
+            self.reapply_pins_if_changed();
         }
     }
 

@@ -192,6 +192,12 @@ impl Backend {
         self.failsafes.state()
     }
 
+    /// Records the tools the gateway's screening holds back (e.g. changed since their pin was
+    /// approved), with why; `held_reason` and `report` show them.
+    pub fn set_held(&self, held: std::collections::BTreeMap<String, String>) {
+        self.report.lock().unwrap_or_else(|e| e.into_inner()).held = held;
+    }
+
     fn set_status(&self, s: Status) {
         *self.status.lock().unwrap_or_else(|e| e.into_inner()) = s;
     }

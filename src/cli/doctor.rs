@@ -358,6 +358,9 @@ async fn probe_backends(config: config::Config) -> Vec<Check> {
                             }));
                         }
                         checks.extend(scan_listing(&name, &listing.tools, &allow));
+                        if let Some(b) = gw.backend(&name) {
+                            checks.extend(pin_checks(&name, &b, &listing.tools));
+                        }
                         checks
                     }
                     Err(e) => vec![Check::new(
@@ -389,6 +392,41 @@ async fn probe_backends(config: config::Config) -> Vec<Check> {
     }
     gateway.shutdown().await;
     checks
+}
+
+/// `pin_tools: true`: what the listing holds back against the approved pins (read only: the
+/// doctor never pins or approves anything).
+fn pin_checks(name: &str, b: &crate::backend::Backend, tools: &[Value]) -> Vec<Check> {
+    if !b.config.pin_tools {
+        return Vec::new();
+    }
+    let what = format!("backend {name} pins");
+    let store = Paths::from_env()
+        .map(|p| crate::capability::PinStore::open(&p))
+        .transpose();
+    let pins = match store {
+        Ok(Some(s)) => s.backend(name).cloned(),
+        Ok(None) => None,
+        Err(e) => return vec![Check::new(Level::Fail, what, e.to_string())],
+    };
+    let Some(pins) = pins else {
+        return vec![Check::new(
+            Level::Ok,
+            what,
+            "not pinned yet: the gateway pins the tools at its first listing",
+        )];
+    };
+    let (served, held) = pins.classify(name, tools.to_vec());
+    if held.is_empty() {
+        return vec![Check::new(
+            Level::Ok,
+            what,
+            format!("{} tools match their approved definitions", served.len()),
+        )];
+    }
+    held.into_values()
+        .map(|h| Check::new(Level::Warn, what.clone(), h.reason))
+        .collect()
 }
 
 /// A backend's failsafe settings, and what the probe saw of them (retries, an open breaker).

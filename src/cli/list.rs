@@ -31,6 +31,9 @@ pub fn run(global: &GlobalArgs, args: &ListArgs) -> Result<ExitCode, CliError> {
         .iter()
         .map(|(n, b)| (n.clone(), b.launch_fingerprint()))
         .collect();
+    let pins = paths
+        .as_ref()
+        .and_then(|p| crate::capability::PinStore::open(p).ok());
     let catalog = Catalog::load(paths.map(|p| p.catalog_dir()), &wanted);
     let rows: Vec<serde_json::Value> = config
         .backends
@@ -49,6 +52,11 @@ pub fn run(global: &GlobalArgs, args: &ListArgs) -> Result<ExitCode, CliError> {
                 "tools": entry.as_ref().map(|e| e.tools.len()),
                 "fetched_at": entry.as_ref().map(|e| e.fetched_at),
                 "description": b.description,
+                "held": pins
+                    .as_ref()
+                    .filter(|_| b.pin_tools)
+                    .and_then(|p| p.backend(&b.name))
+                    .map(|p| p.held.iter().map(|(t, h)| (t.clone(), h.reason.clone())).collect::<std::collections::BTreeMap<_, _>>()),
                 "failsafe": crate::backend::failsafe::settings_summary(
                     &b.failsafe,
                     matches!(b.transport, config::Transport::Http(_)),
@@ -86,6 +94,13 @@ pub fn run(global: &GlobalArgs, args: &ListArgs) -> Result<ExitCode, CliError> {
         "{}",
         crate::output::table(&["NAME", "TRANSPORT", "STATE", "TOOLS"], &table)
     );
+    for r in &rows {
+        if let Some(held) = r["held"].as_object() {
+            for reason in held.values() {
+                println!("held back: {}", reason.as_str().unwrap_or_default());
+            }
+        }
+    }
     println!("failsafes:");
     for r in &rows {
         println!(

@@ -2,6 +2,7 @@
 //! and calls [`run`]. Exit codes: 0 ok, 1 runtime failure, 2 usage or config error.
 
 mod add;
+mod approve;
 mod bench;
 pub mod cap;
 mod completions;
@@ -65,6 +66,8 @@ pub enum Command {
     List(list::ListArgs),
     /// Check the config, start and probe every backend, check the installation
     Doctor(doctor::DoctorArgs),
+    /// Approve the tool definitions a backend with `pin_tools: true` holds back
+    Approve(approve::ApproveArgs),
     /// Search every backend's tools with the meta-tool's ranking
     Search(search::SearchArgs),
     /// Connect to one MCP server (URL or command), list its tools, optionally call one
@@ -166,6 +169,7 @@ fn dispatch(global: &GlobalArgs, command: Command) -> Result<ExitCode, CliError>
         Command::Serve(args) => serve::run(global, &args),
         Command::List(args) => list::run(global, &args),
         Command::Doctor(args) => doctor::run(global, &args),
+        Command::Approve(args) => approve::run(global, &args),
         Command::Bench(args) => {
             bench::run(args)?;
             Ok(ExitCode::SUCCESS)

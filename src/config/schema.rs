@@ -186,6 +186,7 @@ const BACKEND: &[&str] = &[
     "a2a_url",
     "tools",
     "failsafe",
+    "pin_tools",
 ];
 const BACKEND_TOOLS: &[&str] = &["allow", "deny"];
 const BACKEND_IGNORED: &[&str] = &[

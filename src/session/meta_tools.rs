@@ -329,6 +329,9 @@ fn list_servers(session: &Arc<Session>) -> Box<RawValue> {
             if !report.notes.is_empty() {
                 s["notes"] = json!(report.notes);
             }
+            if !report.held.is_empty() {
+                s["held"] = json!(report.held);
+            }
             s["failsafe"] = b.failsafe_state().to_json();
             s
         })

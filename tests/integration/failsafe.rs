@@ -311,3 +311,110 @@ fn the_backend_rate_limit_refuses_beyond_its_budget() {
         "a call beyond the budget reached the backend"
     );
 }
+
+/// Tool-list pinning (`pin_tools: true`): the first listing is approved; a tool whose definition
+/// changes, or a new one, is held back — not listed, not found, not called — and reported, until
+/// `mcp-gateway approve BACKEND`, after which the running gateway serves it at once.
+#[test]
+fn changed_tools_of_a_pinned_backend_are_held_back_until_approved() {
+    let env = TestEnv::new();
+    let log = log_path(&env, "pinned");
+    let config = env.write_config(true, &[("pinned", fake(&log, &[], "pin_tools: true\n"))]);
+    let config_arg = config.to_str().expect("utf-8");
+    let mut client = env.start(&config);
+    assert_eq!(
+        first_text(&client.invoke("pinned", "echo", json!({"text": "approved"}))),
+        "approved"
+    );
+    let described = "Repeat the given text back, word for word, in a brand new way";
+    client.invoke(
+        "pinned",
+        "redescribe",
+        json!({"name": "echo", "description": described}),
+    );
+    client.invoke("pinned", "add_tool", json!({"name": "extra"}));
+    assert!(
+        wait_until(WAIT, || {
+            let held = server(&mut client, "pinned")["held"].clone();
+            held.get("echo").is_some() && held.get("extra").is_some()
+        }),
+        "changed and new tools not held back: {:#}",
+        server(&mut client, "pinned")
+    );
+    let s = server(&mut client, "pinned");
+    let reason = s["held"]["echo"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("changed since it was approved")
+            && reason.contains("mcp-gateway approve pinned"),
+        "{reason}"
+    );
+    assert!(
+        s["held"]["extra"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("new since"),
+        "{s:#}"
+    );
+    // Held back: not searchable, not callable (the backend sees no call), still reported.
+    let found = client.search("repeat text word for word brand new way", 5);
+    assert!(
+        found["matches"]
+            .as_array()
+            .is_none_or(|m| m.iter().all(|t| t["tool"] != "echo")),
+        "a held tool is searchable: {found}"
+    );
+    let refused = client.invoke("pinned", "echo", json!({"text": "held"}));
+    assert_eq!(refused["isError"], json!(true), "{refused}");
+    assert!(first_text(&refused).contains("held back"), "{refused}");
+    assert_eq!(calls(&log, "echo"), 1, "a held tool was called");
+    let unchanged = client.invoke("pinned", "add", json!({"a": 1, "b": 2}));
+    assert_eq!(first_text(&unchanged), "3", "unchanged tools stay served");
+    let listed = env.cli(&["--config", config_arg, "list"]).expect_code(0);
+    assert!(
+        listed
+            .stdout
+            .contains("held back: pinned/echo is held back"),
+        "{}",
+        listed.stdout
+    );
+
+    // Approve: the running gateway serves both at once.
+    let approved = env
+        .cli(&["--config", config_arg, "approve", "pinned"])
+        .expect_code(0);
+    assert!(
+        approved.stdout.contains("approved pinned/echo")
+            && approved.stdout.contains("approved pinned/extra"),
+        "{}",
+        approved.stdout
+    );
+    assert!(
+        wait_until(WAIT, || server(&mut client, "pinned").get("held").is_none()),
+        "still held after approval: {:#}",
+        server(&mut client, "pinned")
+    );
+    assert_eq!(
+        first_text(&client.invoke("pinned", "echo", json!({"text": "back"}))),
+        "back"
+    );
+    let found = client.search("repeat text word for word brand new way", 5);
+    assert_eq!(found["matches"][0]["tool"], "echo", "{found}");
+    assert_eq!(found["matches"][0]["description"], described, "{found}");
+    // Nothing left to approve; an unpinned or unknown backend is a usage error.
+    let again = env
+        .cli(&["--config", config_arg, "approve", "pinned"])
+        .expect_code(0);
+    assert!(
+        again.stdout.contains("nothing held back"),
+        "{}",
+        again.stdout
+    );
+    let unknown = env
+        .cli(&["--config", config_arg, "approve", "pinnd"])
+        .expect_code(2);
+    assert!(
+        unknown.stderr.contains("did you mean `pinned`"),
+        "{}",
+        unknown.stderr
+    );
+}
