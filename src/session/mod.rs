@@ -275,6 +275,12 @@ impl Session {
         let _ = self.out.send(msg.to_json());
     }
 
+    /// The client capabilities backends asked this session's client for without it having
+    /// declared them (their requests were refused).
+    pub fn refused_capabilities(&self) -> Vec<&'static str> {
+        self.link().map(|l| l.refused()).unwrap_or_default()
+    }
+
     fn link(&self) -> Option<Arc<ClientLink>> {
         self.state
             .lock()
