@@ -71,6 +71,9 @@ pub struct ServerChange {
     pub tags: Vec<String>,
 }
 
+/// How long a list or search waits for first discoveries before answering without them.
+pub const DISCOVERY_WAIT: Duration = Duration::from_secs(5);
+
 pub struct Gateway {
     /// What a per-session instance of an `isolate: true` backend is made with.
     instance_env: BackendEnv,
@@ -106,6 +109,8 @@ pub struct Gateway {
     /// Per-tool usage profiles (calls, outcomes, latency, last use; the search usage prior
     /// reads them), persisted in the state dir.
     pub profiles: Arc<crate::metrics::Profiles>,
+    /// Counters of this process: requests, sessions, rate-limit refusals, search latency.
+    pub metrics: crate::metrics::live::Live,
     /// Every task the gateway starts, and the token that stops them.
     background: Background,
     /// Who called what, over every front (`request_log:`).
@@ -255,6 +260,7 @@ impl Gateway {
             client_caps,
             paths: paths.cloned(),
             profiles,
+            metrics: crate::metrics::live::Live::default(),
             background: Background::new(),
             request_log,
             instance_env,
@@ -350,6 +356,26 @@ impl Gateway {
     pub async fn wait_for_discovery_of(&self, name: &str, max: Duration) {
         let mut rx = self.discovering.subscribe();
         let _ = tokio::time::timeout(max, rx.wait_for(|set| !set.contains(name))).await;
+    }
+
+    /// The catalog entry of `name`, for a caller that needs that backend's lists now: a first
+    /// discovery in progress is waited for (bounded by the backend's own timeout, since starting
+    /// it is part of that discovery), else the backend is listed once. `None` when it still has
+    /// no lists; its status says why.
+    pub async fn listing_of(
+        self: &Arc<Self>,
+        name: &str,
+    ) -> Option<Arc<crate::catalog::CatalogEntry>> {
+        if let Some(entry) = self.catalog.get(name) {
+            return Some(entry);
+        }
+        let backend = self.backend(name)?;
+        self.wait_for_discovery_of(name, 2 * backend.config.timeout + DISCOVERY_WAIT)
+            .await;
+        if self.catalog.get(name).is_none() {
+            self.refresh(name).await;
+        }
+        self.catalog.get(name)
     }
 
     /// Indexes every catalog entry in one commit. The catalog is read under the index lock, so a
@@ -477,6 +503,19 @@ impl Gateway {
         server: Option<&str>,
         kind: Option<Kind>,
     ) -> Result<SearchOutcome, SearchError> {
+        let started = std::time::Instant::now();
+        let outcome = self.search_unmeasured(query, limit, server, kind);
+        self.metrics.search(started.elapsed());
+        outcome
+    }
+
+    fn search_unmeasured(
+        &self,
+        query: &str,
+        limit: usize,
+        server: Option<&str>,
+        kind: Option<Kind>,
+    ) -> Result<SearchOutcome, SearchError> {
         // The skills backend is looked up before the index is locked (lock order).
         let skills = self.skills_backend();
         let skills = skills.as_deref();
@@ -534,6 +573,82 @@ impl Gateway {
             .get(server)
             .and_then(|e| e.tool(tool).map(crate::backend::Replay::of_tool))
             .unwrap_or(crate::backend::Replay::BeforeSend)
+    }
+
+    /// The Prometheus text exposition of this gateway (`/metrics`): the live counters, every
+    /// backend's state and failsafes, and the tool families from the usage profiles. Only
+    /// servers `sees` and tools `permits` count (a caller's scope; profiles may name servers no
+    /// longer configured, which the caller decides about too); a tool gets series of
+    /// its own only while it is in the catalog of a configured backend (see
+    /// [`crate::metrics::prometheus::bounded`]).
+    pub fn prometheus_text(
+        &self,
+        sees: impl Fn(&str) -> bool,
+        permits: impl Fn(&str, &str) -> bool,
+    ) -> String {
+        use crate::metrics::prometheus::{
+            self as prom, BackendFamilies, BackendSample, ToolFamilies,
+        };
+        let mut registry = prometheus_client::registry::Registry::with_prefix(prom::PREFIX);
+        self.metrics.register(&mut registry);
+        let backends = self
+            .backends()
+            .iter()
+            .filter(|b| sees(b.name()))
+            .map(|b| {
+                let f = b.failsafe_state();
+                BackendSample {
+                    name: b.name().to_string(),
+                    state: match b.status() {
+                        crate::backend::Status::NotStarted => "not_started",
+                        crate::backend::Status::Starting => "starting",
+                        crate::backend::Status::Running => "running",
+                        crate::backend::Status::Stopped => "stopped",
+                        crate::backend::Status::Failed(_) => "failed",
+                    },
+                    starts: b.starts(),
+                    breaker: match f.breaker {
+                        crate::backend::failsafe::BreakerState::Closed => "closed",
+                        crate::backend::failsafe::BreakerState::Open => "open",
+                        crate::backend::failsafe::BreakerState::HalfOpen => "half_open",
+                    },
+                    in_flight: f.in_flight,
+                    queued: f.queued,
+                    rejected: [
+                        ("breaker_open", f.rejected_open),
+                        ("queue_full", f.rejected_queue_full),
+                        ("rate_limited", f.rejected_rate_limited),
+                    ],
+                    retries: f.retries,
+                    breaker_opened: f.times_opened,
+                }
+            })
+            .collect();
+        registry.register_collector(Box::new(BackendFamilies(backends)));
+        let stats: Vec<_> = self
+            .profiles
+            .snapshot()
+            .into_iter()
+            .filter(|s| {
+                sees(&s.server)
+                    && (s.tool == crate::metrics::profiles::OTHER_TOOL
+                        || permits(&s.server, &s.tool))
+            })
+            .collect();
+        let configured: BTreeSet<String> = self
+            .backends()
+            .iter()
+            .map(|b| b.name().to_string())
+            .collect();
+        let listed = |server: &str, tool: &str| {
+            configured.contains(server)
+                && self
+                    .catalog
+                    .get(server)
+                    .is_some_and(|e| e.tool(tool).is_some())
+        };
+        registry.register_collector(Box::new(ToolFamilies(prom::bounded(stats, listed))));
+        prom::render(&registry)
     }
 
     /// Adds the calls recorded since the last save to the usage profiles in the state dir.

@@ -1,6 +1,7 @@
 //! The Streamable HTTP listener of `mcp-gateway serve`: both protocol eras on one endpoint.
 //!
-//! Owns the HTTP surface: `/mcp` (the meta-tool surface, as on stdio), `/healthz`, `/readyz`;
+//! Owns the HTTP surface: `/mcp` (the meta-tool surface, as on stdio), `/healthz`, `/readyz`,
+//! the dashboard's files (`/ui`, [`ui`]);
 //! the guard (Host/Origin allow-lists, [`guard`]); body caps; choosing the era per request (a
 //! body with `_meta` protocol version, or a 2026-07-28 version header without a session, is
 //! served statelessly by [`crate::front::modern`]; `initialize` and `Mcp-Session-Id` traffic by a
@@ -22,6 +23,7 @@ pub mod legacy;
 pub mod rest;
 pub mod sessions;
 pub mod sse;
+pub mod ui;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -147,16 +149,26 @@ pub fn router(app: Arc<App>) -> Router {
             Arc::clone(&app),
             auth::authenticate,
         ));
+    // `/metrics`: open without auth (loopback by default, behind the Host/Origin guard); with
+    // auth on, any valid key or token, the series limited to what its scope sees.
+    let metrics = Router::new()
+        .route("/metrics", get(prometheus_metrics))
+        .route_layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&app),
+            auth::authenticate_rest,
+        ));
     Router::new()
         .merge(protected)
+        .merge(metrics)
         .nest("/api", rest::routes(&app))
+        .merge(ui::routes())
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .route(challenge::METADATA_PATH, get(resource_metadata))
         .fallback(|| async {
             (
                 StatusCode::NOT_FOUND,
-                "not found: the MCP endpoint is /mcp\n",
+                "not found: the MCP endpoint is /mcp, the dashboard /ui\n",
             )
         })
         .layer(axum::middleware::from_fn_with_state(
@@ -282,6 +294,36 @@ fn cors_headers(h: &mut HeaderMap, origin: HeaderValue, preflight: bool) {
             HeaderValue::from_static("600"),
         );
     }
+}
+
+/// `GET /metrics`: the Prometheus text exposition (see docs/operations.md).
+async fn prometheus_metrics(
+    State(app): State<Arc<App>>,
+    caller: Option<axum::Extension<Caller>>,
+) -> Response {
+    let caller = auth::caller_of(caller);
+    let access = Access::new(&app.gateway, &caller);
+    let gw = &app.gateway;
+    // Profiles may name servers no longer configured: only an unrestricted caller sees those.
+    let restricted = caller.policy.is_restricted();
+    let text = gw.prometheus_text(
+        |s| match gw.backend(s) {
+            Some(_) => access.sees_server(s),
+            None => !restricted,
+        },
+        |s, t| match gw.backend(s) {
+            Some(_) => access.permits(s, t),
+            None => !restricted,
+        },
+    );
+    (
+        [(
+            header::CONTENT_TYPE,
+            crate::metrics::prometheus::CONTENT_TYPE,
+        )],
+        text,
+    )
+        .into_response()
 }
 
 async fn readyz(State(app): State<Arc<App>>) -> Response {

@@ -1,6 +1,7 @@
 //! The REST API under `/api/v1` (the second seed gateway's contract, so its users' scripts
 //! work): health, servers, tools (listed, filtered by server and tag, or ranked by the same
-//! search as `gateway_search_tools`), calling a tool, the request log (admin), metrics, a config
+//! search as `gateway_search_tools`), calling a tool, the request log (admin; also live, as
+//! Server-Sent Events), the effective config with secrets redacted (admin), metrics, a config
 //! reload (admin), and the OpenAPI 3.1 description of all of it ([`openapi`]).
 //!
 //! Owns the routes, their query and body parsing, the JSON shapes and the status codes. Every
@@ -53,6 +54,8 @@ pub fn routes(app: &Arc<App>) -> Router<Arc<App>> {
         .route("/v1/tools", get(tools))
         .route("/v1/tools/call", post(call))
         .route("/v1/requests", get(requests))
+        .route("/v1/requests/stream", get(requests_stream))
+        .route("/v1/config", get(config))
         .route("/v1/metrics", get(metrics))
         .route("/v1/reload", post(reload))
         .route_layer(axum::middleware::from_fn_with_state(
@@ -61,6 +64,7 @@ pub fn routes(app: &Arc<App>) -> Router<Arc<App>> {
         ))
         .route("/v1/health", get(health))
         .route("/v1/openapi.json", get(openapi_document))
+        .route_layer(axum::middleware::from_fn_with_state(Arc::clone(app), count))
         .fallback(|uri: axum::http::Uri| async move {
             rest_error(
                 StatusCode::NOT_FOUND,
@@ -80,6 +84,35 @@ pub fn routes(app: &Arc<App>) -> Router<Arc<App>> {
                 )
             },
         )
+}
+
+/// Counts every REST request by route and outcome (refusals of the authentication layer too).
+async fn count(
+    State(app): State<Arc<App>>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let route = req
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_default();
+    let route = if route.starts_with("/api") {
+        route
+    } else {
+        format!("/api{route}")
+    };
+    let method = format!("{} {route}", req.method());
+    let resp = next.run(req).await;
+    let outcome = match resp.status().as_u16() {
+        200..=399 => "ok",
+        401 => "unauthenticated",
+        403 => "forbidden",
+        429 => "rate_limited",
+        _ => "error",
+    };
+    app.gateway.metrics.request("rest", &method, outcome);
+    resp
 }
 
 fn ok_json(body: &Value) -> Response {
@@ -153,6 +186,7 @@ async fn health(State(app): State<Arc<App>>) -> Response {
     let body = json!({
         "status": if closing { "shutting down" } else { "ok" },
         "version": env!("CARGO_PKG_VERSION"),
+        "auth": app.keeper.enabled(),
     });
     let status = if closing {
         StatusCode::SERVICE_UNAVAILABLE
@@ -664,6 +698,105 @@ async fn requests(
     ok_json(&json!({ "requests": entries }))
 }
 
+/// `GET /api/v1/requests/stream?backlog=`: the request log live, admin only. Server-Sent Events:
+/// first the newest `backlog` entries (default 100, oldest first), then every new one as it is
+/// recorded, each a `request` event; a reader that fell behind gets a `lagged` event with the
+/// number of entries it missed. Ends when the listener shuts down.
+async fn requests_stream(
+    State(app): State<Arc<App>>,
+    caller: Option<axum::Extension<Caller>>,
+    Query(q): Params,
+) -> Response {
+    use futures_util::StreamExt;
+    use tokio::sync::broadcast::error::RecvError;
+    if let Err(r) = known_params(&q, &["backlog"]) {
+        return r.into_response();
+    }
+    let caller = auth::caller_of(caller);
+    if !caller.admin {
+        return app
+            .keeper
+            .forbidden(true, "reading the request log needs an admin key or scope");
+    }
+    let backlog = match q.get("backlog") {
+        None => DEFAULT_REQUESTS,
+        Some(text) => match text.parse::<usize>().ok().filter(|n| *n <= MAX_LIMIT) {
+            Some(n) => n,
+            None => {
+                return BadRequest(format!(
+                    "`backlog` must be a whole number from 0 to {MAX_LIMIT}, not `{text}`"
+                ))
+                .into_response();
+            }
+        },
+    };
+    let entry = |e: &request_log::Entry| {
+        super::sse::named_event("request", &serde_json::to_value(e).unwrap_or(Value::Null))
+    };
+    let (old, rx) = app.gateway.request_log.follow(backlog);
+    let old: Vec<_> = old.iter().map(|e| entry(e)).collect();
+    let live = futures_util::stream::unfold(rx, move |mut rx| async move {
+        match rx.recv().await {
+            Ok(e) => Some((entry(&e), rx)),
+            Err(RecvError::Lagged(n)) => Some((
+                super::sse::named_event("lagged", &json!({ "missed": n })),
+                rx,
+            )),
+            Err(RecvError::Closed) => None,
+        }
+    });
+    let events = futures_util::stream::iter(old)
+        .chain(live)
+        .take_until(app.closing.clone().cancelled_owned());
+    super::sse::events(StatusCode::OK, events, None)
+}
+
+/// `GET /api/v1/config`: the effective config as its files say it, secrets redacted
+/// (`crate::redact::effective_config`, the view of `mcp-gateway config export`), admin only.
+/// `{"sources": [paths, lowest precedence first], "config": {…}, "yaml": "…"}`.
+async fn config(
+    State(app): State<Arc<App>>,
+    caller: Option<axum::Extension<Caller>>,
+    Query(q): Params,
+) -> Response {
+    if let Err(r) = known_params(&q, &[]) {
+        return r.into_response();
+    }
+    let caller = auth::caller_of(caller);
+    if !caller.admin {
+        return app
+            .keeper
+            .forbidden(true, "reading the config needs an admin key or scope");
+    }
+    let sources = app.gateway.config().sources.clone();
+    let files = sources.clone();
+    let doc =
+        match tokio::task::spawn_blocking(move || crate::redact::effective_config(&files)).await {
+            Ok(Ok(doc)) => doc,
+            Ok(Err(e)) => {
+                return rest_error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "config_unreadable",
+                    &e.to_string(),
+                );
+            }
+            Err(e) => {
+                return rest_error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    &e.to_string(),
+                );
+            }
+        };
+    let yaml = if sources.is_empty() {
+        "# no config file: every setting has its default\n".to_string()
+    } else {
+        serde_saphyr::to_string(&doc).unwrap_or_default()
+    };
+    let names: Vec<String> = sources.iter().map(|p| p.display().to_string()).collect();
+    ok_json(&json!({ "sources": names, "config": doc, "yaml": yaml }))
+}
+
 /// `POST /api/v1/reload`: reads the config files again and applies them (admin only); answers
 /// the reload report. A config that does not load keeps the running one and is reported in
 /// `error` (200 all the same: the gateway still serves).
@@ -705,10 +838,70 @@ async fn metrics(
         calls.insert(outcome.name().to_string(), json!(n));
     }
     calls.insert("total".into(), json!(total));
+    let gw = &app.gateway;
+    let items: Vec<Value> = visible
+        .iter()
+        .filter_map(|name| gw.backend(name))
+        .map(|b| {
+            let f = b.failsafe_state();
+            json!({
+                "name": b.name(),
+                "state": b.status().label(),
+                "starts": b.starts(),
+                "breaker": f.breaker.label(),
+                "in_flight": f.in_flight,
+                "queued": f.queued,
+            })
+        })
+        .collect();
+    // Profiles of servers no longer configured are shown only to an unrestricted caller.
+    let restricted = caller.policy.is_restricted();
+    let mut profiles: Vec<_> = gw
+        .profiles
+        .snapshot()
+        .into_iter()
+        .filter(|s| match gw.backend(&s.server) {
+            Some(_) => access.sees_server(&s.server) && access.permits(&s.server, &s.tool),
+            None => !restricted,
+        })
+        .collect();
+    profiles.sort_by(|a, b| {
+        b.data
+            .calls()
+            .cmp(&a.data.calls())
+            .then_with(|| (&a.server, &a.tool).cmp(&(&b.server, &b.tool)))
+    });
+    let tool_calls: u64 = profiles.iter().map(|s| s.data.calls()).sum();
+    let tools: Vec<Value> = profiles.iter().map(|s| s.to_json()).collect();
+    let requests: Vec<Value> = gw
+        .metrics
+        .requests_counted(&["stdio", "http", "rest"])
+        .into_iter()
+        .map(|(front, method, outcome, count)| {
+            json!({"front": front, "method": method, "outcome": outcome, "count": count})
+        })
+        .collect();
+    let sessions_by_front: Map<String, Value> = gw
+        .metrics
+        .sessions_open()
+        .into_iter()
+        .map(|(front, n)| (front, json!(n)))
+        .collect();
+    let search = gw.metrics.search_latency();
+    let ms = |us: Option<u64>| us.map(|us| us as f64 / 1000.0);
     ok_json(&json!({
         "uptime_seconds": app.started.elapsed().as_secs(),
         "sessions": app.sessions.len(),
-        "backends": { "total": visible.len(), "by_state": states },
+        "sessions_by_front": sessions_by_front,
+        "backends": { "total": visible.len(), "by_state": states, "items": items },
         "calls": calls,
+        "tool_calls": tool_calls,
+        "tools": tools,
+        "requests": requests,
+        "search": {
+            "count": search.count(),
+            "p50_ms": ms(search.quantile_us(0.5)),
+            "p95_ms": ms(search.quantile_us(0.95)),
+        },
     }))
 }
