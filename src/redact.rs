@@ -1,5 +1,6 @@
 //! Redaction of secrets in what the gateway shows: URLs in errors, `gateway_list_servers`, logs
-//! and `doctor`, and whole backend entries in `config export` / `get`.
+//! and `doctor`, and whole backend entries and config documents in `config export`, `get` and the REST API's
+//! `GET /api/v1/config` ([`effective_config`]).
 //!
 //! Owns the one URL rule: a URL keeps its scheme, host, port and path; its userinfo becomes `***`
 //! and every query value becomes `***` (names stay, so `?api_key=***&page=***` still says what was
@@ -259,6 +260,16 @@ pub fn config_document(doc: &mut Value) {
     }
 }
 
+/// The effective config of `paths` (lowest precedence first) as it may be shown, by
+/// `config export` and `GET /api/v1/config` alike: the files layered as written
+/// ([`crate::config::layered_document`]: no variable is expanded) and redacted by
+/// [`config_document`].
+pub fn effective_config(paths: &[std::path::PathBuf]) -> Result<Value, crate::config::ConfigError> {
+    let mut doc = crate::config::layered_document(paths)?;
+    config_document(&mut doc);
+    Ok(doc)
+}
+
 /// `auth`: `bearer_token` and every API key's `key` and `key_sha256` (a digest is an
 /// offline-guessing target) replaced unless a bare `${NAME}`.
 fn auth_section(auth: &mut serde_json::Map<String, Value>) {
@@ -290,6 +301,7 @@ fn auth_section(auth: &mut serde_json::Map<String, Value>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn masks_userinfo_and_query_values_keeps_the_rest() {
@@ -369,5 +381,31 @@ mod tests {
         );
         assert_eq!(doc["backends"]["b"]["headers"]["X"], "${X}");
         assert_eq!(doc["server"]["host"], "127.0.0.1");
+    }
+
+    #[test]
+    fn redacts_values_not_references() {
+        let mut v = json!({"backends": {"a": {"command": "x", "env": {"TOKEN": "ghp_secret", "REF": "${GH_TOKEN}"}}, "b": {"http_url": "https://x", "headers": {"Authorization": "Bearer abc"}}}});
+        config_document(&mut v);
+        assert_eq!(v["backends"]["a"]["env"]["TOKEN"], REDACTED);
+        assert_eq!(v["backends"]["a"]["env"]["REF"], "${GH_TOKEN}");
+        assert_eq!(v["backends"]["b"]["headers"]["Authorization"], REDACTED);
+        assert_eq!(v["backends"]["a"]["command"], "x");
+        assert!(!serde_saphyr::to_string(&v).unwrap().contains("secret"));
+    }
+
+    #[test]
+    fn redacts_api_keys() {
+        let mut v = json!({"auth": {"bearer_token": "tok-literal", "api_keys": [
+            {"name": "a", "key": "key-literal", "allowed_tools": ["x"]},
+            {"name": "b", "key_sha256": "ab12"},
+            {"name": "c", "key": "${C_KEY}"}]}});
+        config_document(&mut v);
+        let text = serde_json::to_string(&v).unwrap();
+        for secret in ["tok-literal", "key-literal", "ab12"] {
+            assert!(!text.contains(secret), "{text}");
+        }
+        assert_eq!(v["auth"]["api_keys"][2]["key"], "${C_KEY}");
+        assert_eq!(v["auth"]["api_keys"][0]["name"], "a");
     }
 }

@@ -1,6 +1,7 @@
 //! The request log: who called what, when, how long it took and how it ended.
 //!
-//! Owns the record shape, a bounded in-memory ring (read by `GET /api/v1/requests`) and the JSONL
+//! Owns the record shape, a bounded in-memory ring (read by `GET /api/v1/requests`), its live
+//! followers (`GET /api/v1/requests/stream`: backlog plus every new entry, [`RequestLog::follow`]) and the JSONL
 //! file in the state dir with size-based rotation (`requests.jsonl`, `requests.jsonl.1`, …). It
 //! records a caller by name (an API key's name or a JWT subject), never a credential; arguments
 //! and results only when the config says so, and even then values under secret-looking keys
@@ -149,7 +150,12 @@ pub struct RequestLog {
     warned: AtomicBool,
     /// Calls recorded since start, per [`Outcome`] (in [`Outcome::ALL`] order).
     counts: [AtomicU64; 6],
+    /// Every new entry, for live readers ([`RequestLog::follow`]); sent under the ring's lock.
+    live: tokio::sync::broadcast::Sender<Arc<Entry>>,
 }
+
+/// Entries a live reader may fall behind by before it is told how many it missed.
+const LIVE_BUFFER: usize = 256;
 
 #[derive(Debug)]
 struct Sink {
@@ -173,6 +179,7 @@ impl RequestLog {
             file,
             warned: AtomicBool::new(false),
             counts: Default::default(),
+            live: tokio::sync::broadcast::channel(LIVE_BUFFER).0,
         }
     }
 
@@ -212,13 +219,34 @@ impl RequestLog {
                 }
             }
         }
+        // Ring and live readers under one lock, so `follow`'s backlog and its stream neither
+        // overlap nor leave a gap.
+        let mut ring = self.ring.lock().unwrap_or_else(|e| e.into_inner());
+        if self.live.receiver_count() > 0 {
+            let _ = self.live.send(Arc::clone(&entry));
+        }
         if self.settings.memory_entries > 0 {
-            let mut ring = self.ring.lock().unwrap_or_else(|e| e.into_inner());
             if ring.len() == self.settings.memory_entries {
                 ring.pop_front();
             }
             ring.push_back(entry);
         }
+    }
+
+    /// The newest `backlog` entries (oldest first) and a receiver of every entry recorded after
+    /// them: a live view of the log. A reader that falls more than a few hundred entries behind
+    /// gets `RecvError::Lagged` with the number it missed.
+    pub fn follow(
+        &self,
+        backlog: usize,
+    ) -> (
+        Vec<Arc<Entry>>,
+        tokio::sync::broadcast::Receiver<Arc<Entry>>,
+    ) {
+        let ring = self.ring.lock().unwrap_or_else(|e| e.into_inner());
+        let rx = self.live.subscribe();
+        let skip = ring.len().saturating_sub(backlog);
+        (ring.iter().skip(skip).cloned().collect(), rx)
     }
 
     /// Calls recorded since start, per outcome (also when the log itself is off).
@@ -401,6 +429,30 @@ mod tests {
         let tools: Vec<_> = log.recent(10).iter().map(|e| e.tool.clone()).collect();
         assert_eq!(tools, ["d", "c", "b"]);
         assert_eq!(log.recent(1)[0].duration_ms, 1.5);
+    }
+
+    #[test]
+    fn follow_gives_the_backlog_then_every_new_entry_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = RequestLog::new(settings(dir.path()));
+        let args = json!({});
+        for t in ["a", "b", "c"] {
+            log.record(call(t, &args));
+        }
+        let (backlog, mut rx) = log.follow(2);
+        let names: Vec<_> = backlog.iter().map(|e| e.tool.clone()).collect();
+        assert_eq!(names, ["b", "c"]);
+        log.record(call("d", &args));
+        assert_eq!(rx.try_recv().unwrap().tool, "d");
+        assert!(rx.try_recv().is_err());
+        // A reader that falls behind is told how many it missed.
+        for i in 0..LIVE_BUFFER + 5 {
+            log.record(call(&format!("t{i}"), &args));
+        }
+        assert!(matches!(
+            rx.try_recv(),
+            Err(tokio::sync::broadcast::error::TryRecvError::Lagged(5))
+        ));
     }
 
     #[test]

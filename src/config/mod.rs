@@ -14,6 +14,7 @@ mod allow;
 mod auth;
 pub mod diff;
 mod discover;
+mod document;
 mod duration;
 mod error;
 pub mod expand;
@@ -33,6 +34,7 @@ pub use discover::{
     Found, Origin, PROJECT_FILE_NAMES, SYSTEM_CONFIG_FILE, SearchPaths, discover_in, project_file,
     project_root,
 };
+pub use document::layered_document;
 pub use duration::parse as parse_duration;
 pub use error::{ConfigError, FileProblem};
 pub use failsafe::{Failsafe, FailsafePatch};

@@ -1,100 +1,91 @@
 //! A session reached by messages instead of a byte stream: the seam between fronts that are not
 //! one long-lived line stream (HTTP requests, stateless-era calls) and [`crate::session`].
 //!
-//! Owns running one session over in-memory pipes, writing messages into it and reading the
-//! messages it sends back. Dropping the [`Link`] closes the session's input, which makes the
-//! session cancel what is still in flight. It never interprets a message: routing what comes
+//! Owns running one session in process, handing it the messages a front sends and giving back,
+//! parsed, the messages it sends. What the session sends passes through the same bounded
+//! [`outbox`] as on stdio (responses always kept, notifications coalesced and capped), so a
+//! reader that stops reading costs bounded memory. Dropping the [`Link`] closes the session,
+//! which cancels what is still in flight. It never interprets a message: routing what comes
 //! back is the front's job.
+//!
+//! No pipes, no framing and no task per direction: a message costs one serialization and one
+//! parse each way and one hand-over (session → outbox → reader).
 
 use std::sync::Arc;
 
-use tokio::io::{AsyncWriteExt, BufReader};
 use tokio::sync::mpsc;
 
+use super::outbox::{self, Drain};
 use crate::auth::Caller;
 use crate::gateway::Gateway;
-use crate::jsonrpc::{LineReader, Message, ReadLine};
-use crate::session::Surface;
-
-/// Size of each in-memory pipe between a front and its session.
-const PIPE_BYTES: usize = 64 * 1024;
-/// Longest line read back from the session (its own cap on client lines is the same order).
-const MAX_LINE: usize = 64 * 1024 * 1024;
+use crate::jsonrpc::Message;
+use crate::session::{Session, Surface};
 
 /// One session, open while this value lives.
 pub struct Link {
-    input: mpsc::UnboundedSender<String>,
+    session: Arc<Session>,
+}
+
+/// What the session sends, in order; ends when the session is closed and everything it sent
+/// was read.
+pub struct LinkRx {
+    drain: Drain,
 }
 
 impl Link {
     /// Starts a session on `gateway` for `caller`, reached over `front`, showing `surface` (the
     /// session shows and reaches only what the caller's scope permits); messages it sends
-    /// arrive on the returned receiver, which closes when the session ends.
+    /// arrive on the returned receiver.
     pub fn open(
         gateway: Arc<Gateway>,
         caller: Caller,
         front: &'static str,
         surface: Surface,
-    ) -> (Link, mpsc::UnboundedReceiver<Message>) {
-        let (client_in, session_in) = tokio::io::duplex(PIPE_BYTES);
-        let (session_out, client_out) = tokio::io::duplex(PIPE_BYTES);
-        let (input, mut input_rx) = mpsc::unbounded_channel::<String>();
-        let (output, output_rx) = mpsc::unbounded_channel::<Message>();
-
+    ) -> (Link, LinkRx) {
+        let (out, mut out_rx) = mpsc::unbounded_channel::<String>();
+        let (outbox, drain) = outbox::channel();
+        // The session's sink is drained at once into the bounded outbox (a loop without I/O).
         tokio::spawn(async move {
-            let mut w = client_in;
-            while let Some(mut line) = input_rx.recv().await {
-                line.push('\n');
-                if w.write_all(line.as_bytes()).await.is_err() {
-                    break;
-                }
-            }
-            // Dropping the writer is the session's end of input.
-        });
-        tokio::spawn(async move {
-            let served = crate::front::stdio::serve_as(
-                gateway,
-                caller,
-                front,
-                surface,
-                BufReader::new(session_in),
-                session_out,
-            )
-            .await;
-            if let Err(e) = served {
-                tracing::debug!("linked session ended: {e}");
+            while let Some(line) = out_rx.recv().await {
+                let _ = outbox.push(line);
             }
         });
-        tokio::spawn(async move {
-            let mut lines = LineReader::new(BufReader::new(client_out), MAX_LINE);
-            loop {
-                match lines.next_line().await {
-                    Ok(ReadLine::Line(line)) => match Message::parse(&line) {
-                        Ok(msg) => {
-                            if output.send(msg).is_err() {
-                                break;
-                            }
-                        }
-                        Err(e) => tracing::warn!("session wrote an unreadable message: {e}"),
-                    },
-                    Ok(ReadLine::TooLong(n)) => {
-                        tracing::warn!("session wrote a message of {n} bytes; dropped")
-                    }
-                    Ok(ReadLine::NotUtf8) => tracing::warn!("session wrote a non-UTF-8 line"),
-                    Ok(ReadLine::Eof) | Err(_) => break,
-                }
-            }
-        });
-        (Link { input }, output_rx)
+        let session = Session::open_on(gateway, out, caller, front, surface);
+        (Link { session }, LinkRx { drain })
     }
 
     /// Sends one message to the session.
     pub fn send(&self, msg: &Message) {
-        let _ = self.input.send(msg.to_json());
+        self.session.receive(&msg.to_json());
     }
 
-    /// Sends one message already serialized (one line of JSON, no newline).
+    /// The client capabilities a backend asked for on this session without the session's
+    /// client having declared them.
+    pub fn refused_capabilities(&self) -> Vec<&'static str> {
+        self.session.refused_capabilities()
+    }
+
+    /// Sends one message already serialized (one JSON-RPC message).
     pub fn send_raw(&self, line: String) {
-        let _ = self.input.send(line);
+        self.session.receive(&line);
+    }
+}
+
+impl Drop for Link {
+    fn drop(&mut self) {
+        self.session.close();
+    }
+}
+
+impl LinkRx {
+    /// The next message the session sent; `None` once it is closed and nothing is left.
+    pub async fn recv(&mut self) -> Option<Message> {
+        loop {
+            let line = self.drain.next().await?;
+            match Message::parse(&line) {
+                Ok(msg) => return Some(msg),
+                Err(e) => tracing::warn!("session wrote an unreadable message: {e}"),
+            }
+        }
     }
 }

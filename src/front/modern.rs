@@ -20,7 +20,7 @@ use serde_json::{Map, Value, json};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::link::Link;
+use super::link::{Link, LinkRx};
 use crate::auth::Caller;
 use crate::gateway::{ClientNotice, Gateway};
 use crate::jsonrpc::{ErrorObject, Id, Message, code, to_raw};
@@ -83,7 +83,7 @@ pub type Outcome = Result<Box<RawValue>, ErrorObject>;
 
 struct Parked {
     link: Link,
-    rx: mpsc::UnboundedReceiver<Message>,
+    rx: LinkRx,
     /// `inputRequests` key → the session's request (id, method and params).
     asked: Vec<(String, Id, Value)>,
     method: String,
@@ -164,7 +164,7 @@ impl Modern {
         scope: &RequestScope,
         capabilities: &Value,
         client_info: &Value,
-    ) -> (Link, mpsc::UnboundedReceiver<Message>) {
+    ) -> (Link, LinkRx) {
         let (link, rx) = Link::open(
             Arc::clone(&self.gateway),
             scope.caller.clone(),
@@ -293,6 +293,12 @@ impl Modern {
             match msg {
                 None => return Some(Err(session_ended())),
                 Some(Message::Response { id, result }) if id == Id::String(CALL_ID.into()) => {
+                    // A backend that asked for a capability the request did not declare, was
+                    // refused, and then failed, failed for want of it: -32021 says which.
+                    let refused = parked.link.refused_capabilities();
+                    if !refused.is_empty() && failed(&result) {
+                        return Some(Err(missing_capabilities(&refused)));
+                    }
                     return Some(result);
                 }
                 Some(Message::Response { .. }) => {}
@@ -741,6 +747,34 @@ fn input_request(method: String, params: Option<Box<RawValue>>) -> Value {
     match params {
         Some(p) if !p.is_null() => json!({"method": method, "params": p}),
         _ => json!({"method": method}),
+    }
+}
+
+/// Whether an outcome is a failure: a JSON-RPC error, or a tool result with `isError: true`.
+fn failed(outcome: &Outcome) -> bool {
+    #[derive(serde::Deserialize)]
+    struct Flag {
+        #[serde(rename = "isError")]
+        is_error: Option<bool>,
+    }
+    match outcome {
+        Err(_) => true,
+        Ok(raw) => serde_json::from_str::<Flag>(raw.get()).is_ok_and(|f| f.is_error == Some(true)),
+    }
+}
+
+/// -32021: serving the request needed client capabilities its `_meta` did not declare (a
+/// backend asked for them and was refused); `data.requiredCapabilities` names each one.
+fn missing_capabilities(caps: &[&str]) -> ErrorObject {
+    let required: Map<String, Value> = caps.iter().map(|c| (c.to_string(), json!({}))).collect();
+    ErrorObject {
+        code: code::MISSING_CLIENT_CAPABILITY,
+        message: format!(
+            "this request needs the client capabilities {} (the backend asked for them), which              params._meta[\"{}\"] does not declare",
+            caps.join(", "),
+            meta::CLIENT_CAPABILITIES
+        ),
+        data: Some(to_raw(&json!({ "requiredCapabilities": required }))),
     }
 }
 

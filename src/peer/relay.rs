@@ -29,6 +29,19 @@ pub struct ClientLink {
     pub peer: Peer,
     /// The `capabilities` object of the client's `initialize`.
     pub capabilities: Value,
+    /// Capabilities a backend asked for that the client had not declared (each refused), so a
+    /// front can tell the client which ones its request needed.
+    refused: Mutex<Vec<&'static str>>,
+}
+
+/// The client capability a backend request needs.
+fn capability_of(method: &str) -> Option<&'static str> {
+    match method {
+        "sampling/createMessage" => Some("sampling"),
+        "elicitation/create" => Some("elicitation"),
+        "roots/list" => Some("roots"),
+        _ => None,
+    }
 }
 
 impl ClientLink {
@@ -36,18 +49,31 @@ impl ClientLink {
         ClientLink {
             peer: Peer::new("client", sink),
             capabilities,
+            refused: Mutex::new(Vec::new()),
         }
     }
 
     /// Whether the client declared the capability a backend request needs.
     pub fn supports(&self, method: &str) -> bool {
-        let cap = match method {
-            "sampling/createMessage" => "sampling",
-            "elicitation/create" => "elicitation",
-            "roots/list" => "roots",
-            _ => return false,
-        };
-        self.capabilities.get(cap).is_some_and(|v| !v.is_null())
+        capability_of(method)
+            .is_some_and(|cap| self.capabilities.get(cap).is_some_and(|v| !v.is_null()))
+    }
+
+    /// The capabilities backends asked this client for without it having declared them.
+    pub fn refused(&self) -> Vec<&'static str> {
+        self.refused
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    fn note_refused(&self, method: &str) {
+        if let Some(cap) = capability_of(method) {
+            let mut refused = self.refused.lock().unwrap_or_else(|e| e.into_inner());
+            if !refused.contains(&cap) {
+                refused.push(cap);
+            }
+        }
     }
 }
 
@@ -82,7 +108,13 @@ impl Relay {
             .unwrap_or_else(|e| e.into_inner())
             .as_ref()
             .and_then(Weak::upgrade);
-        let Some(client) = client.filter(|c| c.supports(&method)) else {
+        let Some(client) = client.filter(|c| {
+            let supported = c.supports(&method);
+            if !supported {
+                c.note_refused(&method);
+            }
+            supported
+        }) else {
             tracing::debug!(%backend, %method, "backend request the client cannot serve");
             from.respond(Message::error(
                 id,

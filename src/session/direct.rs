@@ -14,7 +14,7 @@ use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 use super::access::InvokeError;
-use super::{DISCOVERY_WAIT, Failure, Outcome, Session, clip, paginate};
+use super::{Failure, Outcome, Session, clip, paginate};
 use crate::catalog::CatalogEntry;
 use crate::error::CallError;
 use crate::jsonrpc::{ErrorObject, code};
@@ -162,9 +162,6 @@ pub async fn handle(
 /// listed; an error naming why when that fails.
 async fn listed(session: &Session, server: &str) -> Result<Arc<CatalogEntry>, Failure> {
     let gw = &session.gateway;
-    if let Some(entry) = gw.catalog.get(server) {
-        return Ok(entry);
-    }
     let Some(backend) = gw.backend(server) else {
         return Err(ErrorObject::new(
             code::INVALID_PARAMS,
@@ -172,12 +169,7 @@ async fn listed(session: &Session, server: &str) -> Result<Arc<CatalogEntry>, Fa
         )
         .into());
     };
-    gw.wait_for_discovery_of(server, 2 * backend.config.timeout + DISCOVERY_WAIT)
-        .await;
-    if gw.catalog.get(server).is_none() {
-        gw.refresh(server).await;
-    }
-    gw.catalog.get(server).ok_or_else(|| {
+    gw.listing_of(server).await.ok_or_else(|| {
         let why = match backend.status() {
             crate::backend::Status::Failed(reason) => reason,
             other => other.label().to_string(),

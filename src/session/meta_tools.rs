@@ -353,14 +353,7 @@ async fn list_tools(session: &Arc<Session>, args: &Value) -> Outcome {
     if gw.backend(server).is_none() || !session.sees_server(server) {
         return Ok(tool_error(session.access().unknown_server_text(server)));
     }
-    if gw.catalog.get(server).is_none() {
-        // A first discovery may be running; wait for it before starting one of our own.
-        gw.wait_for_discovery(DISCOVERY_WAIT).await;
-    }
-    if gw.catalog.get(server).is_none() {
-        gw.refresh(server).await;
-    }
-    let Some(entry) = gw.catalog.get(server) else {
+    let Some(entry) = gw.listing_of(server).await else {
         let reason = gw
             .backend(server)
             .map(|b| match b.status() {

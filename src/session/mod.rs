@@ -45,7 +45,6 @@ pub use meta_tools::INSTRUCTIONS;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
@@ -61,8 +60,7 @@ pub use crate::peer::ClientSink;
 use crate::peer::{CallContext, ClientLink};
 /// Page size of the list methods.
 const PAGE_SIZE: usize = 200;
-/// How long a list or search waits for first discoveries before answering without them.
-pub const DISCOVERY_WAIT: Duration = Duration::from_secs(5);
+pub use crate::gateway::DISCOVERY_WAIT;
 
 /// How a request ended, when it did not produce a result.
 enum Failure {
@@ -273,6 +271,12 @@ impl Session {
 impl Session {
     fn send(&self, msg: Message) {
         let _ = self.out.send(msg.to_json());
+    }
+
+    /// The client capabilities backends asked this session's client for without it having
+    /// declared them (their requests were refused).
+    pub fn refused_capabilities(&self) -> Vec<&'static str> {
+        self.link().map(|l| l.refused()).unwrap_or_default()
     }
 
     fn link(&self) -> Option<Arc<ClientLink>> {

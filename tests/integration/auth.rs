@@ -1022,8 +1022,17 @@ fn openapi_document_describes_every_route() {
     let paths = doc["paths"].as_object().expect("paths");
     let mut requests = Vec::new();
     let mut expected = Vec::new();
+    let mut streams = Vec::new();
     for (path, ops) in paths {
         for (method, op) in ops.as_object().expect("operations") {
+            // An endless event stream is checked apart (an admin key gets its 200 headers).
+            if op["responses"]["200"]["content"]
+                .get("text/event-stream")
+                .is_some()
+            {
+                streams.push(path.clone());
+                continue;
+            }
             let concrete = path.replace("{id}", "time");
             let mut req = json!({"method": method.to_uppercase(), "path": concrete,
                                  "headers": bearer(OPS_KEY)});
@@ -1054,8 +1063,18 @@ fn openapi_document_describes_every_route() {
             );
         }
     }
+    assert_eq!(streams, ["/api/v1/requests/stream"], "{doc}");
+    for path in &streams {
+        let head = stream_head(&served, path, OPS_KEY);
+        assert!(
+            head.starts_with("HTTP/1.1 200") && head.contains("content-type: text/event-stream"),
+            "{path}: {head}"
+        );
+    }
     // And nothing the router serves under /api/v1 is missing from the document.
     for route in [
+        "/api/v1/requests/stream",
+        "/api/v1/config",
         "/api/v1/health",
         "/api/v1/servers",
         "/api/v1/servers/{id}",
@@ -1068,6 +1087,28 @@ fn openapi_document_describes_every_route() {
     ] {
         assert!(paths.contains_key(route), "{route} is not documented");
     }
+}
+
+/// The status line and headers of a GET of an event stream (the body is not waited for).
+fn stream_head(served: &Served, path: &str, key: &str) -> String {
+    use std::io::Read;
+    let mut s = std::net::TcpStream::connect(&served.addr).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {key}\r\nAccept: text/event-stream\r\n\r\n",
+        served.addr
+    )
+    .expect("write");
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") && s.read(&mut byte).expect("read") == 1 {
+        head.push(byte[0]);
+    }
+    String::from_utf8_lossy(&head)
+        .to_ascii_lowercase()
+        .replacen("http/1.1", "HTTP/1.1", 1)
 }
 
 /// A stdio client is `local` in the request log, and its calls are written like any other.

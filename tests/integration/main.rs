@@ -30,3 +30,4 @@ mod security;
 mod serve;
 mod setup;
 mod skills;
+mod ui;

@@ -1,6 +1,7 @@
 //! The Streamable HTTP listener of `mcp-gateway serve`: both protocol eras on one endpoint.
 //!
-//! Owns the HTTP surface: `/mcp` (the meta-tool surface, as on stdio), `/healthz`, `/readyz`;
+//! Owns the HTTP surface: `/mcp` (the meta-tool surface, as on stdio), `/healthz`, `/readyz`,
+//! the dashboard's files (`/ui`, [`ui`]);
 //! the guard (Host/Origin allow-lists, [`guard`]); body caps; choosing the era per request (a
 //! body with `_meta` protocol version, or a 2026-07-28 version header without a session, is
 //! served statelessly by [`crate::front::modern`]; `initialize` and `Mcp-Session-Id` traffic by a
@@ -22,6 +23,7 @@ pub mod legacy;
 pub mod rest;
 pub mod sessions;
 pub mod sse;
+pub mod ui;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -150,13 +152,14 @@ pub fn router(app: Arc<App>) -> Router {
     Router::new()
         .merge(protected)
         .nest("/api", rest::routes(&app))
+        .merge(ui::routes())
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .route(challenge::METADATA_PATH, get(resource_metadata))
         .fallback(|| async {
             (
                 StatusCode::NOT_FOUND,
-                "not found: the MCP endpoint is /mcp\n",
+                "not found: the MCP endpoint is /mcp, the dashboard /ui\n",
             )
         })
         .layer(axum::middleware::from_fn_with_state(

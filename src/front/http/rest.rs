@@ -1,6 +1,7 @@
 //! The REST API under `/api/v1` (the second seed gateway's contract, so its users' scripts
 //! work): health, servers, tools (listed, filtered by server and tag, or ranked by the same
-//! search as `gateway_search_tools`), calling a tool, the request log (admin), metrics, a config
+//! search as `gateway_search_tools`), calling a tool, the request log (admin; also live, as
+//! Server-Sent Events), the effective config with secrets redacted (admin), metrics, a config
 //! reload (admin), and the OpenAPI 3.1 description of all of it ([`openapi`]).
 //!
 //! Owns the routes, their query and body parsing, the JSON shapes and the status codes. Every
@@ -53,6 +54,8 @@ pub fn routes(app: &Arc<App>) -> Router<Arc<App>> {
         .route("/v1/tools", get(tools))
         .route("/v1/tools/call", post(call))
         .route("/v1/requests", get(requests))
+        .route("/v1/requests/stream", get(requests_stream))
+        .route("/v1/config", get(config))
         .route("/v1/metrics", get(metrics))
         .route("/v1/reload", post(reload))
         .route_layer(axum::middleware::from_fn_with_state(
@@ -153,6 +156,7 @@ async fn health(State(app): State<Arc<App>>) -> Response {
     let body = json!({
         "status": if closing { "shutting down" } else { "ok" },
         "version": env!("CARGO_PKG_VERSION"),
+        "auth": app.keeper.enabled(),
     });
     let status = if closing {
         StatusCode::SERVICE_UNAVAILABLE
@@ -662,6 +666,105 @@ async fn requests(
         .map(|e| serde_json::to_value(&**e).unwrap_or(Value::Null))
         .collect();
     ok_json(&json!({ "requests": entries }))
+}
+
+/// `GET /api/v1/requests/stream?backlog=`: the request log live, admin only. Server-Sent Events:
+/// first the newest `backlog` entries (default 100, oldest first), then every new one as it is
+/// recorded, each a `request` event; a reader that fell behind gets a `lagged` event with the
+/// number of entries it missed. Ends when the listener shuts down.
+async fn requests_stream(
+    State(app): State<Arc<App>>,
+    caller: Option<axum::Extension<Caller>>,
+    Query(q): Params,
+) -> Response {
+    use futures_util::StreamExt;
+    use tokio::sync::broadcast::error::RecvError;
+    if let Err(r) = known_params(&q, &["backlog"]) {
+        return r.into_response();
+    }
+    let caller = auth::caller_of(caller);
+    if !caller.admin {
+        return app
+            .keeper
+            .forbidden(true, "reading the request log needs an admin key or scope");
+    }
+    let backlog = match q.get("backlog") {
+        None => DEFAULT_REQUESTS,
+        Some(text) => match text.parse::<usize>().ok().filter(|n| *n <= MAX_LIMIT) {
+            Some(n) => n,
+            None => {
+                return BadRequest(format!(
+                    "`backlog` must be a whole number from 0 to {MAX_LIMIT}, not `{text}`"
+                ))
+                .into_response();
+            }
+        },
+    };
+    let entry = |e: &request_log::Entry| {
+        super::sse::named_event("request", &serde_json::to_value(e).unwrap_or(Value::Null))
+    };
+    let (old, rx) = app.gateway.request_log.follow(backlog);
+    let old: Vec<_> = old.iter().map(|e| entry(e)).collect();
+    let live = futures_util::stream::unfold(rx, move |mut rx| async move {
+        match rx.recv().await {
+            Ok(e) => Some((entry(&e), rx)),
+            Err(RecvError::Lagged(n)) => Some((
+                super::sse::named_event("lagged", &json!({ "missed": n })),
+                rx,
+            )),
+            Err(RecvError::Closed) => None,
+        }
+    });
+    let events = futures_util::stream::iter(old)
+        .chain(live)
+        .take_until(app.closing.clone().cancelled_owned());
+    super::sse::events(StatusCode::OK, events, None)
+}
+
+/// `GET /api/v1/config`: the effective config as its files say it, secrets redacted
+/// (`crate::redact::effective_config`, the view of `mcp-gateway config export`), admin only.
+/// `{"sources": [paths, lowest precedence first], "config": {…}, "yaml": "…"}`.
+async fn config(
+    State(app): State<Arc<App>>,
+    caller: Option<axum::Extension<Caller>>,
+    Query(q): Params,
+) -> Response {
+    if let Err(r) = known_params(&q, &[]) {
+        return r.into_response();
+    }
+    let caller = auth::caller_of(caller);
+    if !caller.admin {
+        return app
+            .keeper
+            .forbidden(true, "reading the config needs an admin key or scope");
+    }
+    let sources = app.gateway.config().sources.clone();
+    let files = sources.clone();
+    let doc =
+        match tokio::task::spawn_blocking(move || crate::redact::effective_config(&files)).await {
+            Ok(Ok(doc)) => doc,
+            Ok(Err(e)) => {
+                return rest_error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "config_unreadable",
+                    &e.to_string(),
+                );
+            }
+            Err(e) => {
+                return rest_error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    &e.to_string(),
+                );
+            }
+        };
+    let yaml = if sources.is_empty() {
+        "# no config file: every setting has its default\n".to_string()
+    } else {
+        serde_saphyr::to_string(&doc).unwrap_or_default()
+    };
+    let names: Vec<String> = sources.iter().map(|p| p.display().to_string()).collect();
+    ok_json(&json!({ "sources": names, "config": doc, "yaml": yaml }))
 }
 
 /// `POST /api/v1/reload`: reads the config files again and applies them (admin only); answers

@@ -1,5 +1,5 @@
-//! Server-Sent Events for the listener: one JSON-RPC message per `message` event, keep-alive
-//! comments on long-lived streams, and the choice between a plain JSON answer and a stream.
+//! Server-Sent Events for the listener: one JSON-RPC message per `message` event (or a named
+//! event of JSON, for the REST API's live views), keep-alive comments on long-lived streams, and the choice between a plain JSON answer and a stream.
 //!
 //! Owns the SSE wire format and response headers. It never decides which messages belong to a
 //! stream; callers hand it a receiver that ends after the stream's last message.
@@ -10,6 +10,7 @@ use std::time::Duration;
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use futures_util::{Stream, StreamExt};
 use tokio::sync::mpsc;
 use tokio_util::sync::DropGuard;
 
@@ -31,26 +32,39 @@ pub fn stream(
     rest: mpsc::Receiver<Message>,
     guard: Option<DropGuard>,
 ) -> Response {
-    struct State {
-        first: Option<Message>,
-        rest: mpsc::Receiver<Message>,
+    let first = futures_util::stream::iter(first.map(|m| event(&m)));
+    let rest = futures_util::stream::unfold(rest, |mut rx| async move {
+        rx.recv().await.map(|m| (event(&m), rx))
+    });
+    events(status, first.chain(rest), guard)
+}
+
+/// One SSE event named `name` whose data is one line of JSON.
+pub fn named_event(name: &str, data: &serde_json::Value) -> Bytes {
+    Bytes::from(format!("event: {name}\ndata: {data}\n\n"))
+}
+
+/// An SSE answer carrying the ready-made `events` until they end, with a keep-alive comment
+/// whenever the stream is quiet. `guard` lives as long as the client reads.
+pub fn events<S>(status: StatusCode, events: S, guard: Option<DropGuard>) -> Response
+where
+    S: Stream<Item = Bytes> + Send + 'static,
+{
+    struct State<S> {
+        events: std::pin::Pin<Box<S>>,
         _guard: Option<DropGuard>,
         tick: tokio::time::Interval,
     }
     let mut tick = tokio::time::interval(KEEP_ALIVE);
     tick.reset();
     let state = State {
-        first,
-        rest,
+        events: Box::pin(events),
         _guard: guard,
         tick,
     };
     let body = futures_util::stream::unfold(state, |mut s| async move {
-        if let Some(m) = s.first.take() {
-            return Some((Ok::<_, Infallible>(event(&m)), s));
-        }
         tokio::select! {
-            m = s.rest.recv() => m.map(|m| (Ok(event(&m)), s)),
+            e = s.events.next() => e.map(|e| (Ok::<_, Infallible>(e), s)),
             _ = s.tick.tick() => Some((Ok(Bytes::from_static(b":\n\n")), s)),
         }
     });

@@ -23,8 +23,9 @@ pub fn document() -> Value {
                 "summary": "Liveness of the gateway (no credentials needed)",
                 "security": [],
                 "responses": {"200": {"description": "alive", "content": {"application/json": {"schema": {
-                    "type": "object", "required": ["status", "version"],
-                    "properties": {"status": {"type": "string"}, "version": {"type": "string"}}}}}}}
+                    "type": "object", "required": ["status", "version", "auth"],
+                    "properties": {"status": {"type": "string"}, "version": {"type": "string"},
+                        "auth": {"type": "boolean", "description": "whether callers must authenticate"}}}}}}}
             }},
             "/api/v1/servers": {"get": {
                 "operationId": "listServers",
@@ -88,6 +89,27 @@ pub fn document() -> Value {
                         "type": "object", "required": ["requests"],
                         "properties": {"requests": {"type": "array", "items": {"$ref": "#/components/schemas/Request"}}}}}}},
                     "400": error, "401": error, "403": error, "429": error}
+            }},
+            "/api/v1/requests/stream": {"get": {
+                "operationId": "followRequests",
+                "summary": "The request log live, as Server-Sent Events (admin only): first the newest `backlog` entries, oldest first, then every new entry as it is recorded",
+                "description": "Each entry is an event named `request` whose data is a Request; a reader that fell behind gets an event named `lagged` with data {\"missed\": N}. The stream ends when the gateway shuts down.",
+                "parameters": [{"name": "backlog", "in": "query", "schema": {"type": "integer", "minimum": 0, "maximum": 1000}, "description": "default 100"}],
+                "responses": {
+                    "200": {"description": "an endless event stream", "content": {"text/event-stream": {"schema": {"type": "string"}}}},
+                    "400": error, "401": error, "403": error, "429": error}
+            }},
+            "/api/v1/config": {"get": {
+                "operationId": "getConfig",
+                "summary": "The effective config as its files say it, secrets redacted as by `mcp-gateway config export` (admin only)",
+                "responses": {
+                    "200": {"description": "the config", "content": {"application/json": {"schema": {
+                        "type": "object", "required": ["sources", "config", "yaml"],
+                        "properties": {
+                            "sources": {"type": "array", "items": {"type": "string"}, "description": "the files in effect, lowest precedence first"},
+                            "config": {"type": "object", "description": "the layered document, redacted"},
+                            "yaml": {"type": "string", "description": "the same as YAML"}}}}}},
+                    "400": error, "401": error, "403": error, "429": error, "500": error}
             }},
             "/api/v1/reload": {"post": {
                 "operationId": "reload",
