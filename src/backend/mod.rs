@@ -128,6 +128,8 @@ pub struct Backend {
     stopping: CancellationToken,
     /// What the transport last reported; kept across restarts until it reports again.
     report: Arc<Mutex<Report>>,
+    /// Successful starts (see [`Backend::starts`]).
+    starts: AtomicU64,
     /// Breaker, retries, concurrency and rate limits, health checks.
     failsafes: failsafe::Failsafes,
 }
@@ -157,6 +159,7 @@ impl Backend {
             relay: Arc::new(Relay::default()),
             stopping: CancellationToken::new(),
             report: Arc::default(),
+            starts: AtomicU64::new(0),
         }
     }
 
@@ -190,6 +193,12 @@ impl Backend {
     /// `/readyz`, `doctor` and metrics).
     pub fn failsafe_state(&self) -> failsafe::FailsafeState {
         self.failsafes.state()
+    }
+
+    /// Times the backend was started (its first start, and every restart after a crash or an
+    /// idle stop): the metrics' `backend_starts_total`.
+    pub fn starts(&self) -> u64 {
+        self.starts.load(Ordering::Relaxed)
     }
 
     /// Records the tools the gateway's screening holds back (e.g. changed since their pin was
@@ -237,6 +246,7 @@ impl Backend {
                 let live = Arc::new(live);
                 lc.live = Some(Arc::clone(&live));
                 let generation = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
+                self.starts.fetch_add(1, Ordering::Relaxed);
                 self.set_status(Status::Running);
                 if let Some(exit) = live.conn.exit_watch() {
                     tokio::spawn(watch_exit(

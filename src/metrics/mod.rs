@@ -5,6 +5,7 @@
 //! `/api/v1/metrics`, `mcp-gateway stats`) and never decides who may read them.
 
 pub mod histogram;
+pub mod live;
 pub mod profiles;
 pub mod prometheus;
 

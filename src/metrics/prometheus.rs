@@ -135,8 +135,8 @@ fn encode_latency(
 
 /// A histogram recorded in process (e.g. search latency), exposed with the same bounds as tool
 /// latency.
-#[derive(Debug, Default)]
-pub struct LiveHistogram(pub super::histogram::Histogram);
+#[derive(Debug, Default, Clone)]
+pub struct LiveHistogram(pub std::sync::Arc<super::histogram::Histogram>);
 
 impl EncodeMetric for LiveHistogram {
     fn encode(
@@ -232,5 +232,162 @@ mod tests {
                 .all(|s| s.data.calls() >= 2)
         );
         assert!(!b.iter().any(|s| s.server == "gone"));
+    }
+}
+
+/// One backend's numbers at scrape time (plain data: the gateway fills it from its handles).
+#[derive(Debug, Clone)]
+pub struct BackendSample {
+    pub name: String,
+    /// `not_started`, `starting`, `running`, `stopped` or `failed`.
+    pub state: &'static str,
+    pub starts: u64,
+    /// `closed`, `open` or `half_open`.
+    pub breaker: &'static str,
+    pub in_flight: u32,
+    pub queued: u32,
+    /// Calls refused by the failsafes, by reason (`breaker_open`, `queue_full`, `rate_limited`).
+    pub rejected: [(&'static str, u64); 3],
+    pub retries: u64,
+    pub breaker_opened: u64,
+}
+
+/// The states a backend may be in (one-hot in `backend_state`).
+pub const BACKEND_STATES: [&str; 5] = ["not_started", "starting", "running", "stopped", "failed"];
+/// The states a breaker may be in (one-hot in `backend_breaker_state`).
+pub const BREAKER_STATES: [&str; 3] = ["closed", "open", "half_open"];
+
+/// The backend families (labels: the configured backend names, bounded by the config).
+#[derive(Debug)]
+pub struct BackendFamilies(pub Vec<BackendSample>);
+
+impl BackendFamilies {
+    fn gauge(
+        encoder: &mut DescriptorEncoder,
+        name: &str,
+        help: &str,
+        samples: &[BackendSample],
+        value: impl Fn(&BackendSample) -> i64,
+    ) -> Result<(), std::fmt::Error> {
+        let mut family = encoder.encode_descriptor(name, help, None, MetricType::Gauge)?;
+        for b in samples {
+            family
+                .encode_family(&[("backend", b.name.as_str())])?
+                .encode_gauge(&value(b))?;
+        }
+        Ok(())
+    }
+
+    fn counter(
+        encoder: &mut DescriptorEncoder,
+        name: &str,
+        help: &str,
+        samples: &[BackendSample],
+        value: impl Fn(&BackendSample) -> u64,
+    ) -> Result<(), std::fmt::Error> {
+        let mut family = encoder.encode_descriptor(name, help, None, MetricType::Counter)?;
+        for b in samples {
+            family
+                .encode_family(&[("backend", b.name.as_str())])?
+                .encode_counter::<NoLabelSet, _, u64>(&value(b), None)?;
+        }
+        Ok(())
+    }
+
+    fn one_hot(
+        encoder: &mut DescriptorEncoder,
+        name: &str,
+        help: &str,
+        samples: &[BackendSample],
+        states: &[&str],
+        state: impl Fn(&BackendSample) -> &'static str,
+    ) -> Result<(), std::fmt::Error> {
+        let mut family = encoder.encode_descriptor(name, help, None, MetricType::Gauge)?;
+        for b in samples {
+            for s in states {
+                family
+                    .encode_family(&[("backend", b.name.as_str()), ("state", s)])?
+                    .encode_gauge(&i64::from(state(b) == *s))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Collector for BackendFamilies {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let b = &self.0;
+        Self::gauge(
+            &mut encoder,
+            "backend_up",
+            "1 while the backend runs",
+            b,
+            |s| i64::from(s.state == "running"),
+        )?;
+        Self::one_hot(
+            &mut encoder,
+            "backend_state",
+            "The backend's state (1 for the current one)",
+            b,
+            &BACKEND_STATES,
+            |s| s.state,
+        )?;
+        Self::counter(
+            &mut encoder,
+            "backend_starts",
+            "Times the backend was started: the first start and every restart (after a crash or an idle stop)",
+            b,
+            |s| s.starts,
+        )?;
+        Self::one_hot(
+            &mut encoder,
+            "backend_breaker_state",
+            "The backend's circuit breaker (1 for the current state)",
+            b,
+            &BREAKER_STATES,
+            |s| s.breaker,
+        )?;
+        Self::counter(
+            &mut encoder,
+            "backend_breaker_opened",
+            "Times the backend's circuit breaker opened",
+            b,
+            |s| s.breaker_opened,
+        )?;
+        Self::gauge(
+            &mut encoder,
+            "backend_in_flight",
+            "Calls running at the backend now",
+            b,
+            |s| i64::from(s.in_flight),
+        )?;
+        Self::gauge(
+            &mut encoder,
+            "backend_queued",
+            "Calls waiting for one of the backend's concurrency slots",
+            b,
+            |s| i64::from(s.queued),
+        )?;
+        Self::counter(
+            &mut encoder,
+            "backend_retries",
+            "Attempts sent again after a failure (only where safe)",
+            b,
+            |s| s.retries,
+        )?;
+        let mut family = encoder.encode_descriptor(
+            "backend_rejected",
+            "Calls the backend's failsafes refused, by reason",
+            None,
+            MetricType::Counter,
+        )?;
+        for s in b {
+            for (reason, n) in s.rejected {
+                family
+                    .encode_family(&[("backend", s.name.as_str()), ("reason", reason)])?
+                    .encode_counter::<NoLabelSet, _, u64>(&n, None)?;
+            }
+        }
+        Ok(())
     }
 }

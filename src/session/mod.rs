@@ -127,6 +127,8 @@ pub struct Session {
     /// This session's own instances of `isolate: true` backends, started on first use and
     /// shut down when the session closes.
     instances: Mutex<HashMap<String, Arc<crate::backend::Backend>>>,
+    /// Counts this session in the open-sessions gauge while it lives.
+    _open: crate::metrics::live::SessionGauge,
 }
 
 /// Whether a reload that touched `servers` changes what a session on `surface` with `policy`
@@ -206,6 +208,7 @@ impl Session {
             in_flight: Mutex::new(HashMap::new()),
             closed: CancellationToken::new(),
             instances: Mutex::new(HashMap::new()),
+            _open: gateway.metrics.session(front),
         });
         gateway
             .background()
@@ -331,6 +334,10 @@ impl Session {
                 ))),
                 None => params_value(params).map(|p| to_raw(&self.initialize(&p))),
             };
+            let outcome = if answer.is_ok() { "ok" } else { "error" };
+            self.gateway
+                .metrics
+                .request(self.front, "initialize", outcome);
             return self.send(Message::Response { id, result: answer });
         }
         if self.version().is_none() && !BEFORE_INITIALIZE.contains(&method.as_str()) {
@@ -363,6 +370,15 @@ impl Session {
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .remove(&id);
+            let label = match &outcome {
+                Ok(_) => "ok",
+                Err(Failure::Rpc(_)) => "error",
+                Err(Failure::Cancelled) => "cancelled",
+            };
+            session
+                .gateway
+                .metrics
+                .request(session.front, &method, label);
             match outcome {
                 Ok(result) => session.send(Message::Response {
                     id,

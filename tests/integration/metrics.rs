@@ -173,3 +173,160 @@ fn stats_show_calls_through_a_stdio_gateway_and_survive_a_restart() {
         "{text}"
     );
 }
+
+/// `GET /metrics` of `served`, checked by promtool and parsed by the Python client.
+fn scrape(env: &TestEnv, served: &crate::serve::Served) -> (String, Vec<Value>) {
+    let reply = served.http("GET", "/metrics", &[], b"");
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert!(
+        reply
+            .header("content-type")
+            .is_some_and(|c| c.starts_with("text/plain; version=0.0.4")),
+        "{:?}",
+        reply.headers
+    );
+    promtool_check(&reply.body);
+    let samples = parse_with_python_client(env, &reply.body);
+    (reply.body, samples)
+}
+
+#[test]
+fn serve_metrics_pass_promtool_and_count_calls_as_they_happen() {
+    let env = TestEnv::new();
+    let time = real_servers(&env, "prom")
+        .into_iter()
+        .find(|s| s.name == "time")
+        .expect("time server");
+    let config = config_for(&env, true, std::slice::from_ref(&time));
+    let served = crate::serve::Served::start(&env, &config);
+    let call = |timezone: &str| {
+        let body = json!({"server": "time", "tool": "get_current_time",
+                          "arguments": {"timezone": timezone}});
+        served.http(
+            "POST",
+            "/api/v1/tools/call",
+            &[("Content-Type", "application/json")],
+            body.to_string().as_bytes(),
+        )
+    };
+    assert_eq!(call("UTC").status, 200);
+    let search = served.http("GET", "/api/v1/tools?q=current%20time", &[], b"");
+    assert_eq!(search.status, 200, "{}", search.body);
+
+    let tool = [("server", "time"), ("tool", "get_current_time")];
+    let ok = |samples: &[Value]| {
+        sample(
+            samples,
+            "mcp_gateway_tool_calls_total",
+            &[tool[0], tool[1], ("outcome", "ok")],
+        )
+        .unwrap_or(0.0)
+    };
+    let (text, before) = scrape(&env, &served);
+    assert_eq!(ok(&before), 1.0, "{text}");
+    assert_eq!(
+        sample(&before, "mcp_gateway_backend_up", &[("backend", "time")]),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(
+            &before,
+            "mcp_gateway_backend_breaker_state",
+            &[("backend", "time"), ("state", "closed")]
+        ),
+        Some(1.0),
+        "{text}"
+    );
+    assert!(
+        sample(&before, "mcp_gateway_search_duration_seconds_count", &[]).unwrap_or(0.0) >= 1.0,
+        "{text}"
+    );
+    let series = |samples: &[Value]| {
+        samples
+            .iter()
+            .filter(|s| s["name"] == "mcp_gateway_tool_calls_total")
+            .count()
+    };
+    let series_before = series(&before);
+
+    // Two more calls, one the tool refuses, and many made-up tool names (refused, not counted).
+    assert_eq!(call("UTC").status, 200);
+    assert_eq!(call("Europe/Paris").status, 200);
+    let bad = call("Mars/Olympus_Mons");
+    assert_eq!(bad.status, 200, "{}", bad.body);
+    for i in 0..40 {
+        let body = json!({"server": "time", "tool": format!("made_up_{i}"), "arguments": {}});
+        let r = served.http(
+            "POST",
+            "/api/v1/tools/call",
+            &[("Content-Type", "application/json")],
+            body.to_string().as_bytes(),
+        );
+        assert_eq!(r.status, 404, "{}", r.body);
+    }
+    let (text, after) = scrape(&env, &served);
+    assert_eq!(ok(&after) - ok(&before), 2.0, "{text}");
+    let errors = |samples: &[Value]| {
+        ["tool_error", "error"]
+            .iter()
+            .map(|o| {
+                sample(
+                    samples,
+                    "mcp_gateway_tool_calls_total",
+                    &[tool[0], tool[1], ("outcome", o)],
+                )
+                .unwrap_or(0.0)
+            })
+            .sum::<f64>()
+    };
+    assert_eq!(errors(&after) - errors(&before), 1.0, "{text}");
+    assert_eq!(
+        sample(
+            &after,
+            "mcp_gateway_tool_call_duration_seconds_count",
+            &tool
+        ),
+        Some(4.0),
+        "{text}"
+    );
+    // The made-up names added no series.
+    assert_eq!(series(&after), series_before, "{text}");
+    assert!(!text.contains("made_up_"), "{text}");
+    let rest_ok = sample(
+        &after,
+        "mcp_gateway_requests_total",
+        &[
+            ("front", "rest"),
+            ("method", "POST /api/v1/tools/call"),
+            ("outcome", "ok"),
+        ],
+    );
+    assert_eq!(rest_ok, Some(4.0), "{text}");
+    assert_eq!(
+        sample(
+            &after,
+            "mcp_gateway_requests_total",
+            &[
+                ("front", "rest"),
+                ("method", "POST /api/v1/tools/call"),
+                ("outcome", "error")
+            ],
+        ),
+        Some(40.0),
+        "{text}"
+    );
+
+    // The JSON metrics carry the same profile.
+    let json_metrics = served.http("GET", "/api/v1/metrics", &[], b"");
+    assert_eq!(json_metrics.status, 200);
+    let m: Value = serde_json::from_str(&json_metrics.body).expect("JSON");
+    let entry = m["tools"]
+        .as_array()
+        .and_then(|t| t.iter().find(|t| t["tool"] == "get_current_time"))
+        .unwrap_or_else(|| panic!("{m}"));
+    assert_eq!(entry["calls"], 4, "{m}");
+    assert!(entry["latency_ms"]["p95"].as_f64().is_some(), "{m}");
+    assert_eq!(m["backends"]["items"][0]["name"], "time", "{m}");
+    assert!(m["search"]["count"].as_u64().unwrap() >= 1, "{m}");
+}

@@ -128,6 +128,7 @@ async fn check(app: Arc<App>, rest: bool, mut req: Request, next: Next) -> Respo
     let decision =
         (caller.rate_limit > 0).then(|| keeper.limiter.check(&caller.name, caller.rate_limit));
     if let Some(d) = decision.filter(|d| !d.allowed) {
+        app.gateway.metrics.rate_limited(front);
         log_refusal(
             &app,
             &caller.name,
@@ -178,6 +179,17 @@ fn log_refusal(
     started: Instant,
     outcome: request_log::Outcome,
 ) {
+    // REST requests are counted by their route (`rest::count`); MCP ones refused here by path.
+    if front == "http" {
+        let path = req.uri().path();
+        let route = if path.starts_with("/mcp/") {
+            "/mcp/{backend}"
+        } else {
+            "/mcp"
+        };
+        let method = format!("{} {route}", req.method());
+        app.gateway.metrics.request(front, &method, outcome.name());
+    }
     // REST routes are nested under `/api`, which their request URI no longer shows.
     let prefix = if front == "rest" { "/api" } else { "" };
     let method = format!("{} {prefix}{}", req.method(), req.uri().path());

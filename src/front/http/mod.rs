@@ -149,8 +149,17 @@ pub fn router(app: Arc<App>) -> Router {
             Arc::clone(&app),
             auth::authenticate,
         ));
+    // `/metrics`: open without auth (loopback by default, behind the Host/Origin guard); with
+    // auth on, any valid key or token, the series limited to what its scope sees.
+    let metrics = Router::new()
+        .route("/metrics", get(prometheus_metrics))
+        .route_layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&app),
+            auth::authenticate_rest,
+        ));
     Router::new()
         .merge(protected)
+        .merge(metrics)
         .nest("/api", rest::routes(&app))
         .merge(ui::routes())
         .route("/healthz", get(|| async { "ok\n" }))
@@ -285,6 +294,36 @@ fn cors_headers(h: &mut HeaderMap, origin: HeaderValue, preflight: bool) {
             HeaderValue::from_static("600"),
         );
     }
+}
+
+/// `GET /metrics`: the Prometheus text exposition (see docs/operations.md).
+async fn prometheus_metrics(
+    State(app): State<Arc<App>>,
+    caller: Option<axum::Extension<Caller>>,
+) -> Response {
+    let caller = auth::caller_of(caller);
+    let access = Access::new(&app.gateway, &caller);
+    let gw = &app.gateway;
+    // Profiles may name servers no longer configured: only an unrestricted caller sees those.
+    let restricted = caller.policy.is_restricted();
+    let text = gw.prometheus_text(
+        |s| match gw.backend(s) {
+            Some(_) => access.sees_server(s),
+            None => !restricted,
+        },
+        |s, t| match gw.backend(s) {
+            Some(_) => access.permits(s, t),
+            None => !restricted,
+        },
+    );
+    (
+        [(
+            header::CONTENT_TYPE,
+            crate::metrics::prometheus::CONTENT_TYPE,
+        )],
+        text,
+    )
+        .into_response()
 }
 
 async fn readyz(State(app): State<Arc<App>>) -> Response {

@@ -64,6 +64,7 @@ pub fn routes(app: &Arc<App>) -> Router<Arc<App>> {
         ))
         .route("/v1/health", get(health))
         .route("/v1/openapi.json", get(openapi_document))
+        .route_layer(axum::middleware::from_fn_with_state(Arc::clone(app), count))
         .fallback(|uri: axum::http::Uri| async move {
             rest_error(
                 StatusCode::NOT_FOUND,
@@ -83,6 +84,35 @@ pub fn routes(app: &Arc<App>) -> Router<Arc<App>> {
                 )
             },
         )
+}
+
+/// Counts every REST request by route and outcome (refusals of the authentication layer too).
+async fn count(
+    State(app): State<Arc<App>>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let route = req
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_default();
+    let route = if route.starts_with("/api") {
+        route
+    } else {
+        format!("/api{route}")
+    };
+    let method = format!("{} {route}", req.method());
+    let resp = next.run(req).await;
+    let outcome = match resp.status().as_u16() {
+        200..=399 => "ok",
+        401 => "unauthenticated",
+        403 => "forbidden",
+        429 => "rate_limited",
+        _ => "error",
+    };
+    app.gateway.metrics.request("rest", &method, outcome);
+    resp
 }
 
 fn ok_json(body: &Value) -> Response {
@@ -808,10 +838,70 @@ async fn metrics(
         calls.insert(outcome.name().to_string(), json!(n));
     }
     calls.insert("total".into(), json!(total));
+    let gw = &app.gateway;
+    let items: Vec<Value> = visible
+        .iter()
+        .filter_map(|name| gw.backend(name))
+        .map(|b| {
+            let f = b.failsafe_state();
+            json!({
+                "name": b.name(),
+                "state": b.status().label(),
+                "starts": b.starts(),
+                "breaker": f.breaker.label(),
+                "in_flight": f.in_flight,
+                "queued": f.queued,
+            })
+        })
+        .collect();
+    // Profiles of servers no longer configured are shown only to an unrestricted caller.
+    let restricted = caller.policy.is_restricted();
+    let mut profiles: Vec<_> = gw
+        .profiles
+        .snapshot()
+        .into_iter()
+        .filter(|s| match gw.backend(&s.server) {
+            Some(_) => access.sees_server(&s.server) && access.permits(&s.server, &s.tool),
+            None => !restricted,
+        })
+        .collect();
+    profiles.sort_by(|a, b| {
+        b.data
+            .calls()
+            .cmp(&a.data.calls())
+            .then_with(|| (&a.server, &a.tool).cmp(&(&b.server, &b.tool)))
+    });
+    let tool_calls: u64 = profiles.iter().map(|s| s.data.calls()).sum();
+    let tools: Vec<Value> = profiles.iter().map(|s| s.to_json()).collect();
+    let requests: Vec<Value> = gw
+        .metrics
+        .requests_counted(&["stdio", "http", "rest"])
+        .into_iter()
+        .map(|(front, method, outcome, count)| {
+            json!({"front": front, "method": method, "outcome": outcome, "count": count})
+        })
+        .collect();
+    let sessions_by_front: Map<String, Value> = gw
+        .metrics
+        .sessions_open()
+        .into_iter()
+        .map(|(front, n)| (front, json!(n)))
+        .collect();
+    let search = gw.metrics.search_latency();
+    let ms = |us: Option<u64>| us.map(|us| us as f64 / 1000.0);
     ok_json(&json!({
         "uptime_seconds": app.started.elapsed().as_secs(),
         "sessions": app.sessions.len(),
-        "backends": { "total": visible.len(), "by_state": states },
+        "sessions_by_front": sessions_by_front,
+        "backends": { "total": visible.len(), "by_state": states, "items": items },
         "calls": calls,
+        "tool_calls": tool_calls,
+        "tools": tools,
+        "requests": requests,
+        "search": {
+            "count": search.count(),
+            "p50_ms": ms(search.quantile_us(0.5)),
+            "p95_ms": ms(search.quantile_us(0.95)),
+        },
     }))
 }

@@ -128,10 +128,9 @@ pub fn document() -> Value {
             }},
             "/api/v1/metrics": {"get": {
                 "operationId": "metrics",
-                "summary": "Counters: uptime, sessions, backends by state, calls by outcome",
+                "summary": "Counters: uptime, sessions, backends (state, breaker, queue), calls by outcome, per-tool usage profiles, requests by front/method/outcome, search latency (limited to the caller's scope)",
                 "responses": {
-                    "200": {"description": "metrics", "content": {"application/json": {"schema": {
-                        "type": "object", "required": ["uptime_seconds", "sessions", "backends", "calls"]}}}},
+                    "200": {"description": "metrics", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Metrics"}}}},
                     "401": error, "429": error}
             }},
             "/api/v1/openapi.json": {"get": {
@@ -157,6 +156,28 @@ pub fn document() -> Value {
                 "Tool": {"type": "object", "required": ["server", "tool", "inputSchema"], "properties": {
                     "server": {"type": "string"}, "tool": {"type": "string"}, "kind": {"type": "string", "enum": ["tool", "skill"]},
                     "description": {"type": ["string", "null"]}, "inputSchema": {"type": "object"}, "score": {"type": "number", "description": "with q only"}}},
+                "Metrics": {"type": "object", "required": ["uptime_seconds", "sessions", "backends", "calls", "tool_calls", "tools", "requests", "search"], "properties": {
+                    "uptime_seconds": {"type": "integer"},
+                    "sessions": {"type": "integer", "description": "legacy HTTP sessions open"},
+                    "sessions_by_front": {"type": "object", "additionalProperties": {"type": "integer"}, "description": "client sessions open now, by front"},
+                    "backends": {"type": "object", "required": ["total", "by_state", "items"], "properties": {
+                        "total": {"type": "integer"}, "by_state": {"type": "object", "additionalProperties": {"type": "integer"}},
+                        "items": {"type": "array", "items": {"type": "object", "required": ["name", "state", "starts", "breaker", "in_flight", "queued"], "properties": {
+                            "name": {"type": "string"}, "state": {"type": "string"}, "starts": {"type": "integer"},
+                            "breaker": {"enum": ["closed", "open", "half-open"]}, "in_flight": {"type": "integer"}, "queued": {"type": "integer"}}}}}},
+                    "calls": {"type": "object", "description": "request-log outcomes since start", "additionalProperties": {"type": "integer"}},
+                    "tool_calls": {"type": "integer", "description": "sum of calls over tools"},
+                    "tools": {"type": "array", "description": "usage profiles (persisted), most called first", "items": {"$ref": "#/components/schemas/ToolProfile"}},
+                    "requests": {"type": "array", "items": {"type": "object", "required": ["front", "method", "outcome", "count"], "properties": {
+                        "front": {"type": "string"}, "method": {"type": "string"}, "outcome": {"type": "string"}, "count": {"type": "integer"}}}},
+                    "search": {"type": "object", "required": ["count", "p50_ms", "p95_ms"], "properties": {
+                        "count": {"type": "integer"}, "p50_ms": {"type": ["number", "null"]}, "p95_ms": {"type": ["number", "null"]}}}}},
+                "ToolProfile": {"type": "object", "required": ["server", "tool", "calls", "ok", "tool_errors", "errors", "cancelled", "latency_ms", "last_used"], "properties": {
+                    "server": {"type": "string"}, "tool": {"type": "string"}, "calls": {"type": "integer"},
+                    "ok": {"type": "integer"}, "tool_errors": {"type": "integer", "description": "isError results"},
+                    "errors": {"type": "integer", "description": "timeout, transport, backend failure, failsafe refusal"}, "cancelled": {"type": "integer"},
+                    "latency_ms": {"type": ["object", "null"], "properties": {"p50": {"type": "number"}, "p95": {"type": "number"}, "min": {"type": "number"}, "max": {"type": "number"}, "mean": {"type": "number"}}},
+                    "last_used": {"type": ["string", "null"], "format": "date-time"}}},
                 "Request": {"type": "object", "required": ["time", "caller", "server", "tool", "duration_ms", "outcome"], "properties": {
                     "time": {"type": "string", "format": "date-time"}, "caller": {"type": "string"},
                     "front": {"enum": ["stdio", "http", "rest"]}, "method": {"type": "string"},
