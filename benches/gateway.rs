@@ -275,8 +275,12 @@ fn call_latencies(env: &TestEnv, calls: usize) -> (Vec<Duration>, Vec<Duration>,
     env.apply(&mut cmd);
     let mut direct = RpcClient::spawn(cmd);
     direct.initialize();
-    let config = env.write_config(false, &[("fake", fake_backend(&[], ""))]);
-    let mut namespaced = env.start(&config);
+    // Each gateway gets its own file: a gateway reloads the file it was started with when it
+    // changes, so rewriting one file for the second would change the first one's surface.
+    let written = env.write_config(false, &[("fake", fake_backend(&[], ""))]);
+    let own = written.with_file_name("namespaced.yaml");
+    std::fs::rename(&written, &own).expect("rename config");
+    let mut namespaced = env.start(&own);
     harness::list_tools_until(&mut namespaced, &["fake__echo"], Duration::from_secs(60));
     let config = env.write_config(true, &[("fake", fake_backend(&[], ""))]);
     let mut meta = env.start(&config);
