@@ -72,6 +72,42 @@ impl<'a> Access<'a> {
         }
     }
 
+    /// One backend as `gateway_list_servers` and REST `/api/v1/servers` show it (one shape for
+    /// both): its state and why it failed, the tools this caller may call, problems, listing
+    /// notes, held-back tools and the failsafe state. `None` for an unknown backend.
+    pub fn server_status(&self, name: &str) -> Option<Value> {
+        let b = self.gateway.backend(name)?;
+        let status = b.status();
+        let tools = self
+            .gateway
+            .catalog
+            .get(name)
+            .map(|e| e.tool_names().filter(|t| self.permits(name, t)).count());
+        let mut s = serde_json::json!({
+            "name": name,
+            "description": b.config.description,
+            "transport": b.config.transport.kind(),
+            "state": status.label(),
+            "tags": b.config.tags,
+            "tools": tools,
+        });
+        if let crate::backend::Status::Failed(reason) = status {
+            s["reason"] = serde_json::json!(reason);
+        }
+        let report = b.report();
+        if !report.problems.is_empty() {
+            s["problems"] = serde_json::json!(report.problems);
+        }
+        if !report.notes.is_empty() {
+            s["notes"] = serde_json::json!(report.notes);
+        }
+        if !report.held.is_empty() {
+            s["held"] = serde_json::json!(report.held);
+        }
+        s["failsafe"] = b.failsafe_state().to_json();
+        Some(s)
+    }
+
     /// The view of `session`'s caller; calls go to the session's own isolated instances.
     pub(crate) fn of_session(session: &'a super::Session) -> Access<'a> {
         Access {

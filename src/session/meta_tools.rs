@@ -301,40 +301,12 @@ async fn invoke(
 
 fn list_servers(session: &Arc<Session>) -> Box<RawValue> {
     let gw = &session.gateway;
+    let access = session.access();
     let servers: Vec<Value> = gw
         .backends()
         .iter()
         .filter(|b| session.sees_server(b.name()))
-        .map(|b| {
-            let status = b.status();
-            let tools = gw.catalog.get(b.name()).map(|e| {
-                e.tool_names()
-                    .filter(|t| session.permits(b.name(), t))
-                    .count()
-            });
-            let mut s = json!({
-                "name": b.name(),
-                "description": b.config.description,
-                "transport": b.config.transport.kind(),
-                "state": status.label(),
-                "tools": tools,
-            });
-            if let crate::backend::Status::Failed(reason) = status {
-                s["reason"] = json!(reason);
-            }
-            let report = b.report();
-            if !report.problems.is_empty() {
-                s["problems"] = json!(report.problems);
-            }
-            if !report.notes.is_empty() {
-                s["notes"] = json!(report.notes);
-            }
-            if !report.held.is_empty() {
-                s["held"] = json!(report.held);
-            }
-            s["failsafe"] = b.failsafe_state().to_json();
-            s
-        })
+        .filter_map(|b| access.server_status(b.name()))
         .collect();
     let mut listing = json!({ "servers": servers, "search": gw.search_mode() });
     if let Some(error) = gw.config_error() {

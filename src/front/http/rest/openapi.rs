@@ -152,7 +152,11 @@ pub fn document() -> Value {
                 "Server": {"type": "object", "required": ["name", "transport", "state", "tags"], "properties": {
                     "name": {"type": "string"}, "description": {"type": ["string", "null"]}, "transport": {"type": "string"},
                     "state": {"type": "string"}, "reason": {"type": "string"}, "tags": {"type": "array", "items": {"type": "string"}},
-                    "tools": {"type": ["integer", "null"], "description": "tools the caller may call; null before the server was first listed"}}},
+                    "tools": {"type": ["integer", "null"], "description": "tools the caller may call; null before the server was first listed"},
+                    "problems": {"type": "array", "items": {"type": "string"}, "description": "why it could not be used (e.g. its capabilities failed to load)"},
+                    "notes": {"type": "array", "items": {"type": "string"}, "description": "what its listing left out or repaired"},
+                    "held": {"type": "array", "items": {"type": "string"}, "description": "tools held back (scanner findings, changed pinned definitions)"},
+                    "failsafe": {"type": "object", "description": "circuit breaker, queue and refusals, as in gateway_list_servers"}}},
                 "Tool": {"type": "object", "required": ["server", "tool", "inputSchema"], "properties": {
                     "server": {"type": "string"}, "tool": {"type": "string"}, "kind": {"type": "string", "enum": ["tool", "skill"]},
                     "description": {"type": ["string", "null"]}, "inputSchema": {"type": "object"}, "score": {"type": "number", "description": "with q only"}}},

@@ -271,7 +271,7 @@ function renderCards(m) {
 }
 
 /** Fields of a server the table shows in their own columns; anything else goes to Details. */
-const SERVER_FIELDS = new Set(['name', 'description', 'transport', 'state', 'tags', 'tools', 'reason']);
+const SERVER_FIELDS = new Set(['name', 'description', 'transport', 'state', 'tags', 'tools', 'reason', 'failsafe']);
 
 function detailValue(v) {
   if (v === null || v === undefined) return '—';
@@ -280,6 +280,24 @@ function detailValue(v) {
     return Object.entries(v).map(([k, x]) => k.replace(/_/g, ' ') + ' ' + detailValue(x)).join(', ');
   }
   return String(v);
+}
+
+/**
+ * The failsafe state in a few words: the breaker as a badge, then only what is not idle (failures
+ * in a row, calls in flight or queued against their limits, when an open breaker tries again,
+ * refusals); every field is in the cell's tooltip.
+ */
+function breakerCell(f) {
+  if (!f || typeof f !== 'object') return el('span', { class: 'hint', text: '—' });
+  const parts = [];
+  if (f.consecutive_failures) parts.push(f.consecutive_failures + (f.consecutive_failures === 1 ? ' failure' : ' failures'));
+  if (f.in_flight || f.queued) parts.push(f.in_flight + '/' + f.max_in_flight + ' in flight, ' + f.queued + '/' + f.max_queued + ' queued');
+  if (f.breaker === 'open' && f.open_until) parts.push('retry at ' + new Date(f.open_until * 1000).toLocaleTimeString());
+  const refused = f.rejected ? Object.values(f.rejected).reduce((a, b) => a + (b || 0), 0) : 0;
+  if (refused) parts.push(refused + ' refused');
+  return el('div', { class: 'breaker', title: detailValue(f) },
+    badge(f.breaker || 'unknown'),
+    parts.length ? el('div', { class: 'desc', text: parts.join(' · ') }) : null);
 }
 
 function renderBackends(servers) {
@@ -309,6 +327,7 @@ function renderBackends(servers) {
       el('td', { class: 'nowrap', text: s.transport }),
       el('td', { class: 'num', text: typeof s.tools === 'number' ? String(s.tools) : '—' }),
       el('td', null, (s.tags || []).map((t) => el('span', { class: 'tag', text: t }))),
+      el('td', null, breakerCell(s.failsafe)),
       el('td', null, details.length ? details : el('span', { class: 'hint', text: '—' }))));
   }
 }
