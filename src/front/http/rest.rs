@@ -646,6 +646,19 @@ fn log_call(
     });
 }
 
+/// The admin routes' one check: the `403 insufficient_scope` answer naming what `doing` needs,
+/// or `None` for an admin caller.
+fn admin_refusal(
+    app: &App,
+    caller: Option<axum::Extension<Caller>>,
+    doing: &str,
+) -> Option<Response> {
+    (!auth::caller_of(caller).admin).then(|| {
+        app.keeper
+            .forbidden(true, &format!("{doing} needs an admin key or scope"))
+    })
+}
+
 /// `GET /api/v1/requests?limit=`: the newest request-log entries, admin only.
 async fn requests(
     State(app): State<Arc<App>>,
@@ -655,11 +668,8 @@ async fn requests(
     if let Err(r) = known_params(&q, &["limit"]) {
         return r.into_response();
     }
-    let caller = auth::caller_of(caller);
-    if !caller.admin {
-        return app
-            .keeper
-            .forbidden(true, "reading the request log needs an admin key or scope");
+    if let Some(refused) = admin_refusal(&app, caller, "reading the request log") {
+        return refused;
     }
     let limit = match limit_param(&q, DEFAULT_REQUESTS) {
         Ok(n) => n,
@@ -689,11 +699,8 @@ async fn requests_stream(
     if let Err(r) = known_params(&q, &["backlog"]) {
         return r.into_response();
     }
-    let caller = auth::caller_of(caller);
-    if !caller.admin {
-        return app
-            .keeper
-            .forbidden(true, "reading the request log needs an admin key or scope");
+    if let Some(refused) = admin_refusal(&app, caller, "reading the request log") {
+        return refused;
     }
     let backlog = match q.get("backlog") {
         None => DEFAULT_REQUESTS,
@@ -739,11 +746,8 @@ async fn config(
     if let Err(r) = known_params(&q, &[]) {
         return r.into_response();
     }
-    let caller = auth::caller_of(caller);
-    if !caller.admin {
-        return app
-            .keeper
-            .forbidden(true, "reading the config needs an admin key or scope");
+    if let Some(refused) = admin_refusal(&app, caller, "reading the config") {
+        return refused;
     }
     let sources = app.gateway.config().sources.clone();
     let files = sources.clone();
@@ -778,11 +782,8 @@ async fn config(
 /// the reload report. A config that does not load keeps the running one and is reported in
 /// `error` (200 all the same: the gateway still serves).
 async fn reload(State(app): State<Arc<App>>, caller: Option<axum::Extension<Caller>>) -> Response {
-    let caller = auth::caller_of(caller);
-    if !caller.admin {
-        return app
-            .keeper
-            .forbidden(true, "reloading the config needs an admin key or scope");
+    if let Some(refused) = admin_refusal(&app, caller, "reloading the config") {
+        return refused;
     }
     let report = app.gateway.reload_from_disk().await;
     ok_json(&serde_json::to_value(&report).unwrap_or(Value::Null))
