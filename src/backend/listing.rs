@@ -141,7 +141,9 @@ impl Backend {
             });
             let (found, page) = match page {
                 Ok(p) => p,
-                Err(e) if page_no == 0 => return Err(e),
+                // A page lost because this gateway is stopping the backend is no fault of the
+                // backend: keeping the pages before it would record a short list as its whole.
+                Err(e) if page_no == 0 || self.is_stopping() => return Err(e),
                 Err(e) => {
                     notes.push(format!(
                         "{method} page {} failed ({}); kept the first {} items",
