@@ -6,7 +6,7 @@
 //! ablation and sweep tables. Every query goes through `SearchIndex::search` and `render_match`,
 //! the path `gateway_search_tools` takes. It never changes ranking code or writes files.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -274,6 +274,8 @@ struct QueryLine {
 struct Pool {
     by_server: Vec<(String, Vec<ToolDoc>)>,
     ids: HashMap<(String, String, String), String>,
+    /// Tool id → tool name (BFCL's pool holds many tools of one name).
+    names: HashMap<String, String>,
     len: usize,
 }
 
@@ -310,6 +312,7 @@ fn load_pool(path: &Path) -> anyhow::Result<Pool> {
         .map_or_else(|| "pool".to_string(), |n| n.to_string_lossy().into_owned());
     let mut groups: Vec<(String, Vec<ToolDoc>)> = Vec::new();
     let mut ids = HashMap::new();
+    let mut names = HashMap::new();
     let len = lines.len();
     for (i, t) in lines.into_iter().enumerate() {
         let server = t.group.unwrap_or_else(|| default_server.clone());
@@ -322,6 +325,7 @@ fn load_pool(path: &Path) -> anyhow::Result<Pool> {
                 t.id
             );
         }
+        names.insert(t.id.clone(), t.name.clone());
         let doc = ToolDoc {
             server: server.clone(),
             server_description: None,
@@ -338,6 +342,7 @@ fn load_pool(path: &Path) -> anyhow::Result<Pool> {
     Ok(Pool {
         by_server: groups,
         ids,
+        names,
         len,
     })
 }
@@ -377,6 +382,10 @@ struct Scores {
     memory: usize,
     /// Best-hit confidence and similarity for each query whose relevant tool was in the top 5.
     answered_confidence: Vec<(f32, Option<f32>)>,
+    /// Per query (in order), the rank of its first relevant tool in the top 10.
+    first_ranks: Vec<Option<usize>>,
+    /// Recall@5 when a tool with the same name as a relevant one counts as found.
+    r5_same_name: f64,
 }
 
 /// CPU time consumed so far by this process (all threads: tantivy indexes on its own thread).
@@ -440,6 +449,8 @@ fn score(
     let mut cpu_times = Vec::with_capacity(queries.len());
     let (mut r1, mut r5, mut r10, mut mrr, mut ndcg) = (0.0, 0.0, 0.0, 0.0, 0.0);
     let mut answered_confidence = Vec::new();
+    let mut first_ranks = Vec::with_capacity(queries.len());
+    let mut same_name = 0.0;
     for q in queries {
         let (result, wall, cpu) = timed(|| {
             index.search(&q.query, 10, None).map(|outcome| {
@@ -460,6 +471,18 @@ fn score(
             })
             .collect();
         let first = relevant_at.iter().position(|&r| r);
+        first_ranks.push(first);
+        let relevant_names: Vec<&String> = q
+            .relevant
+            .iter()
+            .filter_map(|r| pool.names.get(r))
+            .collect();
+        let named_in_top5 = outcome.hits.iter().take(5).any(|h| {
+            pool.id_of(&h.doc)
+                .and_then(|id| pool.names.get(id))
+                .is_some_and(|n| relevant_names.contains(&n))
+        });
+        same_name += f64::from(u8::from(named_in_top5));
         if let Some(rank) = first {
             r1 += f64::from(u8::from(rank < 1));
             r5 += f64::from(u8::from(rank < 5));
@@ -504,6 +527,8 @@ fn score(
         embed_cpu,
         memory: index.memory_bytes()?,
         answered_confidence,
+        first_ranks,
+        r5_same_name: same_name / n,
     })
 }
 
@@ -632,8 +657,18 @@ fn retrieval(args: RetrievalArgs) -> anyhow::Result<()> {
     );
     println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
     let mut first: Option<Scores> = None;
+    let mut per_variant: Vec<(String, f64, f64)> = Vec::new();
+    let mut best_ranks: Vec<Option<usize>> = vec![None; queries.len()];
+    let variant_count = variants.len();
     for (label, config) in variants {
         let s = score(&pool, &queries, config, &mut dense)?;
+        per_variant.push((label.clone(), s.r5, s.r5_same_name));
+        for (best, rank) in best_ranks.iter_mut().zip(&s.first_ranks) {
+            *best = match (*best, *rank) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+        }
         println!(
             "| {label} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {:.0} | {:.0} |",
             s.r1,
@@ -649,6 +684,18 @@ fn retrieval(args: RetrievalArgs) -> anyhow::Result<()> {
             ms(s.build_cpu)
         );
         first.get_or_insert(s);
+    }
+    if variant_count > 1 {
+        print!("{}", oracle_row(&best_ranks));
+    }
+    if pool.names.len() > pool.names.values().collect::<HashSet<_>>().len() {
+        println!(
+            "\nThe pool has several tools of one name; counting any tool named like a relevant one as found:\n\n\
+             | ranking | R@5 | R@5, same name counts |\n|---|---|---|"
+        );
+        for (label, r5, same) in &per_variant {
+            println!("| {label} | {r5:.3} | {same:.3} |");
+        }
     }
     if let Some(s) = &first {
         println!(
@@ -713,6 +760,32 @@ fn misses(
         }
     }
     Ok(out)
+}
+
+/// The table row of an oracle that picks, for every query, the variant ranking its relevant tool
+/// best: an upper bound for choosing among the scored variants per query (say, a fusion weight
+/// per query), not a ranking anyone can run.
+fn oracle_row(best_ranks: &[Option<usize>]) -> String {
+    let n = best_ranks.len().max(1) as f64;
+    let share = |k: usize| {
+        best_ranks
+            .iter()
+            .filter(|r| r.is_some_and(|r| r < k))
+            .count() as f64
+            / n
+    };
+    let mrr: f64 = best_ranks
+        .iter()
+        .flatten()
+        .map(|r| 1.0 / (*r as f64 + 1.0))
+        .sum::<f64>()
+        / n;
+    format!(
+        "| oracle: the best of the rows above for each query (an upper bound, not a ranking) | {:.3} | {:.3} | {:.3} | {mrr:.3} | – | – | – | – | – | – | – |\n",
+        share(1),
+        share(5),
+        share(10)
+    )
 }
 
 fn ms(d: Duration) -> f64 {
@@ -812,5 +885,12 @@ mod tests {
         assert_eq!(fnv1a("foobar"), 0x8594_4171_f739_67e8);
         assert!(in_split("x", Split::All));
         assert_ne!(in_split("x", Split::Tune), in_split("x", Split::Report));
+    }
+
+    #[test]
+    fn the_oracle_counts_each_query_at_its_best_rank() {
+        let row = oracle_row(&[Some(0), Some(6), None, Some(3)]);
+        // R@1 1/4, R@5 2/4, R@10 3/4, MRR (1 + 1/7 + 1/4) / 4.
+        assert!(row.contains("| 0.250 | 0.500 | 0.750 | 0.348 |"), "{row}");
     }
 }

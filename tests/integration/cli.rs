@@ -642,6 +642,67 @@ fn bench_retrieval_scores_a_small_data_set() {
     assert!(!misses.contains("weather in Oslo"), "{out:?}");
 }
 
+/// Two tools share a name (as BFCL's near-copies do): the same-name table counts the sibling as
+/// found, the plain R@5 does not; and with a sweep the oracle row takes each query's best variant.
+#[test]
+fn bench_retrieval_counts_same_name_siblings_apart_and_prints_the_oracle() {
+    let env = TestEnv::new();
+    let tools: Vec<String> = [
+        ("ping#1", "ping", "Check that a host answers"),
+        ("ping#2", "ping", "Measure latency to a server"),
+        ("mail#1", "send_email", "Send an email message"),
+    ]
+    .iter()
+    .map(|(id, name, d)| json!({"id": id, "name": name, "description": d}).to_string())
+    .collect();
+    let tools = env.write("tools.jsonl", &tools.join("\n"));
+    let queries: Vec<String> = [
+        ("q1", "measure the latency to my server", "ping#1"),
+        ("q2", "send an email", "mail#1"),
+    ]
+    .iter()
+    .map(|(q, text, rel)| json!({"qid": q, "query": text, "relevant": [rel]}).to_string())
+    .collect();
+    let queries = env.write("queries.jsonl", &queries.join("\n"));
+    let args = |extra: &[&str]| -> Vec<String> {
+        let mut a: Vec<String> = ["bench", "retrieval", "--split", "all", "--dense", "none"]
+            .iter()
+            .map(|s| (*s).to_string())
+            .collect();
+        for (flag, path) in [("--tools", &tools), ("--queries", &queries)] {
+            a.push(flag.to_string());
+            a.push(path.to_str().expect("utf-8").to_string());
+        }
+        a.extend(extra.iter().map(|s| (*s).to_string()));
+        a
+    };
+    let plain = args(&[]);
+    let out = env
+        .cli(&plain.iter().map(String::as_str).collect::<Vec<_>>())
+        .expect_code(0);
+    // q1's labelled ping shares no word with it; its namesake does.
+    assert!(
+        out.stdout
+            .contains("| default ranking | 0.500 | 0.500 | 0.500 | 0.500 |")
+            && out.stdout.contains("| default ranking | 0.500 | 1.000 |"),
+        "{out:?}"
+    );
+    assert!(
+        !out.stdout.contains("oracle"),
+        "one variant, no oracle: {out:?}"
+    );
+    // Without coverage re-weighting nothing changes here, so the oracle equals the default.
+    let swept = args(&["--sweep", "coverage=0,3"]);
+    let out = env
+        .cli(&swept.iter().map(String::as_str).collect::<Vec<_>>())
+        .expect_code(0);
+    assert!(
+        out.stdout
+            .contains("| oracle: the best of the rows above for each query (an upper bound, not a ranking) | 0.500 | 0.500 | 0.500 |"),
+        "{out:?}"
+    );
+}
+
 /// A client config in the project that lists a server but no gateway entry: `doctor` flags it,
 /// `doctor --fix` adds the gateway entry to that file (backed up first), and a second `doctor`
 /// is satisfied.
