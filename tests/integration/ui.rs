@@ -37,7 +37,8 @@ fn indent(block: &str) -> String {
 }
 
 /// `serve` with auth on (an admin key and a reader key limited to `time/*`), three backends
-/// and one whose command does not exist.
+/// and one whose command does not exist (its breaker opens at the first failure: its failed
+/// discovery).
 fn served(env: &TestEnv) -> Served {
     let time = stdio_backend(&py_bin("mcp-server-time"), &["--local-timezone", "UTC"], "");
     let everything = stdio_backend(&npm_bin("mcp-server-everything"), &["stdio"], "");
@@ -65,7 +66,8 @@ fn served(env: &TestEnv) -> Served {
          \x20   description: A knowledge graph kept between sessions\n\
          \x20 broken:\n\
          \x20   command: /nonexistent/mcp-server-broken\n\
-         \x20   description: A server whose command is missing\n",
+         \x20   description: A server whose command is missing\n\
+         \x20   failsafe: {{ circuit_breaker: {{ failure_threshold: 1, reset_timeout: 10m }} }}\n",
         indent(&time),
         indent(&everything),
         indent(&memory),
@@ -170,6 +172,7 @@ fn dashboard_in_a_real_browser() {
         "backends": 4,
         "discovered": ["time", "everything", "memory"],
         "states": {"broken": "failed"},
+        "breakers": {"time": "closed", "everything": "closed", "memory": "closed", "broken": "open"},
         "query": "what time is it in another city",
         "expect_tool": "get_current_time",
         "calls": [
@@ -198,6 +201,37 @@ fn dashboard_in_a_real_browser() {
         "the broken backend's state and reason: {backends}"
     );
 
+    // The Breaker column shows each backend's failsafe state as REST reports it: a badge, what
+    // is not idle, and every field in the tooltip.
+    let breakers = &seen["breakers"];
+    for name in ["time", "everything", "memory"] {
+        let cell = &breakers[name];
+        assert_eq!(cell["badge"], "closed", "{name}: {cell}");
+        let title = cell["title"].as_str().unwrap_or_default();
+        assert!(
+            title.contains("max in flight 16") && title.contains("max queued 64"),
+            "{name}: {cell}"
+        );
+    }
+    let broken = &breakers["broken"];
+    let text = broken["text"].as_str().unwrap_or_default();
+    assert!(
+        text.contains("open") && text.contains("1 failure") && text.contains("retry at"),
+        "the open breaker of `broken`: {broken}"
+    );
+    assert!(
+        broken["title"]
+            .as_str()
+            .is_some_and(|t| t.contains("consecutive failures 1")
+                && t.contains("nonexistent/mcp-server-broken")
+                && !t.contains("open until 1")),
+        "the tooltip has the last failure and times people read: {broken}"
+    );
+    let admin_get = |path: &str| served.http("GET", path, &[("Authorization", &admin)], b"");
+    let rest = admin_get("/api/v1/servers/broken");
+    let rest: Value = serde_json::from_str(&rest.body).expect("server JSON");
+    assert_eq!(rest["failsafe"]["breaker"], "open", "{rest}");
+
     assert_eq!(seen["focused_after_slash"], "search", "{seen}");
     assert_eq!(seen["tab_after_slash"], "catalog", "{seen}");
 
@@ -212,12 +246,7 @@ fn dashboard_in_a_real_browser() {
         results.iter().any(|t| t == "get_current_time"),
         "{results:?}"
     );
-    let rest = served.http(
-        "GET",
-        "/api/v1/tools?q=what%20time%20is%20it%20in%20another%20city&limit=50",
-        &[("Authorization", &admin)],
-        b"",
-    );
+    let rest = admin_get("/api/v1/tools?q=what%20time%20is%20it%20in%20another%20city&limit=50");
     let ranked: Vec<String> =
         serde_json::from_str::<Value>(&rest.body).expect("tools JSON")["tools"]
             .as_array()

@@ -273,11 +273,17 @@ function renderCards(m) {
 /** Fields of a server the table shows in their own columns; anything else goes to Details. */
 const SERVER_FIELDS = new Set(['name', 'description', 'transport', 'state', 'tags', 'tools', 'reason', 'failsafe']);
 
+/** Whether a field holds a time as Unix seconds (the failsafe state's `opened_at`, `open_until`, `health_check.at`). */
+function isTimeField(key, v) {
+  return typeof v === 'number' && (key === 'at' || key.endsWith('_at') || key.endsWith('_until'));
+}
+
 function detailValue(v) {
   if (v === null || v === undefined) return '—';
   if (typeof v === 'object') {
     if (Array.isArray(v)) return v.map(detailValue).join(', ');
-    return Object.entries(v).map(([k, x]) => k.replace(/_/g, ' ') + ' ' + detailValue(x)).join(', ');
+    return Object.entries(v).map(([k, x]) => k.replace(/_/g, ' ') + ' '
+      + (isTimeField(k, x) ? new Date(x * 1000).toLocaleTimeString() : detailValue(x))).join(', ');
   }
   return String(v);
 }
