@@ -345,6 +345,15 @@ impl Gateway {
         self.notices.subscribe()
     }
 
+    /// Whether a list made now may lack a backend: one whose first discovery still runs and
+    /// whose tools are not in the catalog yet.
+    pub fn lists_incomplete(&self) -> bool {
+        let discovering = self.discovering.borrow().clone();
+        discovering
+            .iter()
+            .any(|name| self.catalog.get(name).is_none())
+    }
+
     /// Waits (at most `max`) for first discoveries to finish; returns those still running.
     pub async fn wait_for_discovery(&self, max: Duration) -> Vec<String> {
         let mut rx = self.discovering.subscribe();

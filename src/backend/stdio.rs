@@ -173,9 +173,10 @@ impl StdioConnection {
             };
             process::forget_own(pgid);
             tracing::info!(backend = %name, "process {status}");
+            // Marked ended before the calls in flight fail: a caller (or a retry) that saw its
+            // call fail starts a new process instead of meeting this one.
+            let _ = exited_tx.send(Some(status.clone()));
             reader_peer.close(&status);
-            // Known at once: the next call starts a new process instead of meeting this one.
-            let _ = exited_tx.send(Some(status));
             // Grandchildren may outlive the leader; the group dies with it, and so do those
             // that left the group.
             process::terminate_group(pgid, Duration::from_secs(1)).await;
@@ -271,4 +272,38 @@ pub fn preview(line: &str) -> String {
         end -= 1;
     }
     format!("{}… ({} bytes)", &line[..end], line.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::CallError;
+    use crate::peer::CallContext;
+
+    /// A call that failed because the process died is seen after the connection is marked
+    /// ended, so the caller's retry starts a new process (see `Backend::ensure_live`).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_call_failed_by_an_exit_finds_the_exit_already_known() {
+        let spec = StdioSpec {
+            program: "sh".into(),
+            args: vec!["-c".into(), "read -r line; exit 3".into()],
+            env: Default::default(),
+            cwd: None,
+        };
+        let (conn, _unrouted) = StdioConnection::spawn("dies", &spec, None).expect("spawn sh");
+        let reply = conn
+            .peer
+            .request(
+                "ping",
+                None,
+                &CallContext::default(),
+                Duration::from_secs(30),
+            )
+            .await;
+        assert!(
+            matches!(&reply, Err(CallError::Disconnected { detail, .. }) if detail == "exited with status 3"),
+            "{reply:?}"
+        );
+        assert_eq!(conn.exit_detail().as_deref(), Some("exited with status 3"));
+    }
 }

@@ -144,6 +144,14 @@ impl Modern {
                 format!("method not found: {m} (removed in protocol version 2026-07-28)"),
             ))),
             _ => {
+                // Looked at before the request is served: a list made while a backend's first
+                // discovery still runs may lack it, so it must not be cached (its tools come
+                // with `list_changed` on `subscriptions/listen`).
+                let list_ttl = if self.gateway.lists_incomplete() {
+                    0
+                } else {
+                    LIST_TTL_MS
+                };
                 let outcome = if let Some(state) = params.get("requestState") {
                     self.resume(state, method, &params, scope, notes, cancel)
                         .await
@@ -152,7 +160,7 @@ impl Modern {
                         .await
                 };
                 let private = scope.caller.policy.is_restricted();
-                outcome.map(|o| o.map(|raw| decorate(method, raw, private)))
+                outcome.map(|o| o.map(|raw| decorate(method, raw, private, list_ttl)))
             }
         }
     }
@@ -807,9 +815,10 @@ fn forwarded_params(mut params: Value) -> Value {
 }
 
 /// Adds the stateless era's per-hop result fields the result lacks: `resultType` everywhere,
-/// `ttlMs` and `cacheScope` on cacheable results (`private` when the caller's scope shaped the
-/// result, so no shared cache hands it to another caller). Nothing else in the payload changes.
-fn decorate(method: &str, raw: Box<RawValue>, private: bool) -> Box<RawValue> {
+/// `ttlMs` (`list_ttl` on lists) and `cacheScope` on cacheable results (`private` when the
+/// caller's scope shaped the result, so no shared cache hands it to another caller). Nothing
+/// else in the payload changes.
+fn decorate(method: &str, raw: Box<RawValue>, private: bool, list_ttl: u64) -> Box<RawValue> {
     let Ok(Value::Object(mut obj)) = serde_json::from_str::<Value>(raw.get()) else {
         return raw;
     };
@@ -820,7 +829,7 @@ fn decorate(method: &str, raw: Box<RawValue>, private: bool) -> Box<RawValue> {
         .or_insert_with(|| Value::String("complete".into()));
     let ttl = match method {
         "tools/list" | "prompts/list" | "resources/list" | "resources/templates/list" => {
-            Some(LIST_TTL_MS)
+            Some(list_ttl)
         }
         "resources/read" => Some(0),
         _ => None,
@@ -878,21 +887,30 @@ mod tests {
     #[test]
     fn results_get_result_type_and_cache_hints_only() {
         let raw = RawValue::from_string(r#"{"tools":[],"x":{"y":1.0}}"#.into()).unwrap();
-        let out: Value = serde_json::from_str(decorate("tools/list", raw, false).get()).unwrap();
+        let out: Value =
+            serde_json::from_str(decorate("tools/list", raw, false, LIST_TTL_MS).get()).unwrap();
         assert_eq!(out["resultType"], "complete");
         assert_eq!(out["ttlMs"], LIST_TTL_MS);
         assert_eq!(out["cacheScope"], "public");
         let raw = RawValue::from_string(r#"{"content":[],"isError":true}"#.into()).unwrap();
-        let out = decorate("tools/call", raw, false);
+        let out = decorate("tools/call", raw, false, LIST_TTL_MS);
         assert_eq!(
             out.get(),
             r#"{"content":[],"isError":true,"resultType":"complete"}"#
         );
         let raw = RawValue::from_string(r#"{"tools":[]}"#.into()).unwrap();
-        let out: Value = serde_json::from_str(decorate("tools/list", raw, true).get()).unwrap();
+        let out: Value =
+            serde_json::from_str(decorate("tools/list", raw, true, LIST_TTL_MS).get()).unwrap();
         assert_eq!(
             out["cacheScope"], "private",
             "a scoped caller's list is its own"
+        );
+        let raw = RawValue::from_string(r#"{"prompts":[]}"#.into()).unwrap();
+        let out: Value =
+            serde_json::from_str(decorate("prompts/list", raw, false, 0).get()).unwrap();
+        assert_eq!(
+            out["ttlMs"], 0,
+            "a list made during discovery is not to be cached"
         );
     }
 }

@@ -431,6 +431,16 @@ fn scoped_lists_are_filtered_and_private() {
         &config,
         &[("MGW_READER_KEY", READER_KEY), ("MGW_OPS_KEY", OPS_KEY)],
     );
+    // A list right after start waits only so long for first discoveries (a slow backend comes
+    // later, with `list_changed`); this test is about scopes, so the lists it asserts on are
+    // made once every backend was listed. The first request tells the gateway what a client
+    // supports, which starting backends wait for.
+    probe(
+        &served,
+        false,
+        json!([mcp_call(bearer(OPS_KEY), 0, "tools/list", json!({}))]),
+    );
+    served.wait_discovered(&[("Authorization", &format!("Bearer {OPS_KEY}"))]);
     let replies = probe(
         &served,
         false,

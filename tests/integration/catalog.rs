@@ -132,3 +132,43 @@ fn search_during_discovery_is_bounded_and_names_backends_not_ready() {
         "search does not say which backend was not ready: {text}"
     );
 }
+
+/// A config (`meta_mcp: false`) with one backend, `slow` (tool `slow__echo`), slower to start
+/// than the bounded wait of a list (5 s): a list made right after start cannot hold it.
+pub fn slow_discovery_config(env: &TestEnv) -> std::path::PathBuf {
+    env.write_config(
+        false,
+        &[(
+            "slow",
+            fake_backend(&["--startup-delay", "12"], "timeout: 60s\n"),
+        )],
+    )
+}
+
+#[test]
+fn a_list_made_before_a_slow_discovery_ends_is_followed_by_list_changed() {
+    let env = TestEnv::new();
+    let config = slow_discovery_config(&env);
+    let mut client = env.start(&config);
+    let names = |tools: Vec<serde_json::Value>| -> Vec<String> {
+        tools
+            .iter()
+            .filter_map(|t| t["name"].as_str().map(str::to_string))
+            .collect()
+    };
+    let first = names(client.list_tools());
+    assert!(
+        !first.contains(&"slow__echo".to_string()),
+        "listed before its discovery could end: {first:?}"
+    );
+    let mut seen = Vec::new();
+    let changed = client.wait_notification(
+        "notifications/tools/list_changed",
+        Duration::from_secs(60),
+        &mut seen,
+        |_| true,
+    );
+    assert!(changed.is_some(), "no tools/list_changed; saw {seen:?}");
+    let second = names(client.list_tools());
+    assert!(second.contains(&"slow__echo".to_string()), "{second:?}");
+}

@@ -174,9 +174,14 @@ fn stats_show_calls_through_a_stdio_gateway_and_survive_a_restart() {
     );
 }
 
-/// `GET /metrics` of `served`, checked by promtool and parsed by the Python client.
-fn scrape(env: &TestEnv, served: &crate::serve::Served) -> (String, Vec<Value>) {
-    let reply = served.http("GET", "/metrics", &[], b"");
+/// `GET /metrics` of `served` (sent with `headers`), checked by promtool and parsed by the
+/// Python client.
+fn scrape(
+    env: &TestEnv,
+    served: &crate::serve::Served,
+    headers: &[(&str, &str)],
+) -> (String, Vec<Value>) {
+    let reply = served.http("GET", "/metrics", headers, b"");
     assert_eq!(reply.status, 200, "{}", reply.body);
     assert!(
         reply
@@ -222,7 +227,7 @@ fn serve_metrics_pass_promtool_and_count_calls_as_they_happen() {
         )
         .unwrap_or(0.0)
     };
-    let (text, before) = scrape(&env, &served);
+    let (text, before) = scrape(&env, &served, &[]);
     assert_eq!(ok(&before), 1.0, "{text}");
     assert_eq!(
         sample(&before, "mcp_gateway_backend_up", &[("backend", "time")]),
@@ -265,7 +270,7 @@ fn serve_metrics_pass_promtool_and_count_calls_as_they_happen() {
         );
         assert_eq!(r.status, 404, "{}", r.body);
     }
-    let (text, after) = scrape(&env, &served);
+    let (text, after) = scrape(&env, &served, &[]);
     assert_eq!(ok(&after) - ok(&before), 2.0, "{text}");
     let errors = |samples: &[Value]| {
         ["tool_error", "error"]
@@ -329,4 +334,100 @@ fn serve_metrics_pass_promtool_and_count_calls_as_they_happen() {
     assert!(entry["latency_ms"]["p95"].as_f64().is_some(), "{m}");
     assert_eq!(m["backends"]["items"][0]["name"], "time", "{m}");
     assert!(m["search"]["count"].as_u64().unwrap() >= 1, "{m}");
+}
+
+#[test]
+fn serve_metrics_with_auth_need_a_key_and_show_only_what_its_scope_sees() {
+    const SCRAPE_KEY: &str = "scrape-key-0123456789abcdef0123";
+    const TIME_KEY: &str = "time-key-0123456789abcdef01234";
+    let env = TestEnv::new();
+    let servers: Vec<ServerSpec> = real_servers(&env, "prom-auth")
+        .into_iter()
+        .filter(|s| s.name == "time" || s.name == "memory")
+        .collect();
+    let backends = std::fs::read_to_string(config_for(&env, true, &servers)).expect("config");
+    let config = env.write(
+        "gateway.yaml",
+        &format!(
+            "auth:\n  enabled: true\n  api_keys:\n\
+             \x20   - name: scraper\n      key: \"${{MGW_SCRAPE_KEY}}\"\n\
+             \x20   - name: timekeeper\n      key: \"${{MGW_TIME_KEY}}\"\n      allowed_tools: [\"time/*\"]\n\
+             {backends}"
+        ),
+    );
+    let served = crate::serve::Served::start_with(
+        &env,
+        &config,
+        &[("MGW_SCRAPE_KEY", SCRAPE_KEY), ("MGW_TIME_KEY", TIME_KEY)],
+    );
+    let scraper = format!("Bearer {SCRAPE_KEY}");
+    let scraper = [("Authorization", scraper.as_str())];
+
+    // No key, or a wrong one: refused, and nothing of the exposition in the answer.
+    for headers in [
+        vec![],
+        vec![("Authorization", "Bearer not-a-key-0123456789abcdef")],
+        vec![("X-API-Key", "not-a-key-0123456789abcdef")],
+    ] {
+        let r = served.http("GET", "/metrics", &headers, b"");
+        assert_eq!(r.status, 401, "{headers:?}: {}", r.body);
+        assert!(!r.body.contains("mcp_gateway_"), "{}", r.body);
+        assert!(
+            r.header("www-authenticate")
+                .is_some_and(|h| h.starts_with("Bearer")),
+            "{:?}",
+            r.headers
+        );
+    }
+
+    // One call on each backend, so both have tool series.
+    let call = |server: &str, tool: &str, arguments: Value| {
+        let body = json!({"server": server, "tool": tool, "arguments": arguments});
+        let r = served.http(
+            "POST",
+            "/api/v1/tools/call",
+            &[("Content-Type", "application/json"), scraper[0]],
+            body.to_string().as_bytes(),
+        );
+        assert_eq!(r.status, 200, "{}", r.body);
+    };
+    call("time", "get_current_time", json!({"timezone": "UTC"}));
+    call("memory", "read_graph", json!({}));
+
+    // An unrestricted key sees every backend and tool.
+    let calls = |samples: &[Value], server: &str| {
+        samples
+            .iter()
+            .filter(|s| {
+                s["name"] == "mcp_gateway_tool_calls_total" && s["labels"]["server"] == server
+            })
+            .filter_map(|s| s["value"].as_f64())
+            .sum::<f64>()
+    };
+    let (text, all) = scrape(&env, &served, &scraper);
+    assert_eq!(calls(&all, "time"), 1.0, "{text}");
+    assert_eq!(calls(&all, "memory"), 1.0, "{text}");
+    for backend in ["time", "memory"] {
+        assert_eq!(
+            sample(&all, "mcp_gateway_backend_up", &[("backend", backend)]),
+            Some(1.0),
+            "{text}"
+        );
+    }
+
+    // A key scoped to `time/*` (sent as X-API-Key) sees `time` only: no series, label or name
+    // of `memory`; the process-wide families carry no server names and are there.
+    let (text, scoped) = scrape(&env, &served, &[("X-API-Key", TIME_KEY)]);
+    assert_eq!(calls(&scoped, "time"), 1.0, "{text}");
+    assert!(
+        sample(&scoped, "mcp_gateway_backend_up", &[("backend", "time")]).is_some(),
+        "{text}"
+    );
+    assert!(!text.contains("memory"), "{text}");
+    assert!(
+        scoped
+            .iter()
+            .any(|s| s["name"] == "mcp_gateway_requests_total"),
+        "{text}"
+    );
 }

@@ -107,6 +107,30 @@ impl Served {
         http(&self.addr, method, path, headers, body)
     }
 
+    /// Waits until `GET /api/v1/servers` (sent with `headers`) shows every server's tools: the
+    /// public sign that first discoveries are done (`tools` is null until a backend was listed).
+    /// A list sent before that may be answered without a slow backend (after a bounded wait),
+    /// which is what a test asserting on a complete list must not race with. Backends start
+    /// once a client told what it supports (or after a bounded wait for one), so call this
+    /// after a client's first request.
+    pub fn wait_discovered(&self, headers: &[(&str, &str)]) {
+        let mut last = String::new();
+        let done = wait_until(Duration::from_secs(60), || {
+            let r = self.http("GET", "/api/v1/servers", headers, b"");
+            let listed = r.status == 200
+                && serde_json::from_str::<Value>(&r.body)
+                    .ok()
+                    .and_then(|v| {
+                        let all = v["servers"].as_array()?;
+                        Some(!all.is_empty() && all.iter().all(|s| !s["tools"].is_null()))
+                    })
+                    .unwrap_or(false);
+            last = format!("{} {}", r.status, r.body);
+            listed
+        });
+        assert!(done, "first discoveries did not finish: {last}");
+    }
+
     /// A POST of JSON to /mcp with the headers every client sends.
     pub fn post(&self, headers: &[(&str, &str)], body: &Value) -> HttpReply {
         let mut all = vec![
@@ -976,4 +1000,41 @@ fn isolated_backends_run_once_per_session_and_shared_ones_once() {
         "the ended session's instance is still running"
     );
     assert_eq!(count_processes(&env, "mcp-server-everything"), 1);
+}
+
+#[test]
+fn a_stateless_list_made_during_first_discovery_is_not_to_be_cached() {
+    let env = TestEnv::new();
+    let config = crate::catalog::slow_discovery_config(&env);
+    let served = Served::start(&env, &config);
+    let list = || {
+        let r = served.post(
+            &[
+                ("MCP-Protocol-Version", "2026-07-28"),
+                ("Mcp-Method", "tools/list"),
+            ],
+            &json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list",
+                    "params": {"_meta": modern_meta()}}),
+        );
+        assert_eq!(r.status, 200, "{}", r.body);
+        r.json()["result"].clone()
+    };
+    let has_echo = |result: &Value| {
+        result["tools"]
+            .as_array()
+            .is_some_and(|t| t.iter().any(|t| t["name"] == "slow__echo"))
+    };
+    let early = list();
+    assert!(
+        !has_echo(&early),
+        "listed before its discovery could end: {early}"
+    );
+    assert_eq!(
+        early["ttlMs"], 0,
+        "an incomplete list may be cached: {early}"
+    );
+    served.wait_discovered(&[]);
+    let late = list();
+    assert!(has_echo(&late), "{late}");
+    assert_eq!(late["ttlMs"], 30_000, "{late}");
 }
