@@ -415,6 +415,9 @@ impl Backend {
                 Ok(t) => t,
                 Err(open) => return Err(open),
             };
+            // Extended before the connection is taken too: the idle sweeper must not stop it
+            // between `ensure_live` and the send (it would fail a call it never saw in flight).
+            self.extend_idle(self.config.idle_timeout);
             let sent;
             let result = match self.ensure_live().await {
                 Err(e) => {
@@ -426,6 +429,7 @@ impl Backend {
                     if let Some(client) = &ctx.client {
                         self.relay.record_caller(client);
                     }
+                    // Again after a start, which may have taken longer than the idle timeout.
                     self.extend_idle(self.config.idle_timeout);
                     let r = live
                         .conn
