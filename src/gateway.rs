@@ -334,6 +334,20 @@ impl Gateway {
         self.client_caps.send_replace(Some(capabilities));
     }
 
+    /// A caller that declares nothing (a REST request) is here before any MCP client
+    /// initialized: backends starting now stop waiting for a client's capabilities and declare
+    /// none, instead of holding the call for up to 10 s. Capabilities a client already
+    /// declared are kept.
+    pub fn assume_client_without_capabilities(&self) {
+        self.client_caps.send_if_modified(|caps| {
+            if caps.is_some() {
+                return false;
+            }
+            *caps = Some(Value::Object(serde_json::Map::new()));
+            true
+        });
+    }
+
     /// Sends a notification to every running backend (e.g. `notifications/roots/list_changed`).
     pub async fn notify_running_backends(&self, method: &str) {
         for b in self.backends() {

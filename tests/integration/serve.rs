@@ -282,6 +282,26 @@ fn count_processes(env: &TestEnv, needle: &str) -> usize {
         .count()
 }
 
+/// A REST caller declares no client capabilities, so a backend started at `serve` start stops
+/// waiting for an MCP client's: the very first call, without naming the server, finds its
+/// tool. (Before, discovery waited up to 10 s for a client's `initialize` while the REST route
+/// gave up on discovery after 5 s: the first call got 404 "unknown tool".)
+#[test]
+fn the_first_rest_call_after_start_finds_its_tool_without_an_mcp_client() {
+    let env = TestEnv::new();
+    let config = env.write_config(true, &[("time", time_server().yaml())]);
+    let served = Served::start(&env, &config);
+    let body = json!({"tool": "get_current_time", "arguments": {"timezone": "UTC"}});
+    let reply = served.http(
+        "POST",
+        "/api/v1/tools/call",
+        &[("Content-Type", "application/json")],
+        body.to_string().as_bytes(),
+    );
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert!(reply.body.contains("UTC"), "{}", reply.body);
+}
+
 #[test]
 fn python_sdks_of_both_eras_share_one_backend_process() {
     let env = TestEnv::new();

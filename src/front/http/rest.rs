@@ -292,6 +292,7 @@ async fn tools(
         return r.into_response();
     }
     let caller = auth::caller_of(caller);
+    app.gateway.assume_client_without_capabilities();
     let access = Access::new(&app.gateway, &caller);
     let server = q
         .get("server")
@@ -398,6 +399,7 @@ async fn call(
 ) -> Response {
     let started = Instant::now();
     let caller = auth::caller_of(caller);
+    app.gateway.assume_client_without_capabilities();
     let access = Access::new(&app.gateway, &caller);
     let request: Map<String, Value> = match serde_json::from_slice::<Value>(&body) {
         Ok(Value::Object(m)) => m,
