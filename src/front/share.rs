@@ -6,8 +6,9 @@
 //! one in the background, then relays newline-delimited JSON-RPC between stdin/stdout and the
 //! socket. stdout carries only what the shared process sent, plus JSON-RPC errors for requests
 //! lost when it dies; everything else goes to stderr. If the shared process goes away the
-//! bridge says so, answers the requests that were in flight with an error, starts (or finds) a
-//! new one, replays the client's `initialize`, and goes on. The **host** side runs in the shared
+//! bridge says so, answers the requests that were in flight with an error, waits until that
+//! process has exited (so it cannot reconnect to it while it dies), starts (or finds) a new one,
+//! replays the client's `initialize`, and goes on. The **host** side runs in the shared
 //! process (`mcp-gateway serve --shared`): it holds the lock for the socket, serves one session
 //! per connection, and exits after an idle period with no connection.
 //!
@@ -208,6 +209,8 @@ where
     let mut pending: Option<String> = None;
     'connect: loop {
         let stream = connect_or_start(&paths, &exe, config.as_deref()).await?;
+        // The process this connection reaches: when the connection ends, it is exiting.
+        let peer = stream.peer_cred().ok().and_then(|c| c.pid());
         let (read, mut write) = stream.into_split();
         // Replay the handshake to a new process.
         let replay = {
@@ -311,6 +314,48 @@ where
             // counts as lost only once it was answered as such.
             remember(&memory, line);
         }
+        // The connection ends as soon as the kernel closes it, but a dying process's listening
+        // socket can still take connections for a moment (and it holds the lock until it is
+        // gone, so a process started now would find it "already running"): connecting at once
+        // could reach the process that is exiting and lose the next request with it.
+        if let Some(pid) = peer {
+            wait_exited(pid, START_WAIT).await;
+        }
+    }
+}
+
+/// Returns once process `pid` has exited (or after `within`).
+async fn wait_exited(pid: i32, within: Duration) {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::{FromRawFd, OwnedFd};
+        // SAFETY: pidfd_open(2) takes a pid and flags and returns a new descriptor or -1.
+        let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+        if fd < 0 {
+            if std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH) {
+                return;
+            }
+        } else {
+            // SAFETY: `fd` was just returned by pidfd_open and nothing else owns it.
+            let fd = unsafe { OwnedFd::from_raw_fd(fd as i32) };
+            // SAFETY: `fd` is an OwnedFd, whose as_raw_fd is the descriptor it owns.
+            let registered = unsafe {
+                tokio::io::unix::AsyncFd::register_with_interest(fd, tokio::io::Interest::READABLE)
+            };
+            if let Ok(fd) = registered {
+                // A pidfd turns readable once the process has exited (its files closed).
+                let _ = tokio::time::timeout(within, fd.readable()).await;
+                return;
+            }
+        }
+    }
+    // Without a pidfd: ask until it is gone.
+    let deadline = tokio::time::Instant::now() + within;
+    let mut delay = Duration::from_millis(5);
+    // SAFETY: kill(2) with signal 0 only checks that the process exists.
+    while unsafe { libc::kill(pid, 0) } == 0 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_millis(200));
     }
 }
 
