@@ -167,15 +167,27 @@ fn kind_param(q: &HashMap<String, String>) -> Result<Option<Kind>, BadRequest> {
 }
 
 fn limit_param(q: &HashMap<String, String>, default: usize) -> Result<usize, BadRequest> {
-    match q.get("limit") {
+    count_param(q, "limit", 1..=MAX_LIMIT, default)
+}
+
+/// Query parameter `key`: a whole number in `range`, or `default` when absent.
+fn count_param(
+    q: &HashMap<String, String>,
+    key: &str,
+    range: std::ops::RangeInclusive<usize>,
+    default: usize,
+) -> Result<usize, BadRequest> {
+    match q.get(key) {
         None => Ok(default),
         Some(text) => text
             .parse::<usize>()
             .ok()
-            .filter(|n| (1..=MAX_LIMIT).contains(n))
+            .filter(|n| range.contains(n))
             .ok_or_else(|| {
                 BadRequest(format!(
-                    "`limit` must be a whole number from 1 to {MAX_LIMIT}, not `{text}`"
+                    "`{key}` must be a whole number from {} to {}, not `{text}`",
+                    range.start(),
+                    range.end()
                 ))
             }),
     }
@@ -704,17 +716,9 @@ async fn requests_stream(
     if let Some(refused) = admin_refusal(&app, caller, "reading the request log") {
         return refused;
     }
-    let backlog = match q.get("backlog") {
-        None => DEFAULT_REQUESTS,
-        Some(text) => match text.parse::<usize>().ok().filter(|n| *n <= MAX_LIMIT) {
-            Some(n) => n,
-            None => {
-                return BadRequest(format!(
-                    "`backlog` must be a whole number from 0 to {MAX_LIMIT}, not `{text}`"
-                ))
-                .into_response();
-            }
-        },
+    let backlog = match count_param(&q, "backlog", 0..=MAX_LIMIT, DEFAULT_REQUESTS) {
+        Ok(n) => n,
+        Err(r) => return r.into_response(),
     };
     let entry = |e: &request_log::Entry| {
         super::sse::named_event("request", &serde_json::to_value(e).unwrap_or(Value::Null))
@@ -884,4 +888,27 @@ async fn metrics(
             "p95_ms": ms(search.quantile_us(0.95)),
         },
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn count_params_take_their_range_and_name_it_when_refused() {
+        let q = |v: &str| HashMap::from([("backlog".to_string(), v.to_string())]);
+        assert_eq!(
+            count_param(&HashMap::new(), "backlog", 0..=5, 3).ok(),
+            Some(3)
+        );
+        assert_eq!(count_param(&q("0"), "backlog", 0..=5, 3).ok(), Some(0));
+        let refused = count_param(&q("6"), "backlog", 0..=5, 3).err().map(|e| e.0);
+        assert_eq!(
+            refused.as_deref(),
+            Some("`backlog` must be a whole number from 0 to 5, not `6`")
+        );
+        assert!(count_param(&q("-1"), "backlog", 0..=5, 3).is_err());
+        let limit = HashMap::from([("limit".to_string(), "0".to_string())]);
+        assert!(limit_param(&limit, 10).is_err(), "a limit starts at 1");
+    }
 }
