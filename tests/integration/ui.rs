@@ -219,12 +219,19 @@ fn dashboard_in_a_real_browser() {
         text.contains("open") && text.contains("1 failure") && text.contains("retry at"),
         "the open breaker of `broken`: {broken}"
     );
+    // "open until" must be a clock time a person reads, not epoch milliseconds; local time
+    // can itself start with a 1 ("11:13:42 AM"), so look for the colon, not the digit.
+    let read_time = |t: &str| {
+        t.split_once("open until ")
+            .map(|(_, rest)| rest.split(',').next().unwrap_or_default().contains(':'))
+            .unwrap_or(false)
+    };
     assert!(
         broken["title"]
             .as_str()
             .is_some_and(|t| t.contains("consecutive failures 1")
                 && t.contains("nonexistent/mcp-server-broken")
-                && !t.contains("open until 1")),
+                && read_time(t)),
         "the tooltip has the last failure and times people read: {broken}"
     );
     let admin_get = |path: &str| served.http("GET", path, &[("Authorization", &admin)], b"");
