@@ -141,7 +141,6 @@ async fn serve(
 /// The shared process of `share: true`: one session per socket connection, exit when idle.
 async fn serve_shared(config: config::Config, source: crate::gateway::ConfigSource) -> ExitCode {
     use crate::front::share::{self, SharePaths};
-    use crate::state::FileLock;
     let (Some(file), Some(paths)) = (config.sources.last().cloned(), Paths::from_env()) else {
         eprintln!("mcp-gateway: sharing needs a config file and a state directory");
         return ExitCode::from(EXIT_USAGE);
@@ -151,14 +150,14 @@ async fn serve_shared(config: config::Config, source: crate::gateway::ConfigSour
         eprintln!("mcp-gateway: {}: {e}", share_paths.dir.display());
         return ExitCode::FAILURE;
     }
-    let _lock = match FileLock::try_exclusive(&share_paths.lock) {
-        Ok(Some(lock)) => lock,
-        Ok(None) => {
+    let _lock = match share::take_host_lock(&share_paths, share::HOST_LOCK_WAIT).await {
+        Ok(share::HostLock::Held(lock)) => lock,
+        Ok(share::HostLock::AlreadyServed) => {
             tracing::info!("a shared gateway for this config is already running");
             return ExitCode::SUCCESS;
         }
         Err(e) => {
-            eprintln!("mcp-gateway: {}: {e}", share_paths.lock.display());
+            eprintln!("mcp-gateway: {e}");
             return ExitCode::FAILURE;
         }
     };

@@ -34,6 +34,9 @@ use crate::state::FileLock;
 pub const DEFAULT_IDLE_EXIT: Duration = Duration::from_secs(300);
 /// How long a bridge waits for a shared process it started to accept connections.
 const START_WAIT: Duration = Duration::from_secs(20);
+/// How long a starting shared process waits for an exiting one to let go of the lock (less
+/// than [`START_WAIT`], so the bridge hears the reason rather than its own timeout).
+pub const HOST_LOCK_WAIT: Duration = Duration::from_secs(15);
 /// Longest line relayed either way.
 const MAX_LINE: usize = 64 * 1024 * 1024;
 
@@ -155,6 +158,42 @@ async fn connect_or_start(
         }
         tokio::time::sleep(delay).await;
         delay = (delay * 2).min(Duration::from_millis(200));
+    }
+}
+
+/// What the shared process found when it asked for the lock of its socket.
+pub enum HostLock {
+    /// Ours: this process serves the socket for as long as it holds it.
+    Held(FileLock),
+    /// Another process answers on the socket: this one is not needed.
+    AlreadyServed,
+}
+
+/// Takes the lock that makes this process the one serving `paths.socket`.
+///
+/// A lock held by a process whose socket does not answer belongs to one that is exiting (it
+/// closes the socket first, then stops its backends while it still holds the lock). The bridge
+/// that started this process is waiting for the socket, so wait for that lock rather than exit
+/// as "already running" and leave the bridge to time out. Gives up after `within`.
+pub async fn take_host_lock(paths: &SharePaths, within: Duration) -> Result<HostLock, String> {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        match FileLock::try_exclusive(&paths.lock) {
+            Ok(Some(lock)) => return Ok(HostLock::Held(lock)),
+            Ok(None) => {}
+            Err(e) => return Err(format!("{}: {e}", paths.lock.display())),
+        }
+        if UnixStream::connect(&paths.socket).await.is_ok() {
+            return Ok(HostLock::AlreadyServed);
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(format!(
+                "{} is still held after {within:?} by a process that does not answer on {}",
+                paths.lock.display(),
+                paths.socket.display()
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
@@ -442,5 +481,49 @@ mod tests {
             SharePaths::new(Path::new("/s"), Path::new("/p/one/gateway.yaml")).socket
         );
         assert!(a.socket.starts_with("/s/shared"));
+    }
+
+    fn scratch_paths() -> (tempfile::TempDir, SharePaths) {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = SharePaths::new(dir.path(), &dir.path().join("gateway.yaml"));
+        paths.ensure_dir().unwrap();
+        (dir, paths)
+    }
+
+    #[tokio::test]
+    async fn a_starting_host_waits_for_an_exiting_one_to_let_go_of_the_lock() {
+        let (_dir, paths) = scratch_paths();
+        // The exiting process: holds the lock, its socket is already gone.
+        let exiting = FileLock::try_exclusive(&paths.lock).unwrap().unwrap();
+        let released = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(300));
+            drop(exiting);
+        });
+        let took = take_host_lock(&paths, Duration::from_secs(10)).await;
+        assert!(
+            matches!(took, Ok(HostLock::Held(_))),
+            "the lock once it was let go"
+        );
+        released.join().unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_starting_host_leaves_when_another_one_answers_on_the_socket() {
+        let (_dir, paths) = scratch_paths();
+        let _running = FileLock::try_exclusive(&paths.lock).unwrap().unwrap();
+        let _listener = tokio::net::UnixListener::bind(&paths.socket).unwrap();
+        let took = take_host_lock(&paths, Duration::from_secs(10)).await;
+        assert!(matches!(took, Ok(HostLock::AlreadyServed)));
+    }
+
+    #[tokio::test]
+    async fn a_lock_never_let_go_is_an_error_naming_the_lock_and_the_socket() {
+        let (_dir, paths) = scratch_paths();
+        let _stuck = FileLock::try_exclusive(&paths.lock).unwrap().unwrap();
+        let Err(e) = take_host_lock(&paths, Duration::from_millis(200)).await else {
+            panic!("a lock held by a silent process must not be taken");
+        };
+        assert!(e.contains(&paths.lock.display().to_string()), "{e}");
+        assert!(e.contains("does not answer"), "{e}");
     }
 }
