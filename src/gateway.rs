@@ -999,8 +999,7 @@ impl Gateway {
     }
 }
 
-/// The backends a config enables: its own, plus the in-process capabilities and skills servers
-/// when their files exist.
+/// The backends a config enables: its own, plus [`in_process_backends`].
 fn enabled_backends(
     config: &Config,
     paths: Option<&Paths>,
@@ -1011,12 +1010,21 @@ fn enabled_backends(
         .filter(|(_, b)| b.enabled)
         .map(|(n, b)| (n.clone(), b.clone()))
         .collect();
-    let capabilities = crate::capability::server::backend_config(config, paths);
-    let skills = crate::skills::serve::backend_config(config, paths);
-    for c in capabilities.into_iter().chain(skills) {
+    for c in in_process_backends(config, paths) {
         enabled.insert(c.name.clone(), c);
     }
     enabled
+}
+
+/// The backends the gateway adds in process: the capabilities server and the skills server,
+/// each when its files exist. `mcp-gateway list` shows them beside the configured ones.
+pub fn in_process_backends(
+    config: &Config,
+    paths: Option<&Paths>,
+) -> impl Iterator<Item = crate::config::BackendConfig> + use<> {
+    let capabilities = crate::capability::server::backend_config(config, paths);
+    let skills = crate::skills::serve::backend_config(config, paths);
+    capabilities.into_iter().chain(skills)
 }
 
 /// The background embedder: each time it is woken, gives new tools their vectors off the async

@@ -22,9 +22,9 @@ pub struct ListArgs {
 pub fn run(global: &GlobalArgs, args: &ListArgs) -> Result<ExitCode, CliError> {
     let mut config = super::load_config(global)?;
     let paths = Paths::from_env();
-    // The backend the gateway adds for REST capabilities is listed like any other.
-    if let Some(caps) = crate::capability::server::backend_config(&config, paths.as_ref()) {
-        config.backends.insert(caps.name.clone(), caps);
+    // The backends the gateway adds (REST capabilities, skills) are listed like any other.
+    for added in crate::gateway::in_process_backends(&config, paths.as_ref()) {
+        config.backends.insert(added.name.clone(), added);
     }
     let wanted = config
         .backends

@@ -109,6 +109,19 @@ fn cli_lists_shows_imports_and_removes_skills_from_a_scratch_home() {
     assert!(table.contains("warehouse-sql   project"), "{table}");
     assert!(text(&out.stderr).contains(&format!("skipped: {broken}:3")));
 
+    // `list` shows the skills server beside the configured backends.
+    let out = run(&env, &config, &["list", "--json"], &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let backends: Value = serde_json::from_slice(&out.stdout).expect("list --json is JSON");
+    assert!(
+        backends
+            .as_array()
+            .expect("rows")
+            .iter()
+            .any(|b| b["name"] == "skills" && b["transport"] == "skills"),
+        "{backends}"
+    );
+
     // A part exactly as on disk.
     let out = run(
         &env,
