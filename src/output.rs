@@ -43,6 +43,11 @@ impl Style {
     }
 }
 
+/// A count with its noun in the right number: `1 tool`, `0 tools`, `3 capabilities`.
+pub fn counted(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 /// A latency for people: `850µs`, `3.2ms`, `48ms`, `1.25s`, `2.5min`.
 pub fn latency(us: u64) -> String {
     let ms = us as f64 / 1000.0;
@@ -192,6 +197,13 @@ pub fn progress_done() {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn counts_take_the_noun_in_their_number() {
+        assert_eq!(counted(1, "tool", "tools"), "1 tool");
+        assert_eq!(counted(0, "tool", "tools"), "0 tools");
+        assert_eq!(counted(2, "capability", "capabilities"), "2 capabilities");
+    }
 
     #[test]
     fn latencies_and_ages_read_like_people_say_them() {

@@ -37,16 +37,16 @@ pub fn run(global: &GlobalArgs, args: &ApproveArgs) -> Result<ExitCode, CliError
     let approval = pins::approve_backend(&file, name).map_err(CliError::usage)?;
     if approval.approved.is_empty() {
         println!(
-            "{name}: nothing held back ({} tools approved)",
-            approval.unchanged
+            "{name}: nothing held back ({} approved)",
+            crate::output::counted(approval.unchanged, "tool", "tools")
         );
     } else {
         for tool in &approval.approved {
             println!("approved {name}/{tool}");
         }
         println!(
-            "{name}: {} tool(s) approved, {} unchanged; a running gateway serves them now",
-            approval.approved.len(),
+            "{name}: {} approved, {} unchanged; a running gateway serves them now",
+            crate::output::counted(approval.approved.len(), "tool", "tools"),
             approval.unchanged
         );
     }

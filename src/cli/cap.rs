@@ -195,7 +195,10 @@ fn validate(targets: &[PathBuf], pins: &PinStore) -> ExitCode {
             }
         }
     }
-    println!("{} file(s) checked, {} with problems", files.len(), bad);
+    println!(
+        "{} checked, {bad} with problems",
+        crate::output::counted(files.len(), "file", "files")
+    );
     if bad > 0 {
         ExitCode::from(2)
     } else {
@@ -247,7 +250,11 @@ fn list(dirs: Vec<PathBuf>, paths: &crate::state::Paths) -> anyhow::Result<ExitC
         };
         println!("{tag}: {p}");
     }
-    println!("{} capabilities, {} problem(s)", set.len(), problems.len());
+    println!(
+        "{}, {}",
+        crate::output::counted(set.len(), "capability", "capabilities"),
+        crate::output::counted(problems.len(), "problem", "problems")
+    );
     Ok(ExitCode::SUCCESS)
 }
 

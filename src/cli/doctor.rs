@@ -202,7 +202,10 @@ fn capability_files(config: &config::Config) -> Vec<Check> {
     let mut checks = vec![Check::new(
         Level::Ok,
         "capabilities",
-        format!("{} tools loaded", set.tools().len()),
+        format!(
+            "{} loaded",
+            crate::output::counted(set.tools().len(), "tool", "tools")
+        ),
     )];
     for p in problems {
         let level = match p.kind {
@@ -260,9 +263,9 @@ fn client_configs(cwd: &std::path::Path, checks: &mut Vec<Check>) -> Vec<Locatio
                         Level::Warn,
                         what,
                         format!(
-                            "{} has {} server(s) but no gateway entry (fix: mcp-gateway setup, or doctor --fix)",
+                            "{} has {} but no gateway entry (fix: mcp-gateway setup, or doctor --fix)",
                             loc.describe(),
-                            servers.len()
+                            crate::output::counted(servers.len(), "server", "servers")
                         ),
                     ));
                     unpointed.push(loc.clone());
@@ -344,10 +347,14 @@ async fn probe_backends(config: config::Config) -> Vec<Check> {
                             Level::Ok,
                             format!("backend {name}"),
                             format!(
-                                "{} tools, {} resources, {} prompts ({} ms)",
-                                listing.tools.len(),
-                                listing.resources.len(),
-                                listing.prompts.len(),
+                                "{}, {}, {} ({} ms)",
+                                crate::output::counted(listing.tools.len(), "tool", "tools"),
+                                crate::output::counted(
+                                    listing.resources.len(),
+                                    "resource",
+                                    "resources"
+                                ),
+                                crate::output::counted(listing.prompts.len(), "prompt", "prompts"),
                                 started.elapsed().as_millis()
                             ),
                         )];
@@ -421,7 +428,10 @@ fn pin_checks(name: &str, b: &crate::backend::Backend, tools: &[Value]) -> Vec<C
         return vec![Check::new(
             Level::Ok,
             what,
-            format!("{} tools match their approved definitions", served.len()),
+            match served.len() {
+                1 => "1 tool matches its approved definition".to_string(),
+                n => format!("{n} tools match their approved definitions"),
+            },
         )];
     }
     held.into_values()

@@ -227,11 +227,11 @@ fn print_json(r: &Report) -> std::io::Result<()> {
 
 fn print_table(r: &Report) {
     println!(
-        "{} ({}, protocol {}): {} tools in {} ms",
+        "{} ({}, protocol {}): {} in {} ms",
         r.target,
         r.transport,
         r.protocol_version.as_deref().unwrap_or("?"),
-        r.tools.len(),
+        crate::output::counted(r.tools.len(), "tool", "tools"),
         r.listed_ms
     );
     let rows = r.tools.iter().map(|t| {

@@ -437,10 +437,7 @@ fn cap_list_shows_capabilities_and_problems() {
             .any(|l| l.starts_with("SKIPPED") && l.contains("broken.yaml")),
         "{out:?}"
     );
-    assert!(
-        out.stdout.contains("1 capabilities, 1 problem(s)"),
-        "{out:?}"
-    );
+    assert!(out.stdout.contains("1 capability, 1 problem"), "{out:?}");
     // docs/security.md: pinned, then changed → quarantined and listed so; approved → back.
     let file = dir.join("weather.yaml");
     env.cli(&["cap", "pin", file.to_str().expect("utf-8")])
