@@ -138,12 +138,7 @@ impl Gateway {
         let enabled = enabled_backends(&config, paths);
         let in_process: Vec<String> = enabled
             .values()
-            .filter(|b| {
-                matches!(
-                    b.transport,
-                    crate::config::Transport::Capabilities(_) | crate::config::Transport::Skills(_)
-                )
-            })
+            .filter(|b| b.transport.is_in_process())
             .map(|b| b.name.clone())
             .collect();
         let wanted = enabled

@@ -47,17 +47,25 @@ impl Backend {
                     .await?;
                 continue;
             }
+            // Started for this listing: `fetch_listing_now` finds it running already.
+            self.linger_after_start(linger);
             let listing = self.fetch_listing_now(linger).await;
             ticket.finish(listing.as_ref().map(drop));
             return listing;
         }
     }
 
+    /// A backend started for a listing stays up `linger` (at most its idle timeout), so the
+    /// call that usually follows a discovery finds it running.
+    fn linger_after_start(&self, linger: std::time::Duration) {
+        self.extend_idle(linger.min(self.config.idle_timeout));
+    }
+
     async fn fetch_listing_now(&self, linger: std::time::Duration) -> Result<Listing, CallError> {
         let was_running = self.status() == super::Status::Running;
         let live = self.ensure_live().await?;
         if !was_running {
-            self.extend_idle(linger.min(self.config.idle_timeout));
+            self.linger_after_start(linger);
         }
         let has = |cap: &str| live.capabilities.get(cap).is_some_and(|v| !v.is_null());
         let mut notes = Vec::new();
@@ -261,6 +269,83 @@ fn tidy_tools(tools: Vec<Value>, notes: &mut Vec<String>) -> Vec<Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::backend::{BackendEnv, Status};
+    use crate::config::{BackendConfig, CapabilitiesSpec, StdioSpec, Transport};
+    use std::time::Duration;
+
+    /// The smallest MCP server: answers `initialize` and an empty `tools/list`.
+    const PYTHON_SERVER: &str = r#"
+import sys, json
+for line in sys.stdin:
+    m = json.loads(line)
+    if 'id' not in m:
+        continue
+    if m['method'] == 'initialize':
+        r = {'protocolVersion': m['params']['protocolVersion'], 'capabilities': {'tools': {}},
+             'serverInfo': {'name': 'least', 'version': '1'}}
+    else:
+        r = {'tools': []}
+    print(json.dumps({'jsonrpc': '2.0', 'id': m['id'], 'result': r}), flush=True)
+"#;
+
+    fn backend(transport: Transport) -> Backend {
+        let (events, _) = tokio::sync::mpsc::unbounded_channel();
+        let (_, client_caps) = tokio::sync::watch::channel(Some(json!({})));
+        let mut config = BackendConfig::in_process("t", "a test backend", transport);
+        config.idle_timeout = Duration::from_secs(300);
+        Backend::new(
+            config,
+            BackendEnv {
+                reaper: None,
+                events,
+                client_caps,
+            },
+        )
+    }
+
+    /// A backend a listing started lingers for the listing's `linger` (it used to be stopped at
+    /// the next idle sweep, since the start moved before the listing); an in-process one is never
+    /// stopped for idleness (its file watch, which announces its changes, would stop with it).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_backend_started_for_a_listing_lingers_and_an_in_process_one_never_idles() {
+        let stdio = || {
+            backend(Transport::Stdio(StdioSpec {
+                program: "python3".into(),
+                args: vec!["-c".into(), PYTHON_SERVER.into()],
+                env: Default::default(),
+                cwd: None,
+            }))
+        };
+        let lingering = stdio();
+        lingering
+            .fetch_listing(Duration::from_secs(30))
+            .await
+            .expect("listed");
+        lingering.stop_if_idle().await;
+        assert_eq!(lingering.status(), Status::Running);
+        lingering.shutdown().await;
+
+        let not_lingering = stdio();
+        not_lingering
+            .fetch_listing(Duration::ZERO)
+            .await
+            .expect("listed");
+        not_lingering.stop_if_idle().await;
+        assert_eq!(not_lingering.status(), Status::Stopped);
+
+        let dir = tempfile::tempdir().expect("temp dir");
+        let in_process = backend(Transport::Capabilities(CapabilitiesSpec {
+            directories: vec![dir.path().to_path_buf()],
+            pins: None,
+        }));
+        in_process
+            .fetch_listing(Duration::ZERO)
+            .await
+            .expect("listed");
+        in_process.stop_if_idle().await;
+        assert_eq!(in_process.status(), Status::Running);
+        in_process.shutdown().await;
+    }
 
     #[test]
     fn tidy_tools_keeps_every_named_tool_and_notes_the_rest() {

@@ -552,8 +552,12 @@ impl Backend {
         lc.live.as_ref().map(|l| l.protocol_version.clone())
     }
 
-    /// Stops the backend if it has been idle past its deadline with nothing in flight.
+    /// Stops the backend if it has been idle past its deadline with nothing in flight (never an
+    /// in-process one: stopping it would stop the watch that announces its changes).
     pub async fn stop_if_idle(&self) {
+        if self.config.transport.is_in_process() {
+            return;
+        }
         let Ok(mut lc) = self.lifecycle.try_lock() else {
             return; // starting or busy
         };

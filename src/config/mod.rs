@@ -176,6 +176,12 @@ pub enum Transport {
 }
 
 impl Transport {
+    /// Served inside the gateway (the capabilities, the skills): no process to stop, and a watch
+    /// on its files that must keep running, so it is never stopped for idleness.
+    pub fn is_in_process(&self) -> bool {
+        matches!(self, Transport::Capabilities(_) | Transport::Skills(_))
+    }
+
     /// Short name shown to users: `stdio`, `http`, `sse`.
     pub fn kind(&self) -> &'static str {
         match self {

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use crate::harness::{
     RpcClient, TestEnv, first_text, fixture, list_server_tools, npm_bin, py_bin, run_sdk_driver,
-    stdio_backend, wait_output, warm_catalog,
+    stdio_backend, tail, wait_output, warm_catalog,
 };
 
 /// Copies a folder tree.
@@ -536,7 +536,11 @@ fn a_skill_added_changed_or_removed_while_the_gateway_runs_reaches_the_client() 
             &mut seen,
             |_| true,
         );
-        assert!(note.is_some(), "no resources/list_changed; saw {seen:?}");
+        assert!(
+            note.is_some(),
+            "no resources/list_changed; saw {seen:?}; gateway log:\n{}",
+            tail(&client.stderr(), 6000)
+        );
         if done(client) {
             return;
         }
