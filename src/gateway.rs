@@ -5,9 +5,10 @@
 //! it starts is owned by its [`Background`] and stopped by [`Gateway::shutdown`] in the order
 //! documented in [`crate::shutdown`].
 //!
-//! The config and the set of backends are swappable ([`Gateway::reload`], in `reload.rs`, with
-//! the file watch and the error kept while an edit is invalid): a backend untouched by a reload
-//! keeps its handle (the same `Arc<Backend>`, so its process and sessions) across it.
+//! The config and the set of backends are swappable ([`Gateway::reload_from_disk`], in
+//! `reload.rs`, with the file watch and the error kept while an edit is invalid): a backend
+//! untouched by a reload keeps its handle (the same `Arc<Backend>`, so its process and sessions)
+//! across it.
 //!
 //! This file owns the state itself (the [`Gateway`] struct, [`Gateway::start`], the backend
 //! accessors); the work on it lives in one child per responsibility, each an `impl Gateway`

@@ -1,15 +1,17 @@
 //! Live config reload: applying a newly loaded config to the running gateway, and the watch on
 //! the files it was read from.
 //!
-//! Owns the one place the backend set and the running config are swapped
-//! ([`Gateway::reload`]): added backends appear, removed ones are shut down (their process stops,
-//! their tools leave the catalog and the search index at once), changed ones (any difference in
-//! their spec) are replaced by a new handle with the new spec; an untouched backend keeps its
-//! `Arc<Backend>` (its process and state). Every session whose view changed hears
+//! Owns the one place the backend set and the running config are swapped (`Gateway::apply`, reached
+//! by [`Gateway::reload_from_disk`]): added backends appear, removed ones are shut down (their
+//! process stops, their tools leave the catalog and the search index at once), changed ones (any
+//! difference in their spec) are replaced by a new handle with the new spec; an untouched backend
+//! keeps its `Arc<Backend>` (its process and state). Every session whose view changed hears
 //! `list_changed`. Settings that cannot apply live are reported, never silently ignored. An edit
 //! that does not load keeps the running config; its error (`file:line: key: …`) is kept for
-//! `gateway_list_servers`, `/readyz` and the reload report until a load succeeds.
-//! It never parses config files itself (`crate::config` does) and never speaks to a client.
+//! `gateway_list_servers`, `/readyz` and the reload report until a load succeeds. The redacted
+//! document of the running config ([`Gateway::running_document`]) is taken when it is read, so what
+//! `GET /api/v1/config` shows is what runs, not a file on disk that did not load. It never parses
+//! config files itself (`crate::config` does) and never speaks to a client.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -69,6 +71,9 @@ pub(super) struct State {
     one: tokio::sync::Mutex<()>,
     /// The files the running config was read from (the watch follows them).
     sources: watch::Sender<Vec<PathBuf>>,
+    /// The effective document of the running config, secrets redacted, as read when it was
+    /// loaded (`None` until [`Gateway::watch_config`]).
+    document: RwLock<Option<serde_json::Value>>,
 }
 
 impl Default for State {
@@ -78,6 +83,7 @@ impl Default for State {
             error: RwLock::new(None),
             one: tokio::sync::Mutex::new(()),
             sources: watch::channel(Vec::new()).0,
+            document: RwLock::new(None),
         }
     }
 }
@@ -91,6 +97,30 @@ impl Gateway {
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
+    }
+
+    /// The running config's effective document, secrets redacted (the view of `mcp-gateway
+    /// config export`). Taken when the config was read; a gateway not started from files it
+    /// watches reads them now.
+    pub fn running_document(&self) -> Result<serde_json::Value, ConfigError> {
+        let taken = self
+            .reloading
+            .document
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        match taken {
+            Some(doc) => Ok(doc),
+            None => crate::redact::effective_config(&self.config().sources),
+        }
+    }
+
+    fn set_running_document(&self, doc: Option<serde_json::Value>) {
+        *self
+            .reloading
+            .document
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = doc;
     }
 
     fn set_config_error(&self, error: Option<String>) {
@@ -108,9 +138,10 @@ impl Gateway {
         if self.reloading.source.set(source).is_err() {
             return;
         }
-        self.reloading
-            .sources
-            .send_replace(self.config().sources.clone());
+        let sources = self.config().sources.clone();
+        // The files were read a moment ago, at start: what they hold now is what runs.
+        self.set_running_document(crate::redact::effective_config(&sources).ok());
+        self.reloading.sources.send_replace(sources);
         if std::env::var_os(NO_WATCH_VAR).is_some() {
             tracing::info!(
                 "{NO_WATCH_VAR} is set: config files are not watched (SIGHUP and POST /api/v1/reload still reload)"
@@ -167,7 +198,7 @@ impl Gateway {
         });
     }
 
-    /// Reads the config again the way it was first read and applies it ([`Gateway::reload`]);
+    /// Reads the config again the way it was first read and applies it (`apply`);
     /// an error keeps the running config and is reported (log, report, `config_error`).
     pub async fn reload_from_disk(self: &Arc<Self>) -> ReloadReport {
         let _one = self.reloading.one.lock().await;
@@ -177,11 +208,19 @@ impl Gateway {
                 ..ReloadReport::default()
             };
         };
-        let loaded = tokio::task::spawn_blocking(move || source.load()).await;
+        let loaded = tokio::task::spawn_blocking(move || {
+            source.load().map(|config| {
+                let doc = crate::redact::effective_config(&config.sources).ok();
+                (config, doc)
+            })
+        })
+        .await;
         match loaded {
-            Ok(Ok(config)) => {
+            Ok(Ok((config, doc))) => {
                 config.log_warnings();
-                self.apply(config)
+                let report = self.apply(config);
+                self.set_running_document(doc);
+                report
             }
             Ok(Err(e)) => {
                 let error = e.to_string();
@@ -199,12 +238,8 @@ impl Gateway {
         }
     }
 
-    /// Applies `new` to the running gateway (see the module doc). One reload runs at a time.
-    pub async fn reload(self: &Arc<Self>, new: Config) -> ReloadReport {
-        let _one = self.reloading.one.lock().await;
-        self.apply(new)
-    }
-
+    /// Applies `new` to the running gateway (see the module doc); the caller holds
+    /// `reloading.one`, so one reload runs at a time.
     fn apply(self: &Arc<Self>, new: Config) -> ReloadReport {
         let old = self.config();
         let wanted = enabled_backends(&new, self.paths.as_ref());

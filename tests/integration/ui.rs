@@ -121,7 +121,8 @@ fn drive(env: &TestEnv, spec: &Value) -> Value {
 /// The dashboard in Chromium: it asks for a key, shows every backend with its state and tool
 /// count, `/` focuses the search, the search finds a tool by meaning and shows its schema, a
 /// call made while the request view is open appears there live, the config view shows the
-/// config without its secret, and nothing is logged to the browser console.
+/// config without its secret (and, after a save that does not load, the running config under
+/// the error), and nothing is logged to the browser console.
 #[test]
 fn dashboard_in_a_real_browser() {
     let env = TestEnv::new();
@@ -182,6 +183,11 @@ fn dashboard_in_a_real_browser() {
             {"server": "everything", "tool": "echo", "arguments": {"message": "hello"}},
         ],
         "screenshots": screenshots,
+        // Saved after the config view was read: `served` wrote the config there.
+        "broken_edit": {
+            "path": env.path().join("gateway.yaml"),
+            "text": "backends:\n  time:\n    command: [unclosed\n",
+        },
     });
     let seen = drive(&env, &spec);
 
@@ -321,8 +327,29 @@ fn dashboard_in_a_real_browser() {
             seen["console_after_reload"]
         );
     }
+    // A broken save: the tab keeps showing the running config and names the file and line.
+    assert_eq!(seen["config_error_before"], false, "{seen}");
+    let error = seen["config_error"].as_str().expect("config error");
+    assert!(
+        error.contains("did not load") && error.contains("gateway.yaml:"),
+        "{error}"
+    );
+    let running = seen["config_text_after_broken_edit"]
+        .as_str()
+        .expect("config text");
+    assert!(
+        running.contains("mcp-server-time") && running.contains("broken"),
+        "{running}"
+    );
     if let Some(dir) = screenshots {
-        for name in ["backends", "catalog", "requests", "config", "catalog-dark"] {
+        for name in [
+            "backends",
+            "catalog",
+            "requests",
+            "config",
+            "config-error",
+            "catalog-dark",
+        ] {
             let p = dir.join(format!("dashboard-{name}.png"));
             assert!(p.exists(), "{} was not written", p.display());
         }

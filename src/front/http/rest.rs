@@ -741,9 +741,13 @@ async fn requests_stream(
     super::sse::events(StatusCode::OK, events, None)
 }
 
-/// `GET /api/v1/config`: the effective config as its files say it, secrets redacted
-/// (`crate::redact::effective_config`, the view of `mcp-gateway config export`), admin only.
-/// `{"sources": [paths, lowest precedence first], "config": {…}, "yaml": "…"}`.
+/// `GET /api/v1/config`: the running config, secrets redacted ([`Gateway::running_document`],
+/// the view of `mcp-gateway config export`), admin only. `{"sources": [paths, lowest
+/// precedence first], "config": {…}, "yaml": "…", "reload_error": null | "file:line: …"}`;
+/// `reload_error` says the files on disk hold an edit that did not load (the running config is
+/// still the one shown).
+///
+/// [`Gateway::running_document`]: crate::gateway::Gateway::running_document
 async fn config(
     State(app): State<Arc<App>>,
     caller: Option<axum::Extension<Caller>>,
@@ -756,32 +760,36 @@ async fn config(
         return refused;
     }
     let sources = app.gateway.config().sources.clone();
-    let files = sources.clone();
-    let doc =
-        match tokio::task::spawn_blocking(move || crate::redact::effective_config(&files)).await {
-            Ok(Ok(doc)) => doc,
-            Ok(Err(e)) => {
-                return rest_error(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "config_unreadable",
-                    &e.to_string(),
-                );
-            }
-            Err(e) => {
-                return rest_error(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal",
-                    &e.to_string(),
-                );
-            }
-        };
+    let gateway = Arc::clone(&app.gateway);
+    let doc = match tokio::task::spawn_blocking(move || gateway.running_document()).await {
+        Ok(Ok(doc)) => doc,
+        Ok(Err(e)) => {
+            return rest_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "config_unreadable",
+                &e.to_string(),
+            );
+        }
+        Err(e) => {
+            return rest_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                &e.to_string(),
+            );
+        }
+    };
     let yaml = if sources.is_empty() {
         "# no config file: every setting has its default\n".to_string()
     } else {
         serde_saphyr::to_string(&doc).unwrap_or_default()
     };
     let names: Vec<String> = sources.iter().map(|p| p.display().to_string()).collect();
-    ok_json(&json!({ "sources": names, "config": doc, "yaml": yaml }))
+    ok_json(&json!({
+        "sources": names,
+        "config": doc,
+        "yaml": yaml,
+        "reload_error": app.gateway.config_error(),
+    }))
 }
 
 /// `POST /api/v1/reload`: reads the config files again and applies them (admin only); answers

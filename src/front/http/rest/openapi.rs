@@ -101,14 +101,15 @@ pub fn document() -> Value {
             }},
             "/api/v1/config": {"get": {
                 "operationId": "getConfig",
-                "summary": "The effective config as its files say it, secrets redacted as by `mcp-gateway config export` (admin only)",
+                "summary": "The running config as its files said it when it was loaded, secrets redacted as by `mcp-gateway config export` (admin only)",
                 "responses": {
                     "200": {"description": "the config", "content": {"application/json": {"schema": {
-                        "type": "object", "required": ["sources", "config", "yaml"],
+                        "type": "object", "required": ["sources", "config", "yaml", "reload_error"],
                         "properties": {
                             "sources": {"type": "array", "items": {"type": "string"}, "description": "the files in effect, lowest precedence first"},
                             "config": {"type": "object", "description": "the layered document, redacted"},
-                            "yaml": {"type": "string", "description": "the same as YAML"}}}}}},
+                            "yaml": {"type": "string", "description": "the same as YAML"},
+                            "reload_error": {"type": ["string", "null"], "description": "an edit on disk that did not load (file:line: key: message); the config shown still runs"}}}}}},
                     "400": error, "401": error, "403": error, "429": error, "500": error}
             }},
             "/api/v1/reload": {"post": {

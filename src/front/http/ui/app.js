@@ -695,6 +695,16 @@ async function loadConfig() {
   clear(list);
   if (!body.sources.length) list.append(el('li', { text: '(no config file; defaults)' }));
   for (const s of body.sources) list.append(el('li', { text: s }));
+  // An edit that did not load: the files say one thing, the gateway runs what is shown.
+  const error = $('config-error');
+  clear(error);
+  error.hidden = !body.reload_error;
+  if (body.reload_error) {
+    error.append(
+      el('strong', { text: 'The files hold an edit that did not load; the gateway still runs the config below. ' }),
+      el('code', { text: body.reload_error }),
+    );
+  }
   $('config-text').textContent = body.yaml;
 }
 
