@@ -303,6 +303,14 @@ for line in sys.stdin:
         )
     }
 
+    /// Lists `backend` (starting it) with `linger`, runs one idle sweep over it, and says its
+    /// state after.
+    async fn listed_then_swept(backend: &Backend, linger: Duration) -> Status {
+        backend.fetch_listing(linger).await.expect("listed");
+        backend.stop_if_idle().await;
+        backend.status()
+    }
+
     /// A backend a listing started lingers for the listing's `linger` (it used to be stopped at
     /// the next idle sweep, since the start moved before the listing); an in-process one is never
     /// stopped for idleness (its file watch, which announces its changes, would stop with it).
@@ -317,33 +325,20 @@ for line in sys.stdin:
             }))
         };
         let lingering = stdio();
-        lingering
-            .fetch_listing(Duration::from_secs(30))
-            .await
-            .expect("listed");
-        lingering.stop_if_idle().await;
-        assert_eq!(lingering.status(), Status::Running);
+        let state = listed_then_swept(&lingering, Duration::from_secs(30)).await;
+        assert_eq!(state, Status::Running);
         lingering.shutdown().await;
 
-        let not_lingering = stdio();
-        not_lingering
-            .fetch_listing(Duration::ZERO)
-            .await
-            .expect("listed");
-        not_lingering.stop_if_idle().await;
-        assert_eq!(not_lingering.status(), Status::Stopped);
+        let state = listed_then_swept(&stdio(), Duration::ZERO).await;
+        assert_eq!(state, Status::Stopped);
 
         let dir = tempfile::tempdir().expect("temp dir");
         let in_process = backend(Transport::Capabilities(CapabilitiesSpec {
             directories: vec![dir.path().to_path_buf()],
             pins: None,
         }));
-        in_process
-            .fetch_listing(Duration::ZERO)
-            .await
-            .expect("listed");
-        in_process.stop_if_idle().await;
-        assert_eq!(in_process.status(), Status::Running);
+        let state = listed_then_swept(&in_process, Duration::ZERO).await;
+        assert_eq!(state, Status::Running);
         in_process.shutdown().await;
     }
 
