@@ -23,7 +23,6 @@ use mcp_gateway::config::{BackendConfig, Failsafe, StdioSpec, Transport};
 use mcp_gateway::error::CallError;
 use mcp_gateway::peer::CallContext;
 use serde_json::{Value, json};
-use tokio::sync::{mpsc, watch};
 
 fn stats(label: &str, mut samples: Vec<Duration>) {
     samples.sort();
@@ -40,8 +39,6 @@ fn stats(label: &str, mut samples: Vec<Duration>) {
 }
 
 fn broken_backend() -> Backend {
-    let (events, _rx) = mpsc::unbounded_channel();
-    let (_tx, client_caps) = watch::channel(Some(json!({})));
     let config = BackendConfig {
         name: "broken".into(),
         tags: Vec::new(),
@@ -66,14 +63,7 @@ fn broken_backend() -> Backend {
         failsafe_patch: Default::default(),
         pin_tools: false,
     };
-    Backend::new(
-        config,
-        BackendEnv {
-            reaper: None,
-            events,
-            client_caps,
-        },
-    )
+    Backend::new(config, BackendEnv::standalone(None).0)
 }
 
 fn in_process(rounds: usize) {

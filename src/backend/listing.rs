@@ -289,18 +289,9 @@ for line in sys.stdin:
 "#;
 
     fn backend(transport: Transport) -> Backend {
-        let (events, _) = tokio::sync::mpsc::unbounded_channel();
-        let (_, client_caps) = tokio::sync::watch::channel(Some(json!({})));
         let mut config = BackendConfig::in_process("t", "a test backend", transport);
         config.idle_timeout = Duration::from_secs(300);
-        Backend::new(
-            config,
-            BackendEnv {
-                reaper: None,
-                events,
-                client_caps,
-            },
-        )
+        Backend::new(config, BackendEnv::standalone(None).0)
     }
 
     /// Lists `backend` (starting it) with `linger`, runs one idle sweep over it, and says its

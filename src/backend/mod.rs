@@ -144,6 +144,25 @@ pub struct BackendEnv {
     pub client_caps: watch::Receiver<Option<Value>>,
 }
 
+impl BackendEnv {
+    /// For a backend with no gateway or client around it (`probe`, tests, benches): no client
+    /// capabilities to wait for; its events go to the receiver returned (dropping it ignores them).
+    pub fn standalone(
+        reaper: Option<Arc<Reaper>>,
+    ) -> (BackendEnv, mpsc::UnboundedReceiver<BackendEvent>) {
+        let (events, events_rx) = mpsc::unbounded_channel();
+        let (_, client_caps) = watch::channel(Some(serde_json::json!({})));
+        (
+            BackendEnv {
+                reaper,
+                events,
+                client_caps,
+            },
+            events_rx,
+        )
+    }
+}
+
 impl Backend {
     pub fn new(config: BackendConfig, env: BackendEnv) -> Backend {
         Backend {

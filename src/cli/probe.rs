@@ -12,7 +12,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use serde_json::{Value, json};
-use tokio::sync::{mpsc, watch};
 
 use super::CliError;
 use crate::backend::process::Reaper;
@@ -147,19 +146,9 @@ pub async fn run(args: ProbeArgs) -> Result<ExitCode, CliError> {
         crate::backend::process::become_subreaper();
     }
     let reaper = spawns.then(Reaper::start).flatten().map(Arc::new);
-    let (events, mut events_rx) = mpsc::unbounded_channel();
-    // Drain events (nothing to relay them to).
-    tokio::spawn(async move { while events_rx.recv().await.is_some() {} });
-    let (_caps_tx, client_caps) = watch::channel(Some(json!({})));
+    let (env, _events) = BackendEnv::standalone(reaper);
     let transport = config.transport.kind();
-    let backend = Backend::new(
-        config,
-        BackendEnv {
-            reaper,
-            events,
-            client_caps,
-        },
-    );
+    let backend = Backend::new(config, env);
     let started = Instant::now();
     let listed = backend.fetch_listing(Duration::from_secs(3600)).await;
     let mut report = Report {

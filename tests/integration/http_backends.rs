@@ -17,7 +17,7 @@ use mcp_gateway::config::{BackendConfig, HttpKind, HttpSpec, Transport};
 use mcp_gateway::error::CallError;
 use mcp_gateway::peer::CallContext;
 use serde_json::{Value, json};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 
 use super::harness::{deps, npm_bin};
 
@@ -230,8 +230,6 @@ fn supergateway(command: &Path, output: &str, env: &[(&str, String)]) -> Server 
 }
 
 fn backend(url: String, kind: HttpKind) -> (Backend, mpsc::UnboundedReceiver<BackendEvent>) {
-    let (events, rx) = mpsc::unbounded_channel();
-    let (_tx, client_caps) = watch::channel(Some(json!({})));
     let config = BackendConfig {
         name: "remote".into(),
         tags: Vec::new(),
@@ -250,12 +248,8 @@ fn backend(url: String, kind: HttpKind) -> (Backend, mpsc::UnboundedReceiver<Bac
         failsafe_patch: Default::default(),
         pin_tools: false,
     };
-    let env = BackendEnv {
-        reaper: None,
-        events,
-        client_caps,
-    };
-    (Backend::new(config, env), rx)
+    let (env, events) = BackendEnv::standalone(None);
+    (Backend::new(config, env), events)
 }
 
 async fn call(b: &Backend, tool: &str, arguments: Value) -> Result<Value, CallError> {
